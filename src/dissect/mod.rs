@@ -1,0 +1,315 @@
+//! Frames -> the layered model. Walks a frame from its link header up through the
+//! `wire` codecs, recording every field with its byte range and meaning, marking what is
+//! truncated or malformed, tracking TCP streams and reassembling IP fragments.
+//!
+//! Imports: `wire` (codecs and field knowledge). Never prints.
+
+pub mod filter;
+mod ip;
+mod link;
+pub mod model;
+pub mod reassembly;
+pub mod stats;
+pub mod streams;
+mod transport;
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::wire::FieldDef;
+pub use model::{Field, Layer, Packet, Problem, Proto, Value};
+
+/// An IP address as the transport layers need it (pseudo-header, stream key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Addr {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl Addr {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Addr::V4(a) => a,
+            Addr::V6(a) => a,
+        }
+    }
+    /// IPv4 addresses are mapped into 16 bytes for keys.
+    fn key(&self) -> [u8; 16] {
+        match self {
+            Addr::V4(a) => std::net::Ipv4Addr::from(*a).to_ipv6_mapped().octets(),
+            Addr::V6(a) => *a,
+        }
+    }
+    fn write(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = match self {
+            Addr::V4(a) => write!(out, "{}", std::net::Ipv4Addr::from(*a)),
+            Addr::V6(a) => write!(out, "{}", std::net::Ipv6Addr::from(*a)),
+        };
+    }
+}
+
+/// What the layer just dissected says comes next.
+pub(crate) enum Next {
+    /// An EtherType-announced payload at this offset.
+    Ether(u16, usize),
+    /// An IP packet (version from the first nibble) at this offset.
+    Ip(usize),
+    /// A transport header: protocol number, offset, end, addresses.
+    Transport {
+        proto: u8,
+        at: usize,
+        end: usize,
+        src: Addr,
+        dst: Addr,
+    },
+    /// A completed reassembly: the payload to append and dissect as `proto`.
+    Reassembled {
+        proto: u8,
+        payload: Vec<u8>,
+        src: Addr,
+        dst: Addr,
+    },
+    /// Application bytes.
+    Payload(usize, usize),
+    Stop,
+}
+
+/// Where layers write their fields.
+pub(crate) struct Out<'p> {
+    pub pkt: &'p mut Packet,
+    /// Index of the layer being filled.
+    layer: usize,
+    /// Bytes available (frame bytes, plus reassembled bytes once appended).
+    avail: usize,
+    /// Nesting: inside an ICMP error's quoted datagram, nothing is tracked.
+    pub quoted: bool,
+}
+
+impl Out<'_> {
+    /// Opens a layer at `start`.
+    pub fn begin(&mut self, proto: Proto, start: usize) {
+        let n = self.pkt.fields.len();
+        self.pkt.layers.push(Layer {
+            proto,
+            range: start..start,
+            fields: n..n,
+            headline: String::new(),
+            problem: None,
+        });
+        self.layer = self.pkt.layers.len() - 1;
+    }
+
+    /// Closes the current layer's byte range at `end` (clamped to what was captured).
+    pub fn end(&mut self, end: usize) {
+        let end = end.min(self.avail);
+        let n = self.pkt.fields.len();
+        let l = &mut self.pkt.layers[self.layer];
+        l.range.end = end.max(l.range.start);
+        l.fields.end = n;
+    }
+
+    pub fn headline(&mut self) -> &mut String {
+        &mut self.pkt.layers[self.layer].headline
+    }
+
+    /// Records a field if its bytes were captured; otherwise marks the layer truncated
+    /// and returns false.
+    pub fn push(&mut self, depth: u8, def: &'static FieldDef, range: Range<usize>, value: Value) -> bool {
+        if range.end > self.avail {
+            self.truncated(format!(
+                "{} needs bytes {}..{}, the capture ends at {}",
+                def.name, range.start, range.end, self.avail
+            ));
+            return false;
+        }
+        self.pkt.fields.push(Field {
+            def,
+            value,
+            range,
+            depth,
+            note: None,
+            bits: None,
+            generated: false,
+        });
+        let n = self.pkt.fields.len();
+        self.pkt.layers[self.layer].fields.end = n;
+        true
+    }
+
+    /// A sub-byte field (flag bit, nibble): `mask` selects its bits in the bytes.
+    pub fn push_bits(&mut self, depth: u8, def: &'static FieldDef, range: Range<usize>, mask: u32, value: Value) -> bool {
+        let ok = self.push(depth, def, range, value);
+        if ok {
+            self.last().bits = Some(mask);
+        }
+        ok
+    }
+
+    /// A value netlab computed (Wireshark's bracketed fields): no bytes of its own.
+    pub fn push_generated(&mut self, depth: u8, def: &'static FieldDef, value: Value) {
+        let at = self.pkt.layers[self.layer].range.start;
+        self.push(depth, def, at..at, value);
+        self.last().generated = true;
+    }
+
+    pub fn last(&mut self) -> &mut Field {
+        self.pkt.fields.last_mut().expect("a field was pushed")
+    }
+
+    pub fn note(&mut self, note: impl Into<Cow<'static, str>>) {
+        self.last().note = Some(note.into());
+    }
+
+    pub fn truncated(&mut self, why: String) {
+        let l = &mut self.pkt.layers[self.layer];
+        if l.problem.is_none() {
+            l.problem = Some(Problem::Truncated(why));
+        }
+    }
+
+    pub fn malformed(&mut self, why: impl Into<String>) {
+        let l = &mut self.pkt.layers[self.layer];
+        if !matches!(l.problem, Some(Problem::Malformed(_))) {
+            l.problem = Some(Problem::Malformed(why.into()));
+        }
+    }
+
+    pub fn is_truncated(&self) -> bool {
+        self.pkt.layers[self.layer].problem.is_some()
+    }
+
+    pub fn warn(&mut self, w: String) {
+        self.pkt.warnings.push(w);
+    }
+
+    pub fn avail(&self) -> usize {
+        self.avail
+    }
+}
+
+/// Copies up to `N` bytes from `data[at..]` into a zero-padded array, so a codec view over
+/// it can read every fixed field without panicking; [`Out::push`] then keeps only the
+/// fields whose bytes were really captured.
+pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
+    let mut b = [0u8; N];
+    if at < data.len() {
+        let n = (data.len() - at).min(N);
+        b[..n].copy_from_slice(&data[at..at + n]);
+    }
+    b
+}
+
+/// Per-capture state: TCP streams, fragments in flight, the first timestamp.
+#[derive(Default)]
+pub struct Dissector {
+    pub streams: streams::TcpStreams,
+    frags: reassembly::Reassembler,
+    first_ts: Option<(i64, u32)>,
+    /// Build the full field model (tree, hex, JSON, filters); `false` is enough for
+    /// the summary line and skips nothing that the summary shows.
+    pub detail: bool,
+}
+
+/// One frame's capture metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    pub number: u64,
+    pub ts_sec: i64,
+    pub ts_nsec: u32,
+    pub len: u32,
+    pub interface: u32,
+    pub linktype: u32,
+}
+
+impl Dissector {
+    pub fn new() -> Self {
+        Dissector {
+            detail: true,
+            ..Default::default()
+        }
+    }
+
+    /// Dissects one frame into `pkt` (cleared first).
+    pub fn dissect(&mut self, meta: Meta, bytes: &[u8], pkt: &mut Packet) {
+        pkt.clear();
+        pkt.number = meta.number;
+        pkt.ts_sec = meta.ts_sec;
+        pkt.ts_nsec = meta.ts_nsec;
+        pkt.len = meta.len;
+        pkt.caplen = bytes.len() as u32;
+        pkt.interface = meta.interface;
+        pkt.linktype = meta.linktype;
+        let first = *self.first_ts.get_or_insert((meta.ts_sec, meta.ts_nsec));
+        pkt.rel_nsec = (meta.ts_sec - first.0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.ts_nsec as i64 - first.1 as i64);
+        let mut data = std::mem::take(&mut pkt.data);
+        data.extend_from_slice(bytes);
+        pkt.reassembled = None;
+        let mut out = Out {
+            avail: data.len(),
+            pkt,
+            layer: 0,
+            quoted: false,
+        };
+        let mut next = link::dissect_link(&mut out, &data, meta.linktype);
+        let mut guard = 0;
+        loop {
+            guard += 1;
+            if guard > 64 {
+                out.malformed("more than 64 nested headers");
+                break;
+            }
+            next = match next {
+                Next::Stop => break,
+                Next::Ether(t, at) => link::dissect_ethertype(&mut out, &data, t, at),
+                Next::Ip(at) => ip::dissect_ip(&mut out, self, &data, at, data.len()),
+                Next::Transport {
+                    proto,
+                    at,
+                    end,
+                    src,
+                    dst,
+                } => transport::dissect(&mut out, self, &data, proto, at, end, src, dst),
+                Next::Reassembled {
+                    proto,
+                    payload,
+                    src,
+                    dst,
+                } => {
+                    let at = data.len();
+                    data.extend_from_slice(&payload);
+                    out.avail = data.len();
+                    out.pkt.reassembled = Some(at..data.len());
+                    let end = data.len();
+                    Next::Transport {
+                        proto,
+                        at,
+                        end,
+                        src,
+                        dst,
+                    }
+                }
+                Next::Payload(at, end) => {
+                    transport::dissect_payload(&mut out, &data, at, end);
+                    Next::Stop
+                }
+            };
+        }
+        if out.pkt.protocol.is_empty() {
+            out.pkt.protocol = out
+                .pkt
+                .layers
+                .last()
+                .map(|l| l.proto.column())
+                .unwrap_or("?");
+        }
+        pkt.data = data;
+    }
+
+    /// Fragments dropped because reassembly reached its memory bound.
+    pub fn evicted_fragments(&self) -> u64 {
+        self.frags.evicted
+    }
+}

@@ -1,0 +1,254 @@
+//! The layered model a dissection produces: a packet is a stack of layers (the onion),
+//! each layer a list of annotated fields `{definition, value, byte range, note}`.
+//!
+//! Renderers (`src/render/`) read this model and nothing else. To keep dissection of a
+//! million packets cheap, values are small copyable enums (no string is allocated for a
+//! number or an address) and the vectors are reused from one packet to the next.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::wire::FieldDef;
+
+/// A protocol layer netlab knows. `short` is Wireshark's protocol name as it appears in
+/// `frame.protocols`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    Frame,
+    Eth,
+    Vlan,
+    Sll,
+    Sll2,
+    Null,
+    Raw,
+    Arp,
+    Ip,
+    Ipv6,
+    Icmp,
+    Icmpv6,
+    Tcp,
+    Udp,
+    Data,
+}
+
+impl Proto {
+    pub fn short(self) -> &'static str {
+        match self {
+            Proto::Frame => "frame",
+            Proto::Eth => "eth",
+            Proto::Vlan => "vlan",
+            Proto::Sll => "sll",
+            Proto::Sll2 => "sll",
+            Proto::Null => "null",
+            Proto::Raw => "raw",
+            Proto::Arp => "arp",
+            Proto::Ip => "ip",
+            Proto::Ipv6 => "ipv6",
+            Proto::Icmp => "icmp",
+            Proto::Icmpv6 => "icmpv6",
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Data => "data",
+        }
+    }
+
+    /// Name shown to people: in summaries, trees and legends.
+    pub fn title(self) -> &'static str {
+        match self {
+            Proto::Frame => "Frame",
+            Proto::Eth => "Ethernet II",
+            Proto::Vlan => "802.1Q VLAN tag",
+            Proto::Sll => "Linux cooked capture (SLL)",
+            Proto::Sll2 => "Linux cooked capture v2 (SLL2)",
+            Proto::Null => "BSD loopback (NULL)",
+            Proto::Raw => "Raw IP (no link header)",
+            Proto::Arp => "ARP",
+            Proto::Ip => "IPv4",
+            Proto::Ipv6 => "IPv6",
+            Proto::Icmp => "ICMP",
+            Proto::Icmpv6 => "ICMPv6",
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+            Proto::Data => "Payload",
+        }
+    }
+
+    /// The column "Protocol" of the packet list.
+    pub fn column(self) -> &'static str {
+        match self {
+            Proto::Ip => "IPv4",
+            Proto::Ipv6 => "IPv6",
+            Proto::Icmp => "ICMP",
+            Proto::Icmpv6 => "ICMPv6",
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+            Proto::Arp => "ARP",
+            Proto::Vlan => "VLAN",
+            Proto::Data => "DATA",
+            Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw | Proto::Frame => {
+                "LINK"
+            }
+        }
+    }
+}
+
+/// A field's value. Integers stay integers (JSON numbers), flags booleans, addresses
+/// their bytes; the renderer formats them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Shown in decimal.
+    Uint(u64),
+    /// Shown in hexadecimal with `digits` digits (`0x0800`), still a number in JSON.
+    Hex(u64, u8),
+    /// A single bit or yes/no.
+    Bool(bool),
+    Mac([u8; 6]),
+    Ipv4([u8; 4]),
+    Ipv6([u8; 16]),
+    /// Free text (already formatted).
+    Text(Cow<'static, str>),
+    /// Raw bytes: shown as hex, the range is absolute in the frame.
+    Bytes(Range<usize>),
+    /// A heading that groups the fields below it (e.g. "Options").
+    Group,
+}
+
+/// How a layer's dissection ended when it did not end well (Wireshark's expert info).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The capture holds fewer bytes than the header (snaplen, or a length that lies).
+    Truncated(String),
+    /// The bytes contradict the protocol (a length too small, an option past its end…).
+    Malformed(String),
+}
+
+impl Problem {
+    pub fn text(&self) -> String {
+        match self {
+            Problem::Truncated(s) => format!("[truncated: {s}]"),
+            Problem::Malformed(s) => format!("[malformed: {s}]"),
+        }
+    }
+}
+
+/// One annotated field.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub def: &'static FieldDef,
+    pub value: Value,
+    /// Absolute byte range in the frame (may be empty for computed fields such as the
+    /// relative sequence number).
+    pub range: Range<usize>,
+    /// 0 for a field of the layer, 1 for a sub-field (a flag bit, an option's part), …
+    pub depth: u8,
+    /// What this value means here: `(IPv4)`, `[correct]`, `[incorrect, should be 0x1c46]`.
+    pub note: Option<Cow<'static, str>>,
+    /// Bit mask inside the bytes for sub-byte fields (flags, header length nibble).
+    pub bits: Option<u32>,
+    /// Computed by netlab rather than read from the bytes (Wireshark shows these in
+    /// brackets): relative sequence numbers, stream index.
+    pub generated: bool,
+}
+
+/// One layer of the onion.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub proto: Proto,
+    /// Absolute byte range of this layer's header (its payload is the next layer).
+    pub range: Range<usize>,
+    /// Index range into [`Packet::fields`].
+    pub fields: Range<usize>,
+    /// A one-line description shown at the head of the layer's block.
+    pub headline: String,
+    pub problem: Option<Problem>,
+}
+
+/// One dissected frame. Reused across packets: call [`Packet::clear`] between frames.
+#[derive(Debug, Default)]
+pub struct Packet {
+    pub number: u64,
+    pub ts_sec: i64,
+    pub ts_nsec: u32,
+    /// Relative time from the first packet, in nanoseconds.
+    pub rel_nsec: i64,
+    /// Length on the wire.
+    pub len: u32,
+    /// Bytes captured (may be less than `len`: snaplen).
+    pub caplen: u32,
+    pub interface: u32,
+    pub linktype: u32,
+    /// The captured bytes; when a fragment completed an IP datagram, the reassembled
+    /// payload is appended after them (see `reassembled`).
+    pub data: Vec<u8>,
+    pub reassembled: Option<Range<usize>>,
+    pub layers: Vec<Layer>,
+    pub fields: Vec<Field>,
+    pub warnings: Vec<String>,
+    /// Packet-list columns.
+    pub src: String,
+    pub dst: String,
+    pub protocol: &'static str,
+    pub info: String,
+}
+
+impl Packet {
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.layers.clear();
+        self.fields.clear();
+        self.warnings.clear();
+        self.src.clear();
+        self.dst.clear();
+        self.protocol = "";
+        self.info.clear();
+    }
+
+    pub fn has(&self, proto: Proto) -> bool {
+        self.layers.iter().any(|l| l.proto == proto)
+    }
+
+    pub fn layer_fields(&self, layer: &Layer) -> &[Field] {
+        &self.fields[layer.fields.clone()]
+    }
+
+    /// First field with this Wireshark name (like `tshark -E occurrence=f`).
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.def.key == key)
+    }
+
+    /// Every field with this Wireshark name (an ICMP error embeds a second IP header).
+    pub fn fields_named<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
+        self.fields.iter().filter(move |f| f.def.key == key)
+    }
+
+    /// Any problem in any layer.
+    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
+        self.layers.iter().filter_map(|l| l.problem.as_ref())
+    }
+
+    /// The Wireshark-style `frame.protocols` string (`eth:ethertype:ip:tcp`).
+    pub fn protocols(&self) -> String {
+        let mut s = String::new();
+        for l in &self.layers {
+            if l.proto == Proto::Frame {
+                continue;
+            }
+            if !s.is_empty() {
+                s.push(':');
+            }
+            s.push_str(l.proto.short());
+            // Wireshark inserts the pseudo-protocol "ethertype" after a layer that
+            // announces its payload with an EtherType.
+            if matches!(l.proto, Proto::Eth | Proto::Vlan | Proto::Sll | Proto::Sll2)
+                && !self.ends_with_layer(l)
+            {
+                s.push_str(":ethertype");
+            }
+        }
+        s
+    }
+
+    fn ends_with_layer(&self, l: &Layer) -> bool {
+        core::ptr::eq(l, self.layers.last().unwrap_or(l))
+    }
+}

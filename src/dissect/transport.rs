@@ -1,0 +1,584 @@
+//! The transport layer (TCP, UDP), ICMP/ICMPv6, and the payload above them.
+
+use std::fmt::Write;
+
+use super::streams::Segment;
+use super::{Addr, Dissector, Next, Out, Proto, Value, padded};
+use crate::wire::tcp::{self, TcpOption, flags as tf};
+use crate::wire::{checksum, icmp, icmpv6, udp};
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dissect(
+    out: &mut Out,
+    d: &mut Dissector,
+    data: &[u8],
+    proto: u8,
+    at: usize,
+    end: usize,
+    src: Addr,
+    dst: Addr,
+) -> Next {
+    match proto {
+        tcp::PROTOCOL => dissect_tcp(out, d, data, at, end, src, dst),
+        udp::PROTOCOL => dissect_udp(out, data, at, end, src, dst),
+        1 if matches!(src, Addr::V4(_)) => dissect_icmp(out, data, at, end),
+        icmpv6::PROTOCOL => dissect_icmpv6(out, data, at, end, src, dst),
+        _ => {
+            if !out.quoted && out.pkt.info.is_empty() {
+                let _ = write!(out.pkt.info, "IP protocol {proto} (not decoded)");
+            }
+            Next::Payload(at, end)
+        }
+    }
+}
+
+/// Sum of the pseudo-header for a transport length `len`.
+fn pseudo(src: Addr, dst: Addr, proto: u8, len: usize) -> u32 {
+    checksum::pseudo_header(src.bytes(), dst.bytes(), proto, len as u32)
+}
+
+/// Verifies a transport checksum when the whole segment was captured.
+fn verify(out: &mut Out, what: &str, have: u16, want: Option<u16>) {
+    match want {
+        Some(w) if w == have => out.note("[correct]"),
+        Some(w) => {
+            out.note(format!(
+                "[incorrect, should be 0x{w:04x} (maybe caused by checksum offload: the NIC fills it in after capture)]"
+            ));
+            out.warn(format!("{what} checksum 0x{have:04x} is wrong (should be 0x{w:04x})"));
+        }
+        None => out.note("[not verified: segment not fully captured]"),
+    }
+}
+
+fn ports_summary(info: &mut String, sp: u16, dp: u16) {
+    let _ = write!(info, "{sp} → {dp} ");
+}
+
+fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize, src: Addr, dst: Addr) -> Next {
+    out.begin(Proto::Tcp, at);
+    let h = padded::<60>(data, at);
+    let p = tcp::Packet::new_unchecked(&h[..]);
+    use tcp::field as F;
+    let r = |f: std::ops::Range<usize>| at + f.start..at + f.end;
+    let (sp, dp) = (p.src_port(), p.dst_port());
+    out.push(0, &tcp::SRC_PORT, r(F::SRC_PORT), Value::Uint(sp as u64));
+    out.push(0, &tcp::DST_PORT, r(F::DST_PORT), Value::Uint(dp as u64));
+    let hl = p.header_len() as usize;
+    let flags = p.flags();
+    let seq_raw = p.seq_number();
+    let ack_raw = p.ack_number();
+    let seg_len = end.saturating_sub(at + hl.max(tcp::HEADER_LEN));
+    // Window scale from the options, needed by the tracker before fields are printed.
+    let mut wscale = None;
+    if hl > tcp::HEADER_LEN && data.len() >= at + hl {
+        let mut rest = &h[tcp::HEADER_LEN..hl];
+        while let Ok((r2, o)) = tcp::parse_option(rest) {
+            if let TcpOption::WindowScale(s) = o {
+                wscale = Some(s);
+            }
+            if rest.is_empty() || matches!(o, TcpOption::EndOfList) {
+                break;
+            }
+            rest = r2;
+        }
+    }
+    let have_fixed = data.len() >= at + tcp::HEADER_LEN;
+    let rel = if have_fixed && !out.quoted {
+        Some(d.streams.track(&Segment {
+            src: (src.key(), sp),
+            dst: (dst.key(), dp),
+            seq: seq_raw,
+            ack: ack_raw,
+            flags,
+            wscale,
+            frame_len: out.pkt.len,
+        }))
+    } else {
+        None
+    };
+    if let Some(rel) = rel {
+        out.push_generated(0, &tcp::STREAM, Value::Uint(rel.stream as u64));
+    }
+    if have_fixed {
+        out.push_generated(0, &tcp::SEGMENT_LEN, Value::Uint(seg_len as u64));
+    }
+    let seq = rel.map_or(seq_raw, |r| r.seq);
+    let ack = rel.map_or(ack_raw, |r| r.ack);
+    if out.push(0, &tcp::SEQ, r(F::SEQ_NUM), Value::Uint(seq as u64)) {
+        out.last().generated = rel.is_some();
+        out.last().range = r(F::SEQ_NUM);
+    }
+    out.push(0, &tcp::SEQ_RAW, r(F::SEQ_NUM), Value::Uint(seq_raw as u64));
+    if have_fixed && !out.quoted {
+        let syn_fin = (flags & (tf::SYN | tf::FIN) != 0) as u32;
+        if seg_len > 0 || syn_fin > 0 {
+            out.push_generated(0, &tcp::NXTSEQ, Value::Uint(seq.wrapping_add(seg_len as u32 + syn_fin) as u64));
+        }
+    }
+    out.push(0, &tcp::ACK, r(F::ACK_NUM), Value::Uint(ack as u64));
+    if flags & tf::SYN != 0 && flags & tf::ACK != 0 {
+        out.note("(their ISN + 1: a SYN uses one sequence number)");
+    }
+    out.push(0, &tcp::ACK_RAW, r(F::ACK_NUM), Value::Uint(ack_raw as u64));
+    let fr = r(F::FLAGS);
+    out.push_bits(0, &tcp::HDR_LEN, fr.start..fr.start + 1, 0xf0, Value::Uint(hl as u64));
+    out.note(format!("({} x 4 bytes)", hl / 4));
+    out.push_bits(0, &tcp::FLAGS, fr.clone(), 0x0fff, Value::Hex(flags as u64, 3));
+    let mut fs = String::new();
+    flag_string(flags, &mut fs);
+    out.note(format!("({})", if fs.is_empty() { "none" } else { &fs }));
+    let bit = |m: u16| Value::Bool(flags & m != 0);
+    out.push_bits(1, &tcp::FLAG_RES, fr.clone(), 0x0e00, Value::Uint(((flags >> 9) & 7) as u64));
+    out.push_bits(1, &tcp::FLAG_AE, fr.clone(), 0x0100, bit(tf::AE));
+    out.push_bits(1, &tcp::FLAG_CWR, fr.clone(), 0x0080, bit(tf::CWR));
+    out.push_bits(1, &tcp::FLAG_ECE, fr.clone(), 0x0040, bit(tf::ECE));
+    out.push_bits(1, &tcp::FLAG_URG, fr.clone(), 0x0020, bit(tf::URG));
+    out.push_bits(1, &tcp::FLAG_ACK, fr.clone(), 0x0010, bit(tf::ACK));
+    out.push_bits(1, &tcp::FLAG_PSH, fr.clone(), 0x0008, bit(tf::PSH));
+    out.push_bits(1, &tcp::FLAG_RST, fr.clone(), 0x0004, bit(tf::RST));
+    out.push_bits(1, &tcp::FLAG_SYN, fr.clone(), 0x0002, bit(tf::SYN));
+    out.push_bits(1, &tcp::FLAG_FIN, fr, 0x0001, bit(tf::FIN));
+    let win = p.window_len();
+    out.push(0, &tcp::WINDOW, r(F::WIN_SIZE), Value::Uint(win as u64));
+    if let Some(shift) = rel.and_then(|r| r.window_shift) {
+        out.push_generated(1, &tcp::WINDOW_CALC, Value::Uint((win as u64) << shift));
+    }
+    let ck = p.checksum();
+    if out.push(0, &tcp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted {
+        let seg = at..end;
+        let want = (hl >= tcp::HEADER_LEN && end <= data.len() && out.pkt.caplen >= out.pkt.len)
+            .then(|| tcp::expected_checksum(pseudo(src, dst, tcp::PROTOCOL, seg.len()), &data[seg]));
+        verify(out, "TCP", ck, want);
+    }
+    out.push(0, &tcp::URGENT, r(F::URGENT), Value::Uint(p.urgent_at() as u64));
+    // Summary line (Wireshark's Info column).
+    if !out.quoted {
+        out.pkt.protocol = "TCP";
+        let info = &mut out.pkt.info;
+        info.clear();
+        ports_summary(info, sp, dp);
+        let _ = write!(info, "[{fs}] Seq={seq}");
+        if flags & tf::ACK != 0 {
+            let _ = write!(info, " Ack={ack}");
+        }
+        let _ = write!(info, " Win={}", rel.and_then(|r| r.window_shift).map_or(win as u64, |s| (win as u64) << s));
+        let _ = write!(info, " Len={seg_len}");
+    }
+    let _ = write!(out.headline(), "Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}, Len: {seg_len}");
+    if out.is_truncated() {
+        out.end(at + tcp::HEADER_LEN);
+        return Next::Stop;
+    }
+    if hl < tcp::HEADER_LEN {
+        out.malformed(format!("data offset {} is below 5 (a header of {hl} bytes)", hl / 4));
+        out.end(at + tcp::HEADER_LEN);
+        return Next::Stop;
+    }
+    if at + hl > end {
+        if data.len() < at + hl {
+            out.truncated(format!("header of {hl} bytes, capture ends after {}", data.len() - at));
+        } else {
+            out.malformed(format!("header of {hl} bytes is longer than the {} bytes of the segment", end - at));
+        }
+        out.end(end);
+        return Next::Stop;
+    }
+    if hl > tcp::HEADER_LEN {
+        options(out, &h[..hl], at);
+    }
+    out.end(at + hl);
+    if seg_len > 0 {
+        return Next::Payload(at + hl, end);
+    }
+    Next::Stop
+}
+
+/// Wireshark's flag list: `SYN, ACK`.
+pub(crate) fn flag_string(flags: u16, s: &mut String) {
+    for (m, n) in [
+        (tf::FIN, "FIN"),
+        (tf::SYN, "SYN"),
+        (tf::RST, "RST"),
+        (tf::PSH, "PSH"),
+        (tf::ACK, "ACK"),
+        (tf::URG, "URG"),
+        (tf::ECE, "ECE"),
+        (tf::CWR, "CWR"),
+        (tf::AE, "AE"),
+    ] {
+        if flags & m != 0 {
+            if !s.is_empty() {
+                s.push_str(", ");
+            }
+            s.push_str(n);
+        }
+    }
+}
+
+fn options(out: &mut Out, hdr: &[u8], at: usize) {
+    let start = tcp::HEADER_LEN;
+    out.push(1, &tcp::OPTIONS, at + start..at + hdr.len(), Value::Group);
+    let mut i = start;
+    let mut summary = String::new();
+    while i < hdr.len() {
+        let (rest, o) = match tcp::parse_option(&hdr[i..]) {
+            Ok(x) => x,
+            Err(e) => {
+                out.malformed(format!("TCP option at byte {}: {e}", i));
+                break;
+            }
+        };
+        let n = if matches!(o, TcpOption::EndOfList) {
+            1
+        } else {
+            o.buffer_len()
+        };
+        let rg = at + i..at + i + n;
+        match o {
+            TcpOption::EndOfList => {
+                out.push(2, &tcp::OPT_EOL, rg, Value::Uint(0));
+            }
+            TcpOption::NoOperation => {
+                out.push(2, &tcp::OPT_NOP, rg, Value::Uint(1));
+            }
+            TcpOption::MaxSegmentSize(m) => {
+                out.push(2, &tcp::OPT_MSS, rg, Value::Uint(m as u64));
+                let _ = write!(summary, " MSS={m}");
+            }
+            TcpOption::WindowScale(s) => {
+                out.push(2, &tcp::OPT_WSCALE, rg.clone(), Value::Uint(s as u64));
+                if s > 14 {
+                    out.note("[more than 14: treated as 14, RFC 7323 § 2.3]");
+                }
+                out.push_generated(3, &tcp::OPT_WSCALE_MULT, Value::Uint(1u64 << s.min(14)));
+                out.last().range = rg;
+                let _ = write!(summary, " WS={}", 1u32 << s.min(14));
+            }
+            TcpOption::SackPermitted => {
+                out.push(2, &tcp::OPT_SACK_PERM, rg, Value::Bool(true));
+                summary.push_str(" SACK_PERM");
+            }
+            TcpOption::SackRange(edges) => {
+                out.push(2, &tcp::OPT_SACK, rg.clone(), Value::Group);
+                for (k, (l, r)) in edges.iter().flatten().enumerate() {
+                    let b = rg.start + 2 + k * 8;
+                    out.push(3, &tcp::OPT_SACK_LE, b..b + 4, Value::Uint(*l as u64));
+                    out.push(3, &tcp::OPT_SACK_RE, b + 4..b + 8, Value::Uint(*r as u64));
+                    let _ = write!(summary, " SLE={l} SRE={r}");
+                }
+            }
+            TcpOption::Timestamp { tsval, tsecr } => {
+                out.push(2, &tcp::OPT_TSVAL, rg.start + 2..rg.start + 6, Value::Uint(tsval as u64));
+                out.push(2, &tcp::OPT_TSECR, rg.start + 6..rg.start + 10, Value::Uint(tsecr as u64));
+                let _ = write!(summary, " TSval={tsval} TSecr={tsecr}");
+            }
+            TcpOption::Unknown { kind, .. } => {
+                out.push(2, &tcp::OPT_UNKNOWN, rg.clone(), Value::Bytes(rg));
+                out.note(format!("(kind {kind})"));
+            }
+        }
+        if matches!(o, TcpOption::EndOfList) {
+            break;
+        }
+        i = hdr.len() - rest.len();
+    }
+    if !out.quoted {
+        out.pkt.info.push_str(&summary);
+    }
+}
+
+fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst: Addr) -> Next {
+    out.begin(Proto::Udp, at);
+    let h = padded::<8>(data, at);
+    let p = udp::Packet::new_unchecked(&h[..]);
+    use udp::field as F;
+    let r = |f: std::ops::Range<usize>| at + f.start..at + f.end;
+    let (sp, dp, len) = (p.src_port(), p.dst_port(), p.len() as usize);
+    out.push(0, &udp::SRC_PORT, r(F::SRC_PORT), Value::Uint(sp as u64));
+    out.push(0, &udp::DST_PORT, r(F::DST_PORT), Value::Uint(dp as u64));
+    out.push(0, &udp::LENGTH, r(F::LENGTH), Value::Uint(len as u64));
+    let ck = p.checksum();
+    let ok = out.push(0, &udp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4));
+    let dgram_end = at + len;
+    if ok && !out.quoted {
+        if ck == 0 && matches!(src, Addr::V4(_)) {
+            out.note("[none: the sender did not compute one, allowed over IPv4]");
+        } else {
+            let want = (len >= 8 && dgram_end <= data.len() && dgram_end <= end)
+                .then(|| udp::expected_checksum(pseudo(src, dst, udp::PROTOCOL, len), &data[at..dgram_end]));
+            verify(out, "UDP", ck, want);
+        }
+    }
+    out.end(at + udp::HEADER_LEN);
+    let _ = write!(out.headline(), "Src Port: {sp}, Dst Port: {dp}");
+    if !out.quoted {
+        out.pkt.protocol = "UDP";
+        out.pkt.info.clear();
+        ports_summary(&mut out.pkt.info, sp, dp);
+        let _ = write!(out.pkt.info, "Len={}", len.saturating_sub(8));
+    }
+    if !ok {
+        return Next::Stop;
+    }
+    if len < udp::HEADER_LEN {
+        out.malformed(format!("length {len} is below the 8-byte header"));
+        return Next::Stop;
+    }
+    if dgram_end > end && !out.quoted {
+        out.malformed(format!("length {len} is beyond the {} bytes the IP layer carries", end - at));
+    }
+    let pend = dgram_end.min(end);
+    if pend > at + udp::HEADER_LEN {
+        return Next::Payload(at + udp::HEADER_LEN, pend);
+    }
+    Next::Stop
+}
+
+fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
+    out.begin(Proto::Icmp, at);
+    let h = padded::<8>(data, at);
+    let p = icmp::Packet::new_unchecked(&h[..]);
+    use icmp::field as F;
+    let r = |f: std::ops::Range<usize>| at + f.start..at + f.end;
+    let t = p.msg_type();
+    let code = p.msg_code();
+    out.push(0, &icmp::TYPE, at..at + 1, Value::Uint(h[0] as u64));
+    out.note(format!("({})", t.name()));
+    out.push(0, &icmp::CODE, at + 1..at + 2, Value::Uint(code as u64));
+    let code_name = match t {
+        icmp::Message::DstUnreachable => icmp::unreachable_code(code),
+        icmp::Message::TimeExceeded => icmp::time_exceeded_code(code),
+        _ => "",
+    };
+    if !code_name.is_empty() {
+        out.note(format!("({code_name})"));
+    }
+    let ck = p.checksum();
+    if out.push(0, &icmp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted {
+        let want = (end <= data.len() && out.pkt.caplen >= out.pkt.len)
+            .then(|| icmp::Packet::new_unchecked(&data[at..end]).expected_checksum());
+        verify(out, "ICMP", ck, want);
+    }
+    if !out.quoted {
+        out.pkt.protocol = "ICMP";
+        out.pkt.info.clear();
+        out.pkt.info.push_str(t.name());
+    }
+    let _ = write!(out.headline(), "{}", t.name());
+    match t {
+        icmp::Message::EchoRequest | icmp::Message::EchoReply => {
+            let (id, seq) = (p.echo_ident(), p.echo_seq_no());
+            out.push(0, &icmp::IDENT, r(F::ECHO_IDENT), Value::Hex(id as u64, 4));
+            out.note(format!("({id})"));
+            out.push(0, &icmp::SEQ, r(F::ECHO_SEQNO), Value::Uint(seq as u64));
+            if !out.quoted {
+                let _ = write!(out.pkt.info, "  id=0x{id:04x}, seq={seq}/{}", seq.swap_bytes());
+                if let Some(ttl) = out.pkt.field("ip.ttl").map(|f| f.value.clone()) {
+                    if let Value::Uint(ttl) = ttl {
+                        let _ = write!(out.pkt.info, ", ttl={ttl}");
+                    }
+                }
+            }
+            out.end(at + icmp::HEADER_LEN);
+            if end > at + icmp::HEADER_LEN {
+                return Next::Payload(at + icmp::HEADER_LEN, end);
+            }
+            Next::Stop
+        }
+        t if t.is_error() => {
+            if t == icmp::Message::DstUnreachable && code == 4 {
+                out.push(0, &icmp::MTU, at + 6..at + 8, Value::Uint(crate::wire::be16(&h, 6) as u64));
+            } else {
+                out.push(0, &icmp::UNUSED, r(F::UNUSED), Value::Hex(crate::wire::be32(&h, 4) as u64, 8));
+            }
+            if !out.quoted && !code_name.is_empty() {
+                let _ = write!(out.pkt.info, " ({code_name})");
+            }
+            out.end(at + icmp::HEADER_LEN);
+            if out.quoted || end <= at + icmp::HEADER_LEN {
+                return Next::Stop;
+            }
+            // The quoted datagram: dissect it as a nested IP packet, without tracking.
+            out.quoted = true;
+            Next::Ip(at + icmp::HEADER_LEN)
+        }
+        _ => {
+            out.end(at + 4);
+            if end > at + 4 {
+                return Next::Payload(at + 4, end);
+            }
+            Next::Stop
+        }
+    }
+}
+
+fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst: Addr) -> Next {
+    use icmpv6::Message as M;
+    out.begin(Proto::Icmpv6, at);
+    let h = padded::<40>(data, at);
+    let p = icmpv6::Packet::new_unchecked(&h[..]);
+    let t = p.msg_type();
+    out.push(0, &icmpv6::TYPE, at..at + 1, Value::Uint(h[0] as u64));
+    out.note(format!("({})", t.name()));
+    out.push(0, &icmpv6::CODE, at + 1..at + 2, Value::Uint(p.msg_code() as u64));
+    let ck = p.checksum();
+    if out.push(0, &icmpv6::CHECKSUM, at + 2..at + 4, Value::Hex(ck as u64, 4)) && !out.quoted {
+        let want = (end <= data.len() && out.pkt.caplen >= out.pkt.len).then(|| {
+            let ps = pseudo(src, dst, icmpv6::PROTOCOL, end - at);
+            icmpv6::Packet::new_unchecked(&data[at..end]).expected_checksum(ps)
+        });
+        verify(out, "ICMPv6", ck, want);
+    }
+    if !out.quoted {
+        out.pkt.protocol = "ICMPv6";
+        out.pkt.info.clear();
+        out.pkt.info.push_str(t.name());
+    }
+    let _ = write!(out.headline(), "{}", t.name());
+    let fixed = p.fixed_len();
+    let r = |a: usize, b: usize| at + a..at + b;
+    match t {
+        M::EchoRequest | M::EchoReply => {
+            let (id, seq) = (p.echo_ident(), p.echo_seq_no());
+            out.push(0, &icmpv6::IDENT, r(4, 6), Value::Hex(id as u64, 4));
+            out.push(0, &icmpv6::SEQ, r(6, 8), Value::Uint(seq as u64));
+            if !out.quoted {
+                let _ = write!(out.pkt.info, " id=0x{id:04x}, seq={seq}");
+                if let Some(Value::Uint(hl)) = out.pkt.field("ipv6.hlim").map(|f| f.value.clone()) {
+                    let _ = write!(out.pkt.info, ", hop limit={hl}");
+                }
+            }
+            out.end(at + 8);
+            if end > at + 8 {
+                return Next::Payload(at + 8, end);
+            }
+            return Next::Stop;
+        }
+        M::NeighborSolicit | M::NeighborAdvert => {
+            let target = p.target_addr();
+            if t == M::NeighborAdvert {
+                let f = p.nd_flags();
+                out.push(0, &icmpv6::NA_FLAGS, r(4, 8), Value::Hex(f as u64, 8));
+                out.push_bits(1, &icmpv6::NA_ROUTER, r(4, 8), 0x8000_0000, Value::Bool(f & 0x8000_0000 != 0));
+                out.push_bits(1, &icmpv6::NA_SOLICITED, r(4, 8), 0x4000_0000, Value::Bool(f & 0x4000_0000 != 0));
+                out.push_bits(1, &icmpv6::NA_OVERRIDE, r(4, 8), 0x2000_0000, Value::Bool(f & 0x2000_0000 != 0));
+                out.push(0, &icmpv6::NA_TARGET, r(8, 24), Value::Ipv6(target));
+            } else {
+                out.push(0, &icmpv6::RESERVED, r(4, 8), Value::Hex(p.nd_flags() as u64, 8));
+                out.push(0, &icmpv6::NS_TARGET, r(8, 24), Value::Ipv6(target));
+            }
+            if !out.quoted {
+                let _ = write!(
+                    out.pkt.info,
+                    " {} {}",
+                    if t == M::NeighborSolicit { "for" } else { "" },
+                    std::net::Ipv6Addr::from(target)
+                );
+                if t == M::NeighborAdvert {
+                    out.pkt.info = out.pkt.info.replace("  ", " ");
+                }
+            }
+        }
+        M::RouterAdvert => {
+            out.push(0, &icmpv6::RA_HOP_LIMIT, r(4, 5), Value::Uint(h[4] as u64));
+            out.push(0, &icmpv6::RA_FLAGS, r(5, 6), Value::Hex(h[5] as u64, 2));
+            out.push(0, &icmpv6::RA_LIFETIME, r(6, 8), Value::Uint(crate::wire::be16(&h, 6) as u64));
+            out.push(0, &icmpv6::RA_REACHABLE, r(8, 12), Value::Uint(crate::wire::be32(&h, 8) as u64));
+            out.push(0, &icmpv6::RA_RETRANS, r(12, 16), Value::Uint(crate::wire::be32(&h, 12) as u64));
+        }
+        M::RouterSolicit => {
+            out.push(0, &icmpv6::RESERVED, r(4, 8), Value::Hex(crate::wire::be32(&h, 4) as u64, 8));
+        }
+        t if t.is_error() => {
+            out.push(0, &icmpv6::RESERVED, r(4, 8), Value::Hex(crate::wire::be32(&h, 4) as u64, 8));
+            out.end(at + 8);
+            if out.quoted || end <= at + 8 {
+                return Next::Stop;
+            }
+            out.quoted = true;
+            return Next::Ip(at + 8);
+        }
+        _ => {
+            out.end(at + 4);
+            if end > at + 4 {
+                return Next::Payload(at + 4, end);
+            }
+            return Next::Stop;
+        }
+    }
+    // Neighbour-discovery options follow the fixed part.
+    let mut i = at + fixed;
+    while i < end.min(data.len()) {
+        match icmpv6::parse_nd_option(&data[i..end.min(data.len())]) {
+            Ok((kind, len)) => {
+                out.push(1, &icmpv6::OPT_TYPE, i..i + 1, Value::Uint(kind as u64));
+                out.note(match kind {
+                    1 => "(Source link-layer address)",
+                    2 => "(Target link-layer address)",
+                    3 => "(Prefix information)",
+                    5 => "(MTU)",
+                    _ => "(other)",
+                });
+                out.push(2, &icmpv6::OPT_LEN, i + 1..i + 2, Value::Uint((len / 8) as u64));
+                match (kind, len) {
+                    (1 | 2, 8) => {
+                        let mac: [u8; 6] = data[i + 2..i + 8].try_into().expect("6");
+                        out.push(2, &icmpv6::OPT_LINKADDR, i + 2..i + 8, Value::Mac(mac));
+                        if kind == 1 && !out.quoted && t == M::NeighborSolicit {
+                            out.pkt.info.push_str(" from ");
+                            crate::wire::ethernet::fmt_mac(&mac, &mut out.pkt.info);
+                        }
+                        if kind == 2 && !out.quoted {
+                            out.pkt.info.push_str(" is at ");
+                            crate::wire::ethernet::fmt_mac(&mac, &mut out.pkt.info);
+                        }
+                    }
+                    (5, 8) => {
+                        out.push(2, &icmpv6::OPT_MTU, i + 4..i + 8, Value::Uint(crate::wire::be32(data, i + 4) as u64));
+                    }
+                    (3, 32) => {
+                        out.push(2, &icmpv6::OPT_PREFIX_LEN, i + 2..i + 3, Value::Uint(data[i + 2] as u64));
+                        let pfx: [u8; 16] = data[i + 16..i + 32].try_into().expect("16");
+                        out.push(2, &icmpv6::OPT_PREFIX, i + 16..i + 32, Value::Ipv6(pfx));
+                    }
+                    _ => {
+                        out.push(2, &icmpv6::OPT_DATA, i + 2..i + len, Value::Bytes(i + 2..i + len));
+                    }
+                }
+                i += len;
+            }
+            Err(crate::wire::Error::Truncated { .. }) if end > data.len() => {
+                out.truncated("neighbour-discovery option cut by the capture".into());
+                break;
+            }
+            Err(e) => {
+                out.malformed(format!("neighbour-discovery option: {e}"));
+                break;
+            }
+        }
+    }
+    out.end(end.max(at + fixed));
+    Next::Stop
+}
+
+pub(crate) fn dissect_payload(out: &mut Out, data: &[u8], at: usize, end: usize) {
+    let end = end.min(out.avail());
+    if at >= end {
+        return;
+    }
+    out.begin(Proto::Data, at);
+    out.push(0, &DATA, at..end, Value::Bytes(at..end));
+    out.push_generated(0, &DATA_LEN, Value::Uint((end - at) as u64));
+    let text = data[at..end].iter().take(48).all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
+    let _ = write!(out.headline(), "{} bytes{}", end - at, if text { " (looks like text)" } else { "" });
+    out.end(end);
+}
+
+static DATA: crate::wire::FieldDef = crate::wire::FieldDef::new(
+    "Data",
+    "data.data",
+    "bytes netlab does not decode further (application protocols come in a later lesson)",
+);
+static DATA_LEN: crate::wire::FieldDef =
+    crate::wire::FieldDef::new("Length", "data.len", "number of payload bytes");

@@ -1,0 +1,12 @@
+//! netlab: watch the layers of computer networks.
+//!
+//! Layering (a module never imports one above it):
+//! `wire` (pure codecs) → `capture` (pcap I/O) / `dissect` (frames → layered model) →
+//! `render` (model → text/JSON) → `commands` (one per subcommand) → `cli`/`main`.
+
+pub mod capture;
+pub mod cli;
+pub mod commands;
+pub mod dissect;
+pub mod render;
+pub mod wire;

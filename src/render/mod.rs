@@ -1,0 +1,97 @@
+//! Model -> text. Renderers for the packet list (summary), the layer tree (`-v`), the
+//! coloured hex dump (`-x`) and NDJSON (`--json`), plus `--stats`.
+//!
+//! Imports: the dissection model only. A renderer never sees a socket or a file.
+
+pub mod hex;
+pub mod json;
+pub mod stats;
+pub mod summary;
+pub mod tree;
+
+use std::fmt::Write;
+
+use crate::dissect::model::{Packet, Proto, Value};
+
+/// Colours on or off, decided once by the command from `--color`, `NO_COLOR` and
+/// whether standard output is a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+/// ANSI colour codes per layer, chosen so neighbouring layers differ.
+pub fn layer_color(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Frame => "37",
+        Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
+        Proto::Vlan => "96",
+        Proto::Arp => "93",
+        Proto::Ip | Proto::Ipv6 => "32",       // green
+        Proto::Icmp | Proto::Icmpv6 => "95",   // magenta
+        Proto::Tcp | Proto::Udp => "33",       // yellow
+        Proto::Data => "34",                   // blue
+    }
+}
+
+impl Style {
+    /// Wraps `s` in an ANSI colour when colours are on.
+    pub fn paint(&self, out: &mut String, code: &str, s: &str) {
+        if self.color {
+            let _ = write!(out, "\x1b[{code}m{s}\x1b[0m");
+        } else {
+            out.push_str(s);
+        }
+    }
+    pub fn start(&self, out: &mut String, code: &str) {
+        if self.color {
+            let _ = write!(out, "\x1b[{code}m");
+        }
+    }
+    pub fn reset(&self, out: &mut String) {
+        if self.color {
+            out.push_str("\x1b[0m");
+        }
+    }
+}
+
+/// Formats a value as Wireshark shows it in `-T fields` (hex integers as `0x…`).
+pub fn write_value(out: &mut String, v: &Value, data: &[u8]) {
+    match v {
+        Value::Uint(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Hex(n, digits) => {
+            let _ = write!(out, "0x{:0width$x}", n, width = *digits as usize);
+        }
+        Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Value::Mac(m) => crate::wire::ethernet::fmt_mac(m, out),
+        Value::Ipv4(a) => {
+            let _ = write!(out, "{}", std::net::Ipv4Addr::from(*a));
+        }
+        Value::Ipv6(a) => crate::wire::ipv6::fmt_addr(a, out),
+        Value::Text(t) => out.push_str(t),
+        Value::Bytes(r) => write_hex(out, data.get(r.clone()).unwrap_or(&[]), 32),
+        Value::Group => {}
+    }
+}
+
+/// Hex without separators, cut to `max` bytes with an ellipsis.
+pub fn write_hex(out: &mut String, b: &[u8], max: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &x in b.iter().take(max) {
+        out.push(HEX[(x >> 4) as usize] as char);
+        out.push(HEX[(x & 15) as usize] as char);
+    }
+    if b.len() > max {
+        out.push('…');
+    }
+}
+
+/// Relative time in seconds with microsecond digits, like Wireshark's default column.
+pub fn write_rel_time(out: &mut String, pkt: &Packet) {
+    let ns = pkt.rel_nsec;
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000);
+}

@@ -1,0 +1,40 @@
+//! The packet list: one line per packet, like tcpdump or Wireshark's top pane:
+//! `No. Time Source → Destination Protocol Length Info`.
+
+use std::fmt::Write;
+
+use super::{Style, layer_color, write_rel_time};
+use crate::dissect::model::{Packet, Problem};
+
+pub fn write(out: &mut String, pkt: &Packet, style: Style) {
+    let _ = write!(out, "{:>5} ", pkt.number);
+    let t0 = out.len();
+    write_rel_time(out, pkt);
+    let w = out.len() - t0;
+    for _ in w..10 {
+        out.push(' ');
+    }
+    out.push(' ');
+    let proto_layer = pkt.layers.iter().rev().find(|l| l.proto.column() == pkt.protocol);
+    let code = proto_layer.map_or("0", |l| layer_color(l.proto));
+    if pkt.src.is_empty() {
+        out.push('?');
+    } else {
+        out.push_str(&pkt.src);
+    }
+    out.push_str(" → ");
+    out.push_str(if pkt.dst.is_empty() { "?" } else { &pkt.dst });
+    out.push(' ');
+    style.paint(out, code, pkt.protocol);
+    let _ = write!(out, " {} ", pkt.len);
+    out.push_str(&pkt.info);
+    for p in pkt.problems() {
+        out.push(' ');
+        let s = match p {
+            Problem::Truncated(_) => "[Packet size limited during capture]".to_string(),
+            Problem::Malformed(w) => format!("[Malformed Packet: {w}]"),
+        };
+        style.paint(out, "31", &s);
+    }
+    out.push('\n');
+}

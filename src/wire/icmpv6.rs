@@ -1,0 +1,296 @@
+//! ICMPv6 (RFC 4443) and Neighbor Discovery (RFC 4861). In IPv6, ICMP does more than
+//! report errors: neighbour solicitation/advertisement replace ARP, and router
+//! solicitation/advertisement let hosts find routers and configure their addresses.
+//! Its checksum covers an IPv6 pseudo-header, unlike ICMPv4's.
+
+use super::{FieldDef, Result, be16, be32, checksum, need};
+
+pub mod field {
+    use crate::wire::Field;
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: Field = 2..4;
+    pub const ECHO_IDENT: Field = 4..6;
+    pub const ECHO_SEQNO: Field = 6..8;
+    /// NS/NA: flags (NA) or reserved, then the target address.
+    pub const ND_FLAGS: Field = 4..8;
+    pub const ND_TARGET: Field = 8..24;
+    /// RA fields.
+    pub const RA_HOP_LIMIT: usize = 4;
+    pub const RA_FLAGS: usize = 5;
+    pub const RA_LIFETIME: Field = 6..8;
+    pub const RA_REACHABLE: Field = 8..12;
+    pub const RA_RETRANS: Field = 12..16;
+    pub const DATA: usize = 8;
+}
+pub const HEADER_LEN: usize = 8;
+pub const PROTOCOL: u8 = 58;
+
+pub const TYPE: FieldDef = FieldDef::new(
+    "Type",
+    "icmpv6.type",
+    "the kind of message (128 echo request, 129 reply, 133-136 neighbour discovery, 1-4 errors)",
+);
+pub const CODE: FieldDef = FieldDef::new("Code", "icmpv6.code", "the detail within the type");
+pub const CHECKSUM: FieldDef = FieldDef::new(
+    "Checksum",
+    "icmpv6.checksum",
+    "covers an IPv6 pseudo-header (addresses, length, next header 58) and the message",
+);
+pub const IDENT: FieldDef = FieldDef::new(
+    "Identifier",
+    "icmpv6.echo.identifier",
+    "chosen by the pinger to match replies to requests",
+);
+pub const SEQ: FieldDef = FieldDef::new(
+    "Sequence number",
+    "icmpv6.echo.sequence_number",
+    "counts the requests; the reply repeats it",
+);
+pub const RESERVED: FieldDef = FieldDef::new("Reserved", "", "zero; ignored by receivers");
+pub const NS_TARGET: FieldDef = FieldDef::new(
+    "Target address",
+    "icmpv6.nd.ns.target_address",
+    "the address whose link-layer (MAC) address is asked for — ARP's question in IPv6",
+);
+pub const NA_TARGET: FieldDef = FieldDef::new(
+    "Target address",
+    "icmpv6.nd.na.target_address",
+    "the address the advertised MAC belongs to",
+);
+pub const NA_FLAGS: FieldDef = FieldDef::new(
+    "Flags",
+    "icmpv6.nd.na.flag",
+    "R: sender is a router; S: answer to a solicitation; O: override cached entries",
+);
+pub const NA_ROUTER: FieldDef = FieldDef::new(
+    "Router",
+    "icmpv6.nd.na.flag.r",
+    "the sender is a router",
+);
+pub const NA_SOLICITED: FieldDef = FieldDef::new(
+    "Solicited",
+    "icmpv6.nd.na.flag.s",
+    "sent in answer to a neighbour solicitation",
+);
+pub const NA_OVERRIDE: FieldDef = FieldDef::new(
+    "Override",
+    "icmpv6.nd.na.flag.o",
+    "replace any cached link-layer address",
+);
+pub const RA_HOP_LIMIT: FieldDef = FieldDef::new(
+    "Cur hop limit",
+    "icmpv6.nd.ra.cur_hop_limit",
+    "the hop limit hosts should put in their packets (0: unspecified)",
+);
+pub const RA_FLAGS: FieldDef = FieldDef::new(
+    "Flags",
+    "icmpv6.nd.ra.flag",
+    "M: get addresses from DHCPv6; O: other configuration from DHCPv6",
+);
+pub const RA_LIFETIME: FieldDef = FieldDef::new(
+    "Router lifetime",
+    "icmpv6.nd.ra.router_lifetime",
+    "seconds this router may be used as default router (0: not a default router)",
+);
+pub const RA_REACHABLE: FieldDef = FieldDef::new(
+    "Reachable time",
+    "icmpv6.nd.ra.reachable_time",
+    "ms a neighbour is assumed reachable after a confirmation",
+);
+pub const RA_RETRANS: FieldDef = FieldDef::new(
+    "Retrans timer",
+    "icmpv6.nd.ra.retrans_timer",
+    "ms between neighbour solicitations",
+);
+pub const OPT_TYPE: FieldDef = FieldDef::new(
+    "Option",
+    "icmpv6.opt.type",
+    "ND option type (1 source MAC, 2 target MAC, 3 prefix, 5 MTU)",
+);
+pub const OPT_LEN: FieldDef = FieldDef::new(
+    "Length",
+    "icmpv6.opt.length",
+    "option length in 8-byte units",
+);
+pub const OPT_LINKADDR: FieldDef = FieldDef::new(
+    "Link-layer address",
+    "icmpv6.opt.linkaddr",
+    "a MAC address: the answer neighbour discovery is after",
+);
+pub const OPT_MTU: FieldDef = FieldDef::new("MTU", "icmpv6.opt.mtu", "the link's MTU");
+pub const OPT_PREFIX: FieldDef = FieldDef::new(
+    "Prefix",
+    "icmpv6.opt.prefix",
+    "an on-link prefix hosts may build addresses from (SLAAC)",
+);
+pub const OPT_PREFIX_LEN: FieldDef = FieldDef::new(
+    "Prefix length",
+    "icmpv6.opt.prefix.length",
+    "bits of the prefix (usually 64)",
+);
+pub const OPT_DATA: FieldDef = FieldDef::new("Option data", "", "an option netlab shows raw");
+pub const DATA: FieldDef = FieldDef::new(
+    "Data",
+    "data.data",
+    "echo payload, or the start of the packet an error is about",
+);
+
+/// ICMPv6 message types (IANA "ICMPv6 Parameters").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    DstUnreachable,
+    PacketTooBig,
+    TimeExceeded,
+    ParamProblem,
+    EchoRequest,
+    EchoReply,
+    RouterSolicit,
+    RouterAdvert,
+    NeighborSolicit,
+    NeighborAdvert,
+    Redirect,
+    Unknown(u8),
+}
+
+impl From<u8> for Message {
+    fn from(v: u8) -> Self {
+        match v {
+            1 => Message::DstUnreachable,
+            2 => Message::PacketTooBig,
+            3 => Message::TimeExceeded,
+            4 => Message::ParamProblem,
+            128 => Message::EchoRequest,
+            129 => Message::EchoReply,
+            133 => Message::RouterSolicit,
+            134 => Message::RouterAdvert,
+            135 => Message::NeighborSolicit,
+            136 => Message::NeighborAdvert,
+            137 => Message::Redirect,
+            n => Message::Unknown(n),
+        }
+    }
+}
+
+impl Message {
+    pub fn name(self) -> &'static str {
+        match self {
+            Message::DstUnreachable => "Destination unreachable",
+            Message::PacketTooBig => "Packet too big",
+            Message::TimeExceeded => "Time exceeded",
+            Message::ParamProblem => "Parameter problem",
+            Message::EchoRequest => "Echo (ping) request",
+            Message::EchoReply => "Echo (ping) reply",
+            Message::RouterSolicit => "Router Solicitation",
+            Message::RouterAdvert => "Router Advertisement",
+            Message::NeighborSolicit => "Neighbor Solicitation",
+            Message::NeighborAdvert => "Neighbor Advertisement",
+            Message::Redirect => "Redirect",
+            Message::Unknown(_) => "Unknown type",
+        }
+    }
+
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            Message::DstUnreachable
+                | Message::PacketTooBig
+                | Message::TimeExceeded
+                | Message::ParamProblem
+        )
+    }
+}
+
+/// A view of an ICMPv6 message.
+#[derive(Debug, Clone)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Packet { buffer }
+    }
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let p = Self::new_unchecked(buffer);
+        p.check_len()?;
+        Ok(p)
+    }
+    /// The 4 common bytes plus what the type needs before its options.
+    pub fn check_len(&self) -> Result<()> {
+        let b = self.buffer.as_ref();
+        need(b, 4)?;
+        need(b, self.fixed_len())
+    }
+    /// Length of the type-specific fixed part (options start there).
+    pub fn fixed_len(&self) -> usize {
+        match self.msg_type() {
+            Message::RouterSolicit => 8,
+            Message::RouterAdvert => 16,
+            Message::NeighborSolicit | Message::NeighborAdvert => 24,
+            Message::Redirect => 40,
+            _ => 8,
+        }
+    }
+    pub fn msg_type(&self) -> Message {
+        self.buffer.as_ref()[field::TYPE].into()
+    }
+    pub fn msg_code(&self) -> u8 {
+        self.buffer.as_ref()[field::CODE]
+    }
+    pub fn checksum(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::CHECKSUM.start)
+    }
+    pub fn echo_ident(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::ECHO_IDENT.start)
+    }
+    pub fn echo_seq_no(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::ECHO_SEQNO.start)
+    }
+    pub fn nd_flags(&self) -> u32 {
+        be32(self.buffer.as_ref(), field::ND_FLAGS.start)
+    }
+    pub fn target_addr(&self) -> [u8; 16] {
+        self.buffer.as_ref()[field::ND_TARGET].try_into().unwrap()
+    }
+    /// The checksum the message should carry given the IPv6 pseudo-header sum.
+    pub fn expected_checksum(&self, pseudo: u32) -> u16 {
+        let b = self.buffer.as_ref();
+        let acc = checksum::sum(pseudo, &b[..field::CHECKSUM.start]);
+        checksum::finish(checksum::sum(acc, &b[field::CHECKSUM.end..]))
+    }
+}
+
+/// One neighbour-discovery option (RFC 4861 § 4.6): (type, total length in bytes).
+/// A zero length is malformed (it would loop forever).
+pub fn parse_nd_option(buf: &[u8]) -> Result<(u8, usize)> {
+    need(buf, 2)?;
+    let len = buf[1] as usize * 8;
+    if len == 0 {
+        return Err(super::Error::Malformed("ND option length 0"));
+    }
+    need(buf, len)?;
+    Ok((buf[0], len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbour_solicitation() {
+        // NS for fe80::1 with a source link-layer address option.
+        let mut m = [0u8; 32];
+        m[0] = 135;
+        m[8] = 0xfe;
+        m[9] = 0x80;
+        m[23] = 1;
+        m[24..32].copy_from_slice(&[1, 1, 2, 0, 0, 0, 0, 1]);
+        let p = Packet::new_checked(&m[..]).unwrap();
+        assert_eq!(p.msg_type(), Message::NeighborSolicit);
+        assert_eq!(p.fixed_len(), 24);
+        assert_eq!(parse_nd_option(&m[24..]).unwrap(), (1, 8));
+        assert!(Packet::new_checked(&m[..23]).is_err());
+        assert!(parse_nd_option(&[1, 0]).is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! IPv6 (RFC 8200): a fixed 40-byte header, then a chain of extension headers, each
+//! naming the next, until the transport header.
+//!
+//! ```text
+//! +-------+---------------+---------------------------------------+
+//! |Version| Traffic Class |              Flow Label               |
+//! |       Payload Length          |  Next Header  |   Hop Limit   |
+//! |                 Source Address (128 bits)                     |
+//! |              Destination Address (128 bits)                   |
+//! ```
+
+use super::{FieldDef, Result, be16, be32, need};
+
+pub mod field {
+    use crate::wire::Field;
+    pub const VER_TC_FLOW: Field = 0..4;
+    pub const LENGTH: Field = 4..6;
+    pub const NXT_HDR: usize = 6;
+    pub const HOP_LIMIT: usize = 7;
+    pub const SRC_ADDR: Field = 8..24;
+    pub const DST_ADDR: Field = 24..40;
+    pub const PAYLOAD: usize = 40;
+}
+pub const HEADER_LEN: usize = field::PAYLOAD;
+
+pub const VERSION: FieldDef = FieldDef::new("Version", "ipv6.version", "6 for IPv6");
+pub const TCLASS: FieldDef = FieldDef::new(
+    "Traffic class",
+    "ipv6.tclass",
+    "priority and congestion bits (DSCP and ECN, as in IPv4)",
+);
+pub const FLOW: FieldDef = FieldDef::new(
+    "Flow label",
+    "ipv6.flow",
+    "a tag the sender puts on all packets of one flow so routers can keep them on one path",
+);
+pub const PLEN: FieldDef = FieldDef::new(
+    "Payload length",
+    "ipv6.plen",
+    "bytes after this 40-byte header (extension headers included)",
+);
+pub const NXT: FieldDef = FieldDef::new(
+    "Next header",
+    "ipv6.nxt",
+    "what follows: an extension header or the transport (6 TCP, 17 UDP, 58 ICMPv6)",
+);
+pub const HLIM: FieldDef = FieldDef::new(
+    "Hop limit",
+    "ipv6.hlim",
+    "routers it may still cross before it is dropped (IPv4's TTL, renamed honestly)",
+);
+pub const SRC: FieldDef = FieldDef::new(
+    "Source address",
+    "ipv6.src",
+    "the 128-bit address of the sender",
+);
+pub const DST: FieldDef = FieldDef::new(
+    "Destination address",
+    "ipv6.dst",
+    "the 128-bit address of the receiver",
+);
+pub const EXT_NXT: FieldDef = FieldDef::new(
+    "Next header",
+    "",
+    "what follows this extension header",
+);
+pub const EXT_LEN: FieldDef = FieldDef::new(
+    "Length",
+    "",
+    "this extension header's length in bytes (the field counts 8-byte units after the first 8)",
+);
+pub const EXT_DATA: FieldDef = FieldDef::new(
+    "Options / data",
+    "",
+    "the header's options (TLV-encoded) or routing data",
+);
+pub const HOPOPTS: FieldDef = FieldDef::new(
+    "Hop-by-hop options",
+    "ipv6.hopopts",
+    "options every router on the path must examine (e.g. router alert for MLD)",
+);
+pub const DSTOPTS: FieldDef = FieldDef::new(
+    "Destination options",
+    "ipv6.dstopts",
+    "options only the destination examines",
+);
+pub const ROUTING: FieldDef = FieldDef::new(
+    "Routing header",
+    "ipv6.routing",
+    "a list of nodes the packet must visit on its way",
+);
+pub const ROUTING_TYPE: FieldDef = FieldDef::new(
+    "Routing type",
+    "ipv6.routing.type",
+    "which routing header variant (3 RPL, 4 segment routing)",
+);
+pub const ROUTING_SEGLEFT: FieldDef = FieldDef::new(
+    "Segments left",
+    "ipv6.routing.segleft",
+    "how many listed nodes are still to be visited",
+);
+pub const FRAGMENT: FieldDef = FieldDef::new(
+    "Fragment header",
+    "ipv6.fragment",
+    "this packet is one piece of a larger one; only the source fragments in IPv6",
+);
+pub const FRAG_OFFSET: FieldDef = FieldDef::new(
+    "Offset",
+    "ipv6.fragment.offset",
+    "where this piece goes in the original packet, in bytes (8-byte units on the wire)",
+);
+pub const FRAG_MORE: FieldDef = FieldDef::new(
+    "More fragments",
+    "ipv6.fragment.more",
+    "more pieces follow",
+);
+pub const FRAG_ID: FieldDef = FieldDef::new(
+    "Identification",
+    "ipv6.fragment.id",
+    "shared by all pieces of one packet",
+);
+
+/// A view of an IPv6 fixed header.
+#[derive(Debug, Clone)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Packet { buffer }
+    }
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let p = Self::new_unchecked(buffer);
+        p.check_len()?;
+        Ok(p)
+    }
+    pub fn check_len(&self) -> Result<()> {
+        need(self.buffer.as_ref(), HEADER_LEN)
+    }
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[0] >> 4
+    }
+    pub fn traffic_class(&self) -> u8 {
+        (be16(self.buffer.as_ref(), 0) >> 4) as u8
+    }
+    pub fn flow_label(&self) -> u32 {
+        be32(self.buffer.as_ref(), 0) & 0x000f_ffff
+    }
+    pub fn payload_len(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::LENGTH.start)
+    }
+    pub fn next_header(&self) -> u8 {
+        self.buffer.as_ref()[field::NXT_HDR]
+    }
+    pub fn hop_limit(&self) -> u8 {
+        self.buffer.as_ref()[field::HOP_LIMIT]
+    }
+    pub fn src_addr(&self) -> [u8; 16] {
+        self.buffer.as_ref()[field::SRC_ADDR].try_into().unwrap()
+    }
+    pub fn dst_addr(&self) -> [u8; 16] {
+        self.buffer.as_ref()[field::DST_ADDR].try_into().unwrap()
+    }
+}
+
+/// Is this next-header value an extension header netlab walks through?
+pub fn is_extension(nh: u8) -> bool {
+    matches!(nh, 0 | 43 | 44 | 60)
+}
+
+/// The generic shape of an extension header (RFC 8200 § 4): next header, a length in
+/// 8-byte units not counting the first 8 bytes (the fragment header has a fixed 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtHeader {
+    pub kind: u8,
+    pub next_header: u8,
+    /// Total length in bytes.
+    pub len: usize,
+}
+
+/// Reads the extension header of type `kind` at the front of `buf`.
+pub fn parse_ext(kind: u8, buf: &[u8]) -> Result<ExtHeader> {
+    need(buf, 2)?;
+    let len = if kind == 44 { 8 } else { (buf[1] as usize + 1) * 8 };
+    need(buf, len)?;
+    Ok(ExtHeader {
+        kind,
+        next_header: buf[0],
+        len,
+    })
+}
+
+/// The fragment header's fields (RFC 8200 § 4.5): (offset in bytes, more, id).
+pub fn fragment_fields(buf: &[u8]) -> (u16, bool, u32) {
+    let w = be16(buf, 2);
+    (w & 0xfff8, w & 1 != 0, be32(buf, 4))
+}
+
+/// Formats an IPv6 address in RFC 5952 form (`2001:db8::1`), as Wireshark does.
+pub fn fmt_addr(a: &[u8; 16], out: &mut String) {
+    use core::fmt::Write;
+    let _ = write!(out, "{}", std::net::Ipv6Addr::from(*a));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_header() {
+        // ICMPv6 echo request ::1 -> ::1, flow label 0x12345, 64 bytes, hop limit 64.
+        let mut h = [0u8; 40];
+        h[..8].copy_from_slice(&[0x60, 0x01, 0x23, 0x45, 0x00, 0x40, 58, 64]);
+        h[23] = 1;
+        h[39] = 1;
+        let p = Packet::new_checked(&h[..]).unwrap();
+        assert_eq!(p.version(), 6);
+        assert_eq!(p.flow_label(), 0x12345);
+        assert_eq!(p.payload_len(), 64);
+        assert_eq!(p.next_header(), 58);
+        let mut s = String::new();
+        fmt_addr(&p.src_addr(), &mut s);
+        assert_eq!(s, "::1");
+        assert!(Packet::new_checked(&h[..39]).is_err());
+    }
+
+    #[test]
+    fn extension_lengths() {
+        // Hop-by-hop: next = ICMPv6, hdr ext len 0 -> 8 bytes (router alert + padding).
+        let hbh = [58, 0, 5, 2, 0, 0, 1, 0];
+        assert_eq!(parse_ext(0, &hbh).unwrap().len, 8);
+        assert!(parse_ext(0, &hbh[..7]).is_err());
+        // Fragment header: offset 1448, M = 1, id 0xdeadbeef.
+        let frag = [17, 0, 0x05, 0xa9, 0xde, 0xad, 0xbe, 0xef];
+        assert_eq!(fragment_fields(&frag), (1448, true, 0xdeadbeef));
+    }
+}

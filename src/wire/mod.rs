@@ -1,0 +1,102 @@
+//! Pure protocol codecs: bytes in, typed views out; `Repr`s in, bytes out.
+//!
+//! Contract: nothing here does I/O or prints. Each file covers one protocol in the manner
+//! of smoltcp's `wire` module: field offsets as named constants in a private-ish
+//! `field` module (so the same ranges serve parsing, emitting and colouring a hex dump),
+//! a zero-copy `Packet<T: AsRef<[u8]>>` view whose accessors cannot panic once
+//! `check_len()` succeeded, and — next to each field — a [`FieldDef`] holding the field's
+//! Wireshark display-filter name and a one-line explanation written for a learner.
+//!
+//! May import: `std` only.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod icmpv6;
+pub mod ipv4;
+pub mod ipv6;
+pub mod link;
+pub mod pcap;
+pub mod tcp;
+pub mod udp;
+
+use core::fmt;
+use core::ops::Range;
+
+/// A field's place inside its header, in bytes from the header's start.
+pub type Field = Range<usize>;
+
+/// What a header field is called and what it means, for a learner.
+///
+/// `key` is the Wireshark display-filter name (`ip.ttl`), or `""` when Wireshark has no
+/// field of that exact meaning. `meaning` completes the sentence "this field is …", e.g.
+/// for the TTL: "routers it may still cross before it is dropped".
+#[derive(Debug)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub key: &'static str,
+    pub meaning: &'static str,
+}
+
+impl FieldDef {
+    pub const fn new(name: &'static str, key: &'static str, meaning: &'static str) -> Self {
+        FieldDef { name, key, meaning }
+    }
+}
+
+/// Why a buffer could not be read as a given header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The buffer ends before the header does.
+    Truncated { needed: usize, had: usize },
+    /// A length or offset field contradicts the header or the buffer.
+    Malformed(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Truncated { needed, had } => {
+                write!(f, "needed {needed} bytes, had {had}")
+            }
+            Error::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// Checks that `buf` holds at least `needed` bytes.
+pub fn need(buf: &[u8], needed: usize) -> Result<()> {
+    if buf.len() < needed {
+        Err(Error::Truncated {
+            needed,
+            had: buf.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+#[inline]
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline]
+pub(crate) fn set_be16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline]
+pub(crate) fn set_be32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
