@@ -43,6 +43,8 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
     let mut sink = stdout.lock();
     let mut buf = String::with_capacity(FLUSH_AT * 2);
     let mut dissector = Dissector::new();
+    dissector.detail = args.verbose;
+    dissector.record = args.verbose || args.hex || args.json || args.stats || filter.is_some();
     let mut json = JsonWriter::default();
     let mut stats = Stats::default();
     let mut pkt = Packet::default();

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::reassembly::Outcome;
-use super::{Addr, Dissector, Next, Out, Proto, Value, padded};
+use super::model::Host;
+use super::{headline, note, Addr, Dissector, Next, Out, Proto, Value, padded};
 use crate::wire::ipv4::{self, Protocol};
 use crate::wire::ipv6;
 
@@ -46,13 +47,13 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     let hl = p.header_len() as usize;
     out.push_bits(0, &ipv4::VERSION, b(F::VER_IHL), 0xf0, Value::Uint(p.version() as u64));
     out.push_bits(0, &ipv4::IHL, b(F::VER_IHL), 0x0f, Value::Uint(hl as u64));
-    out.note(format!("({} x 4 bytes)", hl / 4));
+    note!(out, "({} x 4 bytes)", hl / 4);
     out.push_bits(0, &ipv4::DSCP, b(F::DSCP_ECN), 0xfc, Value::Uint(p.dscp() as u64));
     out.push_bits(0, &ipv4::ECN, b(F::DSCP_ECN), 0x03, Value::Uint(p.ecn() as u64));
     let total = p.total_len() as usize;
     out.push(0, &ipv4::LENGTH, r(F::LENGTH), Value::Uint(total as u64));
     out.push(0, &ipv4::IDENT, r(F::IDENT), Value::Hex(p.ident() as u64, 4));
-    out.note(format!("({})", p.ident()));
+    note!(out, "({})", p.ident());
     out.push_bits(0, &ipv4::FLAGS, r(F::FLG_OFF), 0xe000, Value::Hex(p.flags() as u64, 2));
     out.note(match (p.dont_frag(), p.more_frags()) {
         (true, false) => "(Don't fragment)",
@@ -65,11 +66,11 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     out.push_bits(1, &ipv4::FLAG_MF, r(F::FLG_OFF), 0x2000, Value::Bool(p.more_frags()));
     let frag_off = p.frag_offset() as usize;
     out.push_bits(0, &ipv4::FRAG_OFFSET, r(F::FLG_OFF), 0x1fff, Value::Uint(frag_off as u64 / 8));
-    out.note(format!("({frag_off} bytes)"));
+    note!(out, "({frag_off} bytes)");
     out.push(0, &ipv4::TTL, b(F::TTL), Value::Uint(p.ttl() as u64));
     let proto = p.protocol();
     out.push(0, &ipv4::PROTOCOL, b(F::PROTOCOL), Value::Uint(proto as u64));
-    out.note(format!("({})", proto_name(proto)));
+    note!(out, "({})", proto_name(proto));
     let header_ok = hl >= ipv4::HEADER_LEN;
     let ck = p.checksum();
     if out.push(0, &ipv4::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && header_ok && data.len() >= at + hl {
@@ -77,14 +78,14 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         if want == ck {
             out.note("[correct]");
         } else {
-            out.note(format!("[incorrect, should be 0x{want:04x}]"));
+            note!(out, "[incorrect, should be 0x{want:04x}]");
             out.warn(format!("IPv4 header checksum 0x{ck:04x} is wrong (should be 0x{want:04x})"));
         }
     }
     let (src, dst) = (p.src_addr(), p.dst_addr());
     out.push(0, &ipv4::SRC, r(F::SRC_ADDR), Value::Ipv4(src));
     let ok = out.push(0, &ipv4::DST, r(F::DST_ADDR), Value::Ipv4(dst));
-    {
+    if out.detail {
         let hlw = out.headline();
         let _ = write!(hlw, "Src: {}, Dst: {}", std::net::Ipv4Addr::from(src), std::net::Ipv4Addr::from(dst));
     }
@@ -92,10 +93,9 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         return Next::Stop;
     }
     if !out.quoted {
-        out.pkt.src.clear();
-        Addr::V4(src).write(&mut out.pkt.src);
-        out.pkt.dst.clear();
-        Addr::V4(dst).write(&mut out.pkt.dst);
+        out.ttl = Some(p.ttl());
+        out.pkt.src = Host::Ipv4(src);
+        out.pkt.dst = Host::Ipv4(dst);
     }
     if !header_ok {
         out.malformed(format!("header length {hl} is below the minimum of 20 bytes"));
@@ -142,8 +142,8 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
             Outcome::Held => Next::Payload(at + hl, payload_end),
             Outcome::Complete { payload, frames } => {
                 out.pkt.info.clear();
-                let _ = write!(
-                    out.headline(),
+                headline!(
+                    out,
                     " [reassembled from {frames} fragments, {} bytes]",
                     payload.len()
                 );
@@ -186,7 +186,7 @@ fn options(out: &mut Out, hdr: &[u8], at: usize) {
             },
         };
         out.push(2, &ipv4::OPTION, at + i..at + i + len, Value::Uint(kind as u64));
-        out.note(format!("({}, {len} bytes)", ipv4::option_name(kind)));
+        note!(out, "({}, {len} bytes)", ipv4::option_name(kind));
         i += len;
         if kind == 0 {
             break;
@@ -207,12 +207,12 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     out.push(0, &ipv6::PLEN, r(F::LENGTH), Value::Uint(plen as u64));
     let mut nh = p.next_header();
     out.push(0, &ipv6::NXT, at + F::NXT_HDR..at + F::NXT_HDR + 1, Value::Uint(nh as u64));
-    out.note(format!("({})", proto_name(nh)));
+    note!(out, "({})", proto_name(nh));
     out.push(0, &ipv6::HLIM, at + F::HOP_LIMIT..at + F::HOP_LIMIT + 1, Value::Uint(p.hop_limit() as u64));
     let (src, dst) = (p.src_addr(), p.dst_addr());
     out.push(0, &ipv6::SRC, r(F::SRC_ADDR), Value::Ipv6(src));
     let ok = out.push(0, &ipv6::DST, r(F::DST_ADDR), Value::Ipv6(dst));
-    {
+    if out.detail {
         let hl = out.headline();
         hl.push_str("Src: ");
         ipv6::fmt_addr(&src, hl);
@@ -223,10 +223,9 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         return Next::Stop;
     }
     if !out.quoted {
-        out.pkt.src.clear();
-        Addr::V6(src).write(&mut out.pkt.src);
-        out.pkt.dst.clear();
-        Addr::V6(dst).write(&mut out.pkt.dst);
+        out.ttl = Some(p.hop_limit());
+        out.pkt.src = Host::Ipv6(src);
+        out.pkt.dst = Host::Ipv6(dst);
     }
     let pkt_end = at + ipv6::HEADER_LEN + plen;
     if pkt_end > end && !out.quoted {
@@ -265,7 +264,7 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         };
         out.push(1, def, i..i + ext.len, Value::Group);
         out.push(2, &ipv6::EXT_NXT, i..i + 1, Value::Uint(ext.next_header as u64));
-        out.note(format!("({})", proto_name(ext.next_header)));
+        note!(out, "({})", proto_name(ext.next_header));
         if nh == 44 {
             let (off, more, id) = ipv6::fragment_fields(buf);
             out.push_bits(2, &ipv6::FRAG_OFFSET, i + 2..i + 4, 0xfff8, Value::Uint(off as u64));
@@ -303,8 +302,8 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
                 Outcome::Held => Next::Payload(i, end),
                 Outcome::Complete { payload, frames } => {
                     out.pkt.info.clear();
-                    let _ = write!(
-                        out.headline(),
+                    headline!(
+                        out,
                         " [reassembled from {frames} fragments, {} bytes]",
                         payload.len()
                     );

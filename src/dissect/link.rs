@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::{Next, Out, Proto, Value, padded};
+use super::model::Host;
+use super::{headline, note, Next, Out, Proto, Value, padded};
 use crate::wire::ethernet::{self, EtherType, vlan};
 use crate::wire::link::{self, LinkType, sll, sll2};
 use crate::wire::{FieldDef, arp};
@@ -53,23 +54,21 @@ fn ethernet(out: &mut Out, data: &[u8]) -> Next {
     out.push(0, &ethernet::SRC, F::SOURCE, Value::Mac(src));
     let t = u16::from(t);
     let ok = out.push(0, &ethernet::TYPE, F::ETHERTYPE, Value::Hex(t as u64, 4));
-    out.note(format!("({})", ethertype_note(t)));
+    note!(out, "({})", ethertype_note(t));
     out.end(ethernet::HEADER_LEN);
-    {
+    if out.detail {
         let hl = out.headline();
         hl.push_str("Src: ");
         ethernet::fmt_mac(&src, hl);
         hl.push_str(", Dst: ");
         ethernet::fmt_mac(&dst, hl);
     }
-    out.pkt.src.clear();
-    ethernet::fmt_mac(&src, &mut out.pkt.src);
-    out.pkt.dst.clear();
-    if dst == [0xff; 6] {
-        out.pkt.dst.push_str("Broadcast");
+    out.pkt.src = Host::Mac(src);
+    out.pkt.dst = if dst == [0xff; 6] {
+        Host::Broadcast
     } else {
-        ethernet::fmt_mac(&dst, &mut out.pkt.dst);
-    }
+        Host::Mac(dst)
+    };
     if !ok {
         return Next::Stop;
     }
@@ -109,8 +108,8 @@ fn vlan_tag(out: &mut Out, data: &[u8], at: usize) -> Next {
     out.push_bits(0, &vlan::DEI, r.clone(), 0x1000, Value::Bool(tci & 0x1000 != 0));
     out.push_bits(0, &vlan::ID, r, 0x0fff, Value::Uint((tci & 0x0fff) as u64));
     let ok = out.push(0, &vlan::TYPE, at + 2..at + 4, Value::Hex(t as u64, 4));
-    out.note(format!("({})", ethertype_note(t)));
-    let _ = write!(out.headline(), "PRI: {}, DEI: {}, ID: {}", tci >> 13, (tci >> 12) & 1, tci & 0xfff);
+    note!(out, "({})", ethertype_note(t));
+    headline!(out, "PRI: {}, DEI: {}, ID: {}", tci >> 13, (tci >> 12) & 1, tci & 0xfff);
     out.end(at + vlan::HEADER_LEN);
     if !ok {
         return Next::Stop;
@@ -122,8 +121,7 @@ fn cooked_addr(out: &mut Out, range: std::ops::Range<usize>, h: &[u8], halen: us
     if halen == 6 {
         let mac: [u8; 6] = h[..6].try_into().expect("6 bytes");
         out.push(0, &link::SLL_SRC, range.start..range.start + 6, Value::Mac(mac));
-        out.pkt.src.clear();
-        ethernet::fmt_mac(&mac, &mut out.pkt.src);
+        out.pkt.src = Host::Mac(mac);
     } else {
         out.push(0, &link::SLL_ADDR, range.clone(), Value::Bytes(range));
     }
@@ -135,13 +133,13 @@ fn cooked_v1(out: &mut Out, data: &[u8]) -> Next {
     use sll::field as F;
     let (pt, ha, hl, proto) = (sll::pkttype(&h), sll::hatype(&h), sll::halen(&h), sll::protocol(&h));
     out.push(0, &link::SLL_PKTTYPE, F::PKTTYPE, Value::Uint(pt as u64));
-    out.note(format!("({})", link::pkttype_name(pt)));
+    note!(out, "({})", link::pkttype_name(pt));
     out.push(0, &link::SLL_HATYPE, F::HATYPE, Value::Uint(ha as u64));
     out.push(0, &link::SLL_HALEN, F::HALEN, Value::Uint(hl as u64));
     cooked_addr(out, F::ADDR, &h[F::ADDR], hl as usize);
     let ok = out.push(0, &link::SLL_PROTOCOL, F::PROTOCOL, Value::Hex(proto as u64, 4));
-    out.note(format!("({})", ethertype_note(proto)));
-    let _ = write!(out.headline(), "{}", link::pkttype_name(pt));
+    note!(out, "({})", ethertype_note(proto));
+    headline!(out, "{}", link::pkttype_name(pt));
     out.end(sll::HEADER_LEN);
     if !ok {
         return Next::Stop;
@@ -155,17 +153,17 @@ fn cooked_v2(out: &mut Out, data: &[u8]) -> Next {
     use sll2::field as F;
     let proto = sll2::protocol(&h);
     let ok = out.push(0, &link::SLL_PROTOCOL, F::PROTOCOL, Value::Hex(proto as u64, 4));
-    out.note(format!("({})", ethertype_note(proto)));
+    note!(out, "({})", ethertype_note(proto));
     out.push(0, &link::SLL_RESERVED, F::RESERVED, Value::Hex(crate::wire::be16(&h, 2) as u64, 4));
     out.push(0, &link::SLL_IFINDEX, F::IFINDEX, Value::Uint(sll2::ifindex(&h) as u64));
     out.push(0, &link::SLL_HATYPE, F::HATYPE, Value::Uint(sll2::hatype(&h) as u64));
     let pt = sll2::pkttype(&h) as u16;
     out.push(0, &link::SLL_PKTTYPE, F::PKTTYPE..F::PKTTYPE + 1, Value::Uint(pt as u64));
-    out.note(format!("({})", link::pkttype_name(pt)));
+    note!(out, "({})", link::pkttype_name(pt));
     let hl = sll2::halen(&h);
     out.push(0, &link::SLL_HALEN, F::HALEN..F::HALEN + 1, Value::Uint(hl as u64));
     cooked_addr(out, F::ADDR, &h[F::ADDR], hl as usize);
-    let _ = write!(out.headline(), "{}, interface {}", link::pkttype_name(pt), sll2::ifindex(&h));
+    headline!(out, "{}, interface {}", link::pkttype_name(pt), sll2::ifindex(&h));
     out.end(sll2::HEADER_LEN);
     if !ok {
         return Next::Stop;

@@ -40,14 +40,29 @@ impl Addr {
             Addr::V6(a) => *a,
         }
     }
-    fn write(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = match self {
-            Addr::V4(a) => write!(out, "{}", std::net::Ipv4Addr::from(*a)),
-            Addr::V6(a) => write!(out, "{}", std::net::Ipv6Addr::from(*a)),
-        };
-    }
 }
+
+/// Records a formatted note on the last field, only when the tree will show it: the
+/// summary and JSON renderers never read notes, and formatting them dominates the cost
+/// of a summary-only run.
+macro_rules! note {
+    ($out:expr, $($arg:tt)*) => {
+        if $out.detail {
+            $out.note(format!($($arg)*))
+        }
+    };
+}
+pub(crate) use note;
+
+/// Writes the layer's headline, only when the tree will show it.
+macro_rules! headline {
+    ($out:expr, $($arg:tt)*) => {
+        if $out.detail {
+            let _ = std::fmt::Write::write_fmt($out.headline(), format_args!($($arg)*));
+        }
+    };
+}
+pub(crate) use headline;
 
 /// What the layer just dissected says comes next.
 pub(crate) enum Next {
@@ -84,6 +99,15 @@ pub(crate) struct Out<'p> {
     avail: usize,
     /// Nesting: inside an ICMP error's quoted datagram, nothing is tracked.
     pub quoted: bool,
+    /// Build notes and headlines (only the tree shows them).
+    pub detail: bool,
+    /// Record fields at all. The plain packet list needs only the columns; fields
+    /// cost most of the time of a summary-only run.
+    pub record: bool,
+    /// Where a field goes when `record` is off, so `last()` always has a target.
+    spare: Field,
+    /// The outer IP header's TTL / hop limit, for the ICMP echo summary.
+    pub ttl: Option<u8>,
 }
 
 impl Out<'_> {
@@ -109,6 +133,7 @@ impl Out<'_> {
         l.fields.end = n;
     }
 
+    /// The current layer's headline (callers check `detail` first: see `headline!`).
     pub fn headline(&mut self) -> &mut String {
         &mut self.pkt.layers[self.layer].headline
     }
@@ -123,7 +148,7 @@ impl Out<'_> {
             ));
             return false;
         }
-        self.pkt.fields.push(Field {
+        let field = Field {
             def,
             value,
             range,
@@ -131,7 +156,12 @@ impl Out<'_> {
             note: None,
             bits: None,
             generated: false,
-        });
+        };
+        if !self.record {
+            self.spare = field;
+            return true;
+        }
+        self.pkt.fields.push(field);
         let n = self.pkt.fields.len();
         self.pkt.layers[self.layer].fields.end = n;
         true
@@ -153,8 +183,15 @@ impl Out<'_> {
         self.last().generated = true;
     }
 
+    /// The field pushed last (to add a note, bits, or mark it generated).
     pub fn last(&mut self) -> &mut Field {
-        self.pkt.fields.last_mut().expect("a field was pushed")
+        if !self.record {
+            return &mut self.spare;
+        }
+        match self.pkt.fields.last_mut() {
+            Some(f) => f,
+            None => &mut self.spare,
+        }
     }
 
     pub fn note(&mut self, note: impl Into<Cow<'static, str>>) {
@@ -200,15 +237,20 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
     b
 }
 
+static SPARE: FieldDef = FieldDef::new("", "", "");
+
 /// Per-capture state: TCP streams, fragments in flight, the first timestamp.
 #[derive(Default)]
 pub struct Dissector {
     pub streams: streams::TcpStreams,
     frags: reassembly::Reassembler,
     first_ts: Option<(i64, u32)>,
-    /// Build the full field model (tree, hex, JSON, filters); `false` is enough for
-    /// the summary line and skips nothing that the summary shows.
+    /// Build the notes and headlines the tree (`-v`) shows.
     pub detail: bool,
+    /// Record the fields (JSON, tree, filters, stats and the hex dump need them; the
+    /// packet list alone does not). Checksums are verified only when recording, since
+    /// only the tree and JSON report them.
+    pub record: bool,
 }
 
 /// One frame's capture metadata.
@@ -226,6 +268,7 @@ impl Dissector {
     pub fn new() -> Self {
         Dissector {
             detail: true,
+            record: true,
             ..Default::default()
         }
     }
@@ -252,6 +295,18 @@ impl Dissector {
             pkt,
             layer: 0,
             quoted: false,
+            detail: self.detail,
+            record: self.record,
+            ttl: None,
+            spare: Field {
+                def: &SPARE,
+                value: Value::Group,
+                range: 0..0,
+                depth: 0,
+                note: None,
+                bits: None,
+                generated: false,
+            },
         };
         let mut next = link::dissect_link(&mut out, &data, meta.linktype);
         let mut guard = 0;

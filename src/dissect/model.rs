@@ -163,6 +163,29 @@ pub struct Layer {
     pub problem: Option<Problem>,
 }
 
+/// An address for the Source / Destination columns, formatted only when printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Host {
+    #[default]
+    None,
+    Mac([u8; 6]),
+    Broadcast,
+    Ipv4([u8; 4]),
+    Ipv6([u8; 16]),
+}
+
+impl Host {
+    pub fn write(&self, out: &mut String) {
+        match self {
+            Host::None => out.push('?'),
+            Host::Mac(m) => crate::wire::ethernet::fmt_mac(m, out),
+            Host::Broadcast => out.push_str("Broadcast"),
+            Host::Ipv4(a) => crate::wire::ipv4::fmt_addr(a, out),
+            Host::Ipv6(a) => crate::wire::ipv6::fmt_addr(a, out),
+        }
+    }
+}
+
 /// One dissected frame. Reused across packets: call [`Packet::clear`] between frames.
 #[derive(Debug, Default)]
 pub struct Packet {
@@ -184,11 +207,13 @@ pub struct Packet {
     pub layers: Vec<Layer>,
     pub fields: Vec<Field>,
     pub warnings: Vec<String>,
-    /// Packet-list columns.
-    pub src: String,
-    pub dst: String,
+    /// Packet-list columns: source and destination of the highest addressed layer.
+    pub src: Host,
+    pub dst: Host,
     pub protocol: &'static str,
     pub info: String,
+    /// Where layers write a headline nobody will read (see `Dissector::detail`).
+    pub scratch: String,
 }
 
 impl Packet {
@@ -197,8 +222,8 @@ impl Packet {
         self.layers.clear();
         self.fields.clear();
         self.warnings.clear();
-        self.src.clear();
-        self.dst.clear();
+        self.src = Host::None;
+        self.dst = Host::None;
         self.protocol = "";
         self.info.clear();
     }

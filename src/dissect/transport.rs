@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::streams::Segment;
-use super::{Addr, Dissector, Next, Out, Proto, Value, padded};
+use super::{headline, note, Addr, Dissector, Next, Out, Proto, Value, padded};
 use crate::wire::tcp::{self, TcpOption, flags as tf};
 use crate::wire::{checksum, icmp, icmpv6, udp};
 
@@ -123,11 +123,11 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
     out.push(0, &tcp::ACK_RAW, r(F::ACK_NUM), Value::Uint(ack_raw as u64));
     let fr = r(F::FLAGS);
     out.push_bits(0, &tcp::HDR_LEN, fr.start..fr.start + 1, 0xf0, Value::Uint(hl as u64));
-    out.note(format!("({} x 4 bytes)", hl / 4));
+    note!(out, "({} x 4 bytes)", hl / 4);
     out.push_bits(0, &tcp::FLAGS, fr.clone(), 0x0fff, Value::Hex(flags as u64, 3));
     let mut fs = String::new();
     flag_string(flags, &mut fs);
-    out.note(format!("({})", if fs.is_empty() { "none" } else { &fs }));
+    note!(out, "({})", if fs.is_empty() { "none" } else { &fs });
     let bit = |m: u16| Value::Bool(flags & m != 0);
     out.push_bits(1, &tcp::FLAG_RES, fr.clone(), 0x0e00, Value::Uint(((flags >> 9) & 7) as u64));
     out.push_bits(1, &tcp::FLAG_AE, fr.clone(), 0x0100, bit(tf::AE));
@@ -145,7 +145,7 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
         out.push_generated(1, &tcp::WINDOW_CALC, Value::Uint((win as u64) << shift));
     }
     let ck = p.checksum();
-    if out.push(0, &tcp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted {
+    if out.push(0, &tcp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted && out.record {
         let seg = at..end;
         let want = (hl >= tcp::HEADER_LEN && end <= data.len() && out.pkt.caplen >= out.pkt.len)
             .then(|| tcp::expected_checksum(pseudo(src, dst, tcp::PROTOCOL, seg.len()), &data[seg]));
@@ -165,7 +165,7 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
         let _ = write!(info, " Win={}", rel.and_then(|r| r.window_shift).map_or(win as u64, |s| (win as u64) << s));
         let _ = write!(info, " Len={seg_len}");
     }
-    let _ = write!(out.headline(), "Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}, Len: {seg_len}");
+    headline!(out, "Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}, Len: {seg_len}");
     if out.is_truncated() {
         out.end(at + tcp::HEADER_LEN);
         return Next::Stop;
@@ -275,7 +275,7 @@ fn options(out: &mut Out, hdr: &[u8], at: usize) {
             }
             TcpOption::Unknown { kind, .. } => {
                 out.push(2, &tcp::OPT_UNKNOWN, rg.clone(), Value::Bytes(rg));
-                out.note(format!("(kind {kind})"));
+                note!(out, "(kind {kind})");
             }
         }
         if matches!(o, TcpOption::EndOfList) {
@@ -301,7 +301,7 @@ fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst
     let ck = p.checksum();
     let ok = out.push(0, &udp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4));
     let dgram_end = at + len;
-    if ok && !out.quoted {
+    if ok && !out.quoted && out.record {
         if ck == 0 && matches!(src, Addr::V4(_)) {
             out.note("[none: the sender did not compute one, allowed over IPv4]");
         } else {
@@ -311,7 +311,7 @@ fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst
         }
     }
     out.end(at + udp::HEADER_LEN);
-    let _ = write!(out.headline(), "Src Port: {sp}, Dst Port: {dp}");
+    headline!(out, "Src Port: {sp}, Dst Port: {dp}");
     if !out.quoted {
         out.pkt.protocol = "UDP";
         out.pkt.info.clear();
@@ -344,7 +344,7 @@ fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
     let t = p.msg_type();
     let code = p.msg_code();
     out.push(0, &icmp::TYPE, at..at + 1, Value::Uint(h[0] as u64));
-    out.note(format!("({})", t.name()));
+    note!(out, "({})", t.name());
     out.push(0, &icmp::CODE, at + 1..at + 2, Value::Uint(code as u64));
     let code_name = match t {
         icmp::Message::DstUnreachable => icmp::unreachable_code(code),
@@ -352,10 +352,10 @@ fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
         _ => "",
     };
     if !code_name.is_empty() {
-        out.note(format!("({code_name})"));
+        note!(out, "({code_name})");
     }
     let ck = p.checksum();
-    if out.push(0, &icmp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted {
+    if out.push(0, &icmp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted && out.record {
         let want = (end <= data.len() && out.pkt.caplen >= out.pkt.len)
             .then(|| icmp::Packet::new_unchecked(&data[at..end]).expected_checksum());
         verify(out, "ICMP", ck, want);
@@ -365,19 +365,17 @@ fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
         out.pkt.info.clear();
         out.pkt.info.push_str(t.name());
     }
-    let _ = write!(out.headline(), "{}", t.name());
+    headline!(out, "{}", t.name());
     match t {
         icmp::Message::EchoRequest | icmp::Message::EchoReply => {
             let (id, seq) = (p.echo_ident(), p.echo_seq_no());
             out.push(0, &icmp::IDENT, r(F::ECHO_IDENT), Value::Hex(id as u64, 4));
-            out.note(format!("({id})"));
+            note!(out, "({id})");
             out.push(0, &icmp::SEQ, r(F::ECHO_SEQNO), Value::Uint(seq as u64));
             if !out.quoted {
                 let _ = write!(out.pkt.info, "  id=0x{id:04x}, seq={seq}/{}", seq.swap_bytes());
-                if let Some(ttl) = out.pkt.field("ip.ttl").map(|f| f.value.clone()) {
-                    if let Value::Uint(ttl) = ttl {
-                        let _ = write!(out.pkt.info, ", ttl={ttl}");
-                    }
+                if let Some(ttl) = out.ttl {
+                    let _ = write!(out.pkt.info, ", ttl={ttl}");
                 }
             }
             out.end(at + icmp::HEADER_LEN);
@@ -420,10 +418,10 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
     let p = icmpv6::Packet::new_unchecked(&h[..]);
     let t = p.msg_type();
     out.push(0, &icmpv6::TYPE, at..at + 1, Value::Uint(h[0] as u64));
-    out.note(format!("({})", t.name()));
+    note!(out, "({})", t.name());
     out.push(0, &icmpv6::CODE, at + 1..at + 2, Value::Uint(p.msg_code() as u64));
     let ck = p.checksum();
-    if out.push(0, &icmpv6::CHECKSUM, at + 2..at + 4, Value::Hex(ck as u64, 4)) && !out.quoted {
+    if out.push(0, &icmpv6::CHECKSUM, at + 2..at + 4, Value::Hex(ck as u64, 4)) && !out.quoted && out.record {
         let want = (end <= data.len() && out.pkt.caplen >= out.pkt.len).then(|| {
             let ps = pseudo(src, dst, icmpv6::PROTOCOL, end - at);
             icmpv6::Packet::new_unchecked(&data[at..end]).expected_checksum(ps)
@@ -435,7 +433,7 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
         out.pkt.info.clear();
         out.pkt.info.push_str(t.name());
     }
-    let _ = write!(out.headline(), "{}", t.name());
+    headline!(out, "{}", t.name());
     let fixed = p.fixed_len();
     let r = |a: usize, b: usize| at + a..at + b;
     match t {
@@ -445,7 +443,7 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
             out.push(0, &icmpv6::SEQ, r(6, 8), Value::Uint(seq as u64));
             if !out.quoted {
                 let _ = write!(out.pkt.info, " id=0x{id:04x}, seq={seq}");
-                if let Some(Value::Uint(hl)) = out.pkt.field("ipv6.hlim").map(|f| f.value.clone()) {
+                if let Some(hl) = out.ttl {
                     let _ = write!(out.pkt.info, ", hop limit={hl}");
                 }
             }
@@ -571,7 +569,7 @@ pub(crate) fn dissect_payload(out: &mut Out, data: &[u8], at: usize, end: usize)
     out.push(0, &DATA, at..end, Value::Bytes(at..end));
     out.push_generated(0, &DATA_LEN, Value::Uint((end - at) as u64));
     let text = data[at..end].iter().take(48).all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
-    let _ = write!(out.headline(), "{} bytes{}", end - at, if text { " (looks like text)" } else { "" });
+    headline!(out, "{} bytes{}", end - at, if text { " (looks like text)" } else { "" });
     out.end(end);
 }
 

@@ -5,6 +5,7 @@
 //! booleans, addresses strings in Wireshark's notation, bytes lowercase hex.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt::Write;
 
 use super::write_hex;
@@ -29,10 +30,50 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Hashes a field name by its address and length: names are `&'static str`s from the
+/// codecs, and two names with equal text compare equal in the set anyway (`Eq` on
+/// `str`), so a pointer hash only costs a collision when the same text is stored twice.
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7cc1_b727_220a_95);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A name keyed by the text (for equality) but hashed cheaply.
+#[derive(Clone, Copy)]
+struct Key(&'static str);
+
+impl PartialEq for Key {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for Key {}
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // Equal texts may live at different addresses, so hash the text's length and
+        // its last bytes, which differ between field names of a protocol.
+        let b = self.0.as_bytes();
+        h.write_usize(b.len());
+        h.write(&b[b.len().saturating_sub(8)..]);
+    }
+}
+
 /// Reused between packets so that no set is allocated per packet.
 #[derive(Default)]
 pub struct JsonWriter {
-    seen: HashSet<&'static str>,
+    seen: HashSet<Key, BuildHasherDefault<PtrHasher>>,
     scratch: String,
 }
 
@@ -59,7 +100,7 @@ impl JsonWriter {
         self.seen.clear();
         for f in &pkt.fields {
             let key = f.def.key;
-            if key.is_empty() || !self.seen.insert(key) {
+            if key.is_empty() || !self.seen.insert(Key(key)) {
                 continue;
             }
             out.push_str(",\"");
@@ -92,7 +133,10 @@ impl JsonWriter {
         }
         out.push_str("},\"summary\":");
         self.scratch.clear();
-        let _ = write!(self.scratch, "{} → {} {} {}", pkt.src, pkt.dst, pkt.protocol, pkt.info);
+        pkt.src.write(&mut self.scratch);
+        self.scratch.push_str(" → ");
+        pkt.dst.write(&mut self.scratch);
+        let _ = write!(self.scratch, " {} {}", pkt.protocol, pkt.info);
         write_str(out, &self.scratch);
         out.push_str(",\"warnings\":[");
         let mut first = true;

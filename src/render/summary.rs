@@ -17,13 +17,9 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
     out.push(' ');
     let proto_layer = pkt.layers.iter().rev().find(|l| l.proto.column() == pkt.protocol);
     let code = proto_layer.map_or("0", |l| layer_color(l.proto));
-    if pkt.src.is_empty() {
-        out.push('?');
-    } else {
-        out.push_str(&pkt.src);
-    }
+    pkt.src.write(out);
     out.push_str(" → ");
-    out.push_str(if pkt.dst.is_empty() { "?" } else { &pkt.dst });
+    pkt.dst.write(out);
     out.push(' ');
     style.paint(out, code, pkt.protocol);
     let _ = write!(out, " {} ", pkt.len);

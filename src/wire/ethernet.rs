@@ -169,12 +169,14 @@ impl Repr {
 
 /// Formats a MAC address the way Wireshark does: `02:00:5e:10:00:01`.
 pub fn fmt_mac(a: &[u8; 6], out: &mut String) {
-    use core::fmt::Write;
-    let _ = write!(
-        out,
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        a[0], a[1], a[2], a[3], a[4], a[5]
-    );
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, &b) in a.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
 }
 
 /// 802.1Q tag: 2 bytes of tag control information then the inner EtherType.

@@ -265,6 +265,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 }
 
+/// Formats an address in dotted decimal (`192.0.2.1`) without going through
+/// `core::fmt`, which matters when a million packets are printed.
+pub fn fmt_addr(a: &[u8; 4], out: &mut String) {
+    for (i, &b) in a.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if b >= 100 {
+            out.push((b'0' + b / 100) as char);
+        }
+        if b >= 10 {
+            out.push((b'0' + (b / 10) % 10) as char);
+        }
+        out.push((b'0' + b % 10) as char);
+    }
+}
+
 /// An IPv4 option kind (IANA "IP Option Numbers").
 pub fn option_name(kind: u8) -> &'static str {
     match kind {
@@ -351,6 +368,15 @@ mod tests {
         assert_eq!(p.protocol(), 1);
         assert_eq!(p.checksum(), p.expected_checksum());
         assert_eq!(p.checksum(), 0xad58);
+    }
+
+    #[test]
+    fn dotted_decimal() {
+        let mut s = String::new();
+        fmt_addr(&[192, 0, 2, 10], &mut s);
+        s.push(' ');
+        fmt_addr(&[0, 9, 100, 255], &mut s);
+        assert_eq!(s, "192.0.2.10 0.9.100.255");
     }
 
     #[test]
