@@ -116,12 +116,16 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         return Next::Stop;
     }
     let dgram_end = at + total;
-    let payload_end = dgram_end.min(end);
+    // Cut by the snaplen: trust the length field (Wireshark's "reported length"), so
+    // the layers above know how long they really were; their fields stop at the bytes
+    // captured.
+    let snapped = (out.pkt.caplen as usize) < out.pkt.len as usize && !out.quoted;
+    let payload_end = if snapped { dgram_end } else { dgram_end.min(end) };
     if dgram_end > end && !out.quoted {
         if data.len() < out.pkt.len as usize {
-            out.truncated(format!("total length says {total} bytes, {} captured", end - at));
+            out.truncated(format!("total length says {total} bytes, {} captured", end.saturating_sub(at)));
         } else {
-            out.malformed(format!("total length {total} is beyond the {} bytes present", end - at));
+            out.malformed(format!("total length {total} is beyond the {} bytes present", end.saturating_sub(at)));
         }
     }
     let (sa, da) = (Addr::V4(src), Addr::V4(dst));
@@ -230,12 +234,13 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     let pkt_end = at + ipv6::HEADER_LEN + plen;
     if pkt_end > end && !out.quoted {
         if data.len() < out.pkt.len as usize {
-            out.truncated(format!("payload length says {plen} bytes, {} captured", end - at - 40));
+            out.truncated(format!("payload length says {plen} bytes, {} captured", end.saturating_sub(at + 40)));
         } else {
-            out.malformed(format!("payload length {plen} is beyond the {} bytes present", end - at - 40));
+            out.malformed(format!("payload length {plen} is beyond the {} bytes present", end.saturating_sub(at + 40)));
         }
     }
-    let end = pkt_end.min(end);
+    let snapped = (out.pkt.caplen as usize) < out.pkt.len as usize && !out.quoted;
+    let end = if snapped { pkt_end } else { pkt_end.min(end) };
     // Walk the extension headers (RFC 8200 § 4.1 order, but any order is decoded).
     let mut i = at + ipv6::HEADER_LEN;
     let mut frag: Option<(u16, bool, u32)> = None;

@@ -79,7 +79,8 @@ pub(crate) fn dissect_ethertype(out: &mut Out, data: &[u8], t: u16, at: usize) -
     match EtherType::from(t) {
         EtherType::Ipv4 | EtherType::Ipv6 => Next::Ip(at),
         EtherType::Arp => arp(out, data, at),
-        EtherType::Vlan | EtherType::QinQ => vlan_tag(out, data, at),
+        EtherType::Vlan => vlan_tag(out, data, at, false),
+        EtherType::QinQ => vlan_tag(out, data, at, true),
         EtherType::Unknown(_) => {
             let _ = write!(out.pkt.info, "EtherType 0x{t:04x} (not decoded)");
             Next::Payload(at, data.len())
@@ -87,14 +88,19 @@ pub(crate) fn dissect_ethertype(out: &mut Out, data: &[u8], t: u16, at: usize) -
     }
 }
 
-fn vlan_tag(out: &mut Out, data: &[u8], at: usize) -> Next {
+fn vlan_tag(out: &mut Out, data: &[u8], at: usize, service: bool) -> Next {
     let tags = out
         .pkt
         .layers
         .iter()
-        .filter(|l| l.proto == Proto::Vlan)
+        .filter(|l| matches!(l.proto, Proto::Vlan | Proto::QinQ))
         .count();
-    out.begin(Proto::Vlan, at);
+    let (proto, defs) = if service {
+        (Proto::QinQ, [&vlan::S_PRIORITY, &vlan::S_DEI, &vlan::S_ID, &vlan::S_TYPE])
+    } else {
+        (Proto::Vlan, [&vlan::PRIORITY, &vlan::DEI, &vlan::ID, &vlan::TYPE])
+    };
+    out.begin(proto, at);
     if tags >= MAX_VLAN_TAGS {
         out.malformed(format!("more than {MAX_VLAN_TAGS} stacked VLAN tags"));
         out.end(at);
@@ -104,10 +110,10 @@ fn vlan_tag(out: &mut Out, data: &[u8], at: usize) -> Next {
     let tci = vlan::tci(&h);
     let t = vlan::ethertype(&h);
     let r = at..at + 2;
-    out.push_bits(0, &vlan::PRIORITY, r.clone(), 0xe000, Value::Uint((tci >> 13) as u64));
-    out.push_bits(0, &vlan::DEI, r.clone(), 0x1000, Value::Bool(tci & 0x1000 != 0));
-    out.push_bits(0, &vlan::ID, r, 0x0fff, Value::Uint((tci & 0x0fff) as u64));
-    let ok = out.push(0, &vlan::TYPE, at + 2..at + 4, Value::Hex(t as u64, 4));
+    out.push_bits(0, defs[0], r.clone(), 0xe000, Value::Uint((tci >> 13) as u64));
+    out.push_bits(0, defs[1], r.clone(), 0x1000, Value::Bool(tci & 0x1000 != 0));
+    out.push_bits(0, defs[2], r, 0x0fff, Value::Uint((tci & 0x0fff) as u64));
+    let ok = out.push(0, defs[3], at + 2..at + 4, Value::Hex(t as u64, 4));
     note!(out, "({})", ethertype_note(t));
     headline!(out, "PRI: {}, DEI: {}, ID: {}", tci >> 13, (tci >> 12) & 1, tci & 0xfff);
     out.end(at + vlan::HEADER_LEN);

@@ -17,6 +17,8 @@ pub enum Proto {
     Frame,
     Eth,
     Vlan,
+    /// 802.1ad service tag (QinQ's outer tag).
+    QinQ,
     Sll,
     Sll2,
     Null,
@@ -37,6 +39,7 @@ impl Proto {
             Proto::Frame => "frame",
             Proto::Eth => "eth",
             Proto::Vlan => "vlan",
+            Proto::QinQ => "ieee8021ad",
             Proto::Sll => "sll",
             Proto::Sll2 => "sll",
             Proto::Null => "null",
@@ -58,6 +61,7 @@ impl Proto {
             Proto::Frame => "Frame",
             Proto::Eth => "Ethernet II",
             Proto::Vlan => "802.1Q VLAN tag",
+            Proto::QinQ => "802.1ad service tag (QinQ)",
             Proto::Sll => "Linux cooked capture (SLL)",
             Proto::Sll2 => "Linux cooked capture v2 (SLL2)",
             Proto::Null => "BSD loopback (NULL)",
@@ -83,7 +87,7 @@ impl Proto {
             Proto::Tcp => "TCP",
             Proto::Udp => "UDP",
             Proto::Arp => "ARP",
-            Proto::Vlan => "VLAN",
+            Proto::Vlan | Proto::QinQ => "VLAN",
             Proto::Data => "DATA",
             Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw | Proto::Frame => {
                 "LINK"
@@ -262,9 +266,23 @@ impl Packet {
                 s.push(':');
             }
             s.push_str(l.proto.short());
+            // IPv6 extension headers are protocols of their own in Wireshark.
+            if l.proto == Proto::Ipv6 {
+                for f in self.layer_fields(l) {
+                    let token = match f.def.key {
+                        "ipv6.hopopts" => "ipv6.hopopts",
+                        "ipv6.routing" => "ipv6.routing",
+                        "ipv6.fragment" => "ipv6.fraghdr",
+                        "ipv6.dstopts" => "ipv6.dstopts",
+                        _ => continue,
+                    };
+                    s.push(':');
+                    s.push_str(token);
+                }
+            }
             // Wireshark inserts the pseudo-protocol "ethertype" after a layer that
             // announces its payload with an EtherType.
-            if matches!(l.proto, Proto::Eth | Proto::Vlan | Proto::Sll | Proto::Sll2)
+            if matches!(l.proto, Proto::Eth | Proto::Vlan | Proto::QinQ | Proto::Sll | Proto::Sll2)
                 && !self.ends_with_layer(l)
             {
                 s.push_str(":ethertype");

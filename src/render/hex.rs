@@ -19,7 +19,7 @@ fn owner(pkt: &Packet, i: usize) -> Option<Proto> {
 fn initial(p: Proto) -> char {
     match p {
         Proto::Eth => 'E',
-        Proto::Vlan => 'V',
+        Proto::Vlan | Proto::QinQ => 'V',
         Proto::Sll | Proto::Sll2 => 'L',
         Proto::Null => 'N',
         Proto::Raw | Proto::Frame => ' ',

@@ -9,7 +9,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt::Write;
 
 use super::write_hex;
-use crate::dissect::model::{Packet, Proto, Value};
+use crate::dissect::model::{Field, Packet, Proto, Value};
 
 /// Writes `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
@@ -99,36 +99,11 @@ impl JsonWriter {
         );
         self.seen.clear();
         for f in &pkt.fields {
-            let key = f.def.key;
-            if key.is_empty() || !self.seen.insert(Key(key)) {
-                continue;
-            }
-            out.push_str(",\"");
-            out.push_str(key);
-            out.push_str("\":");
-            match &f.value {
-                Value::Uint(n) | Value::Hex(n, _) => {
-                    let _ = write!(out, "{n}");
+            for key in [f.def.key, f.def.alias] {
+                if key.is_empty() || !self.seen.insert(Key(key)) {
+                    continue;
                 }
-                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                Value::Text(t) => write_str(out, t),
-                Value::Bytes(r) => {
-                    out.push('"');
-                    write_hex(out, pkt.data.get(r.clone()).unwrap_or(&[]), usize::MAX);
-                    out.push('"');
-                }
-                Value::Group => {
-                    out.push('"');
-                    write_hex(out, pkt.data.get(f.range.clone()).unwrap_or(&[]), usize::MAX);
-                    out.push('"');
-                }
-                v => {
-                    self.scratch.clear();
-                    super::write_value(&mut self.scratch, v, &pkt.data);
-                    out.push('"');
-                    out.push_str(&self.scratch);
-                    out.push('"');
-                }
+                self.field(out, pkt, f, key);
             }
         }
         out.push_str("},\"summary\":");
@@ -158,6 +133,36 @@ impl JsonWriter {
             write_str(out, w);
         }
         out.push_str("]}\n");
+    }
+    /// Writes `,"key":value` for one field.
+    fn field(&mut self, out: &mut String, pkt: &Packet, f: &Field, key: &str) {
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":");
+        match &f.value {
+            Value::Uint(n) | Value::Hex(n, _) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Text(t) => write_str(out, t),
+            Value::Bytes(r) => {
+                out.push('"');
+                write_hex(out, pkt.data.get(r.clone()).unwrap_or(&[]), usize::MAX);
+                out.push('"');
+            }
+            Value::Group => {
+                out.push('"');
+                write_hex(out, pkt.data.get(f.range.clone()).unwrap_or(&[]), usize::MAX);
+                out.push('"');
+            }
+            v => {
+                self.scratch.clear();
+                super::write_value(&mut self.scratch, v, &pkt.data);
+                out.push('"');
+                out.push_str(&self.scratch);
+                out.push('"');
+            }
+        }
     }
 }
 

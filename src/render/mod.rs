@@ -25,7 +25,7 @@ pub fn layer_color(proto: Proto) -> &'static str {
     match proto {
         Proto::Frame => "37",
         Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
-        Proto::Vlan => "96",
+        Proto::Vlan | Proto::QinQ => "96",
         Proto::Arp => "93",
         Proto::Ip | Proto::Ipv6 => "32",       // green
         Proto::Icmp | Proto::Icmpv6 => "95",   // magenta

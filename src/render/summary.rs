@@ -24,7 +24,8 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
     style.paint(out, code, pkt.protocol);
     let _ = write!(out, " {} ", pkt.len);
     out.push_str(&pkt.info);
-    for p in pkt.problems() {
+    // The first problem says it; later layers' problems follow from it.
+    if let Some(p) = pkt.problems().next() {
         out.push(' ');
         let s = match p {
             Problem::Truncated(_) => "[Packet size limited during capture]".to_string(),

@@ -213,6 +213,29 @@ pub mod vlan {
         "the EtherType of what follows the tag",
     );
 
+    /// The same fields in an 802.1ad service tag (the outer tag of QinQ), which
+    /// Wireshark files under its own protocol.
+    pub const S_PRIORITY: FieldDef = FieldDef::new(
+        "Priority",
+        "ieee8021ad.priority",
+        "the service provider's class of service, 0 to 7",
+    );
+    pub const S_DEI: FieldDef = FieldDef::new(
+        "Drop eligible",
+        "ieee8021ad.dei",
+        "may a congested switch drop this frame first?",
+    );
+    pub const S_ID: FieldDef = FieldDef::new(
+        "Service VLAN id",
+        "ieee8021ad.id",
+        "the provider's VLAN that carries the customer's tagged frames (QinQ)",
+    );
+    pub const S_TYPE: FieldDef = FieldDef::new(
+        "Type",
+        "",
+        "the EtherType of what follows: usually the customer's 802.1Q tag (0x8100)",
+    );
+
     pub fn tci(b: &[u8]) -> u16 {
         be16(b, field::TCI.start)
     }

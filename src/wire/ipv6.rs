@@ -23,7 +23,8 @@ pub mod field {
 }
 pub const HEADER_LEN: usize = field::PAYLOAD;
 
-pub const VERSION: FieldDef = FieldDef::new("Version", "ipv6.version", "6 for IPv6");
+pub const VERSION: FieldDef =
+    FieldDef::new("Version", "ipv6.version", "6 for IPv6").with_alias("ip.version");
 pub const TCLASS: FieldDef = FieldDef::new(
     "Traffic class",
     "ipv6.tclass",

@@ -37,11 +37,22 @@ pub struct FieldDef {
     pub name: &'static str,
     pub key: &'static str,
     pub meaning: &'static str,
+    /// A second Wireshark name for the same bytes (IPv6's version is also `ip.version`).
+    pub alias: &'static str,
 }
 
 impl FieldDef {
     pub const fn new(name: &'static str, key: &'static str, meaning: &'static str) -> Self {
-        FieldDef { name, key, meaning }
+        FieldDef {
+            name,
+            key,
+            meaning,
+            alias: "",
+        }
+    }
+
+    pub const fn with_alias(self, alias: &'static str) -> Self {
+        FieldDef { alias, ..self }
     }
 }
 

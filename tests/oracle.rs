@@ -1,0 +1,246 @@
+//! The dissector's truth is tshark: every capture in `captures/` goes through
+//! `netlab dissect --json` and `tshark -T fields -E occurrence=f`, and every listed field
+//! must agree, packet by packet.
+//!
+//! Normalisations, each a difference of notation, not of value:
+//! - tshark prints some integers in hex (`0x0800`, `0x0012`); netlab's JSON has numbers;
+//! - tshark prints booleans as 1/0; netlab has true/false;
+//! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
+//!   present on both sides or absent on both;
+//! - `frame.protocols`: netlab does not dissect application protocols yet (a later
+//!   issue), so where netlab says `data` above the transport, tshark may name the
+//!   application protocol (`http`, `dns`), or nothing when it holds the segment for
+//!   reassembling a larger message; everything below must be equal.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use crate::common::{captures, name, netlab};
+
+/// The fields compared: the issue's list, and more that netlab decodes.
+const FIELDS: &[&str] = &[
+    "frame.protocols",
+    "frame.len",
+    "frame.cap_len",
+    "eth.src",
+    "eth.dst",
+    "eth.type",
+    "vlan.id",
+    "vlan.priority",
+    "vlan.etype",
+    "sll.pkttype",
+    "sll.hatype",
+    "sll.etype",
+    "arp.opcode",
+    "arp.src.hw_mac",
+    "arp.src.proto_ipv4",
+    "arp.dst.hw_mac",
+    "arp.dst.proto_ipv4",
+    "ip.version",
+    "ip.hdr_len",
+    "ip.dsfield.dscp",
+    "ip.len",
+    "ip.id",
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.frag_offset",
+    "ip.ttl",
+    "ip.proto",
+    "ip.checksum",
+    "ip.src",
+    "ip.dst",
+    "ipv6.plen",
+    "ipv6.nxt",
+    "ipv6.hlim",
+    "ipv6.flow",
+    "ipv6.src",
+    "ipv6.dst",
+    "icmp.type",
+    "icmp.code",
+    "icmp.checksum",
+    "icmp.ident",
+    "icmp.seq",
+    "icmpv6.type",
+    "icmpv6.code",
+    "icmpv6.checksum",
+    "icmpv6.echo.identifier",
+    "icmpv6.echo.sequence_number",
+    "icmpv6.nd.ns.target_address",
+    "icmpv6.nd.na.target_address",
+    "icmpv6.opt.linkaddr",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.stream",
+    "tcp.seq",
+    "tcp.seq_raw",
+    "tcp.ack",
+    "tcp.ack_raw",
+    "tcp.hdr_len",
+    "tcp.flags",
+    "tcp.flags.syn",
+    "tcp.flags.ack",
+    "tcp.flags.fin",
+    "tcp.flags.reset",
+    "tcp.flags.push",
+    "tcp.flags.urg",
+    "tcp.window_size_value",
+    "tcp.len",
+    "tcp.checksum",
+    "tcp.urgent_pointer",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "tcp.options.sack_perm",
+    "tcp.options.timestamp.tsval",
+    "tcp.options.timestamp.tsecr",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.length",
+    "udp.checksum",
+];
+
+/// Runs tshark on a capture; one map per packet.
+fn tshark(file: &std::path::Path) -> Vec<BTreeMap<&'static str, String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"])
+        .arg(file)
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"]);
+    for f in FIELDS {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("tshark is needed for this test ({e}); ./scripts/test.sh installs it")
+    });
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            FIELDS
+                .iter()
+                .zip(line.split('\t'))
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (*k, v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn netlab_json(file: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = netlab()
+        .args(["dissect", "--json"])
+        .arg(file)
+        .output()
+        .expect("run netlab");
+    assert!(
+        out.status.success(),
+        "netlab failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+/// Parses a tshark integer in decimal or `0x` hex.
+fn int(s: &str) -> Option<i128> {
+    match s.strip_prefix("0x") {
+        Some(h) => i128::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Compares one field; `None` when they agree, else why not.
+fn compare(field: &str, ours: Option<&serde_json::Value>, theirs: Option<&String>) -> Option<String> {
+    use serde_json::Value as J;
+    if field == "frame.protocols" {
+        let (o, t) = (ours?.as_str()?, theirs?);
+        let ol: Vec<&str> = o.split(':').collect();
+        let tl: Vec<&str> = t.split(':').collect();
+        let ok = match ol.split_last() {
+            // Above the transport netlab says "data"; tshark may name the application,
+            // or name nothing when it keeps the bytes for reassembling a later PDU.
+            Some((&"data", below)) => tl.len() >= below.len() && tl[..below.len()] == *below,
+            _ => ol == tl,
+        };
+        return (!ok).then(|| format!("netlab {o:?} vs tshark {t:?}"));
+    }
+    match (ours, theirs) {
+        (None, None) => None,
+        (Some(o), None) => Some(format!("netlab has {o}, tshark has nothing")),
+        (None, Some(t)) => Some(format!("netlab has nothing, tshark has {t:?}")),
+        (Some(o), Some(t)) => {
+            let same = match o {
+                J::Bool(b) if field == "tcp.options.sack_perm" => *b,
+                J::Bool(b) => matches!((b, t.as_str()), (true, "1" | "True") | (false, "0" | "False")),
+                J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
+                J::String(s) => s == t,
+                _ => false,
+            };
+            (!same).then(|| format!("netlab {o} vs tshark {t:?}"))
+        }
+    }
+}
+
+#[test]
+fn every_capture_agrees_with_tshark_field_by_field() {
+    let mut compared = 0usize;
+    let mut present = 0usize;
+    let mut mismatches = Vec::new();
+    let mut per_field: BTreeMap<&str, usize> = BTreeMap::new();
+    for file in captures() {
+        let ours = netlab_json(&file);
+        let theirs = tshark(&file);
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "{}: netlab shows {} packets, tshark {}",
+            name(&file),
+            ours.len(),
+            theirs.len()
+        );
+        for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+            let fields = &o["fields"];
+            for f in FIELDS {
+                compared += 1;
+                let ov = fields.get(*f);
+                let tv = t.get(f);
+                if tv.is_some() {
+                    present += 1;
+                    *per_field.entry(f).or_default() += 1;
+                }
+                if let Some(why) = compare(f, ov, tv) {
+                    mismatches.push(format!("{} packet {}: {f}: {why}", name(&file), i + 1));
+                }
+            }
+        }
+    }
+    println!(
+        "tshark oracle: {compared} field comparisons over {} captures, {present} values present in tshark, {} mismatches",
+        captures().len(),
+        mismatches.len()
+    );
+    for (f, n) in &per_field {
+        println!("  {f:<32} {n:>6} values compared");
+    }
+    let mut by_field: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &mismatches {
+        let f = m.split(": ").nth(1).unwrap_or("?").to_string();
+        *by_field.entry(f).or_default() += 1;
+    }
+    for (f, n) in &by_field {
+        println!("  MISMATCH {f}: {n}");
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches with tshark, first ones:\n{}",
+        mismatches.len(),
+        mismatches.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+}

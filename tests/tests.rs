@@ -1,0 +1,13 @@
+//! One test binary with modules (faster to build than one binary per file).
+//!
+//! - `oracle`: every capture through tshark and netlab, field by field.
+//! - `golden`: every capture rendered, compared with `tests/golden/` (set
+//!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
+//! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
+//! - `mutation`: mutated captures and frames must never panic or hang.
+
+mod cli;
+mod common;
+mod golden;
+mod mutation;
+mod oracle;
