@@ -9,5 +9,6 @@
 mod cli;
 mod common;
 mod golden;
+mod lessons;
 mod mutation;
 mod oracle;

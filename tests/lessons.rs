@@ -1,0 +1,53 @@
+//! Every `$ netlab …` step of every lesson runs, succeeds and prints something: the
+//! course stays true to the binary.
+
+use crate::common::{netlab, root};
+
+/// Splits a command line on spaces, honouring single quotes (all the lessons use).
+fn split(line: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    args.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        args.push(cur);
+    }
+    args
+}
+
+#[test]
+fn every_lesson_step_runs() {
+    let mut steps = 0;
+    let mut dir: Vec<_> = std::fs::read_dir(root().join("lessons"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dir.sort();
+    for lesson in dir {
+        let text = std::fs::read_to_string(&lesson).unwrap();
+        for line in text.lines().filter_map(|l| l.strip_prefix("$ netlab ")) {
+            let args = split(line);
+            let out = netlab().current_dir(root()).args(&args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}: `netlab {line}` failed: {}",
+                lesson.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!out.stdout.is_empty(), "`netlab {line}` printed nothing");
+            steps += 1;
+        }
+    }
+    assert!(steps >= 10, "only {steps} lesson steps found");
+    println!("{steps} lesson steps ran");
+}
