@@ -185,7 +185,12 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
         return Next::Stop;
     }
     if hl > tcp::HEADER_LEN {
-        options(out, &h[..hl], at);
+        // Only the option bytes really captured are read (the rest of `h` is padding).
+        let captured = data.len().saturating_sub(at).min(hl);
+        options(out, &h[..captured], at, captured < hl);
+        if captured < hl {
+            out.truncated(format!("options end at byte {}, the capture at {}", at + hl, data.len()));
+        }
     }
     out.end(at + hl);
     if seg_len > 0 {
@@ -216,7 +221,9 @@ pub(crate) fn flag_string(flags: u16, s: &mut String) {
     }
 }
 
-fn options(out: &mut Out, hdr: &[u8], at: usize) {
+/// Decodes the options in `hdr` (the header bytes captured); `cut` says the capture
+/// ended inside the options, so a last option that does not parse is cut, not malformed.
+fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool) {
     let start = tcp::HEADER_LEN;
     out.push(1, &tcp::OPTIONS, at + start..at + hdr.len(), Value::Group);
     let mut i = start;
@@ -224,6 +231,8 @@ fn options(out: &mut Out, hdr: &[u8], at: usize) {
     while i < hdr.len() {
         let (rest, o) = match tcp::parse_option(&hdr[i..]) {
             Ok(x) => x,
+            // Cut by the capture, not malformed: the caller marks the truncation.
+            Err(_) if cut => break,
             Err(e) => {
                 out.malformed(format!("TCP option at byte {}: {e}", i));
                 break;
