@@ -22,11 +22,19 @@ pub struct Record<'a> {
 #[derive(Debug)]
 pub enum ReadError {
     /// Not a capture at all (nothing read yet). `first` holds up to 4 leading bytes.
-    NotCapture { first: Vec<u8> },
+    NotCapture {
+        first: Vec<u8>,
+    },
     /// The file ends inside a header or a record.
-    Truncated { offset: u64, what: String },
+    Truncated {
+        offset: u64,
+        what: String,
+    },
     /// A header contradicts itself.
-    Malformed { offset: u64, what: String },
+    Malformed {
+        offset: u64,
+        what: String,
+    },
     Io(io::Error),
 }
 
@@ -185,7 +193,7 @@ impl<R: Read> Reader<R> {
             }
         };
         let total = endian.u32(&len4, 0) as usize;
-        if total < 12 || total % 4 != 0 || total > pcap::MAX_RECORD {
+        if total < 12 || !total.is_multiple_of(4) || total > pcap::MAX_RECORD {
             return Err(ReadError::Malformed {
                 offset: start + 4,
                 what: format!("block length {total} is not a multiple of 4 between 12 and 64 MiB"),
@@ -321,7 +329,9 @@ impl<R: Read> Reader<R> {
                 }
                 pcap::BLOCK_EPB | pcap::BLOCK_OPB => {
                     if self.buf.len() < 20 {
-                        return Err(malformed("packet block shorter than its 20-byte header".into()));
+                        return Err(malformed(
+                            "packet block shorter than its 20-byte header".into(),
+                        ));
                     }
                     let (id, hi_at) = if btype == pcap::BLOCK_EPB {
                         (e.u32(&self.buf, 0), 4)

@@ -49,12 +49,16 @@ mod tests {
     #[test]
     fn written_file_reads_back() {
         let mut w = Writer::new(Vec::new(), 101).unwrap();
-        w.write_packet(1_700_000_000, 250_000, &[0x45, 0, 0, 20]).unwrap();
+        w.write_packet(1_700_000_000, 250_000, &[0x45, 0, 0, 20])
+            .unwrap();
         w.write_packet(1_700_000_001, 0, &[0x60; 40]).unwrap();
         let bytes = w.into_inner();
         let mut r = Reader::new(&bytes[..]).unwrap();
         let a = r.next_record().unwrap().unwrap();
-        assert_eq!((a.ts_sec, a.ts_nsec, a.linktype), (1_700_000_000, 250_000_000, 101));
+        assert_eq!(
+            (a.ts_sec, a.ts_nsec, a.linktype),
+            (1_700_000_000, 250_000_000, 101)
+        );
         assert_eq!(a.data, &[0x45, 0, 0, 20]);
         let b = r.next_record().unwrap().unwrap();
         assert_eq!(b.data.len(), 40);

@@ -63,9 +63,13 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
                 buf.clear();
                 sink.flush()?;
                 match e {
-                    ReadError::Io(e) => return Err(e).with_context(|| format!("cannot read {name}")),
+                    ReadError::Io(e) => {
+                        return Err(e).with_context(|| format!("cannot read {name}"));
+                    }
                     e => {
-                        eprintln!("netlab: warning: {name}: {e}; {number} packets were read before it");
+                        eprintln!(
+                            "netlab: warning: {name}: {e}; {number} packets were read before it"
+                        );
                         outcome = Outcome::CutShort;
                         break;
                     }
@@ -82,10 +86,8 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             linktype: rec.linktype,
         };
         dissector.dissect(meta, rec.data, &mut pkt);
-        if let Some(f) = &filter {
-            if !f.matches(&pkt) {
-                continue;
-            }
+        if filter.as_ref().is_some_and(|f| !f.matches(&pkt)) {
+            continue;
         }
         shown += 1;
         if args.stats {

@@ -3,20 +3,26 @@
 
 use std::fmt::Write;
 
-use super::reassembly::Outcome;
 use super::model::Host;
-use super::{headline, note, Addr, Dissector, Next, Out, Proto, Value, padded};
+use super::reassembly::Outcome;
+use super::{Addr, Dissector, Next, Out, Proto, Value, headline, note, padded};
 use crate::wire::ipv4::{self, Protocol};
 use crate::wire::ipv6;
 
-pub(crate) fn dissect_ip(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) -> Next {
+pub(crate) fn dissect_ip(
+    out: &mut Out,
+    d: &mut Dissector,
+    data: &[u8],
+    at: usize,
+    end: usize,
+) -> Next {
     let Some(&first) = data.get(at) else {
-        if let Some(l) = out.pkt.layers.last_mut() {
-            if l.problem.is_none() {
-                l.problem = Some(super::Problem::Truncated(
-                    "the capture ends before the IP header".into(),
-                ));
-            }
+        if let Some(l) = out.pkt.layers.last_mut()
+            && l.problem.is_none()
+        {
+            l.problem = Some(super::Problem::Truncated(
+                "the capture ends before the IP header".into(),
+            ));
         }
         return Next::Stop;
     };
@@ -45,41 +51,104 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     let r = |f: std::ops::Range<usize>| at + f.start..at + f.end;
     let b = |i: usize| at + i..at + i + 1;
     let hl = p.header_len() as usize;
-    out.push_bits(0, &ipv4::VERSION, b(F::VER_IHL), 0xf0, Value::Uint(p.version() as u64));
+    out.push_bits(
+        0,
+        &ipv4::VERSION,
+        b(F::VER_IHL),
+        0xf0,
+        Value::Uint(p.version() as u64),
+    );
     out.push_bits(0, &ipv4::IHL, b(F::VER_IHL), 0x0f, Value::Uint(hl as u64));
     note!(out, "({} x 4 bytes)", hl / 4);
-    out.push_bits(0, &ipv4::DSCP, b(F::DSCP_ECN), 0xfc, Value::Uint(p.dscp() as u64));
-    out.push_bits(0, &ipv4::ECN, b(F::DSCP_ECN), 0x03, Value::Uint(p.ecn() as u64));
+    out.push_bits(
+        0,
+        &ipv4::DSCP,
+        b(F::DSCP_ECN),
+        0xfc,
+        Value::Uint(p.dscp() as u64),
+    );
+    out.push_bits(
+        0,
+        &ipv4::ECN,
+        b(F::DSCP_ECN),
+        0x03,
+        Value::Uint(p.ecn() as u64),
+    );
     let total = p.total_len() as usize;
     out.push(0, &ipv4::LENGTH, r(F::LENGTH), Value::Uint(total as u64));
-    out.push(0, &ipv4::IDENT, r(F::IDENT), Value::Hex(p.ident() as u64, 4));
+    out.push(
+        0,
+        &ipv4::IDENT,
+        r(F::IDENT),
+        Value::Hex(p.ident() as u64, 4),
+    );
     note!(out, "({})", p.ident());
-    out.push_bits(0, &ipv4::FLAGS, r(F::FLG_OFF), 0xe000, Value::Hex(p.flags() as u64, 2));
+    out.push_bits(
+        0,
+        &ipv4::FLAGS,
+        r(F::FLG_OFF),
+        0xe000,
+        Value::Hex(p.flags() as u64, 2),
+    );
     out.note(match (p.dont_frag(), p.more_frags()) {
         (true, false) => "(Don't fragment)",
         (false, true) => "(More fragments)",
         (true, true) => "(Don't fragment, More fragments)",
         (false, false) => "",
     });
-    out.push_bits(1, &ipv4::FLAG_RB, r(F::FLG_OFF), 0x8000, Value::Bool(p.flags() & 4 != 0));
-    out.push_bits(1, &ipv4::FLAG_DF, r(F::FLG_OFF), 0x4000, Value::Bool(p.dont_frag()));
-    out.push_bits(1, &ipv4::FLAG_MF, r(F::FLG_OFF), 0x2000, Value::Bool(p.more_frags()));
+    out.push_bits(
+        1,
+        &ipv4::FLAG_RB,
+        r(F::FLG_OFF),
+        0x8000,
+        Value::Bool(p.flags() & 4 != 0),
+    );
+    out.push_bits(
+        1,
+        &ipv4::FLAG_DF,
+        r(F::FLG_OFF),
+        0x4000,
+        Value::Bool(p.dont_frag()),
+    );
+    out.push_bits(
+        1,
+        &ipv4::FLAG_MF,
+        r(F::FLG_OFF),
+        0x2000,
+        Value::Bool(p.more_frags()),
+    );
     let frag_off = p.frag_offset() as usize;
-    out.push_bits(0, &ipv4::FRAG_OFFSET, r(F::FLG_OFF), 0x1fff, Value::Uint(frag_off as u64 / 8));
+    out.push_bits(
+        0,
+        &ipv4::FRAG_OFFSET,
+        r(F::FLG_OFF),
+        0x1fff,
+        Value::Uint(frag_off as u64 / 8),
+    );
     note!(out, "({frag_off} bytes)");
     out.push(0, &ipv4::TTL, b(F::TTL), Value::Uint(p.ttl() as u64));
     let proto = p.protocol();
-    out.push(0, &ipv4::PROTOCOL, b(F::PROTOCOL), Value::Uint(proto as u64));
+    out.push(
+        0,
+        &ipv4::PROTOCOL,
+        b(F::PROTOCOL),
+        Value::Uint(proto as u64),
+    );
     note!(out, "({})", proto_name(proto));
     let header_ok = hl >= ipv4::HEADER_LEN;
     let ck = p.checksum();
-    if out.push(0, &ipv4::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && header_ok && data.len() >= at + hl {
+    if out.push(0, &ipv4::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4))
+        && header_ok
+        && data.len() >= at + hl
+    {
         let want = p.expected_checksum();
         if want == ck {
             out.note("[correct]");
         } else {
             note!(out, "[incorrect, should be 0x{want:04x}]");
-            out.warn(format!("IPv4 header checksum 0x{ck:04x} is wrong (should be 0x{want:04x})"));
+            out.warn(format!(
+                "IPv4 header checksum 0x{ck:04x} is wrong (should be 0x{want:04x})"
+            ));
         }
     }
     let (src, dst) = (p.src_addr(), p.dst_addr());
@@ -87,7 +156,12 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     let ok = out.push(0, &ipv4::DST, r(F::DST_ADDR), Value::Ipv4(dst));
     if out.detail {
         let hlw = out.headline();
-        let _ = write!(hlw, "Src: {}, Dst: {}", std::net::Ipv4Addr::from(src), std::net::Ipv4Addr::from(dst));
+        let _ = write!(
+            hlw,
+            "Src: {}, Dst: {}",
+            std::net::Ipv4Addr::from(src),
+            std::net::Ipv4Addr::from(dst)
+        );
     }
     if !ok {
         return Next::Stop;
@@ -98,7 +172,9 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         out.pkt.dst = Host::Ipv4(dst);
     }
     if !header_ok {
-        out.malformed(format!("header length {hl} is below the minimum of 20 bytes"));
+        out.malformed(format!(
+            "header length {hl} is below the minimum of 20 bytes"
+        ));
         out.end(at + ipv4::HEADER_LEN);
         return Next::Stop;
     }
@@ -112,7 +188,9 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     // The datagram ends where its total length says, unless the capture (or an
     // enclosing header) ends first; bytes past it are link-layer padding.
     if total < hl {
-        out.malformed(format!("total length {total} is smaller than the header ({hl})"));
+        out.malformed(format!(
+            "total length {total} is smaller than the header ({hl})"
+        ));
         return Next::Stop;
     }
     let dgram_end = at + total;
@@ -120,12 +198,22 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     // the layers above know how long they really were; their fields stop at the bytes
     // captured.
     let snapped = (out.pkt.caplen as usize) < out.pkt.len as usize && !out.quoted;
-    let payload_end = if snapped { dgram_end } else { dgram_end.min(end) };
+    let payload_end = if snapped {
+        dgram_end
+    } else {
+        dgram_end.min(end)
+    };
     if dgram_end > end && !out.quoted {
         if data.len() < out.pkt.len as usize {
-            out.truncated(format!("total length says {total} bytes, {} captured", end.saturating_sub(at)));
+            out.truncated(format!(
+                "total length says {total} bytes, {} captured",
+                end.saturating_sub(at)
+            ));
         } else {
-            out.malformed(format!("total length {total} is beyond the {} bytes present", end.saturating_sub(at)));
+            out.malformed(format!(
+                "total length {total} is beyond the {} bytes present",
+                end.saturating_sub(at)
+            ));
         }
     }
     let (sa, da) = (Addr::V4(src), Addr::V4(dst));
@@ -175,7 +263,12 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
 
 fn options(out: &mut Out, hdr: &[u8], at: usize) {
     let start = at + ipv4::field::OPTIONS;
-    out.push(1, &ipv4::OPTIONS, start..at + hdr.len(), super::Value::Group);
+    out.push(
+        1,
+        &ipv4::OPTIONS,
+        start..at + hdr.len(),
+        super::Value::Group,
+    );
     let mut i = ipv4::field::OPTIONS;
     while i < hdr.len() {
         let kind = hdr[i];
@@ -189,7 +282,12 @@ fn options(out: &mut Out, hdr: &[u8], at: usize) {
                 }
             },
         };
-        out.push(2, &ipv4::OPTION, at + i..at + i + len, Value::Uint(kind as u64));
+        out.push(
+            2,
+            &ipv4::OPTION,
+            at + i..at + i + len,
+            Value::Uint(kind as u64),
+        );
         note!(out, "({}, {len} bytes)", ipv4::option_name(kind));
         i += len;
         if kind == 0 {
@@ -204,15 +302,43 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     let p = ipv6::Packet::new_unchecked(&h[..]);
     use ipv6::field as F;
     let r = |f: std::ops::Range<usize>| at + f.start..at + f.end;
-    out.push_bits(0, &ipv6::VERSION, at..at + 1, 0xf0, Value::Uint(p.version() as u64));
-    out.push_bits(0, &ipv6::TCLASS, at..at + 2, 0x0ff0, Value::Hex(p.traffic_class() as u64, 2));
-    out.push_bits(0, &ipv6::FLOW, at + 1..at + 4, 0x0f_ffff, Value::Hex(p.flow_label() as u64, 5));
+    out.push_bits(
+        0,
+        &ipv6::VERSION,
+        at..at + 1,
+        0xf0,
+        Value::Uint(p.version() as u64),
+    );
+    out.push_bits(
+        0,
+        &ipv6::TCLASS,
+        at..at + 2,
+        0x0ff0,
+        Value::Hex(p.traffic_class() as u64, 2),
+    );
+    out.push_bits(
+        0,
+        &ipv6::FLOW,
+        at + 1..at + 4,
+        0x0f_ffff,
+        Value::Hex(p.flow_label() as u64, 5),
+    );
     let plen = p.payload_len() as usize;
     out.push(0, &ipv6::PLEN, r(F::LENGTH), Value::Uint(plen as u64));
     let mut nh = p.next_header();
-    out.push(0, &ipv6::NXT, at + F::NXT_HDR..at + F::NXT_HDR + 1, Value::Uint(nh as u64));
+    out.push(
+        0,
+        &ipv6::NXT,
+        at + F::NXT_HDR..at + F::NXT_HDR + 1,
+        Value::Uint(nh as u64),
+    );
     note!(out, "({})", proto_name(nh));
-    out.push(0, &ipv6::HLIM, at + F::HOP_LIMIT..at + F::HOP_LIMIT + 1, Value::Uint(p.hop_limit() as u64));
+    out.push(
+        0,
+        &ipv6::HLIM,
+        at + F::HOP_LIMIT..at + F::HOP_LIMIT + 1,
+        Value::Uint(p.hop_limit() as u64),
+    );
     let (src, dst) = (p.src_addr(), p.dst_addr());
     out.push(0, &ipv6::SRC, r(F::SRC_ADDR), Value::Ipv6(src));
     let ok = out.push(0, &ipv6::DST, r(F::DST_ADDR), Value::Ipv6(dst));
@@ -234,9 +360,15 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     let pkt_end = at + ipv6::HEADER_LEN + plen;
     if pkt_end > end && !out.quoted {
         if data.len() < out.pkt.len as usize {
-            out.truncated(format!("payload length says {plen} bytes, {} captured", end.saturating_sub(at + 40)));
+            out.truncated(format!(
+                "payload length says {plen} bytes, {} captured",
+                end.saturating_sub(at + 40)
+            ));
         } else {
-            out.malformed(format!("payload length {plen} is beyond the {} bytes present", end.saturating_sub(at + 40)));
+            out.malformed(format!(
+                "payload length {plen} is beyond the {} bytes present",
+                end.saturating_sub(at + 40)
+            ));
         }
     }
     let snapped = (out.pkt.caplen as usize) < out.pkt.len as usize && !out.quoted;
@@ -268,22 +400,53 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
             _ => &ipv6::DSTOPTS,
         };
         out.push(1, def, i..i + ext.len, Value::Group);
-        out.push(2, &ipv6::EXT_NXT, i..i + 1, Value::Uint(ext.next_header as u64));
+        out.push(
+            2,
+            &ipv6::EXT_NXT,
+            i..i + 1,
+            Value::Uint(ext.next_header as u64),
+        );
         note!(out, "({})", proto_name(ext.next_header));
         if nh == 44 {
             let (off, more, id) = ipv6::fragment_fields(buf);
-            out.push_bits(2, &ipv6::FRAG_OFFSET, i + 2..i + 4, 0xfff8, Value::Uint(off as u64));
+            out.push_bits(
+                2,
+                &ipv6::FRAG_OFFSET,
+                i + 2..i + 4,
+                0xfff8,
+                Value::Uint(off as u64),
+            );
             out.push_bits(2, &ipv6::FRAG_MORE, i + 2..i + 4, 0x0001, Value::Bool(more));
             out.push(2, &ipv6::FRAG_ID, i + 4..i + 8, Value::Hex(id as u64, 8));
             frag = Some((off, more, id));
         } else {
             out.push(2, &ipv6::EXT_LEN, i + 1..i + 2, Value::Uint(ext.len as u64));
             if nh == 43 {
-                out.push(2, &ipv6::ROUTING_TYPE, i + 2..i + 3, Value::Uint(buf[2] as u64));
-                out.push(2, &ipv6::ROUTING_SEGLEFT, i + 3..i + 4, Value::Uint(buf[3] as u64));
-                out.push(2, &ipv6::EXT_DATA, i + 4..i + ext.len, Value::Bytes(i + 4..i + ext.len));
+                out.push(
+                    2,
+                    &ipv6::ROUTING_TYPE,
+                    i + 2..i + 3,
+                    Value::Uint(buf[2] as u64),
+                );
+                out.push(
+                    2,
+                    &ipv6::ROUTING_SEGLEFT,
+                    i + 3..i + 4,
+                    Value::Uint(buf[3] as u64),
+                );
+                out.push(
+                    2,
+                    &ipv6::EXT_DATA,
+                    i + 4..i + ext.len,
+                    Value::Bytes(i + 4..i + ext.len),
+                );
             } else {
-                out.push(2, &ipv6::EXT_DATA, i + 2..i + ext.len, Value::Bytes(i + 2..i + ext.len));
+                out.push(
+                    2,
+                    &ipv6::EXT_DATA,
+                    i + 2..i + ext.len,
+                    Value::Bytes(i + 2..i + ext.len),
+                );
             }
         }
         nh = ext.next_header;
@@ -291,40 +454,41 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
     }
     out.end(i);
     let (sa, da) = (Addr::V6(src), Addr::V6(dst));
-    if let Some((off, more, id)) = frag {
-        if !out.quoted && (off > 0 || more) {
-            let _ = write!(
-                out.pkt.info,
-                "IPv6 fragment (off={off} more={} ident=0x{id:08x} nxt={nh})",
-                if more { "y" } else { "n" }
-            );
-            out.pkt.protocol = "IPv6";
-            if end > data.len() || i > end {
-                return Next::Stop;
-            }
-            let key = (sa.key(), da.key(), nh, id);
-            return match d.frags.add(key, off as usize, more, &data[i..end]) {
-                Outcome::Held => Next::Payload(i, end),
-                Outcome::Complete { payload, frames } => {
-                    out.pkt.info.clear();
-                    headline!(
-                        out,
-                        " [reassembled from {frames} fragments, {} bytes]",
-                        payload.len()
-                    );
-                    Next::Reassembled {
-                        proto: nh,
-                        payload,
-                        src: sa,
-                        dst: da,
-                    }
-                }
-                Outcome::Invalid(why) => {
-                    out.malformed(why);
-                    Next::Payload(i, end)
-                }
-            };
+    if let Some((off, more, id)) = frag
+        && !out.quoted
+        && (off > 0 || more)
+    {
+        let _ = write!(
+            out.pkt.info,
+            "IPv6 fragment (off={off} more={} ident=0x{id:08x} nxt={nh})",
+            if more { "y" } else { "n" }
+        );
+        out.pkt.protocol = "IPv6";
+        if end > data.len() || i > end {
+            return Next::Stop;
         }
+        let key = (sa.key(), da.key(), nh, id);
+        return match d.frags.add(key, off as usize, more, &data[i..end]) {
+            Outcome::Held => Next::Payload(i, end),
+            Outcome::Complete { payload, frames } => {
+                out.pkt.info.clear();
+                headline!(
+                    out,
+                    " [reassembled from {frames} fragments, {} bytes]",
+                    payload.len()
+                );
+                Next::Reassembled {
+                    proto: nh,
+                    payload,
+                    src: sa,
+                    dst: da,
+                }
+            }
+            Outcome::Invalid(why) => {
+                out.malformed(why);
+                Next::Payload(i, end)
+            }
+        };
     }
     if nh == 59 {
         return Next::Stop;

@@ -4,10 +4,10 @@
 use std::fmt::Write;
 
 use super::model::Host;
-use super::{headline, note, Next, Out, Proto, Value, padded};
+use super::{Next, Out, Proto, Value, headline, note, padded};
+use crate::wire::arp;
 use crate::wire::ethernet::{self, EtherType, vlan};
 use crate::wire::link::{self, LinkType, sll, sll2};
-use crate::wire::{FieldDef, arp};
 
 /// How many VLAN tags may be stacked before netlab calls it malformed (real networks
 /// use one, QinQ two).
@@ -21,14 +21,15 @@ pub(crate) fn dissect_link(out: &mut Out, data: &[u8], linktype: u32) -> Next {
         LinkType::Null => null(out, data),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => {
             out.begin(Proto::Raw, 0);
-            out.headline().push_str("Raw IP: the capture has no link-layer header");
+            out.headline()
+                .push_str("Raw IP: the capture has no link-layer header");
             out.end(0);
             Next::Ip(0)
         }
         LinkType::Unknown(n) => {
-            out.pkt
-                .warnings
-                .push(format!("link type {n} is unknown to netlab: the frame is shown as bytes"));
+            out.pkt.warnings.push(format!(
+                "link type {n} is unknown to netlab: the frame is shown as bytes"
+            ));
             out.pkt.info = format!("Link type {n} (not decoded)");
             Next::Payload(0, data.len())
         }
@@ -96,9 +97,15 @@ fn vlan_tag(out: &mut Out, data: &[u8], at: usize, service: bool) -> Next {
         .filter(|l| matches!(l.proto, Proto::Vlan | Proto::QinQ))
         .count();
     let (proto, defs) = if service {
-        (Proto::QinQ, [&vlan::S_PRIORITY, &vlan::S_DEI, &vlan::S_ID, &vlan::S_TYPE])
+        (
+            Proto::QinQ,
+            [&vlan::S_PRIORITY, &vlan::S_DEI, &vlan::S_ID, &vlan::S_TYPE],
+        )
     } else {
-        (Proto::Vlan, [&vlan::PRIORITY, &vlan::DEI, &vlan::ID, &vlan::TYPE])
+        (
+            Proto::Vlan,
+            [&vlan::PRIORITY, &vlan::DEI, &vlan::ID, &vlan::TYPE],
+        )
     };
     out.begin(proto, at);
     if tags >= MAX_VLAN_TAGS {
@@ -110,12 +117,30 @@ fn vlan_tag(out: &mut Out, data: &[u8], at: usize, service: bool) -> Next {
     let tci = vlan::tci(&h);
     let t = vlan::ethertype(&h);
     let r = at..at + 2;
-    out.push_bits(0, defs[0], r.clone(), 0xe000, Value::Uint((tci >> 13) as u64));
-    out.push_bits(0, defs[1], r.clone(), 0x1000, Value::Bool(tci & 0x1000 != 0));
+    out.push_bits(
+        0,
+        defs[0],
+        r.clone(),
+        0xe000,
+        Value::Uint((tci >> 13) as u64),
+    );
+    out.push_bits(
+        0,
+        defs[1],
+        r.clone(),
+        0x1000,
+        Value::Bool(tci & 0x1000 != 0),
+    );
     out.push_bits(0, defs[2], r, 0x0fff, Value::Uint((tci & 0x0fff) as u64));
     let ok = out.push(0, defs[3], at + 2..at + 4, Value::Hex(t as u64, 4));
     note!(out, "({})", ethertype_note(t));
-    headline!(out, "PRI: {}, DEI: {}, ID: {}", tci >> 13, (tci >> 12) & 1, tci & 0xfff);
+    headline!(
+        out,
+        "PRI: {}, DEI: {}, ID: {}",
+        tci >> 13,
+        (tci >> 12) & 1,
+        tci & 0xfff
+    );
     out.end(at + vlan::HEADER_LEN);
     if !ok {
         return Next::Stop;
@@ -126,7 +151,12 @@ fn vlan_tag(out: &mut Out, data: &[u8], at: usize, service: bool) -> Next {
 fn cooked_addr(out: &mut Out, range: std::ops::Range<usize>, h: &[u8], halen: usize) {
     if halen == 6 {
         let mac: [u8; 6] = h[..6].try_into().expect("6 bytes");
-        out.push(0, &link::SLL_SRC, range.start..range.start + 6, Value::Mac(mac));
+        out.push(
+            0,
+            &link::SLL_SRC,
+            range.start..range.start + 6,
+            Value::Mac(mac),
+        );
         out.pkt.src = Host::Mac(mac);
     } else {
         out.push(0, &link::SLL_ADDR, range.clone(), Value::Bytes(range));
@@ -137,13 +167,23 @@ fn cooked_v1(out: &mut Out, data: &[u8]) -> Next {
     out.begin(Proto::Sll, 0);
     let h = padded::<16>(data, 0);
     use sll::field as F;
-    let (pt, ha, hl, proto) = (sll::pkttype(&h), sll::hatype(&h), sll::halen(&h), sll::protocol(&h));
+    let (pt, ha, hl, proto) = (
+        sll::pkttype(&h),
+        sll::hatype(&h),
+        sll::halen(&h),
+        sll::protocol(&h),
+    );
     out.push(0, &link::SLL_PKTTYPE, F::PKTTYPE, Value::Uint(pt as u64));
     note!(out, "({})", link::pkttype_name(pt));
     out.push(0, &link::SLL_HATYPE, F::HATYPE, Value::Uint(ha as u64));
     out.push(0, &link::SLL_HALEN, F::HALEN, Value::Uint(hl as u64));
     cooked_addr(out, F::ADDR, &h[F::ADDR], hl as usize);
-    let ok = out.push(0, &link::SLL_PROTOCOL, F::PROTOCOL, Value::Hex(proto as u64, 4));
+    let ok = out.push(
+        0,
+        &link::SLL_PROTOCOL,
+        F::PROTOCOL,
+        Value::Hex(proto as u64, 4),
+    );
     note!(out, "({})", ethertype_note(proto));
     headline!(out, "{}", link::pkttype_name(pt));
     out.end(sll::HEADER_LEN);
@@ -158,18 +198,53 @@ fn cooked_v2(out: &mut Out, data: &[u8]) -> Next {
     let h = padded::<20>(data, 0);
     use sll2::field as F;
     let proto = sll2::protocol(&h);
-    let ok = out.push(0, &link::SLL_PROTOCOL, F::PROTOCOL, Value::Hex(proto as u64, 4));
+    let ok = out.push(
+        0,
+        &link::SLL_PROTOCOL,
+        F::PROTOCOL,
+        Value::Hex(proto as u64, 4),
+    );
     note!(out, "({})", ethertype_note(proto));
-    out.push(0, &link::SLL_RESERVED, F::RESERVED, Value::Hex(crate::wire::be16(&h, 2) as u64, 4));
-    out.push(0, &link::SLL_IFINDEX, F::IFINDEX, Value::Uint(sll2::ifindex(&h) as u64));
-    out.push(0, &link::SLL_HATYPE, F::HATYPE, Value::Uint(sll2::hatype(&h) as u64));
+    out.push(
+        0,
+        &link::SLL_RESERVED,
+        F::RESERVED,
+        Value::Hex(crate::wire::be16(&h, 2) as u64, 4),
+    );
+    out.push(
+        0,
+        &link::SLL_IFINDEX,
+        F::IFINDEX,
+        Value::Uint(sll2::ifindex(&h) as u64),
+    );
+    out.push(
+        0,
+        &link::SLL_HATYPE,
+        F::HATYPE,
+        Value::Uint(sll2::hatype(&h) as u64),
+    );
     let pt = sll2::pkttype(&h) as u16;
-    out.push(0, &link::SLL_PKTTYPE, F::PKTTYPE..F::PKTTYPE + 1, Value::Uint(pt as u64));
+    out.push(
+        0,
+        &link::SLL_PKTTYPE,
+        F::PKTTYPE..F::PKTTYPE + 1,
+        Value::Uint(pt as u64),
+    );
     note!(out, "({})", link::pkttype_name(pt));
     let hl = sll2::halen(&h);
-    out.push(0, &link::SLL_HALEN, F::HALEN..F::HALEN + 1, Value::Uint(hl as u64));
+    out.push(
+        0,
+        &link::SLL_HALEN,
+        F::HALEN..F::HALEN + 1,
+        Value::Uint(hl as u64),
+    );
     cooked_addr(out, F::ADDR, &h[F::ADDR], hl as usize);
-    headline!(out, "{}, interface {}", link::pkttype_name(pt), sll2::ifindex(&h));
+    headline!(
+        out,
+        "{}, interface {}",
+        link::pkttype_name(pt),
+        sll2::ifindex(&h)
+    );
     out.end(sll2::HEADER_LEN);
     if !ok {
         return Next::Stop;
@@ -205,10 +280,25 @@ fn arp(out: &mut Out, data: &[u8], at: usize) -> Next {
     let r = |f: std::ops::Range<usize>| at + f.start..at + f.end;
     out.push(0, &arp::HTYPE, r(F::HTYPE), Value::Uint(p.htype() as u64));
     out.push(0, &arp::PTYPE, r(F::PTYPE), Value::Hex(p.ptype() as u64, 4));
-    out.push(0, &arp::HLEN, at + F::HLEN..at + F::HLEN + 1, Value::Uint(p.hlen() as u64));
-    out.push(0, &arp::PLEN, at + F::PLEN..at + F::PLEN + 1, Value::Uint(p.plen() as u64));
+    out.push(
+        0,
+        &arp::HLEN,
+        at + F::HLEN..at + F::HLEN + 1,
+        Value::Uint(p.hlen() as u64),
+    );
+    out.push(
+        0,
+        &arp::PLEN,
+        at + F::PLEN..at + F::PLEN + 1,
+        Value::Uint(p.plen() as u64),
+    );
     let op = p.operation();
-    out.push(0, &arp::OPER, r(F::OPER), Value::Uint(crate::wire::be16(&h, 6) as u64));
+    out.push(
+        0,
+        &arp::OPER,
+        r(F::OPER),
+        Value::Uint(crate::wire::be16(&h, 6) as u64),
+    );
     out.note(match op {
         arp::Operation::Request => "(request)",
         arp::Operation::Reply => "(reply)",
@@ -250,18 +340,15 @@ fn arp(out: &mut Out, data: &[u8], at: usize) -> Next {
         }
     }
     let hl = out.headline();
-    let _ = write!(hl, "{}", match op {
-        arp::Operation::Request => "request",
-        arp::Operation::Reply => "reply",
-        arp::Operation::Unknown(_) => "unknown opcode",
-    });
+    let _ = write!(
+        hl,
+        "{}",
+        match op {
+            arp::Operation::Request => "request",
+            arp::Operation::Reply => "reply",
+            arp::Operation::Unknown(_) => "unknown opcode",
+        }
+    );
     // Anything after the 28 bytes is Ethernet padding to the 60-byte minimum frame.
     Next::Stop
 }
-
-/// For the hex legend and trees: the definition of the padding after a short payload.
-pub(crate) static PADDING: FieldDef = FieldDef::new(
-    "Padding",
-    "eth.padding",
-    "zeros the sender added to reach Ethernet's 60-byte minimum frame",
-);

@@ -140,7 +140,13 @@ impl Out<'_> {
 
     /// Records a field if its bytes were captured; otherwise marks the layer truncated
     /// and returns false.
-    pub fn push(&mut self, depth: u8, def: &'static FieldDef, range: Range<usize>, value: Value) -> bool {
+    pub fn push(
+        &mut self,
+        depth: u8,
+        def: &'static FieldDef,
+        range: Range<usize>,
+        value: Value,
+    ) -> bool {
         if range.end > self.avail {
             self.truncated(format!(
                 "{} needs bytes {}..{}, the capture ends at {}",
@@ -168,7 +174,14 @@ impl Out<'_> {
     }
 
     /// A sub-byte field (flag bit, nibble): `mask` selects its bits in the bytes.
-    pub fn push_bits(&mut self, depth: u8, def: &'static FieldDef, range: Range<usize>, mask: u32, value: Value) -> bool {
+    pub fn push_bits(
+        &mut self,
+        depth: u8,
+        def: &'static FieldDef,
+        range: Range<usize>,
+        mask: u32,
+        value: Value,
+    ) -> bool {
         let ok = self.push(depth, def, range, value);
         if ok {
             self.last().bits = Some(mask);

@@ -282,8 +282,10 @@ impl Packet {
             }
             // Wireshark inserts the pseudo-protocol "ethertype" after a layer that
             // announces its payload with an EtherType.
-            if matches!(l.proto, Proto::Eth | Proto::Vlan | Proto::QinQ | Proto::Sll | Proto::Sll2)
-                && !self.ends_with_layer(l)
+            if matches!(
+                l.proto,
+                Proto::Eth | Proto::Vlan | Proto::QinQ | Proto::Sll | Proto::Sll2
+            ) && !self.ends_with_layer(l)
             {
                 s.push_str(":ethertype");
             }

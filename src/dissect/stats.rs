@@ -68,7 +68,10 @@ impl Stats {
         };
         let src = pkt.field("ip.src").or_else(|| pkt.field("ipv6.src"));
         let dst = pkt.field("ip.dst").or_else(|| pkt.field("ipv6.dst"));
-        let (Some(src), Some(dst)) = (src.and_then(|f| addr_key(&f.value)), dst.and_then(|f| addr_key(&f.value))) else {
+        let (Some(src), Some(dst)) = (
+            src.and_then(|f| addr_key(&f.value)),
+            dst.and_then(|f| addr_key(&f.value)),
+        ) else {
             return;
         };
         let port = |k: &str| match pkt.field(k).map(|f| &f.value) {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::streams::Segment;
-use super::{headline, note, Addr, Dissector, Next, Out, Proto, Value, padded};
+use super::{Addr, Dissector, Next, Out, Proto, Value, headline, note, padded};
 use crate::wire::tcp::{self, TcpOption, flags as tf};
 use crate::wire::{checksum, icmp, icmpv6, udp};
 
@@ -45,7 +45,9 @@ fn verify(out: &mut Out, what: &str, have: u16, want: Option<u16>) {
             out.note(format!(
                 "[incorrect, should be 0x{w:04x} (maybe caused by checksum offload: the NIC fills it in after capture)]"
             ));
-            out.warn(format!("{what} checksum 0x{have:04x} is wrong (should be 0x{w:04x})"));
+            out.warn(format!(
+                "{what} checksum 0x{have:04x} is wrong (should be 0x{w:04x})"
+            ));
         }
         None => out.note("[not verified: segment not fully captured]"),
     }
@@ -55,7 +57,15 @@ fn ports_summary(info: &mut String, sp: u16, dp: u16) {
     let _ = write!(info, "{sp} → {dp} ");
 }
 
-fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize, src: Addr, dst: Addr) -> Next {
+fn dissect_tcp(
+    out: &mut Out,
+    d: &mut Dissector,
+    data: &[u8],
+    at: usize,
+    end: usize,
+    src: Addr,
+    dst: Addr,
+) -> Next {
     out.begin(Proto::Tcp, at);
     let h = padded::<60>(data, at);
     let p = tcp::Packet::new_unchecked(&h[..]);
@@ -113,7 +123,11 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
     if have_fixed && !out.quoted {
         let syn_fin = (flags & (tf::SYN | tf::FIN) != 0) as u32;
         if seg_len > 0 || syn_fin > 0 {
-            out.push_generated(0, &tcp::NXTSEQ, Value::Uint(seq.wrapping_add(seg_len as u32 + syn_fin) as u64));
+            out.push_generated(
+                0,
+                &tcp::NXTSEQ,
+                Value::Uint(seq.wrapping_add(seg_len as u32 + syn_fin) as u64),
+            );
         }
     }
     out.push(0, &tcp::ACK, r(F::ACK_NUM), Value::Uint(ack as u64));
@@ -122,14 +136,32 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
     }
     out.push(0, &tcp::ACK_RAW, r(F::ACK_NUM), Value::Uint(ack_raw as u64));
     let fr = r(F::FLAGS);
-    out.push_bits(0, &tcp::HDR_LEN, fr.start..fr.start + 1, 0xf0, Value::Uint(hl as u64));
+    out.push_bits(
+        0,
+        &tcp::HDR_LEN,
+        fr.start..fr.start + 1,
+        0xf0,
+        Value::Uint(hl as u64),
+    );
     note!(out, "({} x 4 bytes)", hl / 4);
-    out.push_bits(0, &tcp::FLAGS, fr.clone(), 0x0fff, Value::Hex(flags as u64, 3));
+    out.push_bits(
+        0,
+        &tcp::FLAGS,
+        fr.clone(),
+        0x0fff,
+        Value::Hex(flags as u64, 3),
+    );
     let mut fs = String::new();
     flag_string(flags, &mut fs);
     note!(out, "({})", if fs.is_empty() { "none" } else { &fs });
     let bit = |m: u16| Value::Bool(flags & m != 0);
-    out.push_bits(1, &tcp::FLAG_RES, fr.clone(), 0x0e00, Value::Uint(((flags >> 9) & 7) as u64));
+    out.push_bits(
+        1,
+        &tcp::FLAG_RES,
+        fr.clone(),
+        0x0e00,
+        Value::Uint(((flags >> 9) & 7) as u64),
+    );
     out.push_bits(1, &tcp::FLAG_AE, fr.clone(), 0x0100, bit(tf::AE));
     out.push_bits(1, &tcp::FLAG_CWR, fr.clone(), 0x0080, bit(tf::CWR));
     out.push_bits(1, &tcp::FLAG_ECE, fr.clone(), 0x0040, bit(tf::ECE));
@@ -145,13 +177,23 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
         out.push_generated(1, &tcp::WINDOW_CALC, Value::Uint((win as u64) << shift));
     }
     let ck = p.checksum();
-    if out.push(0, &tcp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted && out.record {
+    if out.push(0, &tcp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4))
+        && !out.quoted
+        && out.record
+    {
         let seg = at..end;
         let want = (hl >= tcp::HEADER_LEN && end <= data.len() && out.pkt.caplen >= out.pkt.len)
-            .then(|| tcp::expected_checksum(pseudo(src, dst, tcp::PROTOCOL, seg.len()), &data[seg]));
+            .then(|| {
+                tcp::expected_checksum(pseudo(src, dst, tcp::PROTOCOL, seg.len()), &data[seg])
+            });
         verify(out, "TCP", ck, want);
     }
-    out.push(0, &tcp::URGENT, r(F::URGENT), Value::Uint(p.urgent_at() as u64));
+    out.push(
+        0,
+        &tcp::URGENT,
+        r(F::URGENT),
+        Value::Uint(p.urgent_at() as u64),
+    );
     // Summary line (Wireshark's Info column).
     if !out.quoted {
         out.pkt.protocol = "TCP";
@@ -162,24 +204,41 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
         if flags & tf::ACK != 0 {
             let _ = write!(info, " Ack={ack}");
         }
-        let _ = write!(info, " Win={}", rel.and_then(|r| r.window_shift).map_or(win as u64, |s| (win as u64) << s));
+        let _ = write!(
+            info,
+            " Win={}",
+            rel.and_then(|r| r.window_shift)
+                .map_or(win as u64, |s| (win as u64) << s)
+        );
         let _ = write!(info, " Len={seg_len}");
     }
-    headline!(out, "Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}, Len: {seg_len}");
+    headline!(
+        out,
+        "Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}, Len: {seg_len}"
+    );
     if out.is_truncated() {
         out.end(at + tcp::HEADER_LEN);
         return Next::Stop;
     }
     if hl < tcp::HEADER_LEN {
-        out.malformed(format!("data offset {} is below 5 (a header of {hl} bytes)", hl / 4));
+        out.malformed(format!(
+            "data offset {} is below 5 (a header of {hl} bytes)",
+            hl / 4
+        ));
         out.end(at + tcp::HEADER_LEN);
         return Next::Stop;
     }
     if at + hl > end {
         if data.len() < at + hl {
-            out.truncated(format!("header of {hl} bytes, capture ends after {}", data.len() - at));
+            out.truncated(format!(
+                "header of {hl} bytes, capture ends after {}",
+                data.len() - at
+            ));
         } else {
-            out.malformed(format!("header of {hl} bytes is longer than the {} bytes of the segment", end - at));
+            out.malformed(format!(
+                "header of {hl} bytes is longer than the {} bytes of the segment",
+                end - at
+            ));
         }
         out.end(end);
         return Next::Stop;
@@ -189,7 +248,11 @@ fn dissect_tcp(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: us
         let captured = data.len().saturating_sub(at).min(hl);
         options(out, &h[..captured], at, captured < hl);
         if captured < hl {
-            out.truncated(format!("options end at byte {}, the capture at {}", at + hl, data.len()));
+            out.truncated(format!(
+                "options end at byte {}, the capture at {}",
+                at + hl,
+                data.len()
+            ));
         }
     }
     out.end(at + hl);
@@ -278,8 +341,18 @@ fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool) {
                 }
             }
             TcpOption::Timestamp { tsval, tsecr } => {
-                out.push(2, &tcp::OPT_TSVAL, rg.start + 2..rg.start + 6, Value::Uint(tsval as u64));
-                out.push(2, &tcp::OPT_TSECR, rg.start + 6..rg.start + 10, Value::Uint(tsecr as u64));
+                out.push(
+                    2,
+                    &tcp::OPT_TSVAL,
+                    rg.start + 2..rg.start + 6,
+                    Value::Uint(tsval as u64),
+                );
+                out.push(
+                    2,
+                    &tcp::OPT_TSECR,
+                    rg.start + 6..rg.start + 10,
+                    Value::Uint(tsecr as u64),
+                );
                 let _ = write!(summary, " TSval={tsval} TSecr={tsecr}");
             }
             TcpOption::Unknown { kind, .. } => {
@@ -314,8 +387,9 @@ fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst
         if ck == 0 && matches!(src, Addr::V4(_)) {
             out.note("[none: the sender did not compute one, allowed over IPv4]");
         } else {
-            let want = (len >= 8 && dgram_end <= data.len() && dgram_end <= end)
-                .then(|| udp::expected_checksum(pseudo(src, dst, udp::PROTOCOL, len), &data[at..dgram_end]));
+            let want = (len >= 8 && dgram_end <= data.len() && dgram_end <= end).then(|| {
+                udp::expected_checksum(pseudo(src, dst, udp::PROTOCOL, len), &data[at..dgram_end])
+            });
             verify(out, "UDP", ck, want);
         }
     }
@@ -335,7 +409,10 @@ fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst
         return Next::Stop;
     }
     if dgram_end > end && !out.quoted {
-        out.malformed(format!("length {len} is beyond the {} bytes the IP layer carries", end - at));
+        out.malformed(format!(
+            "length {len} is beyond the {} bytes the IP layer carries",
+            end - at
+        ));
     }
     let pend = dgram_end.min(end);
     if pend > at + udp::HEADER_LEN {
@@ -364,7 +441,10 @@ fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
         note!(out, "({code_name})");
     }
     let ck = p.checksum();
-    if out.push(0, &icmp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4)) && !out.quoted && out.record {
+    if out.push(0, &icmp::CHECKSUM, r(F::CHECKSUM), Value::Hex(ck as u64, 4))
+        && !out.quoted
+        && out.record
+    {
         let want = (end <= data.len() && out.pkt.caplen >= out.pkt.len)
             .then(|| icmp::Packet::new_unchecked(&data[at..end]).expected_checksum());
         verify(out, "ICMP", ck, want);
@@ -382,7 +462,11 @@ fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
             note!(out, "({id})");
             out.push(0, &icmp::SEQ, r(F::ECHO_SEQNO), Value::Uint(seq as u64));
             if !out.quoted {
-                let _ = write!(out.pkt.info, "  id=0x{id:04x}, seq={seq}/{}", seq.swap_bytes());
+                let _ = write!(
+                    out.pkt.info,
+                    "  id=0x{id:04x}, seq={seq}/{}",
+                    seq.swap_bytes()
+                );
                 if let Some(ttl) = out.ttl {
                     let _ = write!(out.pkt.info, ", ttl={ttl}");
                 }
@@ -395,9 +479,19 @@ fn dissect_icmp(out: &mut Out, data: &[u8], at: usize, end: usize) -> Next {
         }
         t if t.is_error() => {
             if t == icmp::Message::DstUnreachable && code == 4 {
-                out.push(0, &icmp::MTU, at + 6..at + 8, Value::Uint(crate::wire::be16(&h, 6) as u64));
+                out.push(
+                    0,
+                    &icmp::MTU,
+                    at + 6..at + 8,
+                    Value::Uint(crate::wire::be16(&h, 6) as u64),
+                );
             } else {
-                out.push(0, &icmp::UNUSED, r(F::UNUSED), Value::Hex(crate::wire::be32(&h, 4) as u64, 8));
+                out.push(
+                    0,
+                    &icmp::UNUSED,
+                    r(F::UNUSED),
+                    Value::Hex(crate::wire::be32(&h, 4) as u64, 8),
+                );
             }
             if !out.quoted && !code_name.is_empty() {
                 let _ = write!(out.pkt.info, " ({code_name})");
@@ -428,9 +522,21 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
     let t = p.msg_type();
     out.push(0, &icmpv6::TYPE, at..at + 1, Value::Uint(h[0] as u64));
     note!(out, "({})", t.name());
-    out.push(0, &icmpv6::CODE, at + 1..at + 2, Value::Uint(p.msg_code() as u64));
+    out.push(
+        0,
+        &icmpv6::CODE,
+        at + 1..at + 2,
+        Value::Uint(p.msg_code() as u64),
+    );
     let ck = p.checksum();
-    if out.push(0, &icmpv6::CHECKSUM, at + 2..at + 4, Value::Hex(ck as u64, 4)) && !out.quoted && out.record {
+    if out.push(
+        0,
+        &icmpv6::CHECKSUM,
+        at + 2..at + 4,
+        Value::Hex(ck as u64, 4),
+    ) && !out.quoted
+        && out.record
+    {
         let want = (end <= data.len() && out.pkt.caplen >= out.pkt.len).then(|| {
             let ps = pseudo(src, dst, icmpv6::PROTOCOL, end - at);
             icmpv6::Packet::new_unchecked(&data[at..end]).expected_checksum(ps)
@@ -467,12 +573,35 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
             if t == M::NeighborAdvert {
                 let f = p.nd_flags();
                 out.push(0, &icmpv6::NA_FLAGS, r(4, 8), Value::Hex(f as u64, 8));
-                out.push_bits(1, &icmpv6::NA_ROUTER, r(4, 8), 0x8000_0000, Value::Bool(f & 0x8000_0000 != 0));
-                out.push_bits(1, &icmpv6::NA_SOLICITED, r(4, 8), 0x4000_0000, Value::Bool(f & 0x4000_0000 != 0));
-                out.push_bits(1, &icmpv6::NA_OVERRIDE, r(4, 8), 0x2000_0000, Value::Bool(f & 0x2000_0000 != 0));
+                out.push_bits(
+                    1,
+                    &icmpv6::NA_ROUTER,
+                    r(4, 8),
+                    0x8000_0000,
+                    Value::Bool(f & 0x8000_0000 != 0),
+                );
+                out.push_bits(
+                    1,
+                    &icmpv6::NA_SOLICITED,
+                    r(4, 8),
+                    0x4000_0000,
+                    Value::Bool(f & 0x4000_0000 != 0),
+                );
+                out.push_bits(
+                    1,
+                    &icmpv6::NA_OVERRIDE,
+                    r(4, 8),
+                    0x2000_0000,
+                    Value::Bool(f & 0x2000_0000 != 0),
+                );
                 out.push(0, &icmpv6::NA_TARGET, r(8, 24), Value::Ipv6(target));
             } else {
-                out.push(0, &icmpv6::RESERVED, r(4, 8), Value::Hex(p.nd_flags() as u64, 8));
+                out.push(
+                    0,
+                    &icmpv6::RESERVED,
+                    r(4, 8),
+                    Value::Hex(p.nd_flags() as u64, 8),
+                );
                 out.push(0, &icmpv6::NS_TARGET, r(8, 24), Value::Ipv6(target));
             }
             if !out.quoted {
@@ -490,15 +619,40 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
         M::RouterAdvert => {
             out.push(0, &icmpv6::RA_HOP_LIMIT, r(4, 5), Value::Uint(h[4] as u64));
             out.push(0, &icmpv6::RA_FLAGS, r(5, 6), Value::Hex(h[5] as u64, 2));
-            out.push(0, &icmpv6::RA_LIFETIME, r(6, 8), Value::Uint(crate::wire::be16(&h, 6) as u64));
-            out.push(0, &icmpv6::RA_REACHABLE, r(8, 12), Value::Uint(crate::wire::be32(&h, 8) as u64));
-            out.push(0, &icmpv6::RA_RETRANS, r(12, 16), Value::Uint(crate::wire::be32(&h, 12) as u64));
+            out.push(
+                0,
+                &icmpv6::RA_LIFETIME,
+                r(6, 8),
+                Value::Uint(crate::wire::be16(&h, 6) as u64),
+            );
+            out.push(
+                0,
+                &icmpv6::RA_REACHABLE,
+                r(8, 12),
+                Value::Uint(crate::wire::be32(&h, 8) as u64),
+            );
+            out.push(
+                0,
+                &icmpv6::RA_RETRANS,
+                r(12, 16),
+                Value::Uint(crate::wire::be32(&h, 12) as u64),
+            );
         }
         M::RouterSolicit => {
-            out.push(0, &icmpv6::RESERVED, r(4, 8), Value::Hex(crate::wire::be32(&h, 4) as u64, 8));
+            out.push(
+                0,
+                &icmpv6::RESERVED,
+                r(4, 8),
+                Value::Hex(crate::wire::be32(&h, 4) as u64, 8),
+            );
         }
         t if t.is_error() => {
-            out.push(0, &icmpv6::RESERVED, r(4, 8), Value::Hex(crate::wire::be32(&h, 4) as u64, 8));
+            out.push(
+                0,
+                &icmpv6::RESERVED,
+                r(4, 8),
+                Value::Hex(crate::wire::be32(&h, 4) as u64, 8),
+            );
             out.end(at + 8);
             if out.quoted || end <= at + 8 {
                 return Next::Stop;
@@ -527,7 +681,12 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
                     5 => "(MTU)",
                     _ => "(other)",
                 });
-                out.push(2, &icmpv6::OPT_LEN, i + 1..i + 2, Value::Uint((len / 8) as u64));
+                out.push(
+                    2,
+                    &icmpv6::OPT_LEN,
+                    i + 1..i + 2,
+                    Value::Uint((len / 8) as u64),
+                );
                 match (kind, len) {
                     (1 | 2, 8) => {
                         let mac: [u8; 6] = data[i + 2..i + 8].try_into().expect("6");
@@ -542,15 +701,30 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
                         }
                     }
                     (5, 8) => {
-                        out.push(2, &icmpv6::OPT_MTU, i + 4..i + 8, Value::Uint(crate::wire::be32(data, i + 4) as u64));
+                        out.push(
+                            2,
+                            &icmpv6::OPT_MTU,
+                            i + 4..i + 8,
+                            Value::Uint(crate::wire::be32(data, i + 4) as u64),
+                        );
                     }
                     (3, 32) => {
-                        out.push(2, &icmpv6::OPT_PREFIX_LEN, i + 2..i + 3, Value::Uint(data[i + 2] as u64));
+                        out.push(
+                            2,
+                            &icmpv6::OPT_PREFIX_LEN,
+                            i + 2..i + 3,
+                            Value::Uint(data[i + 2] as u64),
+                        );
                         let pfx: [u8; 16] = data[i + 16..i + 32].try_into().expect("16");
                         out.push(2, &icmpv6::OPT_PREFIX, i + 16..i + 32, Value::Ipv6(pfx));
                     }
                     _ => {
-                        out.push(2, &icmpv6::OPT_DATA, i + 2..i + len, Value::Bytes(i + 2..i + len));
+                        out.push(
+                            2,
+                            &icmpv6::OPT_DATA,
+                            i + 2..i + len,
+                            Value::Bytes(i + 2..i + len),
+                        );
                     }
                 }
                 i += len;
@@ -577,8 +751,16 @@ pub(crate) fn dissect_payload(out: &mut Out, data: &[u8], at: usize, end: usize)
     out.begin(Proto::Data, at);
     out.push(0, &DATA, at..end, Value::Bytes(at..end));
     out.push_generated(0, &DATA_LEN, Value::Uint((end - at) as u64));
-    let text = data[at..end].iter().take(48).all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
-    headline!(out, "{} bytes{}", end - at, if text { " (looks like text)" } else { "" });
+    let text = data[at..end]
+        .iter()
+        .take(48)
+        .all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
+    headline!(
+        out,
+        "{} bytes{}",
+        end - at,
+        if text { " (looks like text)" } else { "" }
+    );
     out.end(end);
 }
 

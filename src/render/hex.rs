@@ -41,12 +41,12 @@ fn dump(out: &mut String, pkt: &Packet, range: std::ops::Range<usize>, style: St
         let _ = write!(out, "{:04x}  ", row - range.start);
         let mut marks = String::new();
         for i in row..row + 16 {
-            if i < end {
+            if let Some(&byte) = data.get(i).filter(|_| i < end) {
                 let o = owner(pkt, i);
                 match o {
-                    Some(p) => style.paint(out, layer_color(p), &format!("{:02x}", data[i])),
+                    Some(p) => style.paint(out, layer_color(p), &format!("{byte:02x}")),
                     None => {
-                        let _ = write!(out, "{:02x}", data[i]);
+                        let _ = write!(out, "{byte:02x}");
                     }
                 }
                 marks.push(o.map_or(' ', initial));
@@ -64,7 +64,11 @@ fn dump(out: &mut String, pkt: &Packet, range: std::ops::Range<usize>, style: St
         }
         out.push(' ');
         for (i, &b) in data.iter().enumerate().take(end).skip(row) {
-            let c = if (0x20..0x7f).contains(&b) { b as char } else { '.' };
+            let c = if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            };
             match owner(pkt, i) {
                 Some(p) if style.color => style.paint(out, layer_color(p), &c.to_string()),
                 _ => out.push(c),

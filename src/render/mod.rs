@@ -27,10 +27,10 @@ pub fn layer_color(proto: Proto) -> &'static str {
         Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
         Proto::Vlan | Proto::QinQ => "96",
         Proto::Arp => "93",
-        Proto::Ip | Proto::Ipv6 => "32",       // green
-        Proto::Icmp | Proto::Icmpv6 => "95",   // magenta
-        Proto::Tcp | Proto::Udp => "33",       // yellow
-        Proto::Data => "34",                   // blue
+        Proto::Ip | Proto::Ipv6 => "32",     // green
+        Proto::Icmp | Proto::Icmpv6 => "95", // magenta
+        Proto::Tcp | Proto::Udp => "33",     // yellow
+        Proto::Data => "34",                 // blue
     }
 }
 
@@ -93,5 +93,10 @@ pub fn write_rel_time(out: &mut String, pkt: &Packet) {
     let ns = pkt.rel_nsec;
     let sign = if ns < 0 { "-" } else { "" };
     let ns = ns.unsigned_abs();
-    let _ = write!(out, "{sign}{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000);
+    let _ = write!(
+        out,
+        "{sign}{}.{:06}",
+        ns / 1_000_000_000,
+        (ns % 1_000_000_000) / 1000
+    );
 }

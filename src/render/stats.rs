@@ -48,7 +48,10 @@ fn table(out: &mut String, name: &str, convs: &[Conv]) {
 
 pub fn write(out: &mut String, s: &Stats) {
     let _ = writeln!(out, "Packets: {}   Bytes: {}", s.packets, s.bytes);
-    let _ = writeln!(out, "Protocol hierarchy (packets, bytes, share of packets):");
+    let _ = writeln!(
+        out,
+        "Protocol hierarchy (packets, bytes, share of packets):"
+    );
     for (path, c) in &s.protocols {
         let depth = path.matches(':').count();
         let name = path.rsplit(':').next().unwrap_or(path);

@@ -15,7 +15,11 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         out.push(' ');
     }
     out.push(' ');
-    let proto_layer = pkt.layers.iter().rev().find(|l| l.proto.column() == pkt.protocol);
+    let proto_layer = pkt
+        .layers
+        .iter()
+        .rev()
+        .find(|l| l.proto.column() == pkt.protocol);
     let code = proto_layer.map_or("0", |l| layer_color(l.proto));
     pkt.src.write(out);
     out.push_str(" → ");

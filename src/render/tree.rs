@@ -88,7 +88,13 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         }
         let r = &layer.range;
         if r.end > r.start {
-            let _ = write!(out, "  [bytes {}-{}, {} bytes]", r.start, r.end - 1, r.len());
+            let _ = write!(
+                out,
+                "  [bytes {}-{}, {} bytes]",
+                r.start,
+                r.end - 1,
+                r.len()
+            );
         }
         out.push('\n');
         let bar = if last { "   " } else { "│  " };
@@ -106,11 +112,9 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
                 out.push_str(": ");
                 write_value(out, &f.value, &pkt.data);
             }
-            if let Some(n) = &f.note {
-                if !n.is_empty() {
-                    out.push(' ');
-                    out.push_str(n);
-                }
+            if let Some(n) = f.note.as_deref().filter(|n| !n.is_empty()) {
+                out.push(' ');
+                out.push_str(n);
             }
             if f.generated {
                 out.push(']');

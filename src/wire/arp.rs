@@ -108,7 +108,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         need(b, 8)?;
-        need(b, 8 + 2 * (b[field::HLEN] as usize + b[field::PLEN] as usize))
+        need(
+            b,
+            8 + 2 * (b[field::HLEN] as usize + b[field::PLEN] as usize),
+        )
     }
     pub fn htype(&self) -> u16 {
         be16(self.buffer.as_ref(), field::HTYPE.start)

@@ -63,11 +63,8 @@ pub const NA_FLAGS: FieldDef = FieldDef::new(
     "icmpv6.nd.na.flag",
     "R: sender is a router; S: answer to a solicitation; O: override cached entries",
 );
-pub const NA_ROUTER: FieldDef = FieldDef::new(
-    "Router",
-    "icmpv6.nd.na.flag.r",
-    "the sender is a router",
-);
+pub const NA_ROUTER: FieldDef =
+    FieldDef::new("Router", "icmpv6.nd.na.flag.r", "the sender is a router");
 pub const NA_SOLICITED: FieldDef = FieldDef::new(
     "Solicited",
     "icmpv6.nd.na.flag.s",

@@ -57,11 +57,7 @@ pub const IDENT: FieldDef = FieldDef::new(
     "ip.id",
     "a number shared by all fragments of one datagram, so they can be put back together",
 );
-pub const FLAGS: FieldDef = FieldDef::new(
-    "Flags",
-    "ip.flags",
-    "three bits about fragmentation",
-);
+pub const FLAGS: FieldDef = FieldDef::new("Flags", "ip.flags", "three bits about fragmentation");
 pub const FLAG_RB: FieldDef = FieldDef::new("Reserved bit", "ip.flags.rb", "must be 0");
 pub const FLAG_DF: FieldDef = FieldDef::new(
     "Don't fragment",
@@ -194,7 +190,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         need(b, hl)?;
         if (self.total_len() as usize) < hl {
-            return Err(super::Error::Malformed("total length smaller than the header"));
+            return Err(super::Error::Malformed(
+                "total length smaller than the header",
+            ));
         }
         Ok(())
     }
@@ -335,9 +333,17 @@ impl Repr {
         let b = &mut buf[..HEADER_LEN];
         b[field::VER_IHL] = 0x45;
         b[field::DSCP_ECN] = 0;
-        set_be16(b, field::LENGTH.start, (HEADER_LEN + self.payload_len) as u16);
+        set_be16(
+            b,
+            field::LENGTH.start,
+            (HEADER_LEN + self.payload_len) as u16,
+        );
         set_be16(b, field::IDENT.start, self.ident);
-        set_be16(b, field::FLG_OFF.start, if self.dont_frag { 0x4000 } else { 0 });
+        set_be16(
+            b,
+            field::FLG_OFF.start,
+            if self.dont_frag { 0x4000 } else { 0 },
+        );
         b[field::TTL] = self.ttl;
         b[field::PROTOCOL] = self.protocol;
         b[field::SRC_ADDR].copy_from_slice(&self.src_addr);
@@ -352,8 +358,8 @@ mod tests {
 
     // IPv4 header of an ICMP echo request (ping 127.0.0.1 on Linux, DF set, TTL 64).
     const HEADER: [u8; 20] = [
-        0x45, 0x00, 0x00, 0x54, 0x8f, 0x4e, 0x40, 0x00, 0x40, 0x01, 0xad, 0x58, 0x7f, 0x00,
-        0x00, 0x01, 0x7f, 0x00, 0x00, 0x01,
+        0x45, 0x00, 0x00, 0x54, 0x8f, 0x4e, 0x40, 0x00, 0x40, 0x01, 0xad, 0x58, 0x7f, 0x00, 0x00,
+        0x01, 0x7f, 0x00, 0x00, 0x01,
     ];
 
     #[test]

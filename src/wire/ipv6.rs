@@ -60,11 +60,8 @@ pub const DST: FieldDef = FieldDef::new(
     "ipv6.dst",
     "the 128-bit address of the receiver",
 );
-pub const EXT_NXT: FieldDef = FieldDef::new(
-    "Next header",
-    "",
-    "what follows this extension header",
-);
+pub const EXT_NXT: FieldDef =
+    FieldDef::new("Next header", "", "what follows this extension header");
 pub const EXT_LEN: FieldDef = FieldDef::new(
     "Length",
     "",
@@ -110,11 +107,8 @@ pub const FRAG_OFFSET: FieldDef = FieldDef::new(
     "ipv6.fragment.offset",
     "where this piece goes in the original packet, in bytes (8-byte units on the wire)",
 );
-pub const FRAG_MORE: FieldDef = FieldDef::new(
-    "More fragments",
-    "ipv6.fragment.more",
-    "more pieces follow",
-);
+pub const FRAG_MORE: FieldDef =
+    FieldDef::new("More fragments", "ipv6.fragment.more", "more pieces follow");
 pub const FRAG_ID: FieldDef = FieldDef::new(
     "Identification",
     "ipv6.fragment.id",
@@ -183,7 +177,11 @@ pub struct ExtHeader {
 /// Reads the extension header of type `kind` at the front of `buf`.
 pub fn parse_ext(kind: u8, buf: &[u8]) -> Result<ExtHeader> {
     need(buf, 2)?;
-    let len = if kind == 44 { 8 } else { (buf[1] as usize + 1) * 8 };
+    let len = if kind == 44 {
+        8
+    } else {
+        (buf[1] as usize + 1) * 8
+    };
     need(buf, len)?;
     Ok(ExtHeader {
         kind,

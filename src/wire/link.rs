@@ -140,11 +140,8 @@ pub const SLL_ADDR: FieldDef = FieldDef::new(
     "sll.unused",
     "the link-layer address bytes",
 );
-pub const SLL_PROTOCOL: FieldDef = FieldDef::new(
-    "Protocol",
-    "sll.etype",
-    "the EtherType of the payload",
-);
+pub const SLL_PROTOCOL: FieldDef =
+    FieldDef::new("Protocol", "sll.etype", "the EtherType of the payload");
 pub const SLL_RESERVED: FieldDef = FieldDef::new("Reserved", "", "zero");
 pub const SLL_IFINDEX: FieldDef = FieldDef::new(
     "Interface index",

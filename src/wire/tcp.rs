@@ -48,11 +48,8 @@ pub mod flags {
     pub const AE: u16 = 0x100;
 }
 
-pub const SRC_PORT: FieldDef = FieldDef::new(
-    "Source port",
-    "tcp.srcport",
-    "the sending socket's port",
-);
+pub const SRC_PORT: FieldDef =
+    FieldDef::new("Source port", "tcp.srcport", "the sending socket's port");
 pub const DST_PORT: FieldDef = FieldDef::new(
     "Destination port",
     "tcp.dstport",
@@ -98,11 +95,8 @@ pub const HDR_LEN: FieldDef = FieldDef::new(
     "tcp.hdr_len",
     "the data offset: header size (the 4-bit field counts 32-bit words: 5 = 20 bytes)",
 );
-pub const FLAGS: FieldDef = FieldDef::new(
-    "Flags",
-    "tcp.flags",
-    "control bits: what this segment does",
-);
+pub const FLAGS: FieldDef =
+    FieldDef::new("Flags", "tcp.flags", "control bits: what this segment does");
 pub const FLAG_RES: FieldDef = FieldDef::new("Reserved", "tcp.flags.res", "must be zero");
 pub const FLAG_AE: FieldDef = FieldDef::new(
     "Accurate ECN",
@@ -194,11 +188,8 @@ pub const OPT_WSCALE: FieldDef = FieldDef::new(
     "tcp.options.wscale.shift",
     "kind 3: the window field is multiplied by 2^shift, so windows can exceed 64 KiB (RFC 7323)",
 );
-pub const OPT_WSCALE_MULT: FieldDef = FieldDef::new(
-    "Multiplier",
-    "tcp.options.wscale.multiplier",
-    "2^shift",
-);
+pub const OPT_WSCALE_MULT: FieldDef =
+    FieldDef::new("Multiplier", "tcp.options.wscale.multiplier", "2^shift");
 pub const OPT_SACK_PERM: FieldDef = FieldDef::new(
     "SACK permitted",
     "tcp.options.sack_perm",
@@ -330,8 +321,14 @@ pub enum TcpOption<'a> {
     SackPermitted,
     /// Up to four (left, right) edges.
     SackRange([Option<(u32, u32)>; 4]),
-    Timestamp { tsval: u32, tsecr: u32 },
-    Unknown { kind: u8, data: &'a [u8] },
+    Timestamp {
+        tsval: u32,
+        tsecr: u32,
+    },
+    Unknown {
+        kind: u8,
+        data: &'a [u8],
+    },
 }
 
 /// Reads one option from the front of `buf`; returns the rest and the option.
@@ -474,9 +471,9 @@ mod tests {
     // A Linux SYN (127.0.0.1:51234 -> 127.0.0.1:80), options MSS 65495, SACK_PERM,
     // timestamps, NOP, window scale 7, as written by Linux 6.x on loopback.
     const SYN: [u8; 40] = [
-        0xc8, 0x22, 0x00, 0x50, 0x1d, 0x9a, 0x3e, 0x7f, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02,
-        0xff, 0xd7, 0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0xff, 0xd7, 0x04, 0x02, 0x08, 0x0a,
-        0x9c, 0x3a, 0x6b, 0x25, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+        0xc8, 0x22, 0x00, 0x50, 0x1d, 0x9a, 0x3e, 0x7f, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xff,
+        0xd7, 0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0xff, 0xd7, 0x04, 0x02, 0x08, 0x0a, 0x9c, 0x3a,
+        0x6b, 0x25, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
     ];
 
     #[test]

@@ -71,6 +71,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::DST_PORT.start)
     }
+    /// The length field (header + data). Named after RFC 768's "Length".
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u16 {
         be16(self.buffer.as_ref(), field::LENGTH.start)
     }
