@@ -271,6 +271,30 @@ cap_ping4() {
     cap_stop "$CAP"
 }
 
+cap_icmp_errors() {
+    log "icmp-errors.pcap"
+    # ICMP errors quote the datagram they are about.  Port unreachable: UDP to a
+    # port nobody listens on in nlcap-b.  Host unreachable: nlcap-b has an
+    # "unreachable" route for 10.99.9.0/24.  Time exceeded: a TTL-1 ping routed
+    # through nlcap-b (which forwards, inside its own namespace only), whose route
+    # for 10.99.8.0/24 points back at nlcap-a, so the packet dies at nlcap-b.
+    nsb sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    nsa ip route replace 10.99.9.0/24 via "$B4"
+    nsa ip route replace 10.99.8.0/24 via "$B4"
+    nsb ip route replace unreachable 10.99.9.0/24
+    nsb ip route replace 10.99.8.0/24 via "$A4"
+    nsa ip -6 route replace fd00:98::/64 via "$B6"
+    nsb ip -6 route replace fd00:98::/64 via "$A6"
+    cap_start "$NSA" icmp-errors.pcap -i veth-a icmp or icmp6 or udp
+    helper "$NSA" udp-send "$B4" 9 12 || true
+    helper "$NSA" udp-send "$B6" 9 12 || true
+    ping4 -c 1 -W 1 10.99.9.1 || true
+    ping4 -c 1 -W 1 -t 1 10.99.8.1 || true
+    ping6 -c 1 -W 1 -t 1 fd00:98::1 || true
+    cap_stop "$CAP"
+    nsb sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+}
+
 cap_arp() {
     log "arp.pcap"
     flush_neigh -4
@@ -382,7 +406,7 @@ convert() {
 }
 
 # --------------------------------------------------------------------------
-FILES=(http.pcap tcp-rst.pcap dns.pcap ping4.pcap ping6.pcap arp.pcap tcp6.pcap
+FILES=(http.pcap tcp-rst.pcap dns.pcap ping4.pcap icmp-errors.pcap ping6.pcap arp.pcap tcp6.pcap
     ip-fragments.pcap ip6-fragments.pcap vlan.pcap mixed.pcapng
     truncated-snaplen.pcap sll.pcap sll2.pcap raw-ip.pcap nanosecond.pcap
     bigendian.pcap null-loopback.pcap)
@@ -434,6 +458,7 @@ cap_tcp_rst
 cap_tcp6
 cap_dns
 cap_ping4
+cap_icmp_errors
 cap_arp
 cap_ping6
 cap_fragments

@@ -9,6 +9,7 @@
 mod cli;
 mod common;
 mod golden;
+mod layers;
 mod lessons;
 mod mutation;
 mod oracle;

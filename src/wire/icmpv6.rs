@@ -198,6 +198,24 @@ impl Message {
     }
 }
 
+/// Names of the codes of the error messages (RFC 4443 § 3).
+pub fn code_name(t: Message, code: u8) -> &'static str {
+    match (t, code) {
+        (Message::DstUnreachable, 0) => "No route to destination",
+        (Message::DstUnreachable, 1) => "Administratively prohibited",
+        (Message::DstUnreachable, 3) => "Address unreachable",
+        (Message::DstUnreachable, 4) => "Port unreachable",
+        (Message::DstUnreachable, 5) => "Source address failed policy",
+        (Message::DstUnreachable, 6) => "Reject route",
+        (Message::TimeExceeded, 0) => "Hop limit exceeded in transit",
+        (Message::TimeExceeded, 1) => "Fragment reassembly time exceeded",
+        (Message::ParamProblem, 0) => "Erroneous header field",
+        (Message::ParamProblem, 1) => "Unrecognized Next Header type",
+        (Message::ParamProblem, 2) => "Unrecognized IPv6 option",
+        _ => "",
+    }
+}
+
 /// A view of an ICMPv6 message.
 #[derive(Debug, Clone)]
 pub struct Packet<T: AsRef<[u8]>> {
