@@ -528,6 +528,10 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
         at + 1..at + 2,
         Value::Uint(p.msg_code() as u64),
     );
+    let code_name = icmpv6::code_name(t, p.msg_code());
+    if !code_name.is_empty() {
+        note!(out, "({code_name})");
+    }
     let ck = p.checksum();
     if out.push(
         0,
@@ -653,6 +657,12 @@ fn dissect_icmpv6(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, 
                 r(4, 8),
                 Value::Hex(crate::wire::be32(&h, 4) as u64, 8),
             );
+            if t == M::PacketTooBig {
+                out.note("(the MTU of the next link)");
+            }
+            if !out.quoted && !code_name.is_empty() {
+                let _ = write!(out.pkt.info, " ({code_name})");
+            }
             out.end(at + 8);
             if out.quoted || end <= at + 8 {
                 return Next::Stop;
