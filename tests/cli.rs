@@ -22,7 +22,9 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 fn tshark_count(file: &std::path::Path, filter: Option<&str>) -> Vec<u64> {
     let mut c = Command::new("tshark");
-    c.args(["-n", "-r"]).arg(file).args(["-T", "fields", "-e", "frame.number"]);
+    c.args(["-n", "-r"])
+        .arg(file)
+        .args(["-T", "fields", "-e", "frame.number"]);
     if let Some(f) = filter {
         c.args(["-Y", f]);
     }
@@ -57,7 +59,10 @@ fn empty_file_is_not_a_capture() {
     assert!(out.is_empty());
     assert_eq!(
         err.trim(),
-        format!("netlab: error: {} is not a pcap or pcapng file (it is empty)", p.display())
+        format!(
+            "netlab: error: {} is not a pcap or pcapng file (it is empty)",
+            p.display()
+        )
     );
 }
 
@@ -79,7 +84,10 @@ fn text_file_names_its_first_bytes() {
 fn missing_file_is_one_line_error() {
     let (code, _, err) = run(&["dissect", "/nonexistent/x.pcap"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("netlab: error: cannot open /nonexistent/x.pcap"), "{err}");
+    assert!(
+        err.starts_with("netlab: error: cannot open /nonexistent/x.pcap"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1);
 }
 
@@ -104,7 +112,10 @@ fn cut_file_shows_complete_packets_then_warns() {
     assert_eq!(code, 1, "documented: a cut capture exits 1");
     assert_eq!(out.lines().count(), total - 1);
     assert!(err.starts_with("netlab: warning: "), "{err}");
-    assert!(err.contains(&format!("cut short at byte {cut_at}")), "{err}");
+    assert!(
+        err.contains(&format!("cut short at byte {cut_at}")),
+        "{err}"
+    );
     // Cut inside a record header.
     let mut at = 24;
     for _ in 0..2 {
@@ -170,7 +181,9 @@ fn json_is_ndjson_with_the_documented_keys() {
     assert_eq!(code, 0);
     for line in out.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        for k in ["number", "time", "len", "caplen", "layers", "fields", "summary", "warnings"] {
+        for k in [
+            "number", "time", "len", "caplen", "layers", "fields", "summary", "warnings",
+        ] {
             assert!(v.get(k).is_some(), "missing {k} in {line}");
         }
         assert!(v["time"].as_f64().unwrap() > 1.0e9);
@@ -184,7 +197,10 @@ fn snaplen_cut_packets_are_marked_not_dropped() {
     let (code, out, _) = run(&["dissect", f.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), tshark_count(&f, None).len());
-    assert!(out.contains("[Packet size limited during capture]"), "{out}");
+    assert!(
+        out.contains("[Packet size limited during capture]"),
+        "{out}"
+    );
     let (_, json, _) = run(&["dissect", "--json", f.to_str().unwrap()]);
     assert!(json.lines().any(|l| l.contains("[truncated: ")), "{json}");
 }
@@ -208,17 +224,29 @@ fn filters_select_the_same_packets_as_tshark() {
         assert_eq!(code, 0, "{filter}: {err}");
         let ours: Vec<u64> = out
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["number"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["number"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect();
         let theirs = tshark_count(&f, Some(filter));
-        assert!(!theirs.is_empty(), "{file} {filter}: tshark matched nothing; a useless case");
+        assert!(
+            !theirs.is_empty(),
+            "{file} {filter}: tshark matched nothing; a useless case"
+        );
         assert_eq!(ours, theirs, "{file}: {filter}");
     }
 }
 
 #[test]
 fn bad_filter_points_at_the_token() {
-    let (code, _, err) = run(&["dissect", "--filter", "tcp.prot == 80", capture("http.pcap").to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "dissect",
+        "--filter",
+        "tcp.prot == 80",
+        capture("http.pcap").to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.starts_with("netlab: error: "), "{err}");
     assert!(err.contains("tcp.prot"), "{err}");
@@ -244,7 +272,8 @@ fn closed_pipe_exits_quietly() {
     let p = dir.path().join("big.pcap");
     let mut w = netlab::capture::Writer::new(std::fs::File::create(&p).unwrap(), 1).unwrap();
     for i in 0..200_000u32 {
-        w.write_packet(1_700_000_000 + i / 1000, i % 1000, &frame).unwrap();
+        w.write_packet(1_700_000_000 + i / 1000, i % 1000, &frame)
+            .unwrap();
     }
     w.flush().unwrap();
     drop(w);
@@ -262,7 +291,11 @@ fn closed_pipe_exits_quietly() {
     let out = child.wait_with_output().unwrap();
     assert!(first.contains("ICMP"), "{first}");
     assert!(out.status.success(), "{:?}", out.status);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -6,7 +6,10 @@ use crate::common::{captures, name, netlab, root};
 
 fn render(file: &std::path::Path) -> String {
     let mut text = String::new();
-    for args in [&["dissect", "--color", "never"][..], &["dissect", "--color", "never", "-v", "-x", "-c", "4"]] {
+    for args in [
+        &["dissect", "--color", "never"][..],
+        &["dissect", "--color", "never", "-v", "-x", "-c", "4"],
+    ] {
         let out = netlab().args(args).arg(file).output().expect("run netlab");
         text.push_str(&format!("$ netlab {} {}\n", args.join(" "), name(file)));
         text.push_str(&String::from_utf8_lossy(&out.stdout));

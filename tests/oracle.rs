@@ -101,9 +101,14 @@ const FIELDS: &[&str] = &[
 /// Runs tshark on a capture; one map per packet.
 fn tshark(file: &std::path::Path) -> Vec<BTreeMap<&'static str, String>> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"])
-        .arg(file)
-        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"]);
+    cmd.args(["-n", "-r"]).arg(file).args([
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=f",
+        "-E",
+        "separator=/t",
+    ]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }
@@ -157,7 +162,11 @@ fn int(s: &str) -> Option<i128> {
 }
 
 /// Compares one field; `None` when they agree, else why not.
-fn compare(field: &str, ours: Option<&serde_json::Value>, theirs: Option<&String>) -> Option<String> {
+fn compare(
+    field: &str,
+    ours: Option<&serde_json::Value>,
+    theirs: Option<&String>,
+) -> Option<String> {
     use serde_json::Value as J;
     if field == "frame.protocols" {
         let (o, t) = (ours?.as_str()?, theirs?);
@@ -178,7 +187,10 @@ fn compare(field: &str, ours: Option<&serde_json::Value>, theirs: Option<&String
         (Some(o), Some(t)) => {
             let same = match o {
                 J::Bool(b) if field == "tcp.options.sack_perm" => *b,
-                J::Bool(b) => matches!((b, t.as_str()), (true, "1" | "True") | (false, "0" | "False")),
+                J::Bool(b) => matches!(
+                    (b, t.as_str()),
+                    (true, "1" | "True") | (false, "0" | "False")
+                ),
                 J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
                 J::String(s) => s == t,
                 _ => false,
@@ -241,6 +253,11 @@ fn every_capture_agrees_with_tshark_field_by_field() {
         mismatches.is_empty(),
         "{} mismatches with tshark, first ones:\n{}",
         mismatches.len(),
-        mismatches.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        mismatches
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
