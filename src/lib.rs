@@ -8,5 +8,6 @@ pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod dissect;
+pub mod net;
 pub mod render;
 pub mod wire;

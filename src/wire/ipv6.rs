@@ -196,6 +196,47 @@ pub fn fragment_fields(buf: &[u8]) -> (u16, bool, u32) {
     (w & 0xfff8, w & 1 != 0, be32(buf, 4))
 }
 
+/// A fixed IPv6 header without extension headers, for building packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr {
+    pub src_addr: [u8; 16],
+    pub dst_addr: [u8; 16],
+    pub next_header: u8,
+    pub payload_len: usize,
+    pub hop_limit: u8,
+}
+
+impl Repr {
+    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
+        p.check_len()?;
+        if p.version() != 6 {
+            return Err(super::Error::Malformed("version is not 6"));
+        }
+        Ok(Repr {
+            src_addr: p.src_addr(),
+            dst_addr: p.dst_addr(),
+            next_header: p.next_header(),
+            payload_len: p.payload_len() as usize,
+            hop_limit: p.hop_limit(),
+        })
+    }
+
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Writes the 40-byte header (traffic class and flow label zero).
+    pub fn emit(&self, buf: &mut [u8]) {
+        let b = &mut buf[..HEADER_LEN];
+        b[..4].copy_from_slice(&[0x60, 0, 0, 0]);
+        super::set_be16(b, field::LENGTH.start, self.payload_len as u16);
+        b[field::NXT_HDR] = self.next_header;
+        b[field::HOP_LIMIT] = self.hop_limit;
+        b[field::SRC_ADDR].copy_from_slice(&self.src_addr);
+        b[field::DST_ADDR].copy_from_slice(&self.dst_addr);
+    }
+}
+
 /// Formats an IPv6 address in RFC 5952 form (`2001:db8::1`), as Wireshark does.
 pub fn fmt_addr(a: &[u8; 16], out: &mut String) {
     use core::fmt::Write;
@@ -222,6 +263,20 @@ mod tests {
         fmt_addr(&p.src_addr(), &mut s);
         assert_eq!(s, "::1");
         assert!(Packet::new_checked(&h[..39]).is_err());
+    }
+
+    #[test]
+    fn repr_roundtrip() {
+        let r = Repr {
+            src_addr: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            dst_addr: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            next_header: 6,
+            payload_len: 20,
+            hop_limit: 64,
+        };
+        let mut b = [0u8; 40];
+        r.emit(&mut b);
+        assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap(), r);
     }
 
     #[test]
