@@ -209,7 +209,16 @@ fn snaplen_cut_packets_are_marked_not_dropped() {
 fn filters_select_the_same_packets_as_tshark() {
     let cases = [
         ("http.pcap", "tcp"),
-        ("http.pcap", "tcp.flags.syn == 1 && !tcp.flags.ack"),
+        ("http.pcap", "tcp.flags.syn == 1 && tcp.flags.ack == 0"),
+        ("http.pcap", "tcp.flags.syn == 1 && !(tcp.flags.ack == 1)"),
+        (
+            "ip-fragments.pcap",
+            "ip.flags.mf == 1 || ip.frag_offset > 0",
+        ),
+        ("vlan.pcap", "vlan.id == 100 && ip.addr == 10.99.100.0/24"),
+        ("ip6-fragments.pcap", "ipv6.fraghdr.more == 1"),
+        ("icmp-errors.pcap", "icmp.type == 3 and udp.dstport == 9"),
+        ("tcp6.pcap", "ipv6.addr == fd00:99::2 and tcp.len >= 1000"),
         ("http.pcap", "tcp.port == 80 and frame.len > 100"),
         ("http.pcap", "tcp.len > 0 || tcp.flags.fin == 1"),
         ("dns.pcap", "udp.port == 53"),
@@ -237,6 +246,13 @@ fn filters_select_the_same_packets_as_tshark() {
         );
         assert_eq!(ours, theirs, "{file}: {filter}");
     }
+    // A bare field tests presence, as in Wireshark: every TCP segment has an ACK flag
+    // field (0 or 1), so `!tcp.flags.ack` matches nothing, in tshark and in netlab.
+    let f = capture("http.pcap");
+    let filter = "tcp.flags.syn == 1 && !tcp.flags.ack";
+    let (_, out, _) = run(&["dissect", "--filter", filter, f.to_str().unwrap()]);
+    assert_eq!(out.lines().count(), tshark_count(&f, Some(filter)).len());
+    assert_eq!(out.lines().count(), 0);
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn ethernet(out: &mut Out, data: &[u8]) -> Next {
     } else {
         Host::Mac(dst)
     };
-    if !ok {
+    if !ok || out.is_truncated() {
         return Next::Stop;
     }
     Next::Ether(t, ethernet::HEADER_LEN)
@@ -142,7 +142,7 @@ fn vlan_tag(out: &mut Out, data: &[u8], at: usize, service: bool) -> Next {
         tci & 0xfff
     );
     out.end(at + vlan::HEADER_LEN);
-    if !ok {
+    if !ok || out.is_truncated() {
         return Next::Stop;
     }
     Next::Ether(t, at + vlan::HEADER_LEN)
@@ -187,7 +187,7 @@ fn cooked_v1(out: &mut Out, data: &[u8]) -> Next {
     note!(out, "({})", ethertype_note(proto));
     headline!(out, "{}", link::pkttype_name(pt));
     out.end(sll::HEADER_LEN);
-    if !ok {
+    if !ok || out.is_truncated() {
         return Next::Stop;
     }
     Next::Ether(proto, sll::HEADER_LEN)
@@ -246,7 +246,7 @@ fn cooked_v2(out: &mut Out, data: &[u8]) -> Next {
         sll2::ifindex(&h)
     );
     out.end(sll2::HEADER_LEN);
-    if !ok {
+    if !ok || out.is_truncated() {
         return Next::Stop;
     }
     Next::Ether(proto, sll2::HEADER_LEN)

@@ -113,6 +113,8 @@ pub(crate) struct Out<'p> {
 impl Out<'_> {
     /// Opens a layer at `start`.
     pub fn begin(&mut self, proto: Proto, start: usize) {
+        // A layer announced past the end of the capture starts (empty) at its end.
+        let start = start.min(self.avail);
         let n = self.pkt.fields.len();
         self.pkt.layers.push(Layer {
             proto,
@@ -297,9 +299,10 @@ impl Dissector {
         pkt.interface = meta.interface;
         pkt.linktype = meta.linktype;
         let first = *self.first_ts.get_or_insert((meta.ts_sec, meta.ts_nsec));
-        pkt.rel_nsec = (meta.ts_sec - first.0)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(meta.ts_nsec as i64 - first.1 as i64);
+        // i128: timestamps at the ends of the i64 range must not overflow.
+        let rel = (meta.ts_sec as i128 - first.0 as i128) * 1_000_000_000
+            + (meta.ts_nsec as i128 - first.1 as i128);
+        pkt.rel_nsec = rel.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
         let mut data = std::mem::take(&mut pkt.data);
         data.extend_from_slice(bytes);
         pkt.reassembled = None;

@@ -272,7 +272,7 @@ impl Packet {
                     let token = match f.def.key {
                         "ipv6.hopopts" => "ipv6.hopopts",
                         "ipv6.routing" => "ipv6.routing",
-                        "ipv6.fragment" => "ipv6.fraghdr",
+                        "ipv6.fraghdr" => "ipv6.fraghdr",
                         "ipv6.dstopts" => "ipv6.dstopts",
                         _ => continue,
                     };

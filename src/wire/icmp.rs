@@ -184,8 +184,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The checksum the whole message should carry.
     pub fn expected_checksum(&self) -> u16 {
         let b = self.buffer.as_ref();
-        let acc = checksum::sum(0, &b[..field::CHECKSUM.start]);
-        checksum::finish(checksum::sum(acc, &b[field::CHECKSUM.end..]))
+        let before = b.get(..field::CHECKSUM.start).unwrap_or(b);
+        let after = b.get(field::CHECKSUM.end..).unwrap_or(&[]);
+        checksum::finish(checksum::sum(checksum::sum(0, before), after))
     }
 }
 

@@ -271,8 +271,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The checksum the message should carry given the IPv6 pseudo-header sum.
     pub fn expected_checksum(&self, pseudo: u32) -> u16 {
         let b = self.buffer.as_ref();
-        let acc = checksum::sum(pseudo, &b[..field::CHECKSUM.start]);
-        checksum::finish(checksum::sum(acc, &b[field::CHECKSUM.end..]))
+        let before = b.get(..field::CHECKSUM.start).unwrap_or(b);
+        let after = b.get(field::CHECKSUM.end..).unwrap_or(&[]);
+        checksum::finish(checksum::sum(checksum::sum(pseudo, before), after))
     }
 }
 

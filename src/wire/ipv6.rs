@@ -99,19 +99,19 @@ pub const ROUTING_SEGLEFT: FieldDef = FieldDef::new(
 );
 pub const FRAGMENT: FieldDef = FieldDef::new(
     "Fragment header",
-    "ipv6.fragment",
+    "ipv6.fraghdr",
     "this packet is one piece of a larger one; only the source fragments in IPv6",
 );
 pub const FRAG_OFFSET: FieldDef = FieldDef::new(
     "Offset",
-    "ipv6.fragment.offset",
+    "ipv6.fraghdr.offset",
     "where this piece goes in the original packet, in bytes (8-byte units on the wire)",
 );
 pub const FRAG_MORE: FieldDef =
-    FieldDef::new("More fragments", "ipv6.fragment.more", "more pieces follow");
+    FieldDef::new("More fragments", "ipv6.fraghdr.more", "more pieces follow");
 pub const FRAG_ID: FieldDef = FieldDef::new(
     "Identification",
-    "ipv6.fragment.id",
+    "ipv6.fraghdr.ident",
     "shared by all pieces of one packet",
 );
 
@@ -276,7 +276,10 @@ mod tests {
         };
         let mut b = [0u8; 40];
         r.emit(&mut b);
-        assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap(), r);
+        assert_eq!(
+            Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap(),
+            r
+        );
     }
 
     #[test]

@@ -246,7 +246,8 @@ impl Interface {
         let secs = ts / self.units_per_sec;
         let frac = ts % self.units_per_sec;
         let nanos = (frac as u128 * 1_000_000_000 / self.units_per_sec as u128) as u32;
-        ((secs as i64).saturating_add(self.ts_offset), nanos)
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        (secs.saturating_add(self.ts_offset), nanos)
     }
 }
 

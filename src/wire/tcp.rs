@@ -305,9 +305,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
 /// The checksum a segment (header + data as on the wire) should carry, given the sum of
 /// its pseudo-header.
+/// A segment too short to hold the checksum field is summed as it is.
 pub fn expected_checksum(pseudo: u32, segment: &[u8]) -> u16 {
-    let acc = checksum::sum(pseudo, &segment[..field::CHECKSUM.start]);
-    checksum::finish(checksum::sum(acc, &segment[field::CHECKSUM.end..]))
+    let before = segment.get(..field::CHECKSUM.start).unwrap_or(segment);
+    let after = segment.get(field::CHECKSUM.end..).unwrap_or(&[]);
+    checksum::finish(checksum::sum(checksum::sum(pseudo, before), after))
 }
 
 /// One TCP option. RFC 9293 § 3.2 (MSS, NOP, EOL), RFC 7323 (window scale, timestamps),

@@ -99,8 +99,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 /// The checksum a UDP datagram (`datagram` = header + data, checksum field included as
 /// it is on the wire) should carry, given its pseudo-header sum.
 pub fn expected_checksum(pseudo: u32, datagram: &[u8]) -> u16 {
-    let mut acc = checksum::sum(pseudo, &datagram[..field::CHECKSUM.start]);
-    acc = checksum::sum(acc, &datagram[field::PAYLOAD.min(datagram.len())..]);
+    let before = datagram.get(..field::CHECKSUM.start).unwrap_or(datagram);
+    let after = datagram.get(field::PAYLOAD..).unwrap_or(&[]);
+    let acc = checksum::sum(checksum::sum(pseudo, before), after);
     match checksum::finish(acc) {
         // RFC 768: a computed 0 is sent as all ones, since 0 means "no checksum".
         0 => 0xffff,

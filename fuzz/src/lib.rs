@@ -1,0 +1,123 @@
+//! What the fuzz targets share: render a dissected packet every way netlab can, and
+//! check the model's invariants (a broken invariant is a crash, as a panic is).
+
+use netlab::dissect::filter::Filter;
+use netlab::dissect::stats::Stats;
+use netlab::dissect::{Dissector, Meta, Packet, Value};
+use netlab::render::json::JsonWriter;
+use netlab::render::{self, Style, hex, summary, tree};
+
+/// The link types a frame is dissected as: NULL, Ethernet, raw IP (101, and its old
+/// numbers 12 and 14), SLL, SLL2, raw IPv4, raw IPv6, and one netlab does not know.
+pub const LINK_TYPES: [u32; 10] = [0, 1, 101, 113, 276, 228, 229, 12, 14, 9999];
+
+/// Display filters evaluated on every packet (those the filter module accepts).
+pub const FILTERS: [&str; 4] = [
+    "tcp",
+    "ip.src == 10.0.0.1 || udp.port == 53",
+    "frame.len > 100 && !arp",
+    "tcp.flags.syn == 1 and tcp.port == 80",
+];
+
+/// Reused state: one per fuzz process.
+pub struct Sink {
+    pub pkt: Packet,
+    json: JsonWriter,
+    out: String,
+    filters: Vec<Filter>,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Sink {
+            pkt: Packet::default(),
+            json: JsonWriter::default(),
+            out: String::new(),
+            filters: FILTERS.iter().filter_map(|f| Filter::parse(f).ok()).collect(),
+        }
+    }
+}
+
+fn within(r: &std::ops::Range<usize>, n: usize) -> bool {
+    r.start <= r.end && r.end <= n
+}
+
+/// Panics when the packet (dissected from `input_len` bytes) points outside its bytes.
+pub fn check_model(pkt: &Packet, input_len: usize) {
+    let n = pkt.data.len();
+    assert_eq!(pkt.caplen as usize, input_len, "caplen");
+    match &pkt.reassembled {
+        None => assert_eq!(n, input_len, "data length without reassembly"),
+        Some(r) => assert!(r.start == input_len && r.end == n, "reassembled {r:?}"),
+    }
+    for l in &pkt.layers {
+        assert!(within(&l.range, n), "layer {:?} covers {:?} of {n} bytes", l.proto, l.range);
+        assert!(within(&l.fields, pkt.fields.len()), "layer {:?} fields {:?}", l.proto, l.fields);
+    }
+    for f in &pkt.fields {
+        assert!(within(&f.range, n), "field {} covers {:?} of {n} bytes", f.def.key, f.range);
+        if let Value::Bytes(r) = &f.value {
+            assert!(within(r, n), "field {} holds bytes {r:?} of {n}", f.def.key);
+        }
+    }
+}
+
+impl Sink {
+    /// Checks the packet just dissected, renders it every way, filters and counts it.
+    pub fn render(&mut self, input_len: usize, color: bool, stats: &mut Stats) {
+        let pkt = &self.pkt;
+        check_model(pkt, input_len);
+        let style = Style { color };
+        let out = &mut self.out;
+        out.clear();
+        summary::write(out, pkt, style);
+        let line = out.strip_suffix('\n').expect("summary ends with a newline");
+        assert!(!line.contains('\n'), "summary is one line: {out:?}");
+        out.clear();
+        tree::write(out, pkt, style);
+        out.clear();
+        hex::write(out, pkt, style);
+        out.clear();
+        self.json.write(out, pkt);
+        let line = out.strip_suffix('\n').expect("JSON ends with a newline");
+        assert!(!line.contains('\n'), "JSON is one line: {out:?}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid JSON ({e}): {line}"));
+        assert_eq!(
+            v.get("layers").and_then(|l| l.as_array()).map(Vec::len),
+            Some(pkt.layers.len()),
+            "JSON layers: {line}"
+        );
+        for f in &self.filters {
+            let _ = f.matches(pkt);
+        }
+        stats.add(pkt);
+    }
+
+    /// Renders the statistics gathered.
+    pub fn stats(&mut self, stats: &Stats) {
+        self.out.clear();
+        render::stats::write(&mut self.out, stats);
+    }
+}
+
+/// A dissector in the full mode (fields and prose, as `-v` and `--json`) or the fast
+/// one the plain packet list uses.
+pub fn dissector(fast: bool) -> Dissector {
+    let mut d = Dissector::new();
+    if fast {
+        d.record = false;
+        d.detail = false;
+    }
+    d
+}
+
+pub fn meta(linktype: u32, len: u32) -> Meta {
+    Meta {
+        number: 1,
+        ts_sec: 1_700_000_000,
+        ts_nsec: 0,
+        len,
+        interface: 0,
+        linktype,
+    }
+}
