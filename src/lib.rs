@@ -10,4 +10,5 @@ pub mod commands;
 pub mod dissect;
 pub mod net;
 pub mod render;
+pub mod tcp;
 pub mod wire;
