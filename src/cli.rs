@@ -35,6 +35,10 @@ pub enum Command {
     /// Explain every packet of a pcap or pcapng capture, layer by layer.
     #[command(after_help = DISSECT_EXAMPLES)]
     Dissect(DissectArgs),
+    /// Watch netlab's own hand-written TCP talk to the real Linux TCP stack: handshake,
+    /// data, teardown, with loss, reordering and delay you inject.
+    #[command(name = "tcp-handshake", after_help = HANDSHAKE_EXAMPLES)]
+    TcpHandshake(HandshakeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -54,6 +58,91 @@ Examples:
 
 Exit status: 0 when every packet was read; 1 on an error, or when the capture is cut
 short (every complete packet is shown first, then a warning says where it stopped).";
+
+const HANDSHAKE_EXAMPLES: &str = "\
+Examples:
+  sudo netlab tcp-handshake                          SYN, SYN-ACK, ACK with the kernel, then FIN/ACK
+  sudo netlab tcp-handshake --send hello             data, its echo, the ACKs
+  sudo netlab tcp-handshake --role server            the kernel connects to netlab (passive open)
+  sudo netlab tcp-handshake --drop syn-ack           the kernel retransmits its SYN-ACK after its RTO
+  sudo netlab tcp-handshake --send a --send b --reorder   duplicate ACKs, in-order delivery
+  sudo netlab tcp-handshake --closed-port            a SYN to a closed port: RST/ACK
+  sudo netlab tcp-handshake --ipv6 -w hs.pcap        the same over IPv6, saved for Wireshark
+  netlab tcp-handshake --simulate --drop data        no privileges: netlab talks to itself
+
+The default mode moves netlab into a private, anonymous network namespace with a TUN
+device: the kernel owns 10.0.0.1 there, netlab's endpoint 10.0.0.2, and netlab is the
+wire between them. The namespace disappears when netlab exits, however it exits.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// netlab opens the connection (active open) to a kernel listener.
+    Client,
+    /// A kernel client connects to netlab's endpoint (passive open).
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloseHow {
+    /// FIN/ACK in both directions, then TIME-WAIT.
+    Fin,
+    /// Abort with RST.
+    Rst,
+}
+
+#[derive(Debug, Args)]
+pub struct HandshakeArgs {
+    /// Who opens the connection.
+    #[arg(long, value_enum, default_value_t = Role::Client)]
+    pub role: Role,
+
+    /// Send TEXT once the connection is established (repeatable); the kernel side echoes it.
+    #[arg(long, value_name = "TEXT")]
+    pub send: Vec<String>,
+
+    /// How netlab closes the connection.
+    #[arg(long, value_enum, default_value_t = CloseHow::Fin)]
+    pub close: CloseHow,
+
+    /// Send the SYN to a port nobody listens on: the kernel answers RST/ACK.
+    #[arg(long)]
+    pub closed_port: bool,
+
+    /// Drop packets on the wire: a packet number (`2`), or `syn`, `syn-ack`, `ack`,
+    /// `data`, `fin` (the first such packet). Repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub drop: Vec<String>,
+
+    /// Hold the first data segment back until the next segment in the same direction
+    /// has passed.
+    #[arg(long)]
+    pub reorder: bool,
+
+    /// Delay every packet on the wire by MS milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub delay: Option<u64>,
+
+    /// Use IPv6 (fd00:6e6c::1 and fd00:6e6c::2 inside the private namespace).
+    #[arg(long)]
+    pub ipv6: bool,
+
+    /// Save every packet delivered on the wire to a pcap file (raw IP link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print the trace as NDJSON events (packet, state, timer, summary).
+    #[arg(long)]
+    pub json: bool,
+
+    /// No privileges needed: netlab's endpoint talks to a second netlab endpoint over an
+    /// in-memory wire with a virtual clock.
+    #[arg(long)]
+    pub simulate: bool,
+
+    /// The kernel listener's port.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
 
 #[derive(Debug, Args)]
 pub struct DissectArgs {

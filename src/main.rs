@@ -15,6 +15,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::dissect::Outcome::Complete => Ok(ExitCode::SUCCESS),
             commands::dissect::Outcome::CutShort => Ok(ExitCode::from(1)),
         },
+        Command::TcpHandshake(args) => {
+            commands::tcp_handshake::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

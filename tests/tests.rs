@@ -9,6 +9,7 @@
 mod cli;
 mod common;
 mod golden;
+mod handshake;
 mod layers;
 mod lessons;
 mod mutation;

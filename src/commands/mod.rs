@@ -1,6 +1,7 @@
 //! One file per subcommand: the only place that joins I/O, codecs and printing.
 
 pub mod dissect;
+pub mod tcp_handshake;
 
 use std::io::{self, IsTerminal};
 

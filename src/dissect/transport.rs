@@ -246,7 +246,9 @@ fn dissect_tcp(
     if hl > tcp::HEADER_LEN {
         // Only the option bytes really captured are read (the rest of `h` is padding).
         let captured = data.len().saturating_sub(at).min(hl);
-        options(out, &h[..captured], at, captured < hl);
+        // SACK edges are shown relative, like Wireshark: in the other side's numbering.
+        let ack_base = ack_raw.wrapping_sub(ack);
+        options(out, &h[..captured], at, captured < hl, ack_base);
         if captured < hl {
             out.truncated(format!(
                 "options end at byte {}, the capture at {}",
@@ -286,7 +288,7 @@ pub(crate) fn flag_string(flags: u16, s: &mut String) {
 
 /// Decodes the options in `hdr` (the header bytes captured); `cut` says the capture
 /// ended inside the options, so a last option that does not parse is cut, not malformed.
-fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool) {
+fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool, ack_base: u32) {
     let start = tcp::HEADER_LEN;
     out.push(1, &tcp::OPTIONS, at + start..at + hdr.len(), Value::Group);
     let mut i = start;
@@ -334,9 +336,10 @@ fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool) {
             TcpOption::SackRange(edges) => {
                 out.push(2, &tcp::OPT_SACK, rg.clone(), Value::Group);
                 for (k, (l, r)) in edges.iter().flatten().enumerate() {
+                    let (l, r) = (l.wrapping_sub(ack_base), r.wrapping_sub(ack_base));
                     let b = rg.start + 2 + k * 8;
-                    out.push(3, &tcp::OPT_SACK_LE, b..b + 4, Value::Uint(*l as u64));
-                    out.push(3, &tcp::OPT_SACK_RE, b + 4..b + 8, Value::Uint(*r as u64));
+                    out.push(3, &tcp::OPT_SACK_LE, b..b + 4, Value::Uint(l as u64));
+                    out.push(3, &tcp::OPT_SACK_RE, b + 4..b + 8, Value::Uint(r as u64));
                     let _ = write!(summary, " SLE={l} SRE={r}");
                 }
             }

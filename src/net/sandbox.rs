@@ -123,7 +123,11 @@ impl Sandbox {
             flags: IFF_TUN | IFF_NO_PI,
             _pad: [0; 22],
         };
-        for (d, s) in req.name.iter_mut().zip(name.bytes().take(libc::IFNAMSIZ - 1)) {
+        for (d, s) in req
+            .name
+            .iter_mut()
+            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
+        {
             *d = s as libc::c_char;
         }
         // SAFETY: TUNSETIFF reads an ifreq we own for the duration of the call.

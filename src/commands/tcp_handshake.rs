@@ -1,0 +1,1096 @@
+//! `netlab tcp-handshake`: netlab's own TCP endpoint (`src/tcp/`) talks to the real Linux
+//! TCP stack — or, with `--simulate`, to a second netlab endpoint — and netlab, being the
+//! wire between them, prints every segment, drops, reorders or delays what it is told to,
+//! and saves what it delivered to a pcap.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::capture::Writer;
+use crate::cli::{CloseHow, HandshakeArgs, Role};
+use crate::dissect::{Dissector, Meta, Packet};
+use crate::net::sandbox::{Plan, Sandbox};
+use crate::render::Style;
+use crate::render::json::write_str;
+use crate::tcp::{self as engine, Action, Endpoint, State};
+use crate::wire::tcp::{self, TcpOption, flags};
+use crate::wire::{checksum, ipv4, ipv6};
+
+/// Which way a packet travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// From netlab's endpoint to the peer (the kernel, or the simulated server).
+    Out,
+    /// From the peer to netlab's endpoint.
+    In,
+}
+
+/// One rule of `--drop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropSpec {
+    Nth(u32),
+    Syn,
+    SynAck,
+    Ack,
+    Data,
+    Fin,
+}
+
+impl std::str::FromStr for DropSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "syn" => DropSpec::Syn,
+            "syn-ack" | "synack" => DropSpec::SynAck,
+            "ack" => DropSpec::Ack,
+            "data" => DropSpec::Data,
+            "fin" => DropSpec::Fin,
+            n => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => DropSpec::Nth(n),
+                _ => {
+                    return Err(format!(
+                        "bad --drop `{s}`: a packet number (1, 2, …) or syn, syn-ack, ack, data, fin"
+                    ));
+                }
+            },
+        })
+    }
+}
+
+impl DropSpec {
+    fn matches(self, index: u32, f: u16, payload_len: usize) -> bool {
+        let syn = f & flags::SYN != 0;
+        let ack = f & flags::ACK != 0;
+        match self {
+            DropSpec::Nth(n) => n == index,
+            DropSpec::Syn => syn && !ack,
+            DropSpec::SynAck => syn && ack,
+            DropSpec::Ack => ack && !syn && payload_len == 0 && f & (flags::FIN | flags::RST) == 0,
+            DropSpec::Data => payload_len > 0,
+            DropSpec::Fin => f & flags::FIN != 0,
+        }
+    }
+}
+
+/// The impairments netlab applies as the wire.
+struct Impair {
+    drops: Vec<(DropSpec, bool)>,
+    reorder: bool,
+    reorder_done: bool,
+    delay: Duration,
+    count: u32,
+}
+
+/// A packet in flight on the wire.
+struct InFlight {
+    due: Duration,
+    dir: Dir,
+    bytes: Vec<u8>,
+}
+
+/// Addresses of the two ends.
+#[derive(Clone, Copy)]
+struct Ends {
+    netlab: SocketAddr,
+    peer: SocketAddr,
+}
+
+/// Builds an IP packet around a TCP segment, checksums computed by netlab.
+pub fn build_packet(src: SocketAddr, dst: SocketAddr, repr: &tcp::Repr, payload: &[u8]) -> Vec<u8> {
+    let seg_len = repr.header_len() + payload.len();
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut buf = vec![0u8; ipv4::HEADER_LEN + seg_len];
+            ipv4::Repr {
+                src_addr: s.octets(),
+                dst_addr: d.octets(),
+                protocol: tcp::PROTOCOL,
+                payload_len: seg_len,
+                ttl: 64,
+                ident: 0,
+                dont_frag: true,
+            }
+            .emit(&mut buf);
+            let ps =
+                checksum::pseudo_header(&s.octets(), &d.octets(), tcp::PROTOCOL, seg_len as u32);
+            repr.emit(&mut buf[ipv4::HEADER_LEN..], payload, ps);
+            buf
+        }
+        (s, d) => {
+            let to6 = |a: IpAddr| match a {
+                IpAddr::V6(a) => a.octets(),
+                IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            };
+            let (s, d) = (to6(s), to6(d));
+            let mut buf = vec![0u8; ipv6::HEADER_LEN + seg_len];
+            ipv6::Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: tcp::PROTOCOL,
+                payload_len: seg_len,
+                hop_limit: 64,
+            }
+            .emit(&mut buf);
+            let ps = checksum::pseudo_header(&s, &d, tcp::PROTOCOL, seg_len as u32);
+            repr.emit(&mut buf[ipv6::HEADER_LEN..], payload, ps);
+            buf
+        }
+    }
+}
+
+/// A TCP segment read from an IP packet: addresses and the parsed header.
+pub struct Parsed<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub repr: tcp::Repr<'a>,
+    pub payload: &'a [u8],
+}
+
+/// Parses an IPv4/IPv6 packet carrying TCP (no extension headers); `None` for anything
+/// else (the kernel's other chatter).
+pub fn parse_packet(p: &[u8]) -> Option<Parsed<'_>> {
+    let (src, dst, seg) = match p.first()? >> 4 {
+        4 => {
+            let ip = ipv4::Packet::new_checked(p).ok()?;
+            if ip.protocol() != tcp::PROTOCOL || ip.more_frags() || ip.frag_offset() != 0 {
+                return None;
+            }
+            let end = (ip.total_len() as usize).min(p.len());
+            let s = IpAddr::V4(Ipv4Addr::from(ip.src_addr()));
+            let d = IpAddr::V4(Ipv4Addr::from(ip.dst_addr()));
+            (s, d, p.get(ip.header_len() as usize..end)?)
+        }
+        6 => {
+            let ip = ipv6::Packet::new_checked(p).ok()?;
+            if ip.next_header() != tcp::PROTOCOL {
+                return None;
+            }
+            let end = (ipv6::HEADER_LEN + ip.payload_len() as usize).min(p.len());
+            let s = IpAddr::V6(Ipv6Addr::from(ip.src_addr()));
+            let d = IpAddr::V6(Ipv6Addr::from(ip.dst_addr()));
+            (s, d, p.get(ipv6::HEADER_LEN..end)?)
+        }
+        _ => return None,
+    };
+    let t = tcp::Packet::new_checked(seg).ok()?;
+    let mut options = Vec::new();
+    let mut rest = &seg[tcp::HEADER_LEN..t.header_len() as usize];
+    while !rest.is_empty() {
+        let (r, o) = tcp::parse_option(rest).ok()?;
+        if matches!(o, TcpOption::EndOfList) {
+            break;
+        }
+        options.push(o);
+        rest = r;
+    }
+    Some(Parsed {
+        src: SocketAddr::new(src, t.src_port()),
+        dst: SocketAddr::new(dst, t.dst_port()),
+        repr: tcp::Repr {
+            src_port: t.src_port(),
+            dst_port: t.dst_port(),
+            seq_number: t.seq_number(),
+            ack_number: t.ack_number(),
+            flags: t.flags(),
+            window_len: t.window_len(),
+            options,
+        },
+        payload: &seg[t.header_len() as usize..],
+    })
+}
+
+/// The other end of the wire.
+enum Peer {
+    /// The real Linux TCP stack, behind the TUN device of netlab's private namespace.
+    Kernel(Sandbox),
+    /// A second netlab endpoint (`--simulate`), echoing what it receives.
+    Sim(Box<Endpoint>),
+}
+
+/// What the run is trying to do, step by step.
+struct Script {
+    to_send: Vec<String>,
+    sent: bool,
+    expected: usize,
+    received: Vec<u8>,
+    close: CloseHow,
+    closing: bool,
+    /// `--closed-port`: the run ends at the RST.
+    refused: bool,
+}
+
+struct Run<'a> {
+    args: &'a HandshakeArgs,
+    style: Style,
+    virtual_clock: bool,
+    start: Instant,
+    now: Duration,
+    me: Endpoint,
+    peer: Peer,
+    ends: Ends,
+    impair: Impair,
+    held: Option<(Dir, Vec<u8>, Duration)>,
+    flight: Vec<InFlight>,
+    dissector: Dissector,
+    pkt: Packet,
+    pcap: Option<Writer<std::io::BufWriter<std::fs::File>>>,
+    out: std::io::StdoutLock<'static>,
+    script: Script,
+    used: bool,
+    syn_sent_at: Option<Duration>,
+    handshake_rtt: Option<Duration>,
+    delivered: [u64; 2],
+    dropped: u64,
+    wire_bytes: u64,
+    peer_retransmits: u64,
+    last_seq: [Option<u32>; 2],
+}
+
+impl Run<'_> {
+    fn clock(&self) -> Duration {
+        if self.virtual_clock {
+            self.now
+        } else {
+            self.start.elapsed()
+        }
+    }
+
+    fn ms(t: Duration) -> String {
+        format!("{:>9.3} ms", t.as_secs_f64() * 1000.0)
+    }
+
+    fn say(&mut self, line: &str) {
+        if !self.args.json {
+            let _ = writeln!(self.out, "{line}");
+        }
+    }
+
+    fn event(&mut self, json: &str) {
+        if self.args.json {
+            let _ = writeln!(self.out, "{json}");
+        }
+    }
+
+    /// Offers a packet to the wire: it is shown, then dropped, held or scheduled.
+    fn offer(&mut self, dir: Dir, bytes: Vec<u8>) {
+        let now = self.clock();
+        self.impair.count += 1;
+        let index = self.impair.count;
+        let (f, plen, seq) = match parse_packet(&bytes) {
+            Some(p) => (p.repr.flags, p.payload.len(), Some(p.repr.seq_number)),
+            None => (0, 0, None),
+        };
+        let mut drop = false;
+        for (spec, used) in &mut self.impair.drops {
+            if !*used && spec.matches(index, f, plen) {
+                *used = true;
+                drop = true;
+                break;
+            }
+        }
+        // A segment from the peer with a sequence number it already used is the peer's
+        // retransmission (the kernel's RTO at work).
+        let mut retx = false;
+        if dir == Dir::In && plen + (f & (flags::SYN | flags::FIN) != 0) as usize > 0 {
+            if seq.is_some() && self.last_seq[1] == seq {
+                self.peer_retransmits += 1;
+                retx = true;
+            }
+            self.last_seq[1] = seq;
+        }
+        self.show(now, index, dir, &bytes, drop, retx);
+        if drop {
+            self.dropped += 1;
+            return;
+        }
+        // The simulated wire takes 5 ms each way, so that round trips are visible.
+        let latency = if self.virtual_clock {
+            Duration::from_millis(5)
+        } else {
+            Duration::ZERO
+        };
+        let due = now + self.impair.delay + latency;
+        if self.impair.reorder && !self.impair.reorder_done && plen > 0 && self.held.is_none() {
+            self.impair.reorder_done = true;
+            self.say(&format!(
+                "{}   ↺ netlab holds this segment back: it will arrive after the next one",
+                Self::ms(now)
+            ));
+            self.held = Some((dir, bytes, now + Duration::from_millis(500)));
+            return;
+        }
+        self.flight.push(InFlight { due, dir, bytes });
+        if self.held.as_ref().is_some_and(|h| h.0 == dir) {
+            let (hdir, hb, _) = self.held.take().expect("held");
+            self.flight.push(InFlight {
+                due: due + Duration::from_micros(1),
+                dir: hdir,
+                bytes: hb,
+            });
+        }
+    }
+
+    /// Prints one packet as it crosses the wire, numbered like Wireshark would.
+    fn show(
+        &mut self,
+        now: Duration,
+        index: u32,
+        dir: Dir,
+        bytes: &[u8],
+        dropped: bool,
+        retx: bool,
+    ) {
+        let meta = Meta {
+            number: index as u64,
+            ts_sec: now.as_secs() as i64,
+            ts_nsec: now.subsec_nanos(),
+            len: bytes.len() as u32,
+            interface: 0,
+            linktype: 101,
+        };
+        self.dissector.dissect(meta, bytes, &mut self.pkt);
+        let num = |k: &str| match self.pkt.field(k).map(|f| &f.value) {
+            Some(crate::dissect::Value::Uint(n) | crate::dissect::Value::Hex(n, _)) => Some(*n),
+            _ => None,
+        };
+        let (seq_raw, ack_raw) = (num("tcp.seq_raw"), num("tcp.ack_raw"));
+        let f = num("tcp.flags").unwrap_or(0) as u16;
+        let sack = self.pkt.field("tcp.options.sack_le").is_some();
+        let state = self.me.state().name();
+        if self.args.json {
+            let mut j = String::new();
+            j.push_str(&format!(
+                "{{\"event\":\"packet\",\"t_ms\":{:.3},\"n\":{index},\"dir\":\"{}\",\"dropped\":{dropped},\"bytes\":{},",
+                now.as_secs_f64() * 1000.0,
+                if dir == Dir::Out { "out" } else { "in" },
+                bytes.len()
+            ));
+            for k in ["tcp.seq", "tcp.ack", "tcp.len", "tcp.flags"] {
+                if let Some(v) = num(k) {
+                    j.push_str(&format!("\"{}\":{v},", k.trim_start_matches("tcp.")));
+                }
+            }
+            if let (Some(s), Some(a)) = (seq_raw, ack_raw) {
+                j.push_str(&format!("\"seq_raw\":{s},\"ack_raw\":{a},"));
+            }
+            j.push_str("\"summary\":");
+            write_str(&mut j, &self.pkt.info);
+            j.push_str(",\"state\":");
+            write_str(&mut j, state);
+            j.push('}');
+            self.event(&j);
+            return;
+        }
+        let peer = if self.virtual_clock { "peer" } else { "kernel" };
+        let arrow = match dir {
+            Dir::Out => format!("netlab → {peer} "),
+            Dir::In => format!("{peer} → netlab "),
+        };
+        let mark = if dropped {
+            self.style_paint("1;31", "✗ DROPPED by netlab ")
+        } else {
+            String::new()
+        };
+        let info = self.pkt.info.clone();
+        let raw = match (seq_raw, ack_raw) {
+            (Some(s), Some(a)) => format!("  (raw seq {s}, raw ack {a})"),
+            _ => String::new(),
+        };
+        let line = format!(
+            "{} #{index:<3} {}{mark}{info}{raw}",
+            Self::ms(now),
+            self.style_paint(if dir == Dir::Out { "1;36" } else { "1;33" }, &arrow),
+        );
+        let line = format!("{line}   [netlab: {state}]");
+        self.say(&line);
+        if dropped {
+            return;
+        }
+        // Explain what the peer's segments mean when they are not plain.
+        let note = if dir == Dir::In && sack {
+            Some("a duplicate ACK with SACK blocks: the peer got bytes beyond a hole (SLE..SRE) and still asks for the first missing byte".to_string())
+        } else if dir == Dir::In
+            && f & flags::RST != 0
+            && f & flags::ACK != 0
+            && self.me.state() == State::SynSent
+        {
+            Some("RST/ACK: nobody listens on that port, so the kernel refuses the SYN (RFC 9293 § 3.10.7.1: seq 0, ack = their seq + 1)".to_string())
+        } else if retx {
+            Some("a retransmission by the peer: the same sequence number again — its timer expired before netlab's ACK arrived".to_string())
+        } else {
+            None
+        };
+        if let Some(n) = note {
+            self.say(&format!("{:>12}        └ {n}", ""));
+        }
+    }
+
+    fn style_paint(&self, code: &str, s: &str) -> String {
+        let mut o = String::new();
+        self.style.paint(&mut o, code, s);
+        o
+    }
+
+    /// Hands a packet to its receiver.
+    fn deliver(&mut self, f: InFlight) -> Result<()> {
+        let now = self.clock();
+        if let Some(w) = &mut self.pcap {
+            let us = (now.as_micros() % 1_000_000) as u32;
+            w.write_packet(1_700_000_000 + now.as_secs() as u32, us, &f.bytes)?;
+        }
+        self.delivered[(f.dir == Dir::In) as usize] += 1;
+        self.wire_bytes += f.bytes.len() as u64;
+        match f.dir {
+            Dir::Out => match &mut self.peer {
+                Peer::Kernel(sb) => sb.send(&f.bytes).context("writing to the TUN device")?,
+                Peer::Sim(ep) => {
+                    if let Some(p) = parse_packet(&f.bytes) {
+                        let acts = ep.on_segment(now, &p.repr, p.payload);
+                        self.peer_actions(acts);
+                    }
+                }
+            },
+            Dir::In => {
+                let Some(p) = parse_packet(&f.bytes) else {
+                    return Ok(());
+                };
+                if p.dst != self.ends.netlab
+                    || p.src != self.ends.peer && self.me.state() != State::Listen
+                {
+                    return Ok(());
+                }
+                if self.me.state() == State::Listen {
+                    self.ends.peer = p.src;
+                }
+                if self.syn_sent_at.is_some()
+                    && self.handshake_rtt.is_none()
+                    && p.repr.flags & flags::SYN != 0
+                {
+                    self.handshake_rtt = self.syn_sent_at.map(|t| now - t);
+                }
+                let acts = self.me.on_segment(now, &p.repr, p.payload);
+                self.my_actions(acts);
+            }
+        }
+        Ok(())
+    }
+
+    /// The simulated peer's actions: its segments go on the wire, then its application
+    /// reacts (echoes what arrived, closes when the other side closed) — after the
+    /// segments, as a kernel would send its ACK before the application runs.
+    fn peer_actions(&mut self, acts: Vec<Action>) {
+        let now = self.clock();
+        let mut echo = Vec::new();
+        let mut close = false;
+        for a in acts {
+            match a {
+                Action::Send(seg) => {
+                    let b = build_packet(self.ends.peer, self.ends.netlab, &seg.repr, &seg.payload);
+                    self.offer(Dir::In, b);
+                }
+                Action::Deliver(data) => echo.extend_from_slice(&data),
+                Action::StateChange {
+                    to: State::CloseWait,
+                    ..
+                } => close = true,
+                Action::Retransmit { .. } => self.peer_retransmits += 1,
+                _ => {}
+            }
+        }
+        let Peer::Sim(ep) = &mut self.peer else {
+            return;
+        };
+        let mut more = Vec::new();
+        if !echo.is_empty() {
+            more.extend(ep.send(now, &echo));
+        }
+        if close {
+            more.extend(ep.close(now));
+        }
+        if !more.is_empty() {
+            self.peer_actions(more);
+        }
+    }
+
+    /// netlab's endpoint's actions: segments go on the wire, everything is explained.
+    fn my_actions(&mut self, acts: Vec<Action>) {
+        let now = self.clock();
+        for a in acts {
+            match a {
+                Action::Send(seg) => {
+                    if seg.has(flags::SYN) && !seg.has(flags::ACK) && self.syn_sent_at.is_none() {
+                        self.syn_sent_at = Some(now);
+                    }
+                    if seg.has(flags::SYN) && seg.has(flags::ACK) && self.syn_sent_at.is_none() {
+                        self.syn_sent_at = Some(now);
+                    }
+                    let why = seg.why.clone();
+                    let b = build_packet(self.ends.netlab, self.ends.peer, &seg.repr, &seg.payload);
+                    self.offer(Dir::Out, b);
+                    if !why.is_empty() {
+                        self.say(&format!("{:>12}        └ {why}", ""));
+                    }
+                }
+                Action::StateChange { from, to, why } => {
+                    self.say(&format!(
+                        "{}   netlab: {} → {}  ({why})",
+                        Self::ms(now),
+                        from.name(),
+                        self.style_paint("1", to.name())
+                    ));
+                    let mut j = String::from("{\"event\":\"state\",");
+                    j.push_str(&format!(
+                        "\"t_ms\":{:.3},\"from\":\"{}\",\"to\":\"{}\",\"why\":",
+                        now.as_secs_f64() * 1000.0,
+                        from.name(),
+                        to.name()
+                    ));
+                    write_str(&mut j, &why);
+                    j.push('}');
+                    self.event(&j);
+                    if to == State::Established && self.handshake_rtt.is_none() {
+                        self.handshake_rtt = self.syn_sent_at.map(|t| now - t);
+                    }
+                }
+                Action::Deliver(data) => {
+                    let text = String::from_utf8_lossy(&data).into_owned();
+                    self.say(&format!(
+                        "{}   application ← {} bytes, in order: {text:?}",
+                        Self::ms(now),
+                        data.len()
+                    ));
+                    let mut j = format!(
+                        "{{\"event\":\"deliver\",\"t_ms\":{:.3},\"bytes\":{},\"text\":",
+                        now.as_secs_f64() * 1000.0,
+                        data.len()
+                    );
+                    write_str(&mut j, &text);
+                    j.push('}');
+                    self.event(&j);
+                    self.script.received.extend_from_slice(&data);
+                }
+                Action::TimerSet { kind, at } => {
+                    let j = format!(
+                        "{{\"event\":\"timer\",\"t_ms\":{:.3},\"timer\":\"{}\",\"action\":\"set\",\"fires_ms\":{:.3}}}",
+                        now.as_secs_f64() * 1000.0,
+                        kind.name(),
+                        at.as_secs_f64() * 1000.0
+                    );
+                    self.event(&j);
+                    if kind == engine::TimerKind::TimeWait {
+                        self.say(&format!(
+                            "{}   TIME-WAIT for {}: 2×MSL, so a late duplicate of this connection cannot be taken for a new one, and the last ACK can be resent if it was lost",
+                            Self::ms(now),
+                            engine::fmt_duration(at.saturating_sub(now))
+                        ));
+                    }
+                }
+                Action::TimerFired { kind } => {
+                    let j = format!(
+                        "{{\"event\":\"timer\",\"t_ms\":{:.3},\"timer\":\"{}\",\"action\":\"fired\"}}",
+                        now.as_secs_f64() * 1000.0,
+                        kind.name()
+                    );
+                    self.event(&j);
+                }
+                Action::TimerStopped { .. } => {}
+                Action::Retransmit { seq, attempt, rto } => {
+                    self.say(&format!(
+                        "{}   ⟳ netlab's retransmission timer expired after {} (RFC 6298): resending seq {seq}, attempt {attempt}; the next timeout doubles",
+                        Self::ms(now),
+                        engine::fmt_duration(rto)
+                    ));
+                    let j = format!(
+                        "{{\"event\":\"retransmit\",\"t_ms\":{:.3},\"seq_raw\":{seq},\"attempt\":{attempt},\"rto_ms\":{}}}",
+                        now.as_secs_f64() * 1000.0,
+                        rto.as_millis()
+                    );
+                    self.event(&j);
+                }
+                Action::DuplicateAck { count } => {
+                    self.say(&format!(
+                        "{}   duplicate ACK #{count} from the peer: it is still waiting for the same byte",
+                        Self::ms(now)
+                    ));
+                }
+                Action::FastRetransmit { seq } => {
+                    self.say(&format!(
+                        "{}   ⟳ third duplicate ACK: fast retransmit of seq {seq} (RFC 5681) without waiting for the timer",
+                        Self::ms(now)
+                    ));
+                }
+                Action::RttSample {
+                    rtt,
+                    srtt,
+                    rttvar,
+                    rto,
+                } => {
+                    self.say(&format!(
+                        "{}   RTT sample {}: SRTT {}, RTTVAR {}, RTO {} (RFC 6298 § 2)",
+                        Self::ms(now),
+                        engine::fmt_duration(rtt),
+                        engine::fmt_duration(srtt),
+                        engine::fmt_duration(rttvar),
+                        engine::fmt_duration(rto)
+                    ));
+                }
+                Action::PeerReset => {
+                    self.say(&format!(
+                        "{}   the peer reset the connection (RST)",
+                        Self::ms(now)
+                    ));
+                }
+                Action::Note(n) => self.say(&format!("{}   {n}", Self::ms(now))),
+            }
+        }
+    }
+
+    /// Sends the texts once established, closes once the echo is back.
+    fn advance_script(&mut self) {
+        let now = self.clock();
+        let st = self.me.state();
+        if st == State::Established && !self.script.sent {
+            self.script.sent = true;
+            let mut acts = Vec::new();
+            for t in self.script.to_send.clone() {
+                self.say(&format!("{}   application → send({t:?})", Self::ms(now)));
+                acts.extend(self.me.send(now, t.as_bytes()));
+            }
+            self.my_actions(acts);
+        }
+        let echoed = self.script.received.len() >= self.script.expected;
+        if self.script.sent
+            && echoed
+            && !self.script.closing
+            && matches!(st, State::Established | State::CloseWait)
+        {
+            self.script.closing = true;
+            let acts = match self.script.close {
+                CloseHow::Fin => {
+                    self.say(&format!(
+                        "{}   application → close(): netlab sends FIN",
+                        Self::ms(now)
+                    ));
+                    self.me.close(now)
+                }
+                CloseHow::Rst => {
+                    self.say(&format!(
+                        "{}   application → abort: netlab sends RST, no goodbye",
+                        Self::ms(now)
+                    ));
+                    self.me.abort(now)
+                }
+            };
+            self.my_actions(acts);
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.used
+            && self.me.state() == State::Closed
+            && self.flight.is_empty()
+            && self.held.is_none()
+    }
+
+    fn next_deadline(&self) -> Option<Duration> {
+        let mut d: Option<Duration> = self.me.poll_at();
+        let mut min = |t: Duration| d = Some(d.map_or(t, |x| x.min(t)));
+        for f in &self.flight {
+            min(f.due);
+        }
+        if let Some((_, _, t)) = &self.held {
+            min(*t);
+        }
+        if let Peer::Sim(ep) = &self.peer
+            && let Some(t) = ep.poll_at()
+        {
+            min(t);
+        }
+        d
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let now = self.clock();
+        // Packets due for delivery, in order.
+        self.flight.sort_by_key(|f| f.due);
+        while self.flight.first().is_some_and(|f| f.due <= now) {
+            let f = self.flight.remove(0);
+            self.deliver(f)?;
+        }
+        if self.held.as_ref().is_some_and(|h| h.2 <= now) {
+            let (dir, bytes, _) = self.held.take().expect("held");
+            self.flight.push(InFlight {
+                due: now,
+                dir,
+                bytes,
+            });
+        }
+        if self.me.poll_at().is_some_and(|t| t <= now) {
+            let acts = self.me.on_timer(now);
+            self.my_actions(acts);
+        }
+        if let Peer::Sim(ep) = &mut self.peer
+            && ep.poll_at().is_some_and(|t| t <= now)
+        {
+            let acts = ep.on_timer(now);
+            self.peer_actions(acts);
+        }
+        self.advance_script();
+        Ok(())
+    }
+
+    /// Waits for the next event: a packet from the kernel, or the next deadline.
+    fn wait(&mut self, limit: Duration) -> Result<()> {
+        let next = self.next_deadline();
+        if self.virtual_clock {
+            match next {
+                Some(t) => self.now = self.now.max(t),
+                None => self.now += Duration::from_millis(10),
+            }
+            return Ok(());
+        }
+        let now = self.clock();
+        let until = next.unwrap_or(now + Duration::from_millis(50)).min(limit);
+        let timeout = until.saturating_sub(now).max(Duration::from_millis(1));
+        let mut buf = vec![0u8; 65_536];
+        let Peer::Kernel(sb) = &mut self.peer else {
+            return Ok(());
+        };
+        if let Some(n) = sb
+            .recv(&mut buf, timeout)
+            .context("reading the TUN device")?
+        {
+            buf.truncate(n);
+            // Only TCP between the two ends concerns the lesson; the kernel's other
+            // chatter (IPv6 multicast listener reports…) is left out.
+            if parse_packet(&buf).is_some_and(|p| p.dst.ip() == self.ends.netlab.ip()) {
+                self.offer(Dir::In, buf);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number that differs from run to run (ISNs, the client's port), without a
+/// dependency: the clock's nanoseconds, mixed.
+fn entropy() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9e37_79b9);
+    let mut x = t ^ (std::process::id() as u64).rotate_left(32);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 29)
+}
+
+const INTRO: &str = "\
+netlab is the wire. It moved itself into a private network namespace of its own (it
+vanishes when netlab exits) with a TUN device: the Linux kernel owns KERNEL there, and
+netlab's hand-written TCP endpoint answers for NETLAB. Every packet the kernel sends to
+NETLAB comes out of the TUN device into netlab; every packet netlab's endpoint crafts
+(headers and checksums computed by netlab) goes into the kernel as if it came off a cable.
+
+Why not a raw socket on a normal interface? Then the kernel would see the SYN-ACK for a
+connection it never opened and answer it with RST, killing the hand-made connection.
+Here the kernel has no socket for NETLAB at all: NETLAB is on the far side of the wire.";
+
+pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
+    let drops = args
+        .drop
+        .iter()
+        .map(|s| s.parse::<DropSpec>().map(|d| (d, false)))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let (kernel_ip, netlab_ip, prefix): (IpAddr, IpAddr, u8) = if args.ipv6 {
+        (
+            "fd00:6e6c::1".parse().expect("valid"),
+            "fd00:6e6c::2".parse().expect("valid"),
+            64,
+        )
+    } else {
+        (
+            Ipv4Addr::new(10, 0, 0, 1).into(),
+            Ipv4Addr::new(10, 0, 0, 2).into(),
+            24,
+        )
+    };
+    let rnd = entropy();
+    let listen_port = args.port;
+    let target_port = if args.closed_port {
+        listen_port.wrapping_add(1).max(1)
+    } else {
+        listen_port
+    };
+    let my_port = if args.role == Role::Client {
+        40_000 + (rnd % 20_000) as u16
+    } else {
+        listen_port
+    };
+    let ends = Ends {
+        netlab: SocketAddr::new(netlab_ip, my_port),
+        peer: SocketAddr::new(
+            kernel_ip,
+            if args.role == Role::Client {
+                target_port
+            } else {
+                0
+            },
+        ),
+    };
+    let my_isn = (rnd >> 16) as u32;
+    let peer_isn = (rnd >> 40) as u32 ^ 0x5a5a_5a5a;
+
+    // The peer: the kernel in a sandbox, or a simulated netlab endpoint.
+    let mut kernel_threads = Vec::new();
+    let peer = if args.simulate {
+        let mut cfg = engine::Config::server(listen_port, peer_isn);
+        cfg.window_scale = Some(7);
+        let ep = match args.role {
+            // Nobody listens on the port netlab will try: a closed endpoint answers.
+            Role::Client if args.closed_port => {
+                Endpoint::closed(engine::Config::server(target_port, peer_isn))
+            }
+            Role::Client => Endpoint::listen(cfg),
+            Role::Server => Endpoint::listen(engine::Config::server(0, peer_isn)),
+        };
+        Peer::Sim(Box::new(ep))
+    } else {
+        let sb = Sandbox::create(
+            "netlab0",
+            Plan {
+                kernel: kernel_ip,
+                netlab: netlab_ip,
+                prefix,
+            },
+        )?;
+        match args.role {
+            Role::Client if !args.closed_port => {
+                let l = TcpListener::bind(SocketAddr::new(kernel_ip, listen_port))
+                    .with_context(|| format!("kernel listener on {kernel_ip}:{listen_port}"))?;
+                kernel_threads.push(std::thread::spawn(move || {
+                    if let Ok((s, _)) = l.accept() {
+                        echo(s);
+                    }
+                }));
+            }
+            Role::Client => {}
+            Role::Server => {
+                let to = SocketAddr::new(netlab_ip, listen_port);
+                kernel_threads.push(std::thread::spawn(move || {
+                    // Give netlab's endpoint a moment to be listening.
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Ok(s) = TcpStream::connect_timeout(&to, Duration::from_secs(20)) {
+                        echo(s);
+                    }
+                }));
+            }
+        }
+        Peer::Kernel(sb)
+    };
+    let me = Endpoint::listen(engine::Config::server(my_port, my_isn));
+    let pcap = match &args.write {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            Some(Writer::new(std::io::BufWriter::new(f), 101)?)
+        }
+        None => None,
+    };
+    let expected = args.send.iter().map(|s| s.len()).sum();
+    let mut run = Run {
+        args,
+        style,
+        virtual_clock: args.simulate,
+        start: Instant::now(),
+        now: Duration::ZERO,
+        me,
+        peer,
+        ends,
+        impair: Impair {
+            drops,
+            reorder: args.reorder,
+            reorder_done: false,
+            delay: Duration::from_millis(args.delay.unwrap_or(0)),
+            count: 0,
+        },
+        held: None,
+        flight: Vec::new(),
+        dissector: Dissector::new(),
+        pkt: Packet::default(),
+        pcap,
+        out: std::io::stdout().lock(),
+        script: Script {
+            to_send: args.send.clone(),
+            sent: false,
+            expected,
+            received: Vec::new(),
+            close: args.close,
+            closing: false,
+            refused: args.closed_port,
+        },
+        used: false,
+        syn_sent_at: None,
+        handshake_rtt: None,
+        delivered: [0, 0],
+        dropped: 0,
+        wire_bytes: 0,
+        peer_retransmits: 0,
+        last_seq: [None, None],
+    };
+    run.dissector.detail = false;
+    if !args.json {
+        let who = if args.simulate {
+            "netlab is the wire between its own TCP endpoint (NETLAB) and a second netlab endpoint\n\
+             standing in for the kernel (KERNEL), on a simulated clock: no privileges needed."
+                .to_string()
+        } else {
+            INTRO.to_string()
+        };
+        let who = who
+            .replace("KERNEL", &ends.peer.ip().to_string())
+            .replace("NETLAB", &netlab_ip.to_string());
+        run.say(&who);
+        run.say("");
+    }
+    // Open the connection.
+    let now = run.clock();
+    match args.role {
+        Role::Client => {
+            let mut cfg = engine::Config::client(my_port, target_port, my_isn);
+            cfg.ts_clock_offset = (rnd >> 8) as u32;
+            if run.impair.drops.iter().any(|(d, _)| *d == DropSpec::SynAck) {
+                // Both sides start with a 1 s RTO; wait longer for the SYN-ACK (RFC 6298
+                // § 2.1 allowed 3 s), so it is the kernel's timer that fires first.
+                cfg.initial_rto = Duration::from_secs(3);
+                run.say(&format!(
+                    "{}   (netlab's SYN timer is set to 3 s here, so the kernel's 1 s SYN-ACK timer fires first)",
+                    Run::ms(now)
+                ));
+            }
+            let (ep, acts) = Endpoint::connect(cfg, now);
+            run.me = ep;
+            run.used = true;
+            run.say(&format!(
+                "{}   netlab connects {} → {}; its initial sequence number (ISN) is {my_isn}, picked at random",
+                Run::ms(now),
+                ends.netlab,
+                ends.peer
+            ));
+            run.my_actions(acts);
+        }
+        Role::Server => {
+            run.used = true;
+            run.say(&format!(
+                "{}   netlab listens on {} (LISTEN); a client will connect",
+                Run::ms(now),
+                ends.netlab
+            ));
+            if let Peer::Sim(_) = run.peer {
+                let cfg =
+                    engine::Config::client(40_000 + (rnd % 20_000) as u16, listen_port, peer_isn);
+                run.ends.peer = SocketAddr::new(kernel_ip, cfg.local_port);
+                let (ep, acts) = Endpoint::connect(cfg, now);
+                run.peer = Peer::Sim(Box::new(ep));
+                run.peer_actions(acts);
+            }
+        }
+    }
+    let limit = Duration::from_secs(if args.simulate { 600 } else { 60 });
+    loop {
+        run.step()?;
+        if run.finished() {
+            break;
+        }
+        if run.clock() > limit {
+            bail!(
+                "the connection did not finish within {} s (netlab's endpoint is in {})",
+                limit.as_secs(),
+                run.me.state().name()
+            );
+        }
+        run.wait(limit)?;
+    }
+    // Let the kernel's last words (a final ACK, a retransmitted FIN) show up.
+    if !args.simulate {
+        let quiet = run.clock() + Duration::from_millis(300);
+        while run.clock() < quiet {
+            run.wait(quiet)?;
+            run.step()?;
+        }
+    }
+    if let Some(w) = &mut run.pcap {
+        w.flush()?;
+    }
+    summary(&mut run);
+    drop(run);
+    for t in kernel_threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// The kernel side's application: echo everything, close when the peer closes.
+fn echo(mut s: TcpStream) {
+    use std::io::Read;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut buf = [0u8; 65_536];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 || s.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+}
+
+fn summary(run: &mut Run) {
+    let st = run.me.stats();
+    let total = run.clock();
+    let rtt = run
+        .handshake_rtt
+        .map_or("n/a".to_string(), engine::fmt_duration);
+    if run.args.json {
+        let j = format!(
+            "{{\"event\":\"summary\",\"packets_out\":{},\"packets_in\":{},\"dropped\":{},\"wire_bytes\":{},\"bytes_sent\":{},\"bytes_received\":{},\"retransmissions\":{},\"peer_retransmissions\":{},\"dup_acks_received\":{},\"dup_acks_sent\":{},\"handshake_rtt_ms\":{},\"ms\":{:.3},\"state\":\"{}\"}}",
+            run.delivered[0],
+            run.delivered[1],
+            run.dropped,
+            run.wire_bytes,
+            st.bytes_sent,
+            st.bytes_received,
+            st.retransmissions,
+            run.peer_retransmits,
+            st.dup_acks_received,
+            st.dup_acks_sent,
+            run.handshake_rtt.map_or("null".to_string(), |d| format!(
+                "{:.3}",
+                d.as_secs_f64() * 1000.0
+            )),
+            total.as_secs_f64() * 1000.0,
+            run.me.state().name()
+        );
+        run.event(&j);
+        return;
+    }
+    let refused = run.script.refused;
+    let peer = if run.virtual_clock { "peer" } else { "kernel" };
+    run.say("");
+    run.say(&format!(
+        "Summary: {} packets netlab → {peer}, {} {peer} → netlab, {} dropped on purpose; {} bytes on the wire",
+        run.delivered[0], run.delivered[1], run.dropped, run.wire_bytes
+    ));
+    run.say(&format!(
+        "         data: {} bytes sent, {} bytes received in order; retransmissions: netlab {}, {peer} {}; duplicate ACKs: received {}, sent {}",
+        st.bytes_sent, st.bytes_received, st.retransmissions, run.peer_retransmits, st.dup_acks_received, st.dup_acks_sent
+    ));
+    run.say(&format!(
+        "         handshake RTT {rtt}; total {}; netlab's endpoint ends in {}",
+        engine::fmt_duration(Duration::from_micros(total.as_micros() as u64)),
+        run.me.state().name()
+    ));
+    if refused {
+        run.say("         Nobody listened on that port: the kernel refused the SYN with RST/ACK (RFC 9293 § 3.10.7.1). No connection existed.");
+    }
+}

@@ -1,0 +1,402 @@
+//! `netlab tcp-handshake`: netlab's own TCP endpoint against the real Linux TCP stack in
+//! a private namespace (needs root: CI runs as root; elsewhere those tests say they are
+//! skipped), and against itself with `--simulate` (no privileges).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::netlab;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+macro_rules! need_root {
+    () => {
+        if !is_root() {
+            eprintln!("SKIPPED: this test needs root (CAP_NET_ADMIN for a network namespace and a TUN device); CI runs as root");
+            return;
+        }
+    };
+}
+
+/// Runs `netlab tcp-handshake --json ARGS`; returns the events.
+fn events(args: &[&str]) -> Vec<Value> {
+    let out = netlab()
+        .arg("tcp-handshake")
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run netlab");
+    assert!(
+        out.status.success(),
+        "netlab tcp-handshake {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn packets(ev: &[Value]) -> Vec<&Value> {
+    ev.iter().filter(|e| e["event"] == "packet").collect()
+}
+
+fn summary(ev: &[Value]) -> &Value {
+    ev.iter()
+        .find(|e| e["event"] == "summary")
+        .expect("a summary event")
+}
+
+const SYN: u64 = 0x02;
+const RST: u64 = 0x04;
+const ACK: u64 = 0x10;
+const FIN: u64 = 0x01;
+
+fn flags(p: &Value) -> u64 {
+    p["flags"].as_u64().unwrap_or(0)
+}
+
+/// The handshake is the first three delivered segments: SYN out, SYN-ACK in, ACK out,
+/// with the arithmetic of RFC 9293 on the raw numbers.
+fn assert_handshake(ev: &[Value], netlab_opens: bool) {
+    let p: Vec<&Value> = packets(ev)
+        .into_iter()
+        .filter(|p| p["dropped"] == false)
+        .collect();
+    assert!(p.len() >= 3, "{ev:?}");
+    let (first, second) = if netlab_opens {
+        ("out", "in")
+    } else {
+        ("in", "out")
+    };
+    assert_eq!(
+        (p[0]["dir"].as_str().unwrap(), flags(p[0]) & (SYN | ACK)),
+        (first, SYN)
+    );
+    assert_eq!(
+        (p[1]["dir"].as_str().unwrap(), flags(p[1]) & (SYN | ACK)),
+        (second, SYN | ACK)
+    );
+    assert_eq!(
+        (p[2]["dir"].as_str().unwrap(), flags(p[2]) & (SYN | ACK)),
+        (first, ACK)
+    );
+    let isn_a = p[0]["seq_raw"].as_u64().unwrap();
+    let isn_b = p[1]["seq_raw"].as_u64().unwrap();
+    assert_eq!(
+        p[1]["ack_raw"].as_u64().unwrap(),
+        (isn_a + 1) % (1 << 32),
+        "SYN-ACK acks ISN+1"
+    );
+    assert_eq!(
+        p[2]["ack_raw"].as_u64().unwrap(),
+        (isn_b + 1) % (1 << 32),
+        "ACK acks their ISN+1"
+    );
+    assert_eq!(
+        (p[0]["seq"].as_u64(), p[2]["seq"].as_u64()),
+        (Some(0), Some(1))
+    );
+}
+
+fn delivered_text(ev: &[Value]) -> String {
+    ev.iter()
+        .filter(|e| e["event"] == "deliver")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn simulate_needs_no_privileges() {
+    let ev = events(&["--simulate", "--send", "hello"]);
+    assert_handshake(&ev, true);
+    assert_eq!(delivered_text(&ev), "hello");
+    let s = summary(&ev);
+    assert_eq!(s["state"], "CLOSED");
+    assert_eq!(s["retransmissions"], 0);
+    // Teardown: FIN from each side.
+    let fins = packets(&ev).iter().filter(|p| flags(p) & FIN != 0).count();
+    assert_eq!(fins, 2);
+    assert!(
+        ev.iter()
+            .any(|e| e["event"] == "state" && e["to"] == "TIME-WAIT")
+    );
+}
+
+#[test]
+fn simulate_dropped_data_is_retransmitted() {
+    let ev = events(&["--simulate", "--drop", "data", "--send", "lost once"]);
+    assert!(
+        packets(&ev)
+            .iter()
+            .any(|p| p["dropped"] == true && p["len"] == 9)
+    );
+    assert!(ev.iter().any(|e| e["event"] == "retransmit"));
+    assert!(summary(&ev)["retransmissions"].as_u64().unwrap() >= 1);
+    assert_eq!(delivered_text(&ev), "lost once");
+}
+
+#[test]
+fn simulate_server_role_and_reorder() {
+    let ev = events(&[
+        "--simulate",
+        "--role",
+        "server",
+        "--send",
+        "a",
+        "--send",
+        "b",
+        "--reorder",
+    ]);
+    assert_handshake(&ev, false);
+    assert_eq!(delivered_text(&ev), "ab");
+    assert!(
+        summary(&ev)["dup_acks_received"].as_u64().unwrap() >= 1,
+        "{:?}",
+        summary(&ev)
+    );
+}
+
+#[test]
+fn without_privileges_the_remedy_is_printed() {
+    need_root!();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .arg("tcp-handshake")
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("netlab: error: "), "{err}");
+    assert!(
+        err.contains("CAP_NET_ADMIN") && err.contains("sudo setcap cap_net_admin,cap_net_raw+ep"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn kernel_handshake_data_teardown_and_pcap_agree_with_tshark() {
+    need_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("hs.pcap");
+    let ev = events(&["--send", "hello kernel", "-w", pcap.to_str().unwrap()]);
+    assert_handshake(&ev, true);
+    assert_eq!(delivered_text(&ev), "hello kernel", "the kernel echoed");
+    assert_eq!(summary(&ev)["state"], "CLOSED");
+    // The pcap holds exactly the delivered packets; tshark reads the same numbers.
+    let delivered: Vec<&Value> = packets(&ev)
+        .into_iter()
+        .filter(|p| p["dropped"] == false)
+        .collect();
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&pcap)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "tcp.flags",
+            "-e",
+            "tcp.seq",
+            "-e",
+            "tcp.ack",
+            "-e",
+            "tcp.seq_raw",
+            "-e",
+            "tcp.len",
+        ])
+        .output()
+        .expect("tshark");
+    let rows: Vec<Vec<u64>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            l.split('\t')
+                .map(|v| match v.strip_prefix("0x") {
+                    Some(h) => u64::from_str_radix(h, 16).unwrap(),
+                    None => v.parse().unwrap(),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), delivered.len());
+    for (r, p) in rows.iter().zip(&delivered) {
+        assert_eq!(r[0], flags(p), "{p}");
+        assert_eq!(r[1], p["seq"].as_u64().unwrap(), "{p}");
+        assert_eq!(r[2], p["ack"].as_u64().unwrap(), "{p}");
+        assert_eq!(r[3], p["seq_raw"].as_u64().unwrap(), "{p}");
+        assert_eq!(r[4], p["len"].as_u64().unwrap(), "{p}");
+    }
+    // And netlab dissects its own file.
+    let out = netlab().args(["dissect"]).arg(&pcap).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        delivered.len()
+    );
+}
+
+#[test]
+fn kernel_passive_open_and_ipv6() {
+    need_root!();
+    let ev = events(&["--role", "server", "--send", "hi"]);
+    assert_handshake(&ev, false);
+    assert_eq!(delivered_text(&ev), "hi");
+    let ev = events(&["--ipv6", "--send", "over v6"]);
+    assert_handshake(&ev, true);
+    assert_eq!(delivered_text(&ev), "over v6");
+    // IPv6 packets: 40-byte header, so the SYN is 20 bytes longer than over IPv4.
+    assert!(packets(&ev)[0]["bytes"].as_u64().unwrap() >= 80);
+}
+
+#[test]
+fn kernel_closed_port_answers_rst_ack() {
+    need_root!();
+    let ev = events(&["--closed-port"]);
+    let p = packets(&ev);
+    assert_eq!(p.len(), 2, "{ev:?}");
+    assert_eq!(flags(p[1]) & (RST | ACK), RST | ACK);
+    assert_eq!(p[1]["seq_raw"], 0);
+    assert_eq!(
+        p[1]["ack_raw"].as_u64().unwrap(),
+        (p[0]["seq_raw"].as_u64().unwrap() + 1) % (1 << 32)
+    );
+    assert_eq!(summary(&ev)["state"], "CLOSED");
+}
+
+#[test]
+fn kernel_retransmits_a_dropped_syn_ack() {
+    need_root!();
+    let ev = events(&["--drop", "syn-ack"]);
+    let synacks: Vec<&Value> = packets(&ev)
+        .into_iter()
+        .filter(|p| flags(p) & (SYN | ACK) == SYN | ACK)
+        .collect();
+    assert!(
+        synacks.len() >= 2 && synacks[0]["dropped"] == true,
+        "{ev:?}"
+    );
+    assert_eq!(
+        synacks[0]["seq_raw"], synacks[1]["seq_raw"],
+        "the same SYN-ACK again"
+    );
+    let gap = synacks[1]["t_ms"].as_f64().unwrap() - synacks[0]["t_ms"].as_f64().unwrap();
+    assert!(gap > 900.0, "the kernel's RTO is about 1 s, got {gap} ms");
+    assert!(summary(&ev)["peer_retransmissions"].as_u64().unwrap() >= 1);
+    assert_eq!(summary(&ev)["retransmissions"], 0, "netlab waited 3 s");
+}
+
+#[test]
+fn kernel_sees_netlab_retransmit_dropped_syn_and_data() {
+    need_root!();
+    for spec in ["syn", "data", "2"] {
+        let ev = events(&["--drop", spec, "--send", "x"]);
+        assert_eq!(
+            packets(&ev).iter().filter(|p| p["dropped"] == true).count(),
+            1,
+            "{spec}"
+        );
+        assert!(
+            ev.iter().any(|e| e["event"] == "retransmit"),
+            "{spec}: {ev:?}"
+        );
+        assert_eq!(delivered_text(&ev), "x", "{spec}");
+    }
+}
+
+#[test]
+fn kernel_reorder_shows_duplicate_ack_with_sack() {
+    need_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("ro.pcap");
+    let ev = events(&[
+        "--send",
+        "a",
+        "--send",
+        "b",
+        "--reorder",
+        "-w",
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(delivered_text(&ev), "ab", "in order");
+    let out = netlab()
+        .args(["dissect", "--json", "--filter", "tcp.options.sack_le"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let dup: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!dup.is_empty(), "the kernel sent a duplicate ACK with SACK");
+    assert_eq!(
+        dup[0]["fields"]["tcp.ack"], 1,
+        "still asking for the first byte"
+    );
+    assert_eq!(
+        dup[0]["fields"]["tcp.options.sack_le"], 2,
+        "it has the second byte"
+    );
+}
+
+#[test]
+fn kernel_abort_with_rst() {
+    need_root!();
+    let ev = events(&["--close", "rst", "--send", "bye"]);
+    let last = packets(&ev).into_iter().last().unwrap();
+    assert_eq!(
+        (last["dir"].as_str(), flags(last) & RST),
+        (Some("out"), RST)
+    );
+    assert_eq!(summary(&ev)["state"], "CLOSED");
+}
+
+#[test]
+fn ctrl_c_leaves_nothing_behind() {
+    need_root!();
+    let before = Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap()
+        .stdout;
+    let ns_before = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap()
+        .stdout;
+    let mut child = netlab()
+        .args(["tcp-handshake", "--delay", "3000", "--send", "slow"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "interrupted");
+    assert_eq!(
+        Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+        ns_before
+    );
+    let after = Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(after, before, "no TUN device or link left on the host");
+    assert!(!String::from_utf8_lossy(&after).contains("netlab0"));
+}
