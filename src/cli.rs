@@ -69,6 +69,7 @@ Examples:
   sudo netlab tcp-handshake --closed-port            a SYN to a closed port: RST/ACK
   sudo netlab tcp-handshake --ipv6 -w hs.pcap        the same over IPv6, saved for Wireshark
   netlab tcp-handshake --simulate --drop data        no privileges: netlab talks to itself
+  sudo netlab tcp-handshake --target 127.0.0.1:8000 --suppress-kernel-rst   raw sockets, real stack
 
 The default mode moves netlab into a private, anonymous network namespace with a TUN
 device: the kernel owns 10.0.0.1 there, netlab's endpoint 10.0.0.2, and netlab is the
@@ -142,6 +143,17 @@ pub struct HandshakeArgs {
     /// The kernel listener's port.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+
+    /// Real-network mode: connect to HOST:PORT over raw sockets instead of the sandbox.
+    /// The local kernel will answer the SYN-ACK with RST (it owns no such connection).
+    /// Only ever aim it at a host you run yourself (a namespace of your own, loopback).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["simulate", "closed_port"])]
+    pub target: Option<std::net::SocketAddr>,
+
+    /// With --target: install a temporary nftables rule that drops the local kernel's
+    /// RSTs for exactly this connection; it is removed on every exit path.
+    #[arg(long, requires = "target")]
+    pub suppress_kernel_rst: bool,
 }
 
 #[derive(Debug, Args)]

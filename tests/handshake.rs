@@ -400,3 +400,197 @@ fn ctrl_c_leaves_nothing_behind() {
     assert_eq!(after, before, "no TUN device or link left on the host");
     assert!(!String::from_utf8_lossy(&after).contains("netlab0"));
 }
+
+/// Two network namespaces joined by a veth pair, made by the test and removed when
+/// dropped: `a` (10.77.0.1, where netlab runs) and `b` (10.77.0.2, the listener).
+/// Nothing touches the host's own interfaces.
+struct TwoHosts {
+    a: String,
+    b: String,
+    listener: Option<std::process::Child>,
+}
+
+impl TwoHosts {
+    fn new(tag: &str) -> TwoHosts {
+        let id = std::process::id();
+        let (a, b) = (format!("nlt-{tag}-a-{id}"), format!("nlt-{tag}-b-{id}"));
+        let ip = |args: &[&str]| {
+            let ok = Command::new("ip").args(args).status().unwrap().success();
+            assert!(ok, "ip {args:?}");
+        };
+        ip(&["netns", "add", &a]);
+        ip(&["netns", "add", &b]);
+        let hosts = TwoHosts {
+            a: a.clone(),
+            b: b.clone(),
+            listener: None,
+        };
+        ip(&[
+            "-n", &a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b,
+        ]);
+        ip(&["-n", &a, "addr", "add", "10.77.0.1/24", "dev", "va"]);
+        ip(&["-n", &b, "addr", "add", "10.77.0.2/24", "dev", "vb"]);
+        for (ns, dev) in [(&a, "va"), (&b, "vb")] {
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        hosts
+    }
+
+    /// A kernel echo server on 10.77.0.2:9000 in `b`.
+    fn listen(&mut self) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.b, "python3", "-c"])
+            .arg(
+                "import socket\n\
+                 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('10.77.0.2', 9000)); s.listen()\n\
+                 print('ready', flush=True)\n\
+                 while True:\n\
+                 \x20   c,_=s.accept()\n\
+                 \x20   try:\n\
+                 \x20       d=c.recv(1000)\n\
+                 \x20       c.sendall(d) if d else None\n\
+                 \x20       c.recv(1000)\n\
+                 \x20   except OSError: pass\n\
+                 \x20   c.close()\n",
+            )
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.listener = Some(child);
+        let mut line = String::new();
+        let out = self.listener.as_mut().unwrap().stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+
+    fn netlab_in_a(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.a,
+                env!("CARGO_BIN_EXE_netlab"),
+                "tcp-handshake",
+                "--json",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ruleset_in_a(&self) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.a, "nft", "list", "ruleset"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for TwoHosts {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.listener.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn parse_events(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn raw_target_mode_shows_the_kernels_rst_and_can_suppress_it() {
+    need_root!();
+    let mut hosts = TwoHosts::new("raw");
+    hosts.listen();
+    // Without the rule: the local kernel resets the connection netlab opened.
+    let out = hosts.netlab_in_a(&["--target", "10.77.0.2:9000", "--send", "hi"]);
+    let ev = parse_events(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kernel: Vec<&Value> = ev.iter().filter(|e| e["event"] == "kernel").collect();
+    assert!(
+        !kernel.is_empty(),
+        "the local kernel's RST is shown: {ev:?}"
+    );
+    assert!(
+        kernel[0]["summary"].as_str().unwrap().contains("[RST]"),
+        "{kernel:?}"
+    );
+    // With the rule: a clean exchange, and the rule is gone afterwards.
+    let out = hosts.netlab_in_a(&[
+        "--target",
+        "10.77.0.2:9000",
+        "--send",
+        "hi",
+        "--suppress-kernel-rst",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = parse_events(&out);
+    assert_handshake(&ev, true);
+    assert_eq!(delivered_text(&ev), "hi");
+    assert!(
+        ev.iter().all(|e| e["event"] != "kernel"),
+        "no kernel RST: {ev:?}"
+    );
+    assert!(!hosts.ruleset_in_a().contains("netlab_rst"), "rule removed");
+}
+
+#[test]
+fn raw_target_rule_is_removed_after_ctrl_c() {
+    need_root!();
+    let mut hosts = TwoHosts::new("int");
+    hosts.listen();
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &hosts.a,
+            env!("CARGO_BIN_EXE_netlab"),
+            "tcp-handshake",
+        ])
+        .args([
+            "--target",
+            "10.77.0.2:9000",
+            "--suppress-kernel-rst",
+            "--delay",
+            "3000",
+            "--send",
+            "x",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert!(
+        hosts.ruleset_in_a().contains("netlab_rst"),
+        "rule installed while running"
+    );
+    // SIGINT to netlab itself (the child of `ip netns exec` is exec'd in place).
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(
+        !hosts.ruleset_in_a().contains("netlab_rst"),
+        "rule removed after Ctrl-C"
+    );
+}

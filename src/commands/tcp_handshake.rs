@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use crate::capture::Writer;
 use crate::cli::{CloseHow, HandshakeArgs, Role};
 use crate::dissect::{Dissector, Meta, Packet};
+use crate::net::raw::{self, RawWire, RstFilter};
 use crate::net::sandbox::{Plan, Sandbox};
 use crate::render::Style;
 use crate::render::json::write_str;
@@ -208,6 +209,14 @@ enum Peer {
     Kernel(Sandbox),
     /// A second netlab endpoint (`--simulate`), echoing what it receives.
     Sim(Box<Endpoint>),
+    /// A real host reached through raw sockets (`--target`).
+    Raw {
+        wire: RawWire,
+        filter: Option<RstFilter>,
+        /// TCP headers netlab sent, to tell them from the local kernel's own segments.
+        sent: Vec<(u32, u32, u16, usize)>,
+        kernel_rsts: u64,
+    },
 }
 
 /// What the run is trying to do, step by step.
@@ -384,7 +393,7 @@ impl Run<'_> {
             self.event(&j);
             return;
         }
-        let peer = if self.virtual_clock { "peer" } else { "kernel" };
+        let peer = self.peer_name();
         let arrow = match dir {
             Dir::Out => format!("netlab → {peer} "),
             Dir::In => format!("{peer} → netlab "),
@@ -428,10 +437,50 @@ impl Run<'_> {
         }
     }
 
+    fn peer_name(&self) -> &'static str {
+        match self.peer {
+            Peer::Kernel(_) => "kernel",
+            Peer::Sim(_) => "peer",
+            Peer::Raw { .. } => "target",
+        }
+    }
+
     fn style_paint(&self, code: &str, s: &str) -> String {
         let mut o = String::new();
         self.style.paint(&mut o, code, s);
         o
+    }
+
+    /// The local kernel's own segment on a `--target` connection: it never opened this
+    /// connection (netlab's raw socket bypassed it), so it resets it.
+    fn kernel_segment(&mut self, bytes: &[u8]) {
+        let now = self.clock();
+        let meta = Meta {
+            number: 0,
+            ts_sec: now.as_secs() as i64,
+            ts_nsec: now.subsec_nanos(),
+            len: bytes.len() as u32,
+            interface: 0,
+            linktype: 101,
+        };
+        self.dissector.dissect(meta, bytes, &mut self.pkt);
+        let info = self.pkt.info.clone();
+        if self.args.json {
+            let mut j = format!(
+                "{{\"event\":\"kernel\",\"t_ms\":{:.3},\"summary\":",
+                now.as_secs_f64() * 1000.0
+            );
+            write_str(&mut j, &info);
+            j.push('}');
+            self.event(&j);
+            return;
+        }
+        let who = self.style_paint("1;31", "local kernel → target ");
+        self.say(&format!("{}      {who}{info}", Self::ms(now)));
+        self.say(&format!(
+            "{:>12}        └ the local kernel got a SYN-ACK for a connection it never opened (netlab's raw socket bypassed it) and answered RST, as RFC 9293 § 3.10.7 requires; --suppress-kernel-rst drops it with a temporary nftables rule",
+            ""
+        ));
     }
 
     /// Hands a packet to its receiver.
@@ -446,6 +495,18 @@ impl Run<'_> {
         match f.dir {
             Dir::Out => match &mut self.peer {
                 Peer::Kernel(sb) => sb.send(&f.bytes).context("writing to the TUN device")?,
+                Peer::Raw { wire, sent, .. } => {
+                    if let Some(p) = parse_packet(&f.bytes) {
+                        sent.push((
+                            p.repr.seq_number,
+                            p.repr.ack_number,
+                            p.repr.flags,
+                            p.payload.len(),
+                        ));
+                    }
+                    wire.send(&f.bytes, self.ends.peer.ip())
+                        .context("sending on the raw socket")?;
+                }
                 Peer::Sim(ep) => {
                     if let Some(p) = parse_packet(&f.bytes) {
                         let acts = ep.on_segment(now, &p.repr, p.payload);
@@ -756,6 +817,54 @@ impl Run<'_> {
         let until = next.unwrap_or(now + Duration::from_millis(50)).min(limit);
         let timeout = until.saturating_sub(now).max(Duration::from_millis(1));
         let mut buf = vec![0u8; 65_536];
+        if raw::interrupted() {
+            if matches!(
+                self.peer,
+                Peer::Raw {
+                    filter: Some(_),
+                    ..
+                }
+            ) {
+                bail!("interrupted; the temporary nftables rule is removed");
+            }
+            bail!("interrupted");
+        }
+        if let Peer::Raw { wire, .. } = &self.peer {
+            let Some(seen) = wire
+                .recv(&mut buf, timeout)
+                .context("reading the packet socket")?
+            else {
+                return Ok(());
+            };
+            buf.truncate(seen.len);
+            let Some(p) = parse_packet(&buf) else {
+                return Ok(());
+            };
+            let (me, peer) = (self.ends.netlab, self.ends.peer);
+            if p.src == peer && p.dst == me && !seen.outgoing {
+                self.offer(Dir::In, buf);
+            } else if p.src == me && p.dst == peer && seen.outgoing {
+                let key = (
+                    p.repr.seq_number,
+                    p.repr.ack_number,
+                    p.repr.flags,
+                    p.payload.len(),
+                );
+                let Peer::Raw {
+                    sent, kernel_rsts, ..
+                } = &mut self.peer
+                else {
+                    unreachable!()
+                };
+                if let Some(i) = sent.iter().position(|k| *k == key) {
+                    sent.remove(i);
+                } else {
+                    *kernel_rsts += 1;
+                    self.kernel_segment(&buf);
+                }
+            }
+            return Ok(());
+        }
         let Peer::Kernel(sb) = &mut self.peer else {
             return Ok(());
         };
@@ -820,7 +929,9 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     };
     let rnd = entropy();
     let listen_port = args.port;
-    let target_port = if args.closed_port {
+    let target_port = if let Some(t) = args.target {
+        t.port()
+    } else if args.closed_port {
         listen_port.wrapping_add(1).max(1)
     } else {
         listen_port
@@ -830,7 +941,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     } else {
         listen_port
     };
-    let ends = Ends {
+    let mut ends = Ends {
         netlab: SocketAddr::new(netlab_ip, my_port),
         peer: SocketAddr::new(
             kernel_ip,
@@ -846,7 +957,32 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
 
     // The peer: the kernel in a sandbox, or a simulated netlab endpoint.
     let mut kernel_threads = Vec::new();
-    let peer = if args.simulate {
+    let peer = if let Some(target) = args.target {
+        if args.role == Role::Server {
+            bail!("--target opens the connection: it works with --role client only");
+        }
+        let wire = RawWire::open(target.is_ipv6())?;
+        let local = raw::local_addr_for(target).with_context(|| format!("no route to {target}"))?;
+        ends = Ends {
+            netlab: SocketAddr::new(local, my_port),
+            peer: target,
+        };
+        raw::catch_interrupts();
+        let filter = if args.suppress_kernel_rst {
+            Some(
+                RstFilter::install(ends.netlab, target)
+                    .context("installing the nftables rule (is nftables installed?)")?,
+            )
+        } else {
+            None
+        };
+        Peer::Raw {
+            wire,
+            filter,
+            sent: Vec::new(),
+            kernel_rsts: 0,
+        }
+    } else if args.simulate {
         let mut cfg = engine::Config::server(listen_port, peer_isn);
         cfg.window_scale = Some(7);
         let ep = match args.role {
@@ -943,7 +1079,22 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     };
     run.dissector.detail = false;
     if !args.json {
-        let who = if args.simulate {
+        let who = if let Peer::Raw { filter, .. } = &run.peer {
+            let mut t = format!(
+                "Raw sockets: netlab builds every IP packet itself and sends it from {} to {}; a packet\n\
+                 socket shows what comes back. The local kernel sees that traffic too: when the SYN-ACK\n\
+                 arrives for a connection it never opened, it answers RST.",
+                ends.netlab, ends.peer
+            );
+            if let Some(f) = filter {
+                t.push_str(&format!(
+                    "\nA temporary nftables rule (table inet {}) drops the kernel's RSTs for exactly this\n\
+                     connection; netlab removes it when it exits.",
+                    f.table()
+                ));
+            }
+            t
+        } else if args.simulate {
             "netlab is the wire between its own TCP endpoint (NETLAB) and a second netlab endpoint\n\
              standing in for the kernel (KERNEL), on a simulated clock: no privileges needed."
                 .to_string()
@@ -1000,6 +1151,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
         }
     }
     let limit = Duration::from_secs(if args.simulate { 600 } else { 60 });
+    let kernel_note = args.target.is_some();
     loop {
         run.step()?;
         if run.finished() {
@@ -1024,6 +1176,15 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     }
     if let Some(w) = &mut run.pcap {
         w.flush()?;
+    }
+    if kernel_note {
+        if let Peer::Raw { kernel_rsts, .. } = run.peer {
+            let j = format!("{{\"event\":\"kernel_rsts\",\"count\":{kernel_rsts}}}");
+            run.event(&j);
+            run.say(&format!(
+                "The local kernel sent {kernel_rsts} RST(s) of its own on this connection."
+            ));
+        }
     }
     summary(&mut run);
     drop(run);
@@ -1075,7 +1236,7 @@ fn summary(run: &mut Run) {
         return;
     }
     let refused = run.script.refused;
-    let peer = if run.virtual_clock { "peer" } else { "kernel" };
+    let peer = run.peer_name();
     run.say("");
     run.say(&format!(
         "Summary: {} packets netlab → {peer}, {} {peer} → netlab, {} dropped on purpose; {} bytes on the wire",

@@ -4,4 +4,5 @@
 //!
 //! Imports: `std`, `libc`.
 
+pub mod raw;
 pub mod sandbox;

@@ -1,0 +1,260 @@
+//! Raw sockets for `tcp-handshake --target`: netlab sends whole IP packets it built
+//! itself (`IPPROTO_RAW`, the header included), and watches the interface with a packet
+//! socket (`AF_PACKET`), which sees both directions — including the local kernel's own
+//! reaction to segments it did not expect.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// Why raw sockets could not be opened.
+#[derive(Debug)]
+pub enum RawError {
+    NotPermitted,
+    Io(&'static str, io::Error),
+}
+
+impl std::fmt::Display for RawError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawError::NotPermitted => write!(
+                f,
+                "raw sockets need CAP_NET_RAW; run `sudo netlab …`, or once: \
+                 sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\""
+            ),
+            RawError::Io(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RawError {}
+
+fn check(fd: i32, what: &'static str) -> Result<OwnedFd, RawError> {
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => RawError::NotPermitted,
+            _ => RawError::Io(what, e),
+        });
+    }
+    // SAFETY: a freshly created descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The local address the kernel would use to reach `dst` (no packet is sent: a UDP
+/// socket's `connect` only chooses a route).
+pub fn local_addr_for(dst: SocketAddr) -> io::Result<IpAddr> {
+    let any: SocketAddr = match dst {
+        SocketAddr::V4(_) => "0.0.0.0:0".parse().expect("valid"),
+        SocketAddr::V6(_) => "[::]:0".parse().expect("valid"),
+    };
+    let s = UdpSocket::bind(any)?;
+    s.connect(dst)?;
+    Ok(s.local_addr()?.ip())
+}
+
+/// A packet seen on the interface.
+pub struct Seen {
+    pub len: usize,
+    /// Sent by this host (by netlab or by the kernel), not received.
+    pub outgoing: bool,
+}
+
+pub struct RawWire {
+    send: OwnedFd,
+    sniff: OwnedFd,
+}
+
+const ETH_P_ALL: u16 = 0x0003;
+
+impl RawWire {
+    pub fn open(v6: bool) -> Result<RawWire, RawError> {
+        let fam = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+        // SAFETY: plain socket(2) calls.
+        let send = check(
+            unsafe { libc::socket(fam, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_RAW) },
+            "raw IP socket",
+        )?;
+        let sniff = check(
+            unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                    ETH_P_ALL.to_be() as i32,
+                )
+            },
+            "packet socket",
+        )?;
+        Ok(RawWire { send, sniff })
+    }
+
+    /// Sends one IP packet (header included) towards `dst`.
+    pub fn send(&self, packet: &[u8], dst: IpAddr) -> io::Result<()> {
+        let n = match dst {
+            IpAddr::V4(a) => {
+                let sa = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: 0,
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: valid buffer and sockaddr for the duration of the call.
+                unsafe {
+                    libc::sendto(
+                        self.send.as_raw_fd(),
+                        packet.as_ptr().cast(),
+                        packet.len(),
+                        0,
+                        (&sa as *const libc::sockaddr_in).cast(),
+                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    )
+                }
+            }
+            IpAddr::V6(a) => {
+                let sa = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: 0,
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.octets(),
+                    },
+                    sin6_scope_id: 0,
+                };
+                // SAFETY: as above.
+                unsafe {
+                    libc::sendto(
+                        self.send.as_raw_fd(),
+                        packet.as_ptr().cast(),
+                        packet.len(),
+                        0,
+                        (&sa as *const libc::sockaddr_in6).cast(),
+                        std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                    )
+                }
+            }
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for a packet on any interface; the IP packet lands in `buf`.
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<Seen>> {
+        let mut pfd = libc::pollfd {
+            fd: self.sniff.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one pollfd we own.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n <= 0 {
+            let e = io::Error::last_os_error();
+            if n < 0 && e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+            return Ok(None);
+        }
+        // SAFETY: sockaddr_ll is plain data; zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: valid buffer and address storage.
+        let n = unsafe {
+            libc::recvfrom(
+                self.sniff.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                (&mut sll as *mut libc::sockaddr_ll).cast(),
+                &mut sl,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Some(Seen {
+            len: n as usize,
+            outgoing: sll.sll_pkttype == libc::PACKET_OUTGOING as u8,
+        }))
+    }
+}
+
+/// A temporary nftables rule that drops the local kernel's outgoing RSTs for exactly one
+/// 4-tuple. Removed when dropped — on success, on error, and after Ctrl-C (the command
+/// turns SIGINT into an orderly exit while the rule exists).
+pub struct RstFilter {
+    table: String,
+}
+
+fn nft(script: &str) -> io::Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+impl RstFilter {
+    pub fn install(local: SocketAddr, remote: SocketAddr) -> io::Result<RstFilter> {
+        let table = format!("netlab_rst_{}", std::process::id());
+        let fam = if local.is_ipv4() { "ip" } else { "ip6" };
+        let script = format!(
+            "table inet {table} {{\n  chain out {{\n    type filter hook output priority 0; policy accept;\n    \
+             {fam} saddr {} {fam} daddr {} tcp sport {} tcp dport {} tcp flags & rst == rst drop\n  }}\n}}\n",
+            local.ip(),
+            remote.ip(),
+            local.port(),
+            remote.port()
+        );
+        nft(&script)?;
+        Ok(RstFilter { table })
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+impl Drop for RstFilter {
+    fn drop(&mut self) {
+        let _ = nft(&format!("delete table inet {}\n", self.table));
+    }
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Turns SIGINT and SIGTERM into a flag the event loop polls, so that cleanup (the
+/// nftables rule) runs before exit.
+pub fn catch_interrupts() {
+    // SAFETY: installing an async-signal-safe handler (it only stores an atomic).
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
