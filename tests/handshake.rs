@@ -558,7 +558,7 @@ fn raw_target_rule_is_removed_after_ctrl_c() {
     need_root!();
     let mut hosts = TwoHosts::new("int");
     hosts.listen();
-    let mut child = Command::new("ip")
+    let child = Command::new("ip")
         .args([
             "netns",
             "exec",

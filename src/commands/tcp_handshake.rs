@@ -1177,14 +1177,12 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     if let Some(w) = &mut run.pcap {
         w.flush()?;
     }
-    if kernel_note {
-        if let Peer::Raw { kernel_rsts, .. } = run.peer {
-            let j = format!("{{\"event\":\"kernel_rsts\",\"count\":{kernel_rsts}}}");
-            run.event(&j);
-            run.say(&format!(
-                "The local kernel sent {kernel_rsts} RST(s) of its own on this connection."
-            ));
-        }
+    if kernel_note && let Peer::Raw { kernel_rsts, .. } = run.peer {
+        let j = format!("{{\"event\":\"kernel_rsts\",\"count\":{kernel_rsts}}}");
+        run.event(&j);
+        run.say(&format!(
+            "The local kernel sent {kernel_rsts} RST(s) of its own on this connection."
+        ));
     }
     summary(&mut run);
     drop(run);

@@ -178,7 +178,7 @@ impl RawWire {
         }
         Ok(Some(Seen {
             len: n as usize,
-            outgoing: sll.sll_pkttype == libc::PACKET_OUTGOING as u8,
+            outgoing: sll.sll_pkttype == libc::PACKET_OUTGOING,
         }))
     }
 }
