@@ -35,7 +35,21 @@ fn every_lesson_step_runs() {
     dir.sort();
     for lesson in dir {
         let text = std::fs::read_to_string(&lesson).unwrap();
-        for line in text.lines().filter_map(|l| l.strip_prefix("$ netlab ")) {
+        for raw in text.lines() {
+            // `$ sudo netlab …` steps need root: run them as root, else say they are skipped.
+            let (line, needs_root) = match (
+                raw.strip_prefix("$ netlab "),
+                raw.strip_prefix("$ sudo netlab "),
+            ) {
+                (Some(l), _) => (l, false),
+                (_, Some(l)) => (l, true),
+                _ => continue,
+            };
+            // SAFETY: geteuid has no preconditions.
+            if needs_root && unsafe { libc::geteuid() } != 0 {
+                eprintln!("SKIPPED (needs root): {}: `{raw}`", lesson.display());
+                continue;
+            }
             let args = split(line);
             let out = netlab().current_dir(root()).args(&args).output().unwrap();
             assert!(

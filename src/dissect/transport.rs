@@ -121,14 +121,13 @@ fn dissect_tcp(
     }
     out.push(0, &tcp::SEQ_RAW, r(F::SEQ_NUM), Value::Uint(seq_raw as u64));
     if have_fixed && !out.quoted {
-        let syn_fin = (flags & (tf::SYN | tf::FIN) != 0) as u32;
-        if seg_len > 0 || syn_fin > 0 {
-            out.push_generated(
-                0,
-                &tcp::NXTSEQ,
-                Value::Uint(seq.wrapping_add(seg_len as u32 + syn_fin) as u64),
-            );
-        }
+        // SYN and FIN each use one sequence number; a pure ACK uses none (next = seq).
+        let syn_fin = (flags & tf::SYN != 0) as u32 + (flags & tf::FIN != 0) as u32;
+        out.push_generated(
+            0,
+            &tcp::NXTSEQ,
+            Value::Uint(seq.wrapping_add(seg_len as u32 + syn_fin) as u64),
+        );
     }
     out.push(0, &tcp::ACK, r(F::ACK_NUM), Value::Uint(ack as u64));
     if flags & tf::SYN != 0 && flags & tf::ACK != 0 {
