@@ -369,11 +369,20 @@ fn ctrl_c_leaves_nothing_behind() {
         .output()
         .unwrap()
         .stdout;
-    let ns_before = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .unwrap()
-        .stdout;
+    // Namespaces of other tests running in parallel (`nlt-…`) come and go; ignore them.
+    let netns = || -> Vec<String> {
+        let out = Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| !l.starts_with("nlt-"))
+            .map(str::to_string)
+            .collect()
+    };
+    let ns_before = netns();
     let mut child = netlab()
         .args(["tcp-handshake", "--delay", "3000", "--send", "slow"])
         .stdout(std::process::Stdio::null())
@@ -384,14 +393,7 @@ fn ctrl_c_leaves_nothing_behind() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert!(!status.success(), "interrupted");
-    assert_eq!(
-        Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-        ns_before
-    );
+    assert_eq!(netns(), ns_before);
     let after = Command::new("ip")
         .args(["-o", "link"])
         .output()

@@ -76,6 +76,8 @@ struct Budget {
     frames: usize,
     /// Mutations of each frame (each dissected under 8-9 link types).
     frame_cases: usize,
+    /// Mutated sequences of each capture's frames (fragment fields first).
+    trains: usize,
 }
 
 fn budget() -> Budget {
@@ -92,14 +94,16 @@ fn budget() -> Budget {
             prefix: 16 * 1024,
             frames: s(8),
             frame_cases: s(20),
+            trains: s(10),
         }
     } else {
         Budget {
-            file_cases: s(120),
+            file_cases: s(100),
             file_bytes: s(1_500_000),
             prefix: 64 * 1024,
             frames: s(24),
             frame_cases: s(40),
+            trains: s(40),
         }
     }
 }
@@ -174,6 +178,9 @@ impl Rng {
     }
     /// A random range inside 0..len, at most `max` long.
     fn span(&mut self, len: usize, max: usize) -> Range<usize> {
+        if len == 0 || max == 0 {
+            return 0..0;
+        }
         let start = self.below(len);
         let n = 1 + self.below(max.min(len - start));
         start..start + n
@@ -626,6 +633,8 @@ struct Layout {
     slots: Vec<Slot>,
     /// Byte spans of the records (pcap, with their header) or blocks (pcapng).
     records: Vec<Range<usize>>,
+    /// The frames in the records, with their link types.
+    frames: Vec<(Range<usize>, u32)>,
 }
 
 fn u32_at(b: &[u8], at: usize, big: bool) -> Option<u32> {
@@ -642,6 +651,7 @@ fn layout(b: &[u8]) -> Layout {
     let mut l = Layout {
         slots: Vec::new(),
         records: Vec::new(),
+        frames: Vec::new(),
     };
     let slot = |at, width, big, what| Slot {
         at,
@@ -664,6 +674,7 @@ fn layout(b: &[u8]) -> Layout {
             l.slots.push(slot(16, Width::U32, big, "pcap snaplen"));
             l.slots.push(slot(20, Width::U32, big, "pcap link type"));
             l.slots.push(slot(4, Width::U16, big, "pcap major version"));
+            let linktype = u32_at(b, 20, big).unwrap_or(0) & 0x03ff_ffff;
             let mut at = 24;
             while at + 16 <= b.len() {
                 let caplen = u32_at(b, at + 8, big).unwrap_or(0) as usize;
@@ -678,12 +689,14 @@ fn layout(b: &[u8]) -> Layout {
                     break;
                 }
                 l.records.push(at..end);
+                l.frames.push((at + 16..end, linktype));
                 at = end;
             }
         }
         [0x0a, 0x0d, 0x0d, 0x0a] => {
             let mut big = false;
             let mut at = 0;
+            let mut interfaces: Vec<u32> = Vec::new();
             while at + 12 <= b.len() {
                 let Some(btype) = u32_at(b, at, big) else {
                     break;
@@ -694,6 +707,7 @@ fn layout(b: &[u8]) -> Layout {
                         Some([0x4d, 0x3c, 0x2b, 0x1a]) => big = false,
                         _ => break,
                     }
+                    interfaces.clear();
                     l.slots
                         .push(slot(at + 8, Width::U32, big, "pcapng byte-order magic"));
                 }
@@ -713,6 +727,7 @@ fn layout(b: &[u8]) -> Layout {
                 ));
                 match btype {
                     1 => {
+                        interfaces.push(slot(at + 8, Width::U16, big, "").get(b) as u32);
                         l.slots.push(slot(at + 8, Width::U16, big, "IDB link type"));
                         l.slots.push(slot(at + 12, Width::U32, big, "IDB snaplen"));
                         // Options: code, length, value padded to 4.
@@ -740,6 +755,14 @@ fn layout(b: &[u8]) -> Layout {
                             .push(slot(at + 12, Width::U32, big, "EPB timestamp (high)"));
                         l.slots.push(slot(at + 20, Width::U32, big, "EPB caplen"));
                         l.slots.push(slot(at + 24, Width::U32, big, "EPB len"));
+                        let iface = u32_at(b, at + 8, big).unwrap_or(u32::MAX) as usize;
+                        let caplen = u32_at(b, at + 20, big).unwrap_or(0) as usize;
+                        let end = (at + 28).saturating_add(caplen).min(at + len - 4);
+                        if let Some(&lt) = interfaces.get(iface)
+                            && at + 28 <= end
+                        {
+                            l.frames.push((at + 28..end, lt));
+                        }
                     }
                     3 => l.slots.push(slot(at + 8, Width::U32, big, "SPB len")),
                     2 => {
@@ -828,9 +851,15 @@ fn mutate_file(orig: &[u8], rng: &mut Rng, log: &mut Vec<String>) -> Vec<u8> {
         if b.is_empty() {
             b.extend_from_slice(&orig[..orig.len().min(32)]);
         }
+        if b.is_empty() {
+            // An empty capture: start from a few random bytes.
+            b.extend((0..1 + rng.below(32)).map(|_| rng.byte()));
+            log.push(format!("{} random bytes", b.len()));
+            continue;
+        }
         let l = layout(&b);
         let len = b.len();
-        match rng.below(16) {
+        match rng.below(20) {
             0..=2 => {
                 let n = 1 + rng.below(8);
                 for _ in 0..n {
@@ -894,6 +923,35 @@ fn mutate_file(orig: &[u8], rng: &mut Rng, log: &mut Vec<String>) -> Vec<u8> {
                     "append {n} {} bytes",
                     if zeros { "zero" } else { "random" }
                 ));
+            }
+            16..=19 if !l.frames.is_empty() => {
+                // Inside one record, in place (the file stays well formed): a header
+                // field of the frame, so that damaged frames meet the TCP streams and
+                // fragments the other records left.
+                let (r, lt) = l.frames[rng.below(l.frames.len())].clone();
+                let frame = &mut b[r.clone()];
+                let s: Vec<Spot> = spots(lt, frame)
+                    .into_iter()
+                    .filter(|s| s.fits(frame))
+                    .collect();
+                if !s.is_empty() && !rng.one_in(4) {
+                    let s = s[rng.below(s.len())];
+                    let cur = s.get(frame);
+                    let v = spot_value(rng, &s, cur);
+                    s.set(frame, v);
+                    log.push(format!(
+                        "in the frame at {:#x} (link type {lt}): set {} at {} from {cur:#x} to {v:#x}",
+                        r.start, s.what, s.at
+                    ));
+                } else if !frame.is_empty() {
+                    let i = rng.below(frame.len().min(80));
+                    let bit = rng.below(8);
+                    frame[i] ^= 1 << bit;
+                    log.push(format!(
+                        "in the frame at {:#x}: flip bit {bit} of byte {i}",
+                        r.start
+                    ));
+                }
             }
             _ => {
                 // Swap the byte order of the magic / a field, as a foreign writer would.
@@ -995,6 +1053,10 @@ const BYTE: &[u64] = &[0, 1, 2, 3, 4, 5, 8, 0x7f, 0x80, 0xfe, 0xff];
 const TCP_OPT: &[u64] = &[0, 1, 2, 3, 4, 5, 8, 30, 0xfe, 0xff];
 const TCP_FLAGS: &[u64] = &[0x00, 0x01, 0x02, 0x04, 0x10, 0x11, 0x12, 0x3f, 0xff];
 const U16S: &[u64] = &[0, 1, 0x7fff, 0x8000, 0xffff];
+const U32S: &[u64] = &[0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff];
+const FRAG6: &[u64] = &[
+    0x0000, 0x0001, 0x0008, 0x0009, 0x05a8, 0x05a9, 0xfff8, 0xfff9,
+];
 const HALEN: &[u64] = &[0, 1, 6, 8, 9, 0x10, 0xff, 0xffff];
 const NULL_FAMILY: &[u64] = &[
     0,
@@ -1090,6 +1152,7 @@ fn spots(lt: u32, f: &[u8]) -> Vec<Spot> {
             let ihl = (first & 15) as usize * 4;
             spot(at, Bits::Lo4, "IPv4 IHL", NIBBLE);
             spot(at + 2, Bits::Be16, "IPv4 total length", LEN16);
+            spot(at + 4, Bits::Be16, "IPv4 fragment identification", U16S);
             spot(at + 6, Bits::Be16, "IPv4 flags and fragment offset", FRAG);
             spot(at + 9, Bits::Byte, "IPv4 protocol", IP_PROTOS);
             if ihl > 20 {
@@ -1103,6 +1166,15 @@ fn spots(lt: u32, f: &[u8]) -> Vec<Spot> {
             spot(at + 6, Bits::Byte, "IPv6 next header", IP_PROTOS);
             spot(at + 40, Bits::Byte, "IPv6 extension next header", IP_PROTOS);
             spot(at + 41, Bits::Byte, "IPv6 extension length", BYTE);
+            if f.get(at + 6) == Some(&44) {
+                spot(
+                    at + 42,
+                    Bits::Be16,
+                    "IPv6 fragment offset and M flag",
+                    FRAG6,
+                );
+                spot(at + 44, Bits::Be32, "IPv6 fragment identification", U32S);
+            }
             (at + 40, f.get(at + 6).copied())
         }
         _ => return v,
@@ -1127,6 +1199,18 @@ fn spots(lt: u32, f: &[u8]) -> Vec<Spot> {
         _ => {}
     }
     v
+}
+
+/// A new value for a frame field: one of its interesting values, or near the current one,
+/// or random.
+fn spot_value(rng: &mut Rng, s: &Spot, cur: u64) -> u64 {
+    (match rng.below(7) {
+        0 => cur.wrapping_add(1),
+        1 => cur.wrapping_sub(1),
+        2 => rng.next(),
+        3 => cur ^ (1 << rng.below(s.mask().count_ones() as usize)),
+        _ => rng.pick(s.values),
+    }) & s.mask()
 }
 
 /// Inserts a chain of VLAN tags before the frame's EtherType (or fills the header with
@@ -1219,12 +1303,7 @@ fn mutate_frame(orig: &[u8], lt: u32, rng: &mut Rng, log: &mut Vec<String>) -> V
                 }
                 let s = s[rng.below(s.len())];
                 let cur = s.get(&b);
-                let v = match rng.below(6) {
-                    0 => cur.wrapping_add(1),
-                    1 => cur.wrapping_sub(1),
-                    2 => rng.next(),
-                    _ => rng.pick(s.values),
-                } & s.mask();
+                let v = spot_value(rng, &s, cur);
                 s.set(&mut b, v);
                 log.push(format!(
                     "set {} at {} from {cur:#x} to {v:#x}",
@@ -1312,7 +1391,10 @@ fn shrink(
     fails: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Vec<u8> {
     let mut cur = input.to_vec();
+    // At most 4000 tries, and a few seconds.
     let mut tries = 4000;
+    let deadline =
+        Instant::now() + Duration::from_secs(if cfg!(debug_assertions) { 15 } else { 5 });
     let without = |b: &[u8], r: &Range<usize>| {
         let mut c = b[..r.start].to_vec();
         c.extend_from_slice(&b[r.end..]);
@@ -1326,7 +1408,11 @@ fn shrink(
             if tries == 0 {
                 break;
             }
-            tries -= 1;
+            tries = if Instant::now() > deadline {
+                0
+            } else {
+                tries - 1
+            };
             let cand = without(&cur, r);
             if fails(&cand) {
                 cur = cand;
@@ -1340,7 +1426,11 @@ fn shrink(
         let mut i = 0;
         let mut progress = false;
         while i < cur.len() && tries > 0 {
-            tries -= 1;
+            tries = if Instant::now() > deadline {
+                0
+            } else {
+                tries - 1
+            };
             let cand = without(&cur, &(i..(i + chunk).min(cur.len())));
             if fails(&cand) {
                 cur = cand;
@@ -1511,6 +1601,193 @@ fn records(b: &[u8]) -> Vec<Range<usize>> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Sequences of frames: fragments and streams meeting damaged neighbours
+// ---------------------------------------------------------------------------------------
+
+/// A capture's frames as read (a capture the reader rejects has none: other tests
+/// report it).
+fn frames_of(bytes: &[u8]) -> Vec<(Vec<u8>, Meta)> {
+    let mut frames = Vec::new();
+    let mut reader = Reader::new(bytes).ok();
+    while let Some(Ok(Some(rec))) = reader.as_mut().map(|r| r.next_record()) {
+        frames.push((
+            rec.data.to_vec(),
+            Meta {
+                number: 1,
+                ts_sec: rec.ts_sec,
+                ts_nsec: rec.ts_nsec,
+                len: rec.len,
+                interface: rec.interface,
+                linktype: rec.linktype,
+            },
+        ));
+    }
+    frames
+}
+
+fn is_fragment(lt: u32, f: &[u8]) -> bool {
+    spots(lt, f).iter().any(|s| {
+        s.fits(f)
+            && match s.what {
+                "IPv4 flags and fragment offset" => s.get(f) & 0x3fff != 0,
+                "IPv6 fragment offset and M flag" => true,
+                _ => false,
+            }
+    })
+}
+
+/// The capture's frames with one or two header fields changed — of a fragment, and a
+/// fragment field, more often than not — sometimes two frames swapped or one repeated.
+fn mutate_train(
+    frames: &[(Vec<u8>, Meta)],
+    rng: &mut Rng,
+    log: &mut Vec<String>,
+) -> Vec<(Vec<u8>, u32)> {
+    let mut v: Vec<(Vec<u8>, u32)> = frames
+        .iter()
+        .map(|(f, m)| (f.clone(), m.linktype))
+        .collect();
+    let frags: Vec<usize> = (0..v.len())
+        .filter(|&i| is_fragment(v[i].1, &v[i].0))
+        .collect();
+    for _ in 0..1 + rng.below(2) {
+        let k = if !frags.is_empty() && !rng.one_in(4) {
+            rng.pick(&frags)
+        } else {
+            rng.below(v.len())
+        };
+        let (f, lt) = &mut v[k];
+        let all: Vec<Spot> = spots(*lt, f).into_iter().filter(|s| s.fits(f)).collect();
+        let fragment_fields: Vec<Spot> = all
+            .iter()
+            .filter(|s| s.what.contains("fragment") || s.what.contains("length"))
+            .copied()
+            .collect();
+        let pool = if !fragment_fields.is_empty() && !rng.one_in(3) {
+            fragment_fields
+        } else {
+            all
+        };
+        if pool.is_empty() {
+            continue;
+        }
+        let s = pool[rng.below(pool.len())];
+        let cur = s.get(f);
+        let val = spot_value(rng, &s, cur);
+        s.set(f, val);
+        log.push(format!(
+            "frame {}: set {} at {} from {cur:#x} to {val:#x}",
+            k + 1,
+            s.what,
+            s.at
+        ));
+    }
+    if v.len() > 1 && rng.one_in(4) {
+        let (a, c) = (rng.below(v.len()), rng.below(v.len()));
+        v.swap(a, c);
+        log.push(format!("swap frames {} and {}", a + 1, c + 1));
+    }
+    if rng.one_in(6) {
+        let a = rng.below(v.len());
+        let at = rng.below(v.len() + 1);
+        let dup = v[a].clone();
+        v.insert(at, dup);
+        log.push(format!("repeat frame {} at {}", a + 1, at + 1));
+    }
+    v
+}
+
+/// A pcapng file of these frames: one interface per link type.
+fn train_file(frames: &[(Vec<u8>, u32)]) -> Vec<u8> {
+    let mut links: Vec<u32> = Vec::new();
+    let mut file = shb();
+    for (_, lt) in frames {
+        if !links.contains(lt) {
+            links.push(*lt);
+            file.extend(idb_with(*lt as u16, &[]));
+        }
+    }
+    for (f, lt) in frames {
+        let iface = links.iter().position(|l| l == lt).unwrap_or(0) as u32;
+        file.extend(epb_on(iface, f.len() as u32, f, None));
+    }
+    file
+}
+
+/// The reassembler alone, fed short random sequences of fragments of two datagrams whose
+/// offsets and lengths overlap, contradict and overrun each other.
+#[test]
+fn reassembler_survives_any_fragment_sequence() {
+    use netlab::dissect::reassembly::{Outcome, Reassembler};
+    let seed = seed();
+    let rounds = if cfg!(debug_assertions) {
+        3_000
+    } else {
+        30_000
+    };
+    let mut failures: Vec<String> = Vec::new();
+    let mut classes: Vec<String> = Vec::new();
+    for round in 0..rounds {
+        let mut rng = Rng::new(case_seed(seed, &[4, round]));
+        let mut steps: Vec<String> = Vec::new();
+        let r = guarded(false, || {
+            let mut r = Reassembler::new();
+            for _ in 0..1 + rng.below(8) {
+                let id = rng.below(2) as u32;
+                let offset = 8 * if rng.one_in(8) {
+                    rng.below(8192)
+                } else {
+                    rng.below(16)
+                };
+                let len = match rng.below(4) {
+                    0 => 8 * rng.below(8),
+                    1 => rng.below(64),
+                    2 => 0,
+                    _ => 8 * (1 + rng.below(4)),
+                };
+                let more = !rng.one_in(3);
+                steps.push(format!(
+                    "add(id {id}, offset {offset}, {len} bytes, more={more})"
+                ));
+                let data: Vec<u8> = (0..len).map(|_| rng.byte()).collect();
+                let out = r.add(([1; 16], [2; 16], 17, id), offset, more, &data);
+                if let Outcome::Complete { payload, .. } = &out {
+                    if payload.len() > 65_535 {
+                        return Err(bad(
+                            "reassembly",
+                            format!("a datagram of {} bytes", payload.len()),
+                        ));
+                    }
+                    if !more && payload.len() != offset + len {
+                        return Err(bad(
+                            "reassembly",
+                            format!(
+                                "the last fragment ends at {}, the datagram has {} bytes",
+                                offset + len,
+                                payload.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        });
+        let Err(e) = r else { continue };
+        if classes.contains(&e.class) {
+            continue;
+        }
+        classes.push(e.class.clone());
+        failures.push(format!(
+            "round {round}: {}\n{}\nsteps: {}\n",
+            e.class,
+            e.detail,
+            steps.join("; ")
+        ));
+    }
+    fail_if_any("reassembly", &failures);
+}
+
+// ---------------------------------------------------------------------------------------
 // The tests
 // ---------------------------------------------------------------------------------------
 
@@ -1528,15 +1805,21 @@ fn mutated_captures_never_panic_or_hang() {
         let bytes = std::fs::read(path).expect("read capture");
         let base = prefix(&bytes, b.prefix);
         let n = (b.file_bytes / base.len().max(1)).clamp(b.file_cases / 8 + 1, b.file_cases);
-        for i in 0..=n {
-            let cs = case_seed(seed, &[fnv(cap.as_bytes()), 1, i as u64]);
+        // The first 64 frames, for the frame-sequence cases.
+        let mut frames = frames_of(&bytes);
+        frames.truncate(64);
+        let trains = if frames.is_empty() { 0 } else { b.trains };
+        for i in 0..=n + trains {
+            // Cases 1..=n: the file mutated. Then: its frames, some mutated, in a
+            // new file. Case 0 is the capture itself.
+            let (kind, k) = if i <= n { (1, i) } else { (3, i - n) };
+            let cs = case_seed(seed, &[fnv(cap.as_bytes()), kind, k as u64]);
             let mut rng = Rng::new(cs);
             let mut log = Vec::new();
-            // Case 0 is the capture itself.
-            let input = if i == 0 {
-                bytes.clone()
-            } else {
-                mutate_file(base, &mut rng, &mut log)
+            let input = match (kind, k) {
+                (1, 0) => bytes.clone(),
+                (1, _) => mutate_file(base, &mut rng, &mut log),
+                _ => train_file(&mutate_train(&frames, &mut rng, &mut log)),
             };
             let trickle = rng.one_in(6).then(|| rng.next());
             let fast = rng.one_in(4);
@@ -1544,7 +1827,12 @@ fn mutated_captures_never_panic_or_hang() {
             cases += 1;
             let what = || {
                 format!(
-                    "capture {cap} (#{ci}), file case {i} (case seed {cs:#x}, record={}, colour={color}, {})",
+                    "capture {cap} (#{ci}), {} case {k} (case seed {cs:#x}, record={}, colour={color}, {})",
+                    if kind == 1 {
+                        "file"
+                    } else {
+                        "frame-sequence (as pcapng)"
+                    },
                     !fast,
                     if trickle.is_some() {
                         "also read in small pieces"
@@ -1562,7 +1850,7 @@ fn mutated_captures_never_panic_or_hang() {
                 }
                 r
             };
-            let tag = format!("{cap}-file-{i}");
+            let tag = format!("{cap}-{}-{k}", if kind == 1 { "file" } else { "sequence" });
             if !run_case(&mut failures, &what, &tag, &input, &log, &records, &mut run) {
                 failed += 1;
             }
@@ -1595,22 +1883,7 @@ fn mutated_frames_never_panic_under_any_link_type() {
     for path in captures() {
         let cap = name(&path);
         let bytes = std::fs::read(&path).expect("read capture");
-        // The capture's real frames.
-        let mut frames: Vec<(Vec<u8>, Meta)> = Vec::new();
-        let mut reader = Reader::new(&bytes[..]).unwrap_or_else(|e| panic!("{cap}: {e}"));
-        while let Ok(Some(rec)) = reader.next_record() {
-            frames.push((
-                rec.data.to_vec(),
-                Meta {
-                    number: 1,
-                    ts_sec: rec.ts_sec,
-                    ts_nsec: rec.ts_nsec,
-                    len: rec.len,
-                    interface: rec.interface,
-                    linktype: rec.linktype,
-                },
-            ));
-        }
+        let frames = frames_of(&bytes);
         // Evenly spread over the capture.
         let step = frames.len().div_ceil(b.frames).max(1);
         for (fi, (frame, meta)) in frames.iter().enumerate().step_by(step) {
@@ -1758,18 +2031,22 @@ fn extreme_timestamps_do_not_overflow() {
             }
         }
     }
-    // The same through the reader: two interfaces whose if_tsoffset (option 14) are
-    // i64::MIN and i64::MAX seconds, a packet on each.
+    // The same through the reader: interfaces whose if_tsoffset (option 14) are 0,
+    // i64::MIN and i64::MAX seconds; an Ethernet-only frame on the first (it fixes the
+    // time origin), then the TCP frame on the others (one conversation, from the
+    // earliest to the latest time there is).
     let mut file = shb();
-    file.extend(idb_with(&[(14, &i64::MIN.to_le_bytes())]));
-    file.extend(idb_with(&[(14, &i64::MAX.to_le_bytes())]));
-    for iface in [0, 1, 0] {
+    for offset in [0, i64::MIN, i64::MAX] {
+        file.extend(idb_with(1, &[(14, &offset.to_le_bytes())]));
+    }
+    file.extend(epb_on(0, eth.len() as u32, eth, None));
+    for iface in [1, 2] {
         file.extend(epb_on(iface, tcp.len() as u32, &tcp, None));
     }
     let r = guarded(false, || file_case(&file, None, false, &mut Sink::new()));
     if let Err(e) = r {
         failures.push(format!(
-            "pcapng with if_tsoffset i64::MIN and i64::MAX: {}\n{}\n{}",
+            "pcapng with if_tsoffset 0, i64::MIN and i64::MAX: {}\n{}\n{}",
             e.class,
             e.detail,
             hexdump(&file, 4096)
@@ -1857,13 +2134,13 @@ fn shb() -> Vec<u8> {
 }
 
 fn idb() -> Vec<u8> {
-    idb_with(&[])
+    idb_with(1, &[])
 }
 
-/// An Ethernet IDB with these options (code, value), then opt_endofopt.
-fn idb_with(options: &[(u16, &[u8])]) -> Vec<u8> {
+/// An IDB of this link type with these options (code, value), then opt_endofopt.
+fn idb_with(linktype: u16, options: &[(u16, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
-    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&linktype.to_le_bytes());
     body.extend_from_slice(&0u16.to_le_bytes());
     body.extend_from_slice(&0u32.to_le_bytes());
     if !options.is_empty() {

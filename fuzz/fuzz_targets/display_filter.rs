@@ -16,8 +16,12 @@ fn frames() -> Vec<Vec<u8>> {
     tcp.extend(mac(2));
     tcp.extend(mac(1));
     tcp.extend([0x08, 0x00]);
-    tcp.extend([0x45, 0, 0, 44, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-    tcp.extend([0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend([
+        0x45, 0, 0, 44, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    tcp.extend([
+        0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
     tcp.extend([2, 4, 5, 0xb4]);
     tcp.resize(60, 0);
 

@@ -33,7 +33,10 @@ impl Default for Sink {
             pkt: Packet::default(),
             json: JsonWriter::default(),
             out: String::new(),
-            filters: FILTERS.iter().filter_map(|f| Filter::parse(f).ok()).collect(),
+            filters: FILTERS
+                .iter()
+                .filter_map(|f| Filter::parse(f).ok())
+                .collect(),
         }
     }
 }
@@ -51,11 +54,26 @@ pub fn check_model(pkt: &Packet, input_len: usize) {
         Some(r) => assert!(r.start == input_len && r.end == n, "reassembled {r:?}"),
     }
     for l in &pkt.layers {
-        assert!(within(&l.range, n), "layer {:?} covers {:?} of {n} bytes", l.proto, l.range);
-        assert!(within(&l.fields, pkt.fields.len()), "layer {:?} fields {:?}", l.proto, l.fields);
+        assert!(
+            within(&l.range, n),
+            "layer {:?} covers {:?} of {n} bytes",
+            l.proto,
+            l.range
+        );
+        assert!(
+            within(&l.fields, pkt.fields.len()),
+            "layer {:?} fields {:?}",
+            l.proto,
+            l.fields
+        );
     }
     for f in &pkt.fields {
-        assert!(within(&f.range, n), "field {} covers {:?} of {n} bytes", f.def.key, f.range);
+        assert!(
+            within(&f.range, n),
+            "field {} covers {:?} of {n} bytes",
+            f.def.key,
+            f.range
+        );
         if let Value::Bytes(r) = &f.value {
             assert!(within(r, n), "field {} holds bytes {r:?} of {n}", f.def.key);
         }
@@ -81,7 +99,8 @@ impl Sink {
         self.json.write(out, pkt);
         let line = out.strip_suffix('\n').expect("JSON ends with a newline");
         assert!(!line.contains('\n'), "JSON is one line: {out:?}");
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid JSON ({e}): {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid JSON ({e}): {line}"));
         assert_eq!(
             v.get("layers").and_then(|l| l.as_array()).map(Vec::len),
             Some(pkt.layers.len()),

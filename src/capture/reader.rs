@@ -148,6 +148,23 @@ impl<R: Read> Reader<R> {
         self.offset
     }
 
+    /// Appends exactly `n` bytes to `self.buf`. The buffer grows with what really
+    /// arrives, so a length field that lies costs no more memory than the file has.
+    fn read_append(&mut self, n: usize, what: &str) -> Result<(), ReadError> {
+        let got = (&mut self.src)
+            .take(n as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(ReadError::Io)?;
+        if got < n {
+            return Err(ReadError::Truncated {
+                offset: self.offset + got as u64,
+                what: format!("expected {what} ({n} bytes), found only {got}"),
+            });
+        }
+        self.offset += n as u64;
+        Ok(())
+    }
+
     fn read_exact_at(&mut self, buf: &mut [u8], what: &str) -> Result<(), ReadError> {
         let n = fill(&mut self.src, buf).map_err(ReadError::Io)?;
         if n < buf.len() {
@@ -209,14 +226,11 @@ impl<R: Read> Reader<R> {
         // body = total - type - len - trailing len
         let body_len = total - 12;
         self.buf.clear();
-        self.buf.resize(body_len + 4, 0);
         if already == 4 {
-            self.buf[..4].copy_from_slice(&endian.put_u32(pcap::BYTE_ORDER_MAGIC));
+            self.buf
+                .extend_from_slice(&endian.put_u32(pcap::BYTE_ORDER_MAGIC));
         }
-        let mut tmp = std::mem::take(&mut self.buf);
-        let res = self.read_exact_at(&mut tmp[already..], "the rest of a pcapng block");
-        self.buf = tmp;
-        res?;
+        self.read_append(body_len + 4 - already, "the rest of a pcapng block")?;
         let trailer = endian.u32(&self.buf, body_len);
         if trailer as usize != total {
             return Err(ReadError::Malformed {
@@ -270,11 +284,7 @@ impl<R: Read> Reader<R> {
             });
         }
         self.buf.clear();
-        self.buf.resize(caplen, 0);
-        let mut tmp = std::mem::take(&mut self.buf);
-        let res = self.read_exact_at(&mut tmp, "the record's captured bytes");
-        self.buf = tmp;
-        res?;
+        self.read_append(caplen, "the record's captured bytes")?;
         let nsec = if g.nanos {
             r.ts_frac
         } else {

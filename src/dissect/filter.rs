@@ -301,6 +301,45 @@ static FIELDS: &[(&str, Kind)] = &[
     ("udp.checksum", Kind::Num),
     // Payload
     ("data.data", Kind::Bytes),
+    // HTTP heads and WebSocket frames (src/wire/http.rs, src/wire/websocket.rs).
+    ("http.request.method", Kind::Bytes),
+    ("http.request.uri", Kind::Bytes),
+    ("http.request.version", Kind::Bytes),
+    ("http.request.line", Kind::Bytes),
+    ("http.response.version", Kind::Bytes),
+    ("http.response.code", Kind::Num),
+    ("http.response.phrase", Kind::Bytes),
+    ("http.response.line", Kind::Bytes),
+    ("http.host", Kind::Bytes),
+    ("http.user_agent", Kind::Bytes),
+    ("http.server", Kind::Bytes),
+    ("http.connection", Kind::Bytes),
+    ("http.upgrade", Kind::Bytes),
+    ("http.content_length_header", Kind::Bytes),
+    ("http.content_type", Kind::Bytes),
+    ("http.transfer_encoding", Kind::Bytes),
+    ("http.sec_websocket_key", Kind::Bytes),
+    ("http.sec_websocket_accept", Kind::Bytes),
+    ("http.sec_websocket_version", Kind::Bytes),
+    ("http.sec_websocket_protocol", Kind::Bytes),
+    ("http.sec_websocket_extensions", Kind::Bytes),
+    ("websocket.fin", Kind::Bool),
+    ("websocket.rsv", Kind::Num),
+    ("websocket.pmc", Kind::Bool),
+    ("websocket.opcode", Kind::Num),
+    ("websocket.mask", Kind::Bool),
+    ("websocket.payload_length", Kind::Num),
+    ("websocket.payload_length_ext_16", Kind::Num),
+    ("websocket.payload_length_ext_64", Kind::Num),
+    ("websocket.masking_key", Kind::Bytes),
+    ("websocket.masked_payload", Kind::Bytes),
+    ("websocket.payload", Kind::Group),
+    ("websocket.payload.continue", Kind::Bytes),
+    ("websocket.payload.close.status_code", Kind::Num),
+    ("websocket.payload.close.reason", Kind::Bytes),
+    ("websocket.payload.ping", Kind::Bytes),
+    ("websocket.payload.pong", Kind::Bytes),
+    ("websocket.payload.unknown", Kind::Bytes),
     ("data.len", Kind::Num),
 ];
 
@@ -1829,7 +1868,7 @@ mod tests {
         assert_eq!(err("tcp.port in 80").position, 12);
         assert_eq!(err("tcp.port in {}").position, 12);
         assert_eq!(err("tcp[0:2] == 1").position, 3);
-        assert_eq!(err("http.host matches \"x\"").position, 0);
+        assert_eq!(err("sip.method matches \"x\"").position, 0);
         assert_eq!(err("tcp matches \"x\"").position, 4);
         assert_eq!(err("tcp.port == 80 é").position, 15);
         assert!(err("port 80").message.contains("capture-filter"));

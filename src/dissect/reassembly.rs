@@ -74,6 +74,13 @@ impl Reassembler {
             if p.total.is_some_and(|t| t != end) {
                 return Outcome::Invalid("two last fragments disagree on the length");
             }
+            // A fragment held earlier may reach past the end this one announces.
+            if p.pieces.iter().any(|(o, d)| o + d.len() > end) {
+                let p = self.pending.remove(&key).expect("present");
+                self.order.retain(|k| *k != key);
+                self.bytes -= p.bytes;
+                return Outcome::Invalid("an earlier fragment reaches past the datagram's end");
+            }
             p.total = Some(end);
         }
         if p.total.is_some_and(|t| end > t) {
@@ -105,7 +112,11 @@ impl Reassembler {
         let mut payload = vec![0u8; total];
         // Later fragments overwrite earlier ones where they overlap.
         for (o, d) in &p.pieces {
-            payload[*o..o + d.len()].copy_from_slice(d);
+            // Every piece ends within `total` (checked on arrival and when the total
+            // became known); `get_mut` keeps that an invariant rather than a panic.
+            if let Some(dst) = payload.get_mut(*o..o + d.len()) {
+                dst.copy_from_slice(d);
+            }
         }
         Outcome::Complete {
             payload,
@@ -139,6 +150,15 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn earlier_fragment_past_the_announced_end_is_invalid() {
+        // Found by the fuzzer: 24 bytes with MF=1, then a last fragment ending at 16.
+        let mut r = Reassembler::new();
+        assert_eq!(r.add(K, 0, true, &[0; 24]), Outcome::Held);
+        assert!(matches!(r.add(K, 8, false, &[0; 8]), Outcome::Invalid(_)));
         assert_eq!(r.pending(), 0);
     }
 

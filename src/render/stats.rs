@@ -41,7 +41,7 @@ fn table(out: &mut String, name: &str, convs: &[Conv]) {
             c.b_to_a.packets,
             c.b_to_a.bytes,
             c.first_nsec as f64 / 1e9,
-            (c.last_nsec - c.first_nsec) as f64 / 1e9
+            (c.last_nsec as i128 - c.first_nsec as i128) as f64 / 1e9
         );
     }
 }

@@ -12,6 +12,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod http;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
@@ -20,6 +21,7 @@ pub mod link;
 pub mod pcap;
 pub mod tcp;
 pub mod udp;
+pub mod websocket;
 
 use core::fmt;
 use core::ops::Range;
