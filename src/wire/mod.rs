@@ -7,7 +7,7 @@
 //! `check_len()` succeeded, and — next to each field — a [`FieldDef`] holding the field's
 //! Wireshark display-filter name and a one-line explanation written for a learner.
 //!
-//! May import: `std` only.
+//! May import: `std`, and `sha1`/`base64` for the WebSocket accept key.
 
 pub mod arp;
 pub mod checksum;
