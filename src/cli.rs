@@ -39,6 +39,9 @@ pub enum Command {
     /// data, teardown, with loss, reordering and delay you inject.
     #[command(name = "tcp-handshake", after_help = HANDSHAKE_EXAMPLES)]
     TcpHandshake(HandshakeArgs),
+    /// WebSocket (RFC 6455), written from scratch: a server and a client.
+    #[command(subcommand)]
+    Ws(WsCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -154,6 +157,70 @@ pub struct HandshakeArgs {
     /// RSTs for exactly this connection; it is removed on every exit path.
     #[arg(long, requires = "target")]
     pub suppress_kernel_rst: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WsCommand {
+    /// An echo or chat-room WebSocket server; serves a small page at `/` that uses the
+    /// browser's WebSocket API.
+    #[command(
+        after_help = "Examples:\n  netlab ws serve --echo --trace\n  netlab ws serve --chat --addr 127.0.0.1:9001   then open http://127.0.0.1:9001/ in two browser tabs"
+    )]
+    Serve(WsServeArgs),
+    /// A WebSocket client, like websocat.
+    #[command(
+        after_help = "Examples:\n  netlab ws connect ws://127.0.0.1:9001/ --send hello --send world\n  netlab ws connect ws://127.0.0.1:9001/ --interactive --trace"
+    )]
+    Connect(WsConnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WsServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    pub addr: std::net::SocketAddr,
+    /// Echo every message back to its sender (the default).
+    #[arg(long, conflicts_with = "chat")]
+    pub echo: bool,
+    /// Broadcast every message to every connected client.
+    #[arg(long)]
+    pub chat: bool,
+    /// Print every frame as it passes, decoded field by field.
+    #[arg(long)]
+    pub trace: bool,
+    /// Accept only these Origin values (repeatable); without it any origin is accepted.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Vec<String>,
+    /// Subprotocols the server speaks, in order of preference (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub protocol: Vec<String>,
+    /// Largest message accepted, in bytes (larger: close 1009).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_message: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct WsConnectArgs {
+    /// ws://HOST:PORT/PATH
+    pub url: String,
+    /// Send TEXT as a text message (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub send: Vec<String>,
+    /// Send the contents of F as one binary message.
+    #[arg(long, value_name = "F")]
+    pub binary_file: Option<PathBuf>,
+    /// Read lines from standard input and send each as a message.
+    #[arg(long)]
+    pub interactive: bool,
+    /// Print every frame decoded field by field.
+    #[arg(long)]
+    pub trace: bool,
+    /// Offer this subprotocol (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub protocol: Vec<String>,
+    /// How long to wait for replies after the last send, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]

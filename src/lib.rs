@@ -12,3 +12,4 @@ pub mod net;
 pub mod render;
 pub mod tcp;
 pub mod wire;
+pub mod ws;

@@ -19,6 +19,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::tcp_handshake::run(&args, style)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ws(cmd) => {
+            commands::ws::run(&cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

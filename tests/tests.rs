@@ -6,6 +6,7 @@
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
 
+mod autobahn;
 mod cli;
 mod common;
 mod golden;
@@ -14,3 +15,4 @@ mod layers;
 mod lessons;
 mod mutation;
 mod oracle;
+mod ws;

@@ -2,6 +2,7 @@
 
 pub mod dissect;
 pub mod tcp_handshake;
+pub mod ws;
 
 use std::io::{self, IsTerminal};
 

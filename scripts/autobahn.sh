@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The Autobahn|Testsuite's fuzzingclient against `netlab ws serve --echo`, cases 1.* to
+# 10.* (12.* and 13.*, permessage-deflate, excluded: netlab declines compression).
+#
+#   ./scripts/autobahn.sh [path/to/netlab]
+#
+# autobahntestsuite is Python 2 code; it runs in a Python 2.7 virtualenv made here with
+# the last virtualenv release that makes 2.7 environments (<20.22). Where no Python 2.7
+# exists, the script says so and exits 77 (skipped). Everything runs on 127.0.0.1.
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+NETLAB=${1:-$ROOT/target/release/netlab}
+OUT=$ROOT/target/autobahn
+VENV=$ROOT/.venv-autobahn
+mkdir -p "$OUT"
+
+py27=""
+for c in "$HOME"/.pyenv/versions/2.7*/bin/python /usr/bin/python2.7 python2.7; do
+    # A pyenv shim may exist without a usable interpreter behind it: try it.
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; assert sys.version_info[:2] == (2, 7)' 2>/dev/null; then
+        py27=$(command -v "$c"); break
+    fi
+done
+if [[ -z $py27 ]]; then
+    echo "autobahn: SKIPPED: no Python 2.7 on this machine (autobahntestsuite needs it)"
+    exit 77
+fi
+
+if [[ ! -x $VENV/bin/wstest ]]; then
+    echo "autobahn: creating $VENV with $py27"
+    python3 -m venv "$OUT/virtualenv-tool"
+    "$OUT/virtualenv-tool/bin/pip" install -q 'virtualenv<20.22'
+    "$OUT/virtualenv-tool/bin/virtualenv" -q -p "$py27" "$VENV"
+    "$VENV/bin/pip" install -q autobahntestsuite
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$NETLAB" ws serve --echo --addr "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+done
+
+cat >"$OUT/fuzzingclient.json" <<JSON
+{
+  "outdir": "$OUT/report",
+  "servers": [{"agent": "netlab", "url": "ws://127.0.0.1:$port"}],
+  "cases": ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "9.*", "10.*"],
+  "exclude-cases": ["12.*", "13.*"],
+  "exclude-agent-cases": {}
+}
+JSON
+rm -rf "$OUT/report"
+(cd "$OUT" && "$VENV/bin/wstest" -m fuzzingclient -s "$OUT/fuzzingclient.json") >"$OUT/wstest.log" 2>&1
+
+python3 - "$OUT/report/index.json" <<'PY'
+import json, sys, collections
+idx = json.load(open(sys.argv[1]))["netlab"]
+count = collections.Counter(v["behavior"] for v in idx.values())
+close = collections.Counter(v["behaviorClose"] for v in idx.values())
+failed = sorted((k for k, v in idx.items() if v["behavior"] not in ("OK", "NON-STRICT", "INFORMATIONAL")
+                 or v["behaviorClose"] not in ("OK", "INFORMATIONAL")),
+                key=lambda c: [int(x) for x in c.split(".")])
+print("autobahn fuzzingclient vs netlab ws serve --echo: %d cases" % len(idx))
+print("  behavior: " + ", ".join("%s %d" % kv for kv in sorted(count.items())))
+print("  close:    " + ", ".join("%s %d" % kv for kv in sorted(close.items())))
+if failed:
+    print("  FAILED cases: " + " ".join(failed))
+    sys.exit(1)
+print("  none FAILED")
+PY

@@ -1,0 +1,861 @@
+//! `netlab ws serve` and `netlab ws connect`: the I/O around the codecs in
+//! [`crate::wire::http`] / [`crate::wire::websocket`] and the session engine in
+//! [`crate::ws`].
+//!
+//! The server uses plain `std::net` and one thread per connection (plus one writer
+//! thread each, fed by a channel): simple to read, and plenty for a teaching tool that
+//! serves a handful of browser tabs. A production server would use an event loop.
+
+use std::fs;
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
+use crate::wire::http::{self, HttpError, Request, Response};
+use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
+use crate::ws::{Action, Session, XorShift, describe};
+
+/// How long a client may take to send its whole request head (slowloris defence).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the peer's close frame after sending ours.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After the server's last bytes, how long it reads and discards what the client still
+/// sends, so the kernel does not answer unread data with a RST that would destroy the
+/// response or close frame in flight (RFC 9112 § 9.6 "tear-down").
+const LINGER: Duration = Duration::from_secs(1);
+/// Largest message `netlab ws connect` accepts.
+const CLIENT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+pub fn run(cmd: &WsCommand) -> Result<()> {
+    match cmd {
+        WsCommand::Serve(args) => serve(args),
+        WsCommand::Connect(args) => connect(args),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Trace lines.
+// ---------------------------------------------------------------------------------------
+
+/// One line for a frame: `→` sent, `←` received.
+fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String {
+    let key = match h.masking_key {
+        Some(k) => format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]),
+        None => String::new(),
+    };
+    let shown = match h.opcode {
+        OpCode::Text | OpCode::Continuation => {
+            let s = String::from_utf8_lossy(preview);
+            let more = if (preview.len() as u64) < h.payload_len {
+                "…"
+            } else {
+                ""
+            };
+            format!(" {s:?}{more}")
+        }
+        OpCode::Close if !preview.is_empty() => format!(" [{}]", describe(h.opcode, preview)),
+        _ if preview.is_empty() => String::new(),
+        _ => {
+            let hex: Vec<String> = preview
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let more = if (preview.len() as u64) > 16 || (preview.len() as u64) < h.payload_len {
+                " …"
+            } else {
+                ""
+            };
+            format!(" {}{more}", hex.join(" "))
+        }
+    };
+    format!(
+        "{arrow} frame FIN={} RSV={:03b} opcode={:#x} ({}) MASK={} len={} ({}){key}{shown}",
+        u8::from(h.fin),
+        h.rsv,
+        u8::from(h.opcode),
+        h.opcode.name(),
+        u8::from(h.masked()),
+        h.payload_len,
+        h.length_form.name(),
+    )
+}
+
+fn trace_frame(arrow: &str, f: &Frame) -> String {
+    let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
+    trace_line(arrow, &f.header(), &f.payload[..end])
+}
+
+fn message_frame(m: &Message) -> Frame {
+    match m {
+        Message::Text(t) => Frame::text(t),
+        Message::Binary(b) => Frame::binary(b.clone()),
+    }
+}
+
+fn describe_message(m: &Message) -> String {
+    match m {
+        Message::Text(t) => describe(OpCode::Text, t.as_bytes()),
+        Message::Binary(b) => describe(OpCode::Binary, b),
+    }
+}
+
+fn describe_close(code: Option<u16>, reason: &str) -> String {
+    match code {
+        Some(c) if reason.is_empty() => format!("close {c} ({})", wsw::close_code_name(c)),
+        Some(c) => format!("close {c} ({}) {reason:?}", wsw::close_code_name(c)),
+        None => "close (no status code: 1005)".to_string(),
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Server.
+// ---------------------------------------------------------------------------------------
+
+/// What a connection's writer thread is asked to do.
+enum Out {
+    Frame(Frame),
+    /// Send FIN (after everything queued before) and stop.
+    Shutdown,
+}
+
+struct Server {
+    echo: bool,
+    trace: bool,
+    origins: Vec<String>,
+    protocols: Vec<String>,
+    max_message: usize,
+    /// Chat mode: every open connection's writer queue, by connection id.
+    clients: Mutex<Vec<(u64, Sender<Out>)>>,
+    next_id: AtomicU64,
+}
+
+fn serve(args: &WsServeArgs) -> Result<()> {
+    let listener =
+        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let server = Arc::new(Server {
+        echo: !args.chat,
+        trace: args.trace,
+        origins: args.origin.clone(),
+        protocols: args.protocol.clone(),
+        max_message: args.max_message,
+        clients: Mutex::new(Vec::new()),
+        next_id: AtomicU64::new(1),
+    });
+    let mode = if args.chat { "chat" } else { "echo" };
+    println!(
+        "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
+    );
+    for conn in listener.incoming() {
+        match conn {
+            Ok(stream) => {
+                let server = Arc::clone(&server);
+                // One thread per connection: see the module docs.
+                thread::spawn(move || {
+                    let peer = stream
+                        .peer_addr()
+                        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+                    if let Err(e) = handle(stream, &server, &peer) {
+                        println!("[{peer}] error: {e:#}");
+                    }
+                });
+            }
+            Err(e) => eprintln!("netlab ws serve: accept failed: {e}"),
+        }
+    }
+    Ok(())
+}
+
+enum Head {
+    Request(Request, Vec<u8>),
+    Bad(HttpError),
+    TimedOut,
+    Closed,
+}
+
+/// Reads a request head within [`HEAD_TIMEOUT`] and [`http::MAX_HEAD_LEN`].
+fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
+    let deadline = Instant::now() + HEAD_TIMEOUT;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match http::parse_request(&buf) {
+            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
+            Ok(None) => {}
+            Err(e) => return Ok(Head::Bad(e)),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Head::TimedOut);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(Head::Closed),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => return Ok(Head::TimedOut),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends FIN, then reads and discards for up to [`LINGER`] until the peer closes too.
+fn linger_close(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Writes a response head (and body) and closes the connection.
+fn respond(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
+    let mut out = resp.to_bytes();
+    out.extend_from_slice(body);
+    stream.write_all(&out)?;
+    linger_close(stream);
+    Ok(())
+}
+
+fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
+    let resp = Response::new(status)
+        .with_header(http::name::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .with_header(http::name::CONTENT_LENGTH, body.len().to_string())
+        .with_header(http::name::CONNECTION, "close");
+    (resp, body.as_bytes().to_vec())
+}
+
+fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
+    let _ = stream.set_nodelay(true);
+    let (req, leftover) = match read_head(&mut stream)? {
+        Head::Request(req, rest) => (req, rest),
+        Head::Bad(e) => {
+            println!("[{peer}] bad request head: {e} → {}", e.status());
+            let resp = Response::new(e.status())
+                .with_header(http::name::CONNECTION, "close")
+                .with_header(http::name::CONTENT_LENGTH, "0");
+            respond(&mut stream, &resp, b"")?;
+            return Ok(());
+        }
+        Head::TimedOut => {
+            println!(
+                "[{peer}] no complete request head within {} s: closing",
+                HEAD_TIMEOUT.as_secs()
+            );
+            return Ok(());
+        }
+        Head::Closed => return Ok(()),
+    };
+    if !req.headers.has_token(http::name::UPGRADE, "websocket") {
+        let path = req.target.split('?').next().unwrap_or_default();
+        let (resp, body) = if req.method == "GET" && path == "/" {
+            let body = page().into_bytes();
+            let resp = Response::new(200)
+                .with_header(http::name::CONTENT_TYPE, "text/html; charset=utf-8")
+                .with_header(http::name::CONTENT_LENGTH, body.len().to_string())
+                .with_header(http::name::CONNECTION, "close");
+            (resp, body)
+        } else {
+            plain(
+                404,
+                "not found: the WebSocket is at / (with Upgrade: websocket)\n",
+            )
+        };
+        println!(
+            "[{peer}] {} {} (plain HTTP) → {}",
+            req.method, req.target, resp.status
+        );
+        respond(&mut stream, &resp, &body)?;
+        return Ok(());
+    }
+    let hs = match wsw::validate_client_request(&req) {
+        Ok(hs) => hs,
+        Err(e) => {
+            println!("[{peer}] bad handshake: {e} → {}", e.status());
+            respond(&mut stream, &e.response(), b"")?;
+            return Ok(());
+        }
+    };
+    if !server.origins.is_empty()
+        && !hs
+            .origin
+            .as_ref()
+            .is_some_and(|o| server.origins.iter().any(|a| a == o))
+    {
+        println!(
+            "[{peer}] Origin {:?} is not allowed → 403",
+            hs.origin.as_deref().unwrap_or("(none)")
+        );
+        let (resp, body) = plain(403, "this Origin is not allowed\n");
+        respond(&mut stream, &resp, &body)?;
+        return Ok(());
+    }
+    let supported: Vec<&str> = server.protocols.iter().map(String::as_str).collect();
+    let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
+    stream.write_all(&hs.accept_response(protocol).to_bytes())?;
+    let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
+    println!(
+        "[{peer}] open: GET {} → 101 (subprotocol: {}{})",
+        hs.target,
+        protocol.unwrap_or("none"),
+        if declined.is_empty() {
+            String::new()
+        } else {
+            format!("; extensions declined: {}", declined.join(", "))
+        }
+    );
+    stream.set_read_timeout(None)?;
+
+    let id = server.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel::<Out>();
+    let mut wstream = stream.try_clone()?;
+    let (trace, wpeer) = (server.trace, peer.to_string());
+    let writer = thread::spawn(move || {
+        let mut done = false;
+        for out in rx {
+            match out {
+                Out::Frame(f) if !done => {
+                    if trace {
+                        println!("[{wpeer}] {}", trace_frame("→", &f));
+                    }
+                    // RFC 6455 § 5.5.1: nothing may follow our close frame.
+                    let written = wstream.write_all(&f.encode()).is_ok();
+                    done = !written || f.opcode == OpCode::Close;
+                }
+                Out::Frame(_) => {}
+                Out::Shutdown => {
+                    let _ = wstream.shutdown(Shutdown::Write);
+                    break;
+                }
+            }
+        }
+    });
+    if !server.echo {
+        lock(&server.clients).push((id, tx.clone()));
+    }
+
+    let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
+    let mut actions = session.receive(&leftover);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if react(server, peer, &mut session, &tx, actions) {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                if let Some(Action::Closed { code, reason, .. }) = session.eof() {
+                    println!("[{peer}] closed: {}", describe_close(code, &reason));
+                }
+                break;
+            }
+            Ok(n) => actions = session.receive(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => actions = Vec::new(),
+            Err(e) => {
+                println!("[{peer}] read failed: {e}");
+                break;
+            }
+        }
+    }
+    lock(&server.clients).retain(|(i, _)| *i != id);
+    let _ = tx.send(Out::Shutdown);
+    let _ = writer.join();
+    linger_close(&mut stream);
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Carries out a server session's actions; true when the connection is over.
+fn react(
+    server: &Server,
+    peer: &str,
+    session: &mut Session,
+    tx: &Sender<Out>,
+    actions: Vec<Action>,
+) -> bool {
+    let mut over = false;
+    for a in actions {
+        match a {
+            Action::Send(f) => {
+                let _ = tx.send(Out::Frame(f));
+            }
+            Action::Received { header, preview } => {
+                if server.trace {
+                    println!("[{peer}] {}", trace_line("←", &header, &preview));
+                }
+            }
+            Action::Message(m) => {
+                println!("[{peer}] ← {}", describe_message(&m));
+                if server.echo {
+                    if let Some(f) = session.send(message_frame(&m)) {
+                        let _ = tx.send(Out::Frame(f));
+                    }
+                } else {
+                    // Server frames are never masked, so one frame serves every client.
+                    let f = message_frame(&m);
+                    for (_, client) in lock(&server.clients).iter() {
+                        let _ = client.send(Out::Frame(f.clone()));
+                    }
+                }
+            }
+            Action::Ping(_) | Action::Pong(_) => {}
+            Action::Closed { code, reason, .. } => {
+                println!("[{peer}] closed: {}", describe_close(code, &reason));
+                over = true;
+            }
+            Action::Failed { close_code, why } => {
+                println!(
+                    "[{peer}] protocol error: {why} → close {close_code} ({}), dropping the connection",
+                    wsw::close_code_name(close_code)
+                );
+                over = true;
+            }
+        }
+    }
+    over
+}
+
+/// The page served at `/`: the browser's own WebSocket API talking to this server.
+fn page() -> String {
+    r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>netlab ws</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; }
+#log { border: 1px solid #999; height: 22rem; overflow-y: auto; padding: .5rem;
+       font-family: ui-monospace, monospace; white-space: pre-wrap; }
+.sent { color: #05a; } .recv { color: #070; } .info { color: #777; }
+</style>
+</head>
+<body>
+<h1>netlab ws</h1>
+<p>This page opens <code>new WebSocket(...)</code> to the server that sent it.
+Open your browser's developer tools (Network → WS) to watch the frames too.</p>
+<form id="form">
+<input id="text" size="40" autocomplete="off" placeholder="a message">
+<button type="submit">Send</button>
+<button type="button" id="binary">Send 16 random bytes (binary)</button>
+</form>
+<div id="log"></div>
+<script>
+const log = document.getElementById("log");
+function show(cls, line) {
+  const div = document.createElement("div");
+  div.className = cls;
+  div.textContent = line;
+  log.appendChild(div);
+  log.scrollTop = log.scrollHeight;
+}
+const url = "ws://" + location.host + "/";
+const ws = new WebSocket(url);
+ws.binaryType = "arraybuffer";
+show("info", "connecting to " + url);
+ws.onopen = () => show("info", "open");
+ws.onmessage = (e) => {
+  if (typeof e.data === "string") show("recv", "← text " + JSON.stringify(e.data));
+  else show("recv", "← binary " + e.data.byteLength + " bytes");
+};
+ws.onclose = (e) => show("info", "closed: code " + e.code + (e.reason ? " " + e.reason : ""));
+ws.onerror = () => show("info", "error");
+document.getElementById("form").onsubmit = (e) => {
+  e.preventDefault();
+  const input = document.getElementById("text");
+  ws.send(input.value);
+  show("sent", "→ text " + JSON.stringify(input.value));
+  input.value = "";
+};
+document.getElementById("binary").onclick = () => {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  ws.send(bytes);
+  show("sent", "→ binary " + bytes.length + " bytes");
+};
+</script>
+</body>
+</html>
+"#
+    .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// Client.
+// ---------------------------------------------------------------------------------------
+
+/// A `ws://` URL's parts: host as written (brackets kept for IPv6), port, target.
+#[derive(Debug, PartialEq, Eq)]
+struct WsUrl {
+    host: String,
+    port: u16,
+    target: String,
+}
+
+fn parse_url(url: &str) -> Result<WsUrl> {
+    if url.starts_with("wss://") {
+        bail!("{url}: TLS is not supported (wss://); use a ws:// URL");
+    }
+    let Some(rest) = url.strip_prefix("ws://") else {
+        bail!("{url}: not a WebSocket URL (expected ws://HOST:PORT/PATH)");
+    };
+    let (authority, target) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => {
+            let port = authority[i + 1..]
+                .parse::<u16>()
+                .with_context(|| format!("{url}: bad port {:?}", &authority[i + 1..]))?;
+            (&authority[..i], port)
+        }
+        _ => (authority, 80),
+    };
+    if host.is_empty() {
+        bail!("{url}: no host");
+    }
+    Ok(WsUrl {
+        host: host.to_string(),
+        port,
+        target: target.replace('#', ""),
+    })
+}
+
+/// What the client's main loop waits for.
+enum Input {
+    Net(Vec<u8>),
+    NetEof,
+    NetError(io::Error),
+    Line(String),
+    StdinEof,
+}
+
+struct Client {
+    stream: TcpStream,
+    session: Session,
+    trace: bool,
+    received: usize,
+    /// How the session ended: Ok for a clean close, Err with the reason otherwise.
+    ended: Option<Result<()>>,
+}
+
+impl Client {
+    fn write(&mut self, frame: Frame, show: bool) -> Result<()> {
+        if self.trace {
+            println!("{}", trace_frame("→", &frame));
+        }
+        if show {
+            println!("→ {}", describe(frame.opcode, &frame.payload));
+        }
+        self.stream
+            .write_all(&frame.encode())
+            .context("cannot write to the connection")
+    }
+
+    fn send(&mut self, frame: Frame) -> Result<()> {
+        if let Some(f) = self.session.send(frame) {
+            self.write(f, true)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some(f) = self.session.close(wsw::close_code::NORMAL, "") {
+            self.write(f, true)?;
+        }
+        Ok(())
+    }
+
+    fn react(&mut self, actions: Vec<Action>) -> Result<()> {
+        for a in actions {
+            match a {
+                Action::Send(f) => {
+                    let show = f.opcode == OpCode::Close;
+                    self.write(f, show)?;
+                }
+                Action::Received { header, preview } => {
+                    if self.trace {
+                        println!("{}", trace_line("←", &header, &preview));
+                    }
+                }
+                Action::Message(m) => {
+                    self.received += 1;
+                    println!("← {}", describe_message(&m));
+                }
+                Action::Ping(d) => println!("← ping {} bytes (answered with a pong)", d.len()),
+                Action::Pong(d) => println!("← pong {} bytes", d.len()),
+                Action::Closed {
+                    code,
+                    reason,
+                    by_peer,
+                } => {
+                    println!("← {}", describe_close(code, &reason));
+                    let clean = matches!(
+                        code,
+                        None | Some(wsw::close_code::NORMAL | wsw::close_code::GOING_AWAY)
+                    );
+                    self.ended = Some(if clean || !by_peer {
+                        Ok(())
+                    } else {
+                        Err(anyhow::anyhow!(
+                            "the server closed the connection: {}",
+                            describe_close(code, &reason)
+                        ))
+                    });
+                }
+                Action::Failed { close_code, why } => {
+                    self.ended = Some(Err(anyhow::anyhow!(
+                        "the server broke the protocol: {why} (closed with {close_code})"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn input(&mut self, input: Input) -> Result<()> {
+        match input {
+            Input::Net(bytes) => {
+                let actions = self.session.receive(&bytes);
+                self.react(actions)
+            }
+            Input::NetEof => {
+                if self.session.state() == crate::ws::State::Closing {
+                    // We sent a close; a server may just close the TCP connection.
+                    self.ended.get_or_insert(Ok(()));
+                } else if let Some(a) = self.session.eof() {
+                    self.react(vec![a])?;
+                }
+                self.ended
+                    .get_or_insert_with(|| Err(anyhow::anyhow!("the connection closed")));
+                Ok(())
+            }
+            Input::NetError(e) => {
+                self.ended = Some(Err(anyhow::Error::new(e).context("reading failed")));
+                Ok(())
+            }
+            Input::Line(line) => self.send(Frame::text(&line)),
+            Input::StdinEof => self.close(),
+        }
+    }
+}
+
+/// Reads a response head within [`HEAD_TIMEOUT`]: the response and the bytes after it.
+fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>)> {
+    let deadline = Instant::now() + HEAD_TIMEOUT;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if !buf.is_empty()
+            && let Some((resp, n)) =
+                http::parse_response(&buf).context("the server's answer is not HTTP")?
+        {
+            return Ok((resp, buf[n..].to_vec()));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("no handshake response within {} s", HEAD_TIMEOUT.as_secs());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => bail!("the server closed the connection during the handshake"),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => {
+                bail!("no handshake response within {} s", HEAD_TIMEOUT.as_secs())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading the handshake response"),
+        }
+    }
+}
+
+fn connect(args: &WsConnectArgs) -> Result<()> {
+    let url = parse_url(&args.url)?;
+    let binary = match &args.binary_file {
+        Some(path) => {
+            Some(fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+        }
+        None => None,
+    };
+    let mut stream = TcpStream::connect((url.host.trim_matches(['[', ']']), url.port))
+        .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))?;
+    let _ = stream.set_nodelay(true);
+    let peer: SocketAddr = stream.peer_addr()?;
+    let host = if url.port == 80 {
+        url.host.clone()
+    } else {
+        format!("{}:{}", url.host, url.port)
+    };
+    let mut rng = XorShift::from_clock();
+    let key = wsw::client_key(rng.nonce());
+    let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
+    let req = wsw::client_request(&host, &url.target, &key, &protocols);
+    stream
+        .write_all(&req.to_bytes())
+        .context("cannot send the handshake")?;
+    let (resp, leftover) = read_response(&mut stream)?;
+    let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
+        .context("the WebSocket handshake failed")?;
+    println!(
+        "connected to ws://{peer}{} (101 Switching Protocols, subprotocol: {})",
+        url.target,
+        agreed.protocol.as_deref().unwrap_or("none")
+    );
+    stream.set_read_timeout(None)?;
+
+    let (tx, rx) = mpsc::channel::<Input>();
+    let mut reader = stream.try_clone()?;
+    let net_tx = tx.clone();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let msg = match reader.read(&mut buf) {
+                Ok(0) => Input::NetEof,
+                Ok(n) => Input::Net(buf[..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Input::NetError(e),
+            };
+            let last = !matches!(msg, Input::Net(_));
+            if net_tx.send(msg).is_err() || last {
+                return;
+            }
+        }
+    });
+    if args.interactive {
+        let stdin_tx = tx.clone();
+        thread::spawn(move || {
+            for line in io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if stdin_tx.send(Input::Line(line)).is_err() {
+                    return;
+                }
+            }
+            let _ = stdin_tx.send(Input::StdinEof);
+        });
+    }
+    drop(tx);
+
+    let mut client = Client {
+        stream,
+        session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
+        trace: args.trace,
+        received: 0,
+        ended: None,
+    };
+    let actions = client.session.receive(&leftover);
+    client.react(actions)?;
+
+    let mut sent = 0;
+    for text in &args.send {
+        client.send(Frame::text(text))?;
+        sent += 1;
+    }
+    if let Some(data) = binary {
+        client.send(Frame::binary(data))?;
+        sent += 1;
+    }
+
+    if args.interactive {
+        // Until stdin ends (then we close) or the server closes.
+        while client.ended.is_none() && client.session.state() == crate::ws::State::Open {
+            match rx.recv() {
+                Ok(i) => client.input(i)?,
+                Err(_) => break,
+            }
+        }
+    } else {
+        // Replies to what was sent, for at most --wait ms; with nothing sent, listen
+        // until the server closes.
+        let deadline = Instant::now() + Duration::from_millis(args.wait);
+        while client.ended.is_none() && (sent == 0 || client.received < sent) {
+            let input = if sent == 0 {
+                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            };
+            match input {
+                Ok(i) => client.input(i)?,
+                Err(_) => break,
+            }
+        }
+        if client.ended.is_none() {
+            client.close()?;
+        }
+    }
+    // The closing handshake: wait for the server's close (RFC 6455 § 7.1.2).
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    while client.ended.is_none() {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(i) => client.input(i)?,
+            Err(_) => {
+                eprintln!(
+                    "netlab: no close frame from the server within {} s",
+                    CLOSE_TIMEOUT.as_secs()
+                );
+                break;
+            }
+        }
+    }
+    let _ = client.stream.shutdown(Shutdown::Both);
+    client.ended.unwrap_or(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_url("ws://127.0.0.1:9001/chat?room=1").unwrap();
+        assert_eq!(
+            u,
+            WsUrl {
+                host: "127.0.0.1".into(),
+                port: 9001,
+                target: "/chat?room=1".into()
+            }
+        );
+        assert_eq!(parse_url("ws://example.com").unwrap().port, 80);
+        assert_eq!(parse_url("ws://[::1]:8080/").unwrap().host, "[::1]");
+        assert_eq!(parse_url("ws://[::1]/").unwrap().port, 80);
+        let e = parse_url("wss://example.com/").unwrap_err().to_string();
+        assert!(e.contains("TLS is not supported"), "{e}");
+        assert!(parse_url("http://x/").is_err());
+        assert!(parse_url("ws://x:99999/").is_err());
+    }
+
+    #[test]
+    fn trace_line_shows_the_fields() {
+        let f = Frame::text("hello").with_mask([1, 2, 3, 4]);
+        let line = trace_frame("→", &f);
+        assert_eq!(
+            line,
+            "→ frame FIN=1 RSV=000 opcode=0x1 (Text) MASK=1 len=5 (7-bit) key=01020304 \"hello\""
+        );
+    }
+}

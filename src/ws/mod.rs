@@ -1,0 +1,566 @@
+//! The WebSocket session engine (RFC 6455 § 5–§ 7), without I/O: bytes from the peer
+//! go in ([`Session::receive`]), and [`Action`]s come out — frames to write, messages,
+//! pings, pongs and the end of the connection. `commands::ws` does the reading and
+//! writing; a test can drive two sessions against each other in memory.
+//!
+//! What the engine does for its owner:
+//! - parses frame headers as bytes arrive ([`ws::parse_header`]) and streams payloads
+//!   through an [`Assembler`], unmasking them piece by piece ([`ws::apply_mask`]), so an
+//!   oversized message (1009) or a bad UTF-8 byte (1007) is refused before the rest
+//!   arrives;
+//! - answers a ping with a pong carrying the same bytes (§ 5.5.2);
+//! - the closing handshake (§ 5.5.1, § 7): open → closing (we sent a close) → closed;
+//!   a close from the peer is answered with a close echoing its code;
+//! - fails the connection on any breach of the protocol, with the close code the
+//!   assembler names (§ 7.1.7): 1002, 1007 or 1009;
+//! - masks every frame a client sends with a fresh key (§ 5.3), drawn from a small
+//!   xorshift generator ([`XorShift`]).
+//!
+//! Imports: `std` and [`crate::wire::websocket`] only.
+
+use crate::wire::websocket::{
+    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, OpCode, Role, Rules,
+    close_code,
+};
+
+/// How much of each frame's payload [`Action::Received`] keeps for a trace line.
+pub const PREVIEW_LEN: usize = 32;
+
+/// Where the closing handshake stands (RFC 6455 § 7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's; we send nothing more
+    /// (§ 5.5.1: "the endpoint MUST NOT send any more data frames").
+    Closing,
+    /// Both close frames have passed, or the connection failed: the TCP connection
+    /// should be closed now (by the server first, § 7.1.1).
+    Closed,
+}
+
+/// What the session asks its owner to do or report, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write this frame (already masked for a client; [`Frame::encode`] it).
+    Send(Frame),
+    /// A frame arrived (for a trace): its header and the first [`PREVIEW_LEN`] bytes of
+    /// its unmasked payload. Comes before the event the frame completes.
+    Received {
+        header: FrameHeader,
+        preview: Vec<u8>,
+    },
+    Message(Message),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// The closing handshake is over. `code` is the peer's (None: its close frame had
+    /// no body, an API says 1005); `by_peer` is true when the peer closed first.
+    Closed {
+        code: Option<u16>,
+        reason: String,
+        by_peer: bool,
+    },
+    /// The peer broke the protocol: the close frame with `close_code` has been queued
+    /// (a [`Action::Send`] just before), and the connection should be dropped.
+    Failed {
+        close_code: u16,
+        why: FrameError,
+    },
+}
+
+/// A small xorshift64* generator: enough unpredictability to mask frames and draw
+/// handshake nonces in a teaching tool (RFC 6455 § 10.3 asks for a strong source
+/// against a hostile page in a browser; netlab is no browser).
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator seeded with `seed` (zero is replaced: xorshift stays at zero).
+    pub fn new(seed: u64) -> Self {
+        XorShift(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// Seeded from the clock and the process id.
+    pub fn from_clock() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        XorShift::new(nanos ^ (u64::from(std::process::id()) << 32))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A masking key for one frame.
+    pub fn masking_key(&mut self) -> [u8; 4] {
+        (self.next_u64() as u32).to_be_bytes()
+    }
+
+    /// A `Sec-WebSocket-Key` nonce.
+    pub fn nonce(&mut self) -> [u8; 16] {
+        let mut n = [0u8; 16];
+        n[..8].copy_from_slice(&self.next_u64().to_be_bytes());
+        n[8..].copy_from_slice(&self.next_u64().to_be_bytes());
+        n
+    }
+}
+
+/// The frame whose payload is arriving.
+#[derive(Debug)]
+struct Incoming {
+    header: FrameHeader,
+    /// Payload bytes received so far.
+    offset: u64,
+    preview: Vec<u8>,
+}
+
+/// One end of a WebSocket connection after the opening handshake.
+#[derive(Debug)]
+pub struct Session {
+    role: Role,
+    state: State,
+    assembler: Assembler,
+    /// Received bytes not yet taken: part of a frame header.
+    pending: Vec<u8>,
+    frame: Option<Incoming>,
+    rng: XorShift,
+}
+
+impl Session {
+    /// A session for `role` that accepts messages of at most `max_message_len` bytes.
+    pub fn new(role: Role, max_message_len: usize, rng: XorShift) -> Self {
+        // A server receives frames from a client, which must be masked, and vice versa.
+        let rules = match role {
+            Role::Server => Rules::from_client(),
+            Role::Client => Rules::from_server(),
+        };
+        Session {
+            role,
+            state: State::Open,
+            assembler: Assembler::new(rules, max_message_len),
+            pending: Vec::new(),
+            frame: None,
+            rng,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// `frame` as this end sends it: masked with a fresh key by a client (§ 5.3), never
+    /// by a server (§ 5.1).
+    fn outgoing(&mut self, frame: Frame) -> Frame {
+        match self.role {
+            Role::Client => frame.with_mask(self.rng.masking_key()),
+            Role::Server => Frame {
+                masking_key: None,
+                ..frame
+            },
+        }
+    }
+
+    /// The frame to write for a message or ping, or None once a close was sent or
+    /// received (§ 5.5.1: no data frames after a close).
+    pub fn send(&mut self, frame: Frame) -> Option<Frame> {
+        (self.state == State::Open).then(|| self.outgoing(frame))
+    }
+
+    pub fn send_text(&mut self, text: &str) -> Option<Frame> {
+        self.send(Frame::text(text))
+    }
+
+    pub fn send_binary(&mut self, data: impl Into<Vec<u8>>) -> Option<Frame> {
+        self.send(Frame::binary(data))
+    }
+
+    /// Starts the closing handshake: the close frame to write (None if one was sent
+    /// already). The session is then [`State::Closing`] until the peer's close arrives.
+    pub fn close(&mut self, code: u16, reason: &str) -> Option<Frame> {
+        if self.state != State::Open {
+            return None;
+        }
+        self.state = State::Closing;
+        Some(self.outgoing(Frame::close(Some(code), reason)))
+    }
+
+    /// The peer closed the TCP connection. Returns the report when that ended a
+    /// session that was not closed yet: an abnormal closure (1006, § 7.1.5).
+    pub fn eof(&mut self) -> Option<Action> {
+        if self.state == State::Closed {
+            return None;
+        }
+        self.state = State::Closed;
+        Some(Action::Closed {
+            code: Some(close_code::ABNORMAL),
+            reason: "the TCP connection closed without a close frame".to_string(),
+            by_peer: true,
+        })
+    }
+
+    /// Takes bytes from the peer and returns what they amount to. Bytes after the
+    /// connection closed or failed are ignored (§ 7.1.1: after the closing handshake
+    /// the TCP connection ends; nothing more is read).
+    pub fn receive(&mut self, bytes: &[u8]) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Closed {
+            return out;
+        }
+        let mut input = bytes;
+        while self.state != State::Closed {
+            if self.frame.is_none() {
+                // Header bytes are collected in `pending` until a whole header is in.
+                let had = self.pending.len();
+                self.pending
+                    .extend_from_slice(&input[..input.len().min(ws::MAX_HEADER_LEN)]);
+                match ws::parse_header(&self.pending) {
+                    Err(why) => {
+                        self.fail(why, &mut out);
+                        break;
+                    }
+                    Ok(None) => {
+                        input = &input[input.len().min(ws::MAX_HEADER_LEN)..];
+                        if input.is_empty() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Ok(Some((header, len))) => {
+                        input = &input[len - had..];
+                        self.pending.clear();
+                        self.begin(header, &mut out);
+                    }
+                }
+            } else {
+                if input.is_empty() {
+                    break;
+                }
+                let n = self.payload(input, &mut out);
+                input = &input[n..];
+            }
+        }
+        out
+    }
+
+    fn begin(&mut self, header: FrameHeader, out: &mut Vec<Action>) {
+        match self.assembler.begin_frame(&header) {
+            Some(ev) => {
+                out.push(Action::Received {
+                    header,
+                    preview: Vec::new(),
+                });
+                self.event(ev, out);
+            }
+            None => {
+                self.frame = Some(Incoming {
+                    header,
+                    offset: 0,
+                    preview: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// Feeds payload bytes of the current frame; returns how many were taken.
+    fn payload(&mut self, input: &[u8], out: &mut Vec<Action>) -> usize {
+        let Some(cur) = &mut self.frame else {
+            return 0;
+        };
+        let remaining = cur.header.payload_len - cur.offset;
+        let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        let mut chunk = input[..n].to_vec();
+        if let Some(key) = cur.header.masking_key {
+            // The offset keeps the key's phase across reads (§ 5.3: octet i with
+            // key[i mod 4]).
+            apply_mask_at(&mut chunk, key, cur.offset);
+        }
+        let room = PREVIEW_LEN.saturating_sub(cur.preview.len());
+        cur.preview
+            .extend_from_slice(&chunk[..room.min(chunk.len())]);
+        cur.offset += n as u64;
+        let done = cur.offset == cur.header.payload_len;
+        let (_, ev) = self.assembler.payload(&chunk);
+        if done || ev.is_some() {
+            if let Some(cur) = self.frame.take() {
+                out.push(Action::Received {
+                    header: cur.header,
+                    preview: cur.preview,
+                });
+            }
+            if let Some(ev) = ev {
+                self.event(ev, out);
+            }
+        }
+        n
+    }
+
+    fn event(&mut self, ev: Event, out: &mut Vec<Action>) {
+        match ev {
+            Event::Message(m) => out.push(Action::Message(m)),
+            Event::Ping(data) => {
+                // § 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+                // frame in response ... unless it already received a Close frame."
+                if let Some(pong) = self.send(Frame::pong(data.clone())) {
+                    out.push(Action::Send(pong));
+                }
+                out.push(Action::Ping(data));
+            }
+            Event::Pong(data) => out.push(Action::Pong(data)),
+            Event::Close { code, reason } => {
+                let by_peer = self.state == State::Open;
+                if by_peer {
+                    // § 5.5.1: "the endpoint typically echos the status code it
+                    // received."
+                    let echo = self.outgoing(Frame::close(code, ""));
+                    out.push(Action::Send(echo));
+                }
+                self.state = State::Closed;
+                self.frame = None;
+                out.push(Action::Closed {
+                    code,
+                    reason,
+                    by_peer,
+                });
+            }
+            Event::ProtocolError { why, .. } => self.fail(why, out),
+        }
+    }
+
+    /// § 7.1.7 "Fail the WebSocket Connection": send a close with the code, if the
+    /// closing handshake has not begun, and stop.
+    fn fail(&mut self, why: FrameError, out: &mut Vec<Action>) {
+        let code = why.close_code();
+        if self.state == State::Open {
+            let frame = self.outgoing(Frame::close(Some(code), &why.to_string()));
+            out.push(Action::Send(frame));
+        }
+        self.state = State::Closed;
+        self.frame = None;
+        self.pending.clear();
+        out.push(Action::Failed {
+            close_code: code,
+            why,
+        });
+    }
+}
+
+/// [`ws::apply_mask`] with a payload offset that may exceed `usize` on a 32-bit host:
+/// only the offset modulo 4 matters.
+fn apply_mask_at(data: &mut [u8], key: [u8; 4], offset: u64) {
+    ws::apply_mask(data, key, (offset % 4) as usize);
+}
+
+/// A short, printable description of a message: `text "hello"` or `binary 5 bytes`.
+pub fn describe(opcode: OpCode, payload: &[u8]) -> String {
+    match opcode {
+        OpCode::Text => {
+            let text = String::from_utf8_lossy(payload);
+            if text.chars().count() <= 200 {
+                format!("text {text:?}")
+            } else {
+                let head: String = text.chars().take(60).collect();
+                format!("text {head:?}… ({} bytes)", payload.len())
+            }
+        }
+        OpCode::Binary => format!("binary {} bytes", payload.len()),
+        OpCode::Ping => format!("ping {} bytes", payload.len()),
+        OpCode::Pong => format!("pong {} bytes", payload.len()),
+        OpCode::Close => match ws::parse_close(payload) {
+            Ok(Some((code, reason))) => format!(
+                "close {code} ({}){}",
+                ws::close_code_name(code),
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {reason:?}")
+                }
+            ),
+            _ => "close (no status)".to_string(),
+        },
+        other => format!("{} {} bytes", other.name(), payload.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Session, Session) {
+        (
+            Session::new(Role::Client, 1 << 20, XorShift::new(1)),
+            Session::new(Role::Server, 1 << 20, XorShift::new(2)),
+        )
+    }
+
+    fn sent(actions: &[Action]) -> Vec<Frame> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(actions: Vec<Action>) -> Vec<Action> {
+        actions
+            .into_iter()
+            .filter(|a| !matches!(a, Action::Received { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn client_masks_with_fresh_keys_server_does_not() {
+        let (mut c, mut s) = pair();
+        let a = c.send_text("hi").unwrap();
+        let b = c.send_text("hi").unwrap();
+        assert!(a.masking_key.is_some() && b.masking_key.is_some());
+        assert_ne!(a.masking_key, b.masking_key);
+        assert_eq!(s.send_text("hi").unwrap().masking_key, None);
+    }
+
+    #[test]
+    fn message_split_byte_by_byte() {
+        let (mut c, mut s) = pair();
+        let bytes = c.send_text("hello, world").unwrap().encode();
+        let mut got = Vec::new();
+        for b in bytes {
+            got.extend(events(s.receive(&[b])));
+        }
+        assert_eq!(
+            got,
+            vec![Action::Message(Message::Text("hello, world".into()))]
+        );
+    }
+
+    #[test]
+    fn sixty_four_bit_length_in_chunks() {
+        let (mut c, mut s) = pair();
+        let data: Vec<u8> = (0..70 * 1024).map(|i| i as u8).collect();
+        let bytes = c.send_binary(data.clone()).unwrap().encode();
+        assert_eq!(bytes[1] & 0x7f, ws::LEN_64_MARKER);
+        let mut got = Vec::new();
+        for chunk in bytes.chunks(1000) {
+            got.extend(events(s.receive(chunk)));
+        }
+        assert_eq!(got, vec![Action::Message(Message::Binary(data))]);
+    }
+
+    #[test]
+    fn ping_is_answered_with_pong() {
+        let (mut c, mut s) = pair();
+        let ping = c.send(Frame::ping(b"abc".to_vec())).unwrap().encode();
+        let acts = s.receive(&ping);
+        let out = sent(&acts);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].opcode, OpCode::Pong);
+        assert_eq!(out[0].payload, b"abc");
+        assert!(acts.contains(&Action::Ping(b"abc".to_vec())));
+    }
+
+    #[test]
+    fn close_handshake_echoes_code() {
+        let (mut c, mut s) = pair();
+        let close = c.close(1000, "bye").unwrap();
+        assert_eq!(c.state(), State::Closing);
+        assert!(c.send_text("late").is_none());
+        let acts = s.receive(&close.encode());
+        let echo = sent(&acts);
+        assert_eq!(echo.len(), 1);
+        assert_eq!(ws::parse_close(&echo[0].payload).unwrap().unwrap().0, 1000);
+        assert_eq!(s.state(), State::Closed);
+        let acts = events(c.receive(&echo[0].encode()));
+        assert_eq!(
+            acts,
+            vec![Action::Closed {
+                code: Some(1000),
+                reason: String::new(),
+                by_peer: false
+            }]
+        );
+        assert_eq!(c.state(), State::Closed);
+    }
+
+    fn failure_code(s: &mut Session, bytes: &[u8]) -> u16 {
+        let acts = s.receive(bytes);
+        let close = sent(&acts);
+        assert_eq!(close.len(), 1, "{acts:?}");
+        let code = ws::parse_close(&close[0].payload).unwrap().unwrap().0;
+        assert!(
+            acts.iter()
+                .any(|a| matches!(a, Action::Failed { close_code, .. } if *close_code == code))
+        );
+        assert_eq!(s.state(), State::Closed);
+        code
+    }
+
+    #[test]
+    fn unmasked_client_frame_fails_with_1002() {
+        let (_, mut s) = pair();
+        assert_eq!(failure_code(&mut s, &Frame::text("x").encode()), 1002);
+    }
+
+    #[test]
+    fn length_msb_set_fails_with_1002() {
+        let (_, mut s) = pair();
+        let mut b = vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        b.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(failure_code(&mut s, &b), 1002);
+    }
+
+    #[test]
+    fn invalid_utf8_fails_with_1007() {
+        let (mut c, mut s) = pair();
+        let f = c.send(Frame::new(OpCode::Text, vec![0x61, 0xff])).unwrap();
+        assert_eq!(failure_code(&mut s, &f.encode()), 1007);
+    }
+
+    #[test]
+    fn too_big_fails_with_1009_on_the_header() {
+        let mut s = Session::new(Role::Server, 10, XorShift::new(3));
+        let mut c = Session::new(Role::Client, 10, XorShift::new(4));
+        let bytes = c.send_binary(vec![0u8; 11]).unwrap().encode();
+        // The header alone is enough to refuse it.
+        assert_eq!(failure_code(&mut s, &bytes[..6]), 1009);
+    }
+
+    #[test]
+    fn reserved_opcode_fails_with_1002() {
+        let (mut c, mut s) = pair();
+        let f = c.send(Frame::new(OpCode::from(3), vec![])).unwrap();
+        assert_eq!(failure_code(&mut s, &f.encode()), 1002);
+    }
+
+    #[test]
+    fn eof_before_close_is_abnormal() {
+        let (_, mut s) = pair();
+        assert!(matches!(
+            s.eof(),
+            Some(Action::Closed {
+                code: Some(1006),
+                ..
+            })
+        ));
+        assert_eq!(s.eof(), None);
+    }
+
+    #[test]
+    fn describe_messages() {
+        assert_eq!(describe(OpCode::Text, b"hello"), "text \"hello\"");
+        assert_eq!(describe(OpCode::Binary, &[0; 123]), "binary 123 bytes");
+    }
+}

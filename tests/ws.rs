@@ -1,0 +1,470 @@
+//! `netlab ws serve` and `netlab ws connect` over real sockets on 127.0.0.1: netlab
+//! against itself, against raw bytes that break the rules, and against Python's
+//! `websockets` (installed from tests/requirements.txt by scripts/test.sh).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use netlab::wire::http;
+use netlab::wire::websocket::{self as ws, Frame, OpCode};
+
+use crate::common::netlab;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A port that was free a moment ago (the server binds it right after).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A spawned process, killed when the test ends however it ends.
+struct Spawned(Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts connections on `addr`.
+fn wait_ready(addr: &str, child: &mut Child) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server on {addr} exited early: {status}");
+        }
+        assert!(start.elapsed() < TIMEOUT, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `netlab ws serve --addr 127.0.0.1:PORT ARGS..`, ready for connections.
+fn serve(args: &[&str]) -> (Spawned, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = netlab()
+        .args(["ws", "serve", "--addr", &addr])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&addr, &mut child);
+    (Spawned(child), addr)
+}
+
+fn connect(addr: &str, args: &[&str]) -> Output {
+    netlab()
+        .args(["ws", "connect", &format!("ws://{addr}/")])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A raw client: the opening handshake with netlab's codec, then frames by hand.
+struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    fn open(addr: &str) -> Raw {
+        Raw::open_with(addr, &[])
+    }
+
+    fn open_with(addr: &str, protocols: &[&str]) -> Raw {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let key = ws::client_key(*b"0123456789abcdef");
+        let req = ws::client_request(addr, "/", &key, protocols);
+        stream.write_all(&req.to_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let (resp, n) = loop {
+            if !buf.is_empty()
+                && let Some(r) = http::parse_response(&buf).unwrap()
+            {
+                break r;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "EOF during the handshake");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        ws::validate_server_response(&resp, &key, protocols, &[]).unwrap();
+        buf.drain(..n);
+        Raw { stream, buf }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    fn send(&mut self, frame: Frame) {
+        self.send_raw(&frame.with_mask([0x37, 0xfa, 0x21, 0x3d]).encode());
+    }
+
+    /// The next frame, and its encoded bytes.
+    fn frame(&mut self) -> (Frame, Vec<u8>) {
+        loop {
+            if let Some((f, n)) = Frame::decode(&self.buf).unwrap() {
+                let bytes: Vec<u8> = self.buf.drain(..n).collect();
+                return (f, bytes);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("a frame in time");
+            assert!(n > 0, "EOF while waiting for a frame");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// A close frame with `code`, then the end of the connection.
+    fn expect_close(&mut self, code: u16) {
+        let (f, _) = self.frame();
+        assert_eq!(f.opcode, OpCode::Close, "{f:?}");
+        let got = ws::parse_close(&f.payload).unwrap().map(|(c, _)| c);
+        assert_eq!(got, Some(code));
+        let mut rest = [0u8; 64];
+        match self.stream.read(&mut rest) {
+            Ok(0) => {}
+            Ok(n) => panic!("{n} bytes after the close frame"),
+            Err(e) => panic!("no clean EOF after the close frame: {e}"),
+        }
+    }
+}
+
+/// A fresh client still gets its echo: the server survived what came before.
+fn assert_still_up(addr: &str) {
+    let mut c = Raw::open(addr);
+    c.send(Frame::text("still up"));
+    let (f, _) = c.frame();
+    assert_eq!(
+        (f.opcode, f.payload.as_slice()),
+        (OpCode::Text, &b"still up"[..])
+    );
+    c.send(Frame::close(Some(1000), ""));
+    c.expect_close(1000);
+}
+
+/// Sends raw bytes as an HTTP client and returns the whole answer.
+fn raw_http(addr: &str, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .expect("the server answers and closes");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn upgrade_request(addr: &str, extra: &str) -> String {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n"
+    )
+}
+
+#[test]
+fn netlab_client_and_server_echo_text_binary_and_64_bit_lengths() {
+    let (_server, addr) = serve(&["--echo"]);
+    let o = connect(&addr, &["--send", "hello", "--send", "two words"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    for line in [
+        "→ text \"hello\"",
+        "← text \"hello\"",
+        "← text \"two words\"",
+        "← close 1000",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.bin");
+    std::fs::write(&file, (0..300u32).map(|i| i as u8).collect::<Vec<_>>()).unwrap();
+    let o = connect(&addr, &["--binary-file", file.to_str().unwrap(), "--trace"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("← binary 300 bytes"), "{out}");
+    assert!(out.contains("MASK=1 len=300 (7+16-bit) key="), "{out}");
+
+    // 70 KiB needs the 64-bit length form (more than 65535 bytes).
+    let big = "a".repeat(70 * 1024);
+    let o = connect(&addr, &["--send", &big, "--trace"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("← text \"aaaa"), "{out}");
+    assert!(out.contains("(71680 bytes)"), "{out}");
+    assert!(out.contains("len=71680 (7+64-bit)"), "{out}");
+
+    let mut raw = Raw::open(&addr);
+    raw.send(Frame::binary(vec![7u8; 70 * 1024]));
+    let (f, bytes) = raw.frame();
+    assert_eq!(bytes[1] & 0x7f, ws::LEN_64_MARKER);
+    assert_eq!(f.payload, vec![7u8; 70 * 1024]);
+    // Ping → pong with the same bytes (RFC 6455 § 5.5.2).
+    raw.send(Frame::ping(b"are you there".to_vec()));
+    let (f, _) = raw.frame();
+    assert_eq!(
+        (f.opcode, f.payload.as_slice()),
+        (OpCode::Pong, &b"are you there"[..])
+    );
+}
+
+#[test]
+fn chat_broadcasts_to_every_client() {
+    let (_server, addr) = serve(&["--chat"]);
+    let mut other = Raw::open(&addr);
+    let o = connect(&addr, &["--send", "hi all"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("← text \"hi all\""), "{out}");
+    let (f, _) = other.frame();
+    assert_eq!(
+        (f.opcode, f.payload.as_slice()),
+        (OpCode::Text, &b"hi all"[..])
+    );
+    // And the other way round.
+    other.send(Frame::text("back"));
+    let (f, _) = other.frame();
+    assert_eq!(f.payload, b"back");
+}
+
+#[test]
+fn subprotocol_origin_and_client_errors() {
+    let (_server, addr) = serve(&["--protocol", "chat", "--origin", "http://good.example"]);
+    // No Origin from netlab's client: refused with 403, one line, exit 1.
+    let o = connect(&addr, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("403"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let resp = raw_http(&addr, upgrade_request(&addr, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n").as_bytes());
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let req = upgrade_request(
+        &addr,
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://good.example\r\nSec-WebSocket-Protocol: other, chat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+    );
+    s.write_all(&req.as_bytes()[..req.len() - 2]).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
+    assert!(head.contains("Sec-WebSocket-Protocol: chat"), "{head}");
+    assert!(
+        !head.contains("deflate"),
+        "permessage-deflate must be declined: {head}"
+    );
+
+    let o = netlab()
+        .args(["ws", "connect", "wss://127.0.0.1:1/"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("TLS is not supported"));
+
+    let o = netlab()
+        .args(["ws", "connect", &format!("ws://127.0.0.1:{}/", free_port())])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cannot connect"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_the_right_answer_and_the_server_stays_up() {
+    let (_server, addr) = serve(&["--echo", "--max-message", "1000"]);
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+    // Plain HTTP: the page, or 404.
+    let page = raw_http(
+        &addr,
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+    );
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("new WebSocket("), "{page}");
+    let nope = raw_http(
+        &addr,
+        format!("GET /nope HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+    );
+    assert!(nope.starts_with("HTTP/1.1 404"), "{nope}");
+    assert_still_up(&addr);
+
+    // Handshake errors.
+    let resp = raw_http(
+        &addr,
+        upgrade_request(&addr, "Sec-WebSocket-Version: 13\r\n").as_bytes(),
+    );
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    let resp = raw_http(
+        &addr,
+        upgrade_request(&addr, &format!("{key}Sec-WebSocket-Version: 8\r\n")).as_bytes(),
+    );
+    assert!(resp.starts_with("HTTP/1.1 426"), "{resp}");
+    assert!(resp.contains("Sec-WebSocket-Version: 13"), "{resp}");
+    let mut huge = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n");
+    for i in 0..100 {
+        huge.push_str(&format!("X-Filler-{i}: {}\r\n", "x".repeat(100)));
+    }
+    huge.push_str("\r\n");
+    assert!(huge.len() > 10 * 1024);
+    let resp = raw_http(&addr, huge.as_bytes());
+    assert!(resp.starts_with("HTTP/1.1 431"), "{resp}");
+    assert_still_up(&addr);
+
+    // Frame errors: each gets its close code, then the connection ends.
+    let mut c = Raw::open(&addr);
+    c.send_raw(&Frame::text("unmasked").encode());
+    c.expect_close(1002);
+    assert_still_up(&addr);
+
+    let mut c = Raw::open(&addr);
+    c.send_raw(&[0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+    c.expect_close(1002);
+    assert_still_up(&addr);
+
+    let mut c = Raw::open(&addr);
+    c.send(Frame::new(OpCode::Text, vec![b'o', b'k', 0xff, 0xfe]));
+    c.expect_close(1007);
+    assert_still_up(&addr);
+
+    let mut c = Raw::open(&addr);
+    c.send(Frame::binary(vec![0u8; 1001]));
+    c.expect_close(1009);
+    assert_still_up(&addr);
+
+    let mut c = Raw::open(&addr);
+    c.send(Frame {
+        rsv: 0b100,
+        ..Frame::text("rsv1")
+    });
+    c.expect_close(1002);
+    let mut c = Raw::open(&addr);
+    c.send(Frame::new(OpCode::from(0xb), vec![]));
+    c.expect_close(1002);
+    assert_still_up(&addr);
+
+    // Garbage right after the upgrade, in the same packet as the handshake.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut req =
+        upgrade_request(&addr, &format!("{key}Sec-WebSocket-Version: 13\r\n")).into_bytes();
+    req.extend_from_slice(b"\r\nGARBAGE GARBAGE GARBAGE");
+    s.write_all(&req).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(all.starts_with(b"HTTP/1.1 101"));
+    let (f, _) = Frame::decode(&all[end..]).unwrap().unwrap();
+    assert_eq!(f.opcode, OpCode::Close);
+    assert_eq!(ws::parse_close(&f.payload).unwrap().unwrap().0, 1002);
+    assert_still_up(&addr);
+}
+
+/// `python3` with the `websockets` module (scripts/test.sh puts `.venv/bin` first on
+/// PATH), or a clear failure.
+fn python() -> Command {
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import websockets.sync.server, websockets.sync.client",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 cannot import websockets: run scripts/test.sh (it installs \
+         tests/requirements.txt into .venv and puts .venv/bin first on PATH)"
+    );
+    Command::new("python3")
+}
+
+#[test]
+fn python_websockets_client_talks_to_netlab_server() {
+    let (_server, addr) = serve(&["--echo", "--protocol", "chat"]);
+    let script = r#"
+import sys
+from websockets.sync.client import connect
+with connect("ws://" + sys.argv[1] + "/", subprotocols=["chat"]) as ws:
+    assert ws.subprotocol == "chat", ws.subprotocol
+    ws.send("hello from python")
+    print("text", ws.recv(timeout=5))
+    ws.send(bytes(range(200)) * 400)
+    data = ws.recv(timeout=5)
+    print("binary", len(data), data == bytes(range(200)) * 400)
+    ws.ping(b"p").wait(5)
+    print("pong ok")
+print("closed", ws.close_code)
+"#;
+    let o = python().args(["-c", script, &addr]).output().unwrap();
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        out,
+        "text hello from python\nbinary 80000 True\npong ok\nclosed 1000\n"
+    );
+}
+
+#[test]
+fn netlab_client_talks_to_python_websockets_server() {
+    let port = free_port();
+    let script = r#"
+import sys
+from websockets.sync.server import serve
+def echo(ws):
+    for msg in ws:
+        ws.send(msg)
+with serve(echo, "127.0.0.1", int(sys.argv[1])) as server:
+    server.serve_forever()
+"#;
+    let mut child = python()
+        .args(["-c", script, &port.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    wait_ready(&addr, &mut child);
+    let _server = Spawned(child);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.bin");
+    std::fs::write(&file, vec![1u8; 70 * 1024]).unwrap();
+    let o = connect(
+        &addr,
+        &[
+            "--send",
+            "hello python",
+            "--binary-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("← text \"hello python\""), "{out}");
+    assert!(out.contains("← binary 71680 bytes"), "{out}");
+    assert!(out.contains("← close 1000"), "{out}");
+}
