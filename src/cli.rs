@@ -42,6 +42,11 @@ pub enum Command {
     /// WebSocket (RFC 6455), written from scratch: a server and a client.
     #[command(subcommand)]
     Ws(WsCommand),
+    /// Watch a WebSocket connection on loopback, byte by byte: the HTTP Upgrade, the
+    /// Sec-WebSocket-Accept derivation, frames decoded bit by bit, ping/pong, fragments
+    /// and the closing handshake.
+    #[command(name = "ws-upgrade", after_help = WS_UPGRADE_EXAMPLES)]
+    WsUpgrade(WsUpgradeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -77,6 +82,16 @@ Examples:
 The default mode moves netlab into a private, anonymous network namespace with a TUN
 device: the kernel owns 10.0.0.1 there, netlab's endpoint 10.0.0.2, and netlab is the
 wire between them. The namespace disappears when netlab exits, however it exits.";
+
+const WS_UPGRADE_EXAMPLES: &str = "\
+Examples:
+  netlab ws-upgrade                                    a random key, the whole conversation
+  netlab ws-upgrade --key dGhlIHNhbXBsZSBub25jZQ==     the key of RFC 6455 § 1.3
+  netlab ws-upgrade -w ws.pcap                         also save it for Wireshark
+  tshark -r ws.pcap -d tcp.port==PORT,http -Y websocket   PORT: the server port it prints
+
+netlab's server and client run in one process on 127.0.0.1 (no privileges needed).
+The pcap's TCP/IP packets are reconstructed from the bytes each side wrote, not captured.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -221,6 +236,17 @@ pub struct WsConnectArgs {
     /// How long to wait for replies after the last send, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WsUpgradeArgs {
+    /// The client's Sec-WebSocket-Key: base64 of 16 bytes (random without it).
+    #[arg(long, value_name = "BASE64")]
+    pub key: Option<String>,
+    /// Save every byte that crossed the connection to a pcap file (raw IP link type), as
+    /// TCP/IP packets reconstructed from the byte stream.
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::ws::run(&cmd)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::WsUpgrade(args) => {
+            commands::ws_upgrade::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

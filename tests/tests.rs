@@ -16,3 +16,4 @@ mod lessons;
 mod mutation;
 mod oracle;
 mod ws;
+mod ws_upgrade;

@@ -3,6 +3,7 @@
 pub mod dissect;
 pub mod tcp_handshake;
 pub mod ws;
+pub mod ws_upgrade;
 
 use std::io::{self, IsTerminal};
 

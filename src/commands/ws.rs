@@ -45,7 +45,7 @@ pub fn run(cmd: &WsCommand) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 
 /// One line for a frame: `→` sent, `←` received.
-fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String {
+pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String {
     let key = match h.masking_key {
         Some(k) => format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]),
         None => String::new(),
@@ -93,21 +93,21 @@ fn trace_frame(arrow: &str, f: &Frame) -> String {
     trace_line(arrow, &f.header(), &f.payload[..end])
 }
 
-fn message_frame(m: &Message) -> Frame {
+pub(crate) fn message_frame(m: &Message) -> Frame {
     match m {
         Message::Text(t) => Frame::text(t),
         Message::Binary(b) => Frame::binary(b.clone()),
     }
 }
 
-fn describe_message(m: &Message) -> String {
+pub(crate) fn describe_message(m: &Message) -> String {
     match m {
         Message::Text(t) => describe(OpCode::Text, t.as_bytes()),
         Message::Binary(b) => describe(OpCode::Binary, b),
     }
 }
 
-fn describe_close(code: Option<u16>, reason: &str) -> String {
+pub(crate) fn describe_close(code: Option<u16>, reason: &str) -> String {
     match code {
         Some(c) if reason.is_empty() => format!("close {c} ({})", wsw::close_code_name(c)),
         Some(c) => format!("close {c} ({}) {reason:?}", wsw::close_code_name(c)),
