@@ -4,35 +4,20 @@
 #
 #   ./scripts/autobahn.sh [path/to/netlab]
 #
-# autobahntestsuite is Python 2 code; it runs in a Python 2.7 virtualenv made here with
-# the last virtualenv release that makes 2.7 environments (<20.22). Where no Python 2.7
-# exists, the script says so and exits 77 (skipped). Everything runs on 127.0.0.1.
+# autobahntestsuite is Python 2 code; it runs in a Python 2.7 virtualenv that
+# scripts/autobahn-venv.sh makes. Where no Python 2.7 exists, the script says so and
+# exits 77 (skipped). Everything runs on 127.0.0.1.
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 NETLAB=${1:-$ROOT/target/release/netlab}
 OUT=$ROOT/target/autobahn
-VENV=$ROOT/.venv-autobahn
 mkdir -p "$OUT"
-
-py27=""
-for c in "$HOME"/.pyenv/versions/2.7*/bin/python /usr/bin/python2.7 python2.7; do
-    # A pyenv shim may exist without a usable interpreter behind it: try it.
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; assert sys.version_info[:2] == (2, 7)' 2>/dev/null; then
-        py27=$(command -v "$c"); break
-    fi
-done
-if [[ -z $py27 ]]; then
+# shellcheck source=scripts/autobahn-venv.sh
+source "$ROOT/scripts/autobahn-venv.sh"
+if ! ensure_autobahn_venv; then
     echo "autobahn: SKIPPED: no Python 2.7 on this machine (autobahntestsuite needs it)"
     exit 77
-fi
-
-if [[ ! -x $VENV/bin/wstest ]]; then
-    echo "autobahn: creating $VENV with $py27"
-    python3 -m venv "$OUT/virtualenv-tool"
-    "$OUT/virtualenv-tool/bin/pip" install -q 'virtualenv<20.22'
-    "$OUT/virtualenv-tool/bin/virtualenv" -q -p "$py27" "$VENV"
-    "$VENV/bin/pip" install -q autobahntestsuite
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -145,7 +145,7 @@ ensure_npm() {
 section "System packages (apt)"
 # tshark/tcpdump: reference dissectors the tests compare against;
 # time: /usr/bin/time for resource measurements.
-ensure_apt tshark tcpdump time iproute2 nftables util-linux python3
+ensure_apt tshark tcpdump time iproute2 nftables util-linux python3 chromium
 # >>> hook: add further Debian packages here, e.g. `ensure_apt jq`
 
 # ---------------------------------------------------------------------------

@@ -236,6 +236,10 @@ pub struct WsConnectArgs {
     /// How long to wait for replies after the last send, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub wait: u64,
+    /// Send every message received back to the server (what a test server such as
+    /// the Autobahn fuzzingserver expects of a client).
+    #[arg(long)]
+    pub echo: bool,
 }
 
 #[derive(Debug, Args)]

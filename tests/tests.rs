@@ -7,6 +7,8 @@
 //! - `mutation`: mutated captures and frames must never panic or hang.
 
 mod autobahn;
+mod autobahn_client;
+mod browser;
 mod cli;
 mod common;
 mod golden;

@@ -166,7 +166,7 @@ fn serve(args: &WsServeArgs) -> Result<()> {
             Ok(stream) => {
                 let server = Arc::clone(&server);
                 // One thread per connection: see the module docs.
-                thread::spawn(move || {
+                let spawned = spawn_small(move || {
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -174,6 +174,9 @@ fn serve(args: &WsServeArgs) -> Result<()> {
                         println!("[{peer}] error: {e:#}");
                     }
                 });
+                if let Err(e) = spawned {
+                    eprintln!("netlab ws serve: cannot start a thread, connection dropped: {e}");
+                }
             }
             Err(e) => eprintln!("netlab ws serve: accept failed: {e}"),
         }
@@ -333,7 +336,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     let (tx, rx) = mpsc::channel::<Out>();
     let mut wstream = stream.try_clone()?;
     let (trace, wpeer) = (server.trace, peer.to_string());
-    let writer = thread::spawn(move || {
+    let writer = spawn_small(move || {
         let mut done = false;
         for out in rx {
             match out {
@@ -352,7 +355,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
                 }
             }
         }
-    });
+    })?;
     if !server.echo {
         lock(&server.clients).push((id, tx.clone()));
     }
@@ -384,6 +387,12 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     let _ = writer.join();
     linger_close(&mut stream);
     Ok(())
+}
+
+/// Starts a connection thread with a 128 KiB stack instead of the default 2 MiB:
+/// 10,000 connections are 20,000 threads.
+fn spawn_small(f: impl FnOnce() + Send + 'static) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new().stack_size(128 * 1024).spawn(f)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -465,37 +474,71 @@ Open your browser's developer tools (Network → WS) to watch the frames too.</p
 </form>
 <div id="log"></div>
 <script>
-const log = document.getElementById("log");
-function show(cls, line) {
-  const div = document.createElement("div");
-  div.className = cls;
-  div.textContent = line;
-  log.appendChild(div);
-  log.scrollTop = log.scrollHeight;
+// /?selftest: send one text and one binary message, check both echoes, and write
+// the verdict into <pre id="result"> (a headless browser's test reads it).
+if (new URLSearchParams(location.search).has("selftest")) {
+  const ws = new WebSocket("ws://" + location.host + "/");
+  ws.binaryType = "arraybuffer";
+  const text = "hello from the browser selftest";
+  const bytes = new Uint8Array(300);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 3) & 255;
+  let textOk = null, binaryOk = null, done = false;
+  const finish = (verdict) => {
+    if (done) return;
+    done = true;
+    const pre = document.createElement("pre");
+    pre.id = "result";
+    pre.textContent = "selftest: " + verdict;
+    document.body.appendChild(pre);
+    ws.close(1000);
+  };
+  const verdict = () => "text " + (textOk ? "ok" : "FAILED") +
+                        ", binary " + (binaryOk ? "ok" : "FAILED");
+  ws.onopen = () => { ws.send(text); ws.send(bytes); };
+  ws.onmessage = (e) => {
+    if (typeof e.data === "string") {
+      textOk = e.data === text;
+    } else {
+      const got = new Uint8Array(e.data);
+      binaryOk = got.length === bytes.length && got.every((b, i) => b === bytes[i]);
+    }
+    if (textOk !== null && binaryOk !== null) finish(verdict());
+  };
+  ws.onerror = () => finish("error before both echoes (" + verdict() + ")");
+  ws.onclose = (e) => finish("closed (code " + e.code + ") before both echoes (" + verdict() + ")");
+} else {
+  const log = document.getElementById("log");
+  function show(cls, line) {
+    const div = document.createElement("div");
+    div.className = cls;
+    div.textContent = line;
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+  }
+  const url = "ws://" + location.host + "/";
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  show("info", "connecting to " + url);
+  ws.onopen = () => show("info", "open");
+  ws.onmessage = (e) => {
+    if (typeof e.data === "string") show("recv", "← text " + JSON.stringify(e.data));
+    else show("recv", "← binary " + e.data.byteLength + " bytes");
+  };
+  ws.onclose = (e) => show("info", "closed: code " + e.code + (e.reason ? " " + e.reason : ""));
+  ws.onerror = () => show("info", "error");
+  document.getElementById("form").onsubmit = (e) => {
+    e.preventDefault();
+    const input = document.getElementById("text");
+    ws.send(input.value);
+    show("sent", "→ text " + JSON.stringify(input.value));
+    input.value = "";
+  };
+  document.getElementById("binary").onclick = () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    ws.send(bytes);
+    show("sent", "→ binary " + bytes.length + " bytes");
+  };
 }
-const url = "ws://" + location.host + "/";
-const ws = new WebSocket(url);
-ws.binaryType = "arraybuffer";
-show("info", "connecting to " + url);
-ws.onopen = () => show("info", "open");
-ws.onmessage = (e) => {
-  if (typeof e.data === "string") show("recv", "← text " + JSON.stringify(e.data));
-  else show("recv", "← binary " + e.data.byteLength + " bytes");
-};
-ws.onclose = (e) => show("info", "closed: code " + e.code + (e.reason ? " " + e.reason : ""));
-ws.onerror = () => show("info", "error");
-document.getElementById("form").onsubmit = (e) => {
-  e.preventDefault();
-  const input = document.getElementById("text");
-  ws.send(input.value);
-  show("sent", "→ text " + JSON.stringify(input.value));
-  input.value = "";
-};
-document.getElementById("binary").onclick = () => {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  ws.send(bytes);
-  show("sent", "→ binary " + bytes.length + " bytes");
-};
 </script>
 </body>
 </html>
@@ -559,6 +602,8 @@ struct Client {
     stream: TcpStream,
     session: Session,
     trace: bool,
+    /// Send every received message back (`--echo`).
+    echo: bool,
     received: usize,
     /// How the session ended: Ok for a clean close, Err with the reason otherwise.
     ended: Option<Result<()>>,
@@ -606,6 +651,9 @@ impl Client {
                 Action::Message(m) => {
                     self.received += 1;
                     println!("← {}", describe_message(&m));
+                    if self.echo {
+                        self.send(message_frame(&m))?;
+                    }
                 }
                 Action::Ping(d) => println!("← ping {} bytes (answered with a pong)", d.len()),
                 Action::Pong(d) => println!("← pong {} bytes", d.len()),
@@ -764,6 +812,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
+        echo: args.echo,
         received: 0,
         ended: None,
     };
