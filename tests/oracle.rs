@@ -7,10 +7,13 @@
 //! - tshark prints booleans as 1/0; netlab has true/false;
 //! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
 //!   present on both sides or absent on both;
-//! - `frame.protocols`: netlab does not dissect application protocols yet (a later
-//!   issue), so where netlab says `data` above the transport, tshark may name the
-//!   application protocol (`http`, `dns`), or nothing when it holds the segment for
-//!   reassembling a larger message; everything below must be equal.
+//! - `frame.protocols`: netlab dissects HTTP heads and WebSocket frames only (no TCP
+//!   reassembly, no other application protocol), so where netlab says `data` above the
+//!   transport, tshark may name the application protocol (`http`, `dns`), or nothing
+//!   when it holds the segment for reassembling a larger message; everything below must
+//!   be equal. Where netlab names `http` or `websocket`, the string must be equal.
+//!
+//! tshark runs with `-o http.desegment_body:FALSE` (see [`tshark`]).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -99,19 +102,38 @@ const FIELDS: &[&str] = &[
     "udp.dstport",
     "udp.length",
     "udp.checksum",
+    "http.request.method",
+    "http.request.uri",
+    "http.request.version",
+    "http.response.version",
+    "http.response.code",
+    "http.response.phrase",
+    "http.host",
+    "http.connection",
+    "http.upgrade",
+    "http.sec_websocket_key",
+    "http.sec_websocket_accept",
+    "http.sec_websocket_version",
+    "websocket.fin",
+    "websocket.rsv",
+    "websocket.opcode",
+    "websocket.mask",
+    "websocket.payload_length",
+    "websocket.payload_length_ext_16",
+    "websocket.payload_length_ext_64",
+    "websocket.masking_key",
 ];
 
 /// Runs tshark on a capture; one map per packet.
 fn tshark(file: &std::path::Path) -> Vec<BTreeMap<&'static str, String>> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(file).args([
-        "-T",
-        "fields",
-        "-E",
-        "occurrence=f",
-        "-E",
-        "separator=/t",
-    ]);
+    // netlab does not reassemble TCP: an HTTP head is dissected in the segment that
+    // carries it. tshark would hold a head until its body is complete and show the
+    // head's fields in the body's last segment; this option makes it show them where
+    // the head is, as netlab does.
+    cmd.args(["-n", "-o", "http.desegment_body:FALSE", "-r"])
+        .arg(file)
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }

@@ -146,6 +146,8 @@ static PROTOCOLS: &[&str] = &[
     "icmpv6",
     "tcp",
     "udp",
+    "http",
+    "websocket",
     "data",
 ];
 

@@ -4,6 +4,7 @@
 //!
 //! Imports: `wire` (codecs and field knowledge). Never prints.
 
+mod app;
 pub mod filter;
 mod ip;
 mod link;
@@ -108,6 +109,8 @@ pub(crate) struct Out<'p> {
     spare: Field,
     /// The outer IP header's TTL / hop limit, for the ICMP echo summary.
     pub ttl: Option<u8>,
+    /// The TCP stream index of the segment whose payload comes next (set by TCP).
+    pub tcp_stream: Option<u32>,
 }
 
 impl Out<'_> {
@@ -259,6 +262,8 @@ static SPARE: FieldDef = FieldDef::new("", "", "");
 pub struct Dissector {
     pub streams: streams::TcpStreams,
     frags: reassembly::Reassembler,
+    /// Which TCP streams were upgraded to WebSocket (see `app`).
+    apps: app::AppStreams,
     first_ts: Option<(i64, u32)>,
     /// Build the notes and headlines the tree (`-v`) shows.
     pub detail: bool,
@@ -314,6 +319,7 @@ impl Dissector {
             detail: self.detail,
             record: self.record,
             ttl: None,
+            tcp_stream: None,
             spare: Field {
                 def: &SPARE,
                 value: Value::Group,
@@ -363,7 +369,15 @@ impl Dissector {
                     }
                 }
                 Next::Payload(at, end) => {
-                    transport::dissect_payload(&mut out, &data, at, end);
+                    let app = match out.tcp_stream.take() {
+                        Some(s) if !out.quoted => {
+                            app::dissect(&mut out, &mut self.apps, &data, at, end, s)
+                        }
+                        _ => false,
+                    };
+                    if !app {
+                        transport::dissect_payload(&mut out, &data, at, end);
+                    }
                     Next::Stop
                 }
             };

@@ -30,6 +30,10 @@ pub enum Proto {
     Icmpv6,
     Tcp,
     Udp,
+    /// HTTP/1.x message heads (only on TCP).
+    Http,
+    /// WebSocket frames, in a TCP stream upgraded by an HTTP handshake.
+    WebSocket,
     Data,
 }
 
@@ -51,6 +55,8 @@ impl Proto {
             Proto::Icmpv6 => "icmpv6",
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
+            Proto::Http => "http",
+            Proto::WebSocket => "websocket",
             Proto::Data => "data",
         }
     }
@@ -73,6 +79,8 @@ impl Proto {
             Proto::Icmpv6 => "ICMPv6",
             Proto::Tcp => "TCP",
             Proto::Udp => "UDP",
+            Proto::Http => "HTTP",
+            Proto::WebSocket => "WebSocket",
             Proto::Data => "Payload",
         }
     }
@@ -86,6 +94,8 @@ impl Proto {
             Proto::Icmpv6 => "ICMPv6",
             Proto::Tcp => "TCP",
             Proto::Udp => "UDP",
+            Proto::Http => "HTTP",
+            Proto::WebSocket => "WebSocket",
             Proto::Arp => "ARP",
             Proto::Vlan | Proto::QinQ => "VLAN",
             Proto::Data => "DATA",
@@ -265,7 +275,32 @@ impl Packet {
             if !s.is_empty() {
                 s.push(':');
             }
+            // Wireshark dissects WebSocket as the continuation of the HTTP conversation
+            // that upgraded the connection, so `http` comes first even in a segment
+            // that holds no HTTP at all.
+            if l.proto == Proto::WebSocket && !s.split(':').any(|t| t == "http") {
+                s.push_str("http:");
+            }
             s.push_str(l.proto.short());
+            // …and hands a frame's payload to another dissector: text to "line-based
+            // text" (`data-text-lines`), binary and continuations to `data`; control
+            // frames keep theirs.
+            if l.proto == Proto::WebSocket {
+                let fields = self.layer_fields(l);
+                let opcode = fields.iter().find_map(|f| match (f.def.key, &f.value) {
+                    ("websocket.opcode", Value::Uint(o)) => Some(*o),
+                    _ => None,
+                });
+                let has_payload = fields.iter().any(|f| {
+                    matches!(f.def.key, "websocket.payload" | "websocket.masked_payload")
+                        && !f.range.is_empty()
+                });
+                match opcode {
+                    Some(1) if has_payload => s.push_str(":data-text-lines"),
+                    Some(0 | 2) if has_payload => s.push_str(":data"),
+                    _ => {}
+                }
+            }
             // IPv6 extension headers are protocols of their own in Wireshark.
             if l.proto == Proto::Ipv6 {
                 for f in self.layer_fields(l) {

@@ -258,6 +258,8 @@ fn dissect_tcp(
     }
     out.end(at + hl);
     if seg_len > 0 {
+        // Application protocols (HTTP, WebSocket) are looked for per stream.
+        out.tcp_stream = rel.map(|r| r.stream);
         return Next::Payload(at + hl, end);
     }
     Next::Stop
@@ -779,7 +781,7 @@ pub(crate) fn dissect_payload(out: &mut Out, data: &[u8], at: usize, end: usize)
 static DATA: crate::wire::FieldDef = crate::wire::FieldDef::new(
     "Data",
     "data.data",
-    "bytes netlab does not decode further (application protocols come in a later lesson)",
+    "bytes of an application protocol netlab does not decode (it reads HTTP heads and WebSocket frames)",
 );
 static DATA_LEN: crate::wire::FieldDef =
     crate::wire::FieldDef::new("Length", "data.len", "number of payload bytes");

@@ -29,6 +29,8 @@ fn initial(p: Proto) -> char {
         Proto::Icmp | Proto::Icmpv6 => 'I',
         Proto::Tcp => 'T',
         Proto::Udp => 'U',
+        Proto::Http => 'H',
+        Proto::WebSocket => 'W',
         Proto::Data => 'D',
     }
 }

@@ -27,10 +27,11 @@ pub fn layer_color(proto: Proto) -> &'static str {
         Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
         Proto::Vlan | Proto::QinQ => "96",
         Proto::Arp => "93",
-        Proto::Ip | Proto::Ipv6 => "32",     // green
-        Proto::Icmp | Proto::Icmpv6 => "95", // magenta
-        Proto::Tcp | Proto::Udp => "33",     // yellow
-        Proto::Data => "34",                 // blue
+        Proto::Ip | Proto::Ipv6 => "32",        // green
+        Proto::Icmp | Proto::Icmpv6 => "95",    // magenta
+        Proto::Tcp | Proto::Udp => "33",        // yellow
+        Proto::Http | Proto::WebSocket => "91", // bright red
+        Proto::Data => "34",                    // blue
     }
 }
 
