@@ -212,6 +212,11 @@ pub struct WsServeArgs {
     /// Largest message accepted, in bytes (larger: close 1009).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_message: usize,
+    /// Most connections served at once; more are answered `503 Service Unavailable`.
+    /// (Each connection has two threads; Linux's default of 65,530 memory maps per
+    /// process allows about 8,000.)
+    #[arg(long, default_value_t = 6000)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Args)]

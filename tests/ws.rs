@@ -468,3 +468,21 @@ with serve(echo, "127.0.0.1", int(sys.argv[1])) as server:
     assert!(out.contains("← binary 71680 bytes"), "{out}");
     assert!(out.contains("← close 1000"), "{out}");
 }
+
+#[test]
+fn a_full_server_answers_503_and_recovers() {
+    let (_server, addr) = serve(&["--echo", "--max-connections", "1"]);
+    // wait_ready's probe may still be winding down: let it go.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut first = Raw::open(&addr);
+    let answer = raw_http(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{answer}"
+    );
+    first.send(Frame::close(Some(1000), ""));
+    first.expect_close(1000);
+    drop(first);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_still_up(&addr);
+}

@@ -142,6 +142,18 @@ struct Server {
     /// Chat mode: every open connection's writer queue, by connection id.
     clients: Mutex<Vec<(u64, Sender<Out>)>>,
     next_id: AtomicU64,
+    /// Connections being served, against `max_connections`.
+    active: std::sync::atomic::AtomicUsize,
+    max_connections: usize,
+}
+
+/// Counts a connection while its thread lives.
+struct Active(Arc<Server>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn serve(args: &WsServeArgs) -> Result<()> {
@@ -156,6 +168,8 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         max_message: args.max_message,
         clients: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(1),
+        active: std::sync::atomic::AtomicUsize::new(0),
+        max_connections: args.max_connections.max(1),
     });
     let mode = if args.chat { "chat" } else { "echo" };
     println!(
@@ -163,10 +177,31 @@ fn serve(args: &WsServeArgs) -> Result<()> {
     );
     for conn in listener.incoming() {
         match conn {
-            Ok(stream) => {
+            Ok(mut stream) => {
+                if server.active.fetch_add(1, Ordering::SeqCst) >= server.max_connections {
+                    server.active.fetch_sub(1, Ordering::SeqCst);
+                    // Full: say so rather than run out of threads or memory maps.
+                    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    // Read what the client sent before closing, or the kernel would
+                    // answer its unread bytes with a reset that may destroy the 503.
+                    let _ = stream.shutdown(Shutdown::Write);
+                    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+                    let mut sink = [0u8; 4096];
+                    for _ in 0..16 {
+                        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 let server = Arc::clone(&server);
+                let guard = Active(Arc::clone(&server));
                 // One thread per connection: see the module docs.
                 let spawned = spawn_small(move || {
+                    let _guard = guard;
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -178,7 +213,11 @@ fn serve(args: &WsServeArgs) -> Result<()> {
                     eprintln!("netlab ws serve: cannot start a thread, connection dropped: {e}");
                 }
             }
-            Err(e) => eprintln!("netlab ws serve: accept failed: {e}"),
+            Err(e) => {
+                // Out of file descriptors, say: wait a moment instead of spinning.
+                eprintln!("netlab ws serve: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     }
     Ok(())

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# WebSocket echo benchmark: `netlab ws serve --echo` against other echo servers.
+#
+#   scripts/bench-ws.sh
+#
+# For each server, in the same run and with the same Rust load generator
+# (scripts/bench-ws/loadgen, tokio-tungstenite, its own cargo workspace):
+#   * echo round-trips per second and MB/s (10^6 bytes/s, payload counted both
+#     ways) for 16 B, 1 KiB and 64 KiB binary messages: BENCH_CONNS connections
+#     (8) each doing ping-pong for BENCH_SECS seconds (5);
+#   * concurrent idle connections: up to BENCH_IDLE (10000) are opened (64
+#     handshakes in flight), held idle for 5 s, then the server's VmRSS is read
+#     and 100 of them, evenly spread, must still echo.
+# Servers (a row is skipped, with the reason, when one is unavailable):
+#   netlab    target/release/netlab ws serve --echo (stdout, one line per message,
+#             goes to /dev/null)
+#   python    Python `websockets` asyncio echo (scripts/bench-ws/echo_server.py);
+#             the repo's .venv if it has websockets, else a venv in target/bench-ws/venv
+#   websocat  compiled (Rust, tokio): `websocat -b ws-l:ADDR mirror:`, installed once
+#             with `cargo install websocat --root target/bench-ws/tools` (several
+#             minutes the first time; cached after). If that fails, a `websocketd`
+#             already on PATH is used instead (Go; one `cat` process per connection).
+# Everything listens on 127.0.0.1 only, every wait is bounded, and every server
+# is stopped at the end. About 2 minutes once everything is built.
+#
+# Environment: BENCH_SECS, BENCH_CONNS, BENCH_IDLE, BENCH_PORT (first port, 18700).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/target/bench-ws
+SECS=${BENCH_SECS:-5}
+CONNS=${BENCH_CONNS:-8}
+IDLE=${BENCH_IDLE:-10000}
+HOLD=5
+SAMPLE=100
+PORT=${BENCH_PORT:-18700}
+SIZES=(16 1024 65536)
+SIZE_NAMES=("16 B" "1 KiB" "64 KiB")
+mkdir -p "$OUT"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- file descriptors: the load generator and each server hold IDLE sockets --
+# (as many as allowed: netlab uses two descriptors per connection)
+want=$((2 * IDLE + 1000))
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
+ulimit -n "$want" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt $((IDLE + 100)) ]; then
+    IDLE=$(($(ulimit -n) - 100))
+    say "bench-ws: open-file limit is $(ulimit -n): trying only $IDLE idle connections"
+fi
+read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+if [ $((hi - lo)) -lt "$IDLE" ]; then
+    say "bench-ws: only $((hi - lo)) ephemeral ports ($lo-$hi): fewer idle connections will fit"
+fi
+
+# --- build / install ----------------------------------------------------------
+say "bench-ws: building netlab (release) and the load generator…"
+if ! cargo build --release --quiet; then
+    say "bench-ws: netlab does not build"; exit 1
+fi
+NETLAB=$ROOT/target/release/netlab
+if ! CARGO_TARGET_DIR=$OUT/loadgen-target cargo build --release --quiet \
+    --manifest-path scripts/bench-ws/loadgen/Cargo.toml; then
+    say "bench-ws: the load generator does not build"; exit 1
+fi
+LOADGEN=$OUT/loadgen-target/release/bench-ws-loadgen
+
+declare -A SKIP
+PY=
+for cand in "$ROOT/.venv/bin/python" "$OUT/venv/bin/python"; do
+    if [ -x "$cand" ] && "$cand" -c 'import websockets.asyncio.server' 2>/dev/null; then
+        PY=$cand; break
+    fi
+done
+if [ -z "$PY" ]; then
+    say "bench-ws: installing Python websockets into $OUT/venv…"
+    if python3 -m venv "$OUT/venv" >/dev/null 2>&1 &&
+        timeout 300 "$OUT/venv/bin/pip" install -q websockets >/dev/null 2>&1 &&
+        "$OUT/venv/bin/python" -c 'import websockets.asyncio.server' 2>/dev/null; then
+        PY=$OUT/venv/bin/python
+    else
+        SKIP[python]="could not install the websockets package"
+    fi
+fi
+
+COMPILED=websocat
+WEBSOCAT=$OUT/tools/bin/websocat
+if [ ! -x "$WEBSOCAT" ]; then
+    if command -v websocat >/dev/null; then
+        WEBSOCAT=$(command -v websocat)
+    else
+        say "bench-ws: installing websocat (first run only: several minutes)…"
+        timeout 1800 cargo install --quiet --locked websocat --root "$OUT/tools" \
+            >"$OUT/websocat-install.log" 2>&1 ||
+            say "bench-ws: websocat did not install (see $OUT/websocat-install.log)"
+    fi
+fi
+if [ ! -x "$WEBSOCAT" ]; then
+    if command -v websocketd >/dev/null; then
+        COMPILED=websocketd
+    else
+        SKIP[websocat]="websocat did not install and no websocketd on PATH"
+    fi
+fi
+SERVERS=(netlab python "$COMPILED")
+
+# --- servers --------------------------------------------------------------------
+PID=
+stop_server() {
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null
+        PID=
+    fi
+}
+trap stop_server EXIT
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Starts server $1 on a free port; sets PID and ADDR. Fails if it never listens.
+start_server() {
+    while port_open "$PORT"; do PORT=$((PORT + 1)); done
+    ADDR=127.0.0.1:$PORT
+    local log=$OUT/$1.log
+    case $1 in
+    # stderr capped at 1 MB: a failing accept() may log in a tight loop
+    netlab) "$NETLAB" ws serve --echo --addr "$ADDR" >/dev/null 2> >(head -c 1000000 >"$log") & ;;
+    python) "$PY" scripts/bench-ws/echo_server.py 127.0.0.1 "$PORT" >"$log" 2>&1 & ;;
+    websocat) "$WEBSOCAT" -q -b ws-l:"$ADDR" mirror: >"$log" 2>&1 & ;;
+    websocketd) websocketd --address=127.0.0.1 --port="$PORT" --binary=true \
+        --loglevel=error cat >"$log" 2>&1 & ;;
+    esac
+    PID=$!
+    PORT=$((PORT + 1))
+    for _ in $(seq 100); do
+        port_open "${ADDR#*:}" && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    stop_server
+    return 1
+}
+
+# --- measure -------------------------------------------------------------------
+declare -A RT MB HELD RSS NOTE
+for s in "${SERVERS[@]}"; do
+    [ -n "${SKIP[$s]:-}" ] && { say "bench-ws: skipping $s: ${SKIP[$s]}"; continue; }
+    if ! start_server "$s"; then
+        SKIP[$s]="server did not start (see $OUT/$s.log)"
+        say "bench-ws: skipping $s: ${SKIP[$s]}"
+        continue
+    fi
+    for i in "${!SIZES[@]}"; do
+        size=${SIZES[$i]}
+        say "bench-ws: $s: ${SIZE_NAMES[$i]} echo, $CONNS connections, $SECS s…"
+        line=$(timeout $((SECS + 60)) "$LOADGEN" echo "ws://$ADDR/" "$CONNS" "$size" "$SECS" \
+            2>>"$OUT/loadgen.log" | tail -n 1)
+        rt=$(sed -n 's/.*rt_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+        mb=$(sed -n 's/.*mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+        errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
+        RT[$s,$size]=${rt:--}
+        MB[$s,$size]=${mb:--}
+        if [ -z "$line" ]; then
+            NOTE[$s]+=" ${SIZE_NAMES[$i]} echo failed;"
+        elif [ "${errors:-0}" != 0 ]; then
+            NOTE[$s]+=" ${SIZE_NAMES[$i]}: $errors connections failed;"
+        fi
+    done
+    say "bench-ws: $s: opening up to $IDLE idle connections, holding $HOLD s…"
+    line=$(timeout 300 "$LOADGEN" idle "ws://$ADDR/" "$IDLE" "$HOLD" "$SAMPLE" "$PID" \
+        2>>"$OUT/loadgen.log" | tail -n 1)
+    held=$(sed -n 's/.*held=\([0-9]*\).*/\1/p' <<<"$line")
+    rss=$(sed -n 's/.*rss_kib=\([0-9]*\).*/\1/p' <<<"$line")
+    echoed=$(sed -n 's/.*echoed=\([0-9/]*\).*/\1/p' <<<"$line")
+    alive=yes
+    kill -0 "$PID" 2>/dev/null || alive=no
+    HELD[$s]=${held:--}
+    RSS[$s]=$([ -n "$rss" ] && [ "$rss" != 0 ] && echo $((rss / 1024)) || echo -)
+    # Held only counts if the server survived and the sample still echoes.
+    if [ "$alive" = no ]; then
+        NOTE[$s]+=" server died during the idle test, after ${held:-?} handshakes (see ${OUT#"$ROOT"/}/$s.log);"
+        HELD[$s]=0
+    elif [ -n "$echoed" ] && [ "${echoed%/*}" != "${echoed#*/}" ]; then
+        NOTE[$s]+=" only $echoed sampled idle connections echoed;"
+    fi
+    stop_server
+done
+
+# --- report --------------------------------------------------------------------
+pick() { local v=$1; [ -n "$v" ] && [ "$v" != - ] && echo "$v"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-" }'; }
+
+printf '\nWebSocket echo benchmark — %s, %s cores, %s connections × %s s per size, loopback\n' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$CONNS" "$SECS"
+printf '%-11s' server
+for n in "${SIZE_NAMES[@]}"; do printf ' %10s %9s' "$n rt/s" "MB/s"; done
+printf ' %8s %8s\n' idle "RSS MiB"
+for s in "${SERVERS[@]}"; do
+    printf '%-11s' "$s"
+    if [ -n "${SKIP[$s]:-}" ]; then printf ' skipped: %s\n' "${SKIP[$s]}"; continue; fi
+    for size in "${SIZES[@]}"; do printf ' %10s %9s' "${RT[$s,$size]}" "${MB[$s,$size]}"; done
+    printf ' %8s %8s\n' "${HELD[$s]}" "${RSS[$s]}"
+done
+
+# netlab / best peer (higher is better except RSS, where the ratio is netlab / lowest).
+best() { # $1 = array name, $2 = key suffix, $3 = max|min
+    local s v b=
+    local -n arr=$1
+    for s in "${SERVERS[@]}"; do
+        [ "$s" = netlab ] && continue
+        [ -n "${SKIP[$s]:-}" ] && continue
+        v=$(pick "${arr[$s$2]:-}") || continue
+        if [ -z "$b" ] || awk -v v="$v" -v b="$b" -v m="$3" \
+            'BEGIN { exit !((m == "max" && v > b) || (m == "min" && v < b)) }'; then b=$v; fi
+    done
+    echo "${b:-}"
+}
+if [ -z "${SKIP[netlab]:-}" ]; then
+    printf '%-11s' "netlab/best"
+    verdict=()
+    for i in "${!SIZES[@]}"; do
+        size=${SIZES[$i]}
+        b=$(best RT ",$size" max)
+        r=$(ratio "${RT[netlab,$size]}" "$b")
+        m=$(ratio "${MB[netlab,$size]}" "$(best MB ",$size" max)")
+        printf ' %10s %9s' "$r" "$m"
+        verdict+=("${SIZE_NAMES[$i]} rt/s $r")
+    done
+    h=$(ratio "${HELD[netlab]}" "$(best HELD "" max)")
+    m=$(ratio "${RSS[netlab]}" "$(best RSS "" min)")
+    printf ' %8s %8s\n' "$h" "$m"
+    verdict+=("idle $h")
+    fails=0
+    for v in "${verdict[@]}"; do
+        r=${v##* }
+        if [ "$r" = - ] || awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then fails=$((fails + 1)); fi
+    done
+    printf '\ntarget (netlab ≥ best peer on every rate and on idle connections): %s\n' \
+        "$([ $fails = 0 ] && echo met || echo "NOT met ($fails of ${#verdict[@]} below 1.00)")"
+    printf '  (RSS ratio is netlab / lowest peer RSS: below 1 is better)\n'
+fi
+[ "$COMPILED" = websocketd ] &&
+    printf 'note: websocat was unavailable; websocketd (Go) spawns one `cat` per connection\n'
+for s in "${SERVERS[@]}"; do
+    [ -n "${NOTE[$s]:-}" ] && printf 'note: %s:%s\n' "$s" "${NOTE[$s]}"
+done
+printf 'target idle connections: %s; logs in %s\n' "$IDLE" "${OUT#"$ROOT"/}"
+exit 0
