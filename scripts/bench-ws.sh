@@ -12,8 +12,8 @@
 #     handshakes in flight), held idle for 5 s, then the server's VmRSS is read
 #     and 100 of them, evenly spread, must still echo.
 # Servers (a row is skipped, with the reason, when one is unavailable):
-#   netlab    target/release/netlab ws serve --echo (stdout, one line per message,
-#             goes to /dev/null)
+#   netlab    target/release/netlab ws serve --echo --quiet (as websocat -q: no line per message;
+#             connection lines go to /dev/null)
 #   python    Python `websockets` asyncio echo (scripts/bench-ws/echo_server.py);
 #             the repo's .venv if it has websockets, else a venv in target/bench-ws/venv
 #   websocat  compiled (Rust, tokio): `websocat -b ws-l:ADDR mirror:`, installed once
@@ -129,7 +129,7 @@ start_server() {
     local log=$OUT/$1.log
     case $1 in
     # stderr capped at 1 MB: a failing accept() may log in a tight loop
-    netlab) "$NETLAB" ws serve --echo --addr "$ADDR" >/dev/null 2> >(head -c 1000000 >"$log") & ;;
+    netlab) "$NETLAB" ws serve --echo --quiet --addr "$ADDR" >/dev/null 2> >(head -c 1000000 >"$log") & ;;
     python) "$PY" scripts/bench-ws/echo_server.py 127.0.0.1 "$PORT" >"$log" 2>&1 & ;;
     websocat) "$WEBSOCAT" -q -b ws-l:"$ADDR" mirror: >"$log" 2>&1 & ;;
     websocketd) websocketd --address=127.0.0.1 --port="$PORT" --binary=true \

@@ -212,6 +212,9 @@ pub struct WsServeArgs {
     /// Largest message accepted, in bytes (larger: close 1009).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_message: usize,
+    /// Do not print a line per message (connections, errors and --trace still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Most connections served at once; more are answered `503 Service Unavailable`.
     /// (Each connection has two threads; Linux's default of 65,530 memory maps per
     /// process allows about 8,000.)

@@ -142,6 +142,8 @@ struct Server {
     /// Chat mode: every open connection's writer queue, by connection id.
     clients: Mutex<Vec<(u64, Sender<Out>)>>,
     next_id: AtomicU64,
+    /// `--quiet`: no line per message.
+    quiet: bool,
     /// Connections being served, against `max_connections`.
     active: std::sync::atomic::AtomicUsize,
     max_connections: usize,
@@ -170,6 +172,7 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         next_id: AtomicU64::new(1),
         active: std::sync::atomic::AtomicUsize::new(0),
         max_connections: args.max_connections.max(1),
+        quiet: args.quiet,
     });
     let mode = if args.chat { "chat" } else { "echo" };
     println!(
@@ -458,7 +461,9 @@ fn react(
                 }
             }
             Action::Message(m) => {
-                println!("[{peer}] ← {}", describe_message(&m));
+                if !server.quiet {
+                    println!("[{peer}] ← {}", describe_message(&m));
+                }
                 if server.echo {
                     if let Some(f) = session.send(message_frame(&m)) {
                         let _ = tx.send(Out::Frame(f));
