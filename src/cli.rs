@@ -216,10 +216,10 @@ pub struct WsServeArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Most connections served at once; more are answered `503 Service Unavailable`.
-    /// (Each connection has two threads; Linux's default of 65,530 memory maps per
-    /// process allows about 8,000.)
-    #[arg(long, default_value_t = 6000)]
-    pub max_connections: usize,
+    /// Default 12,000 with --echo (a thread per connection) and 6,000 with --chat (two):
+    /// Linux's default of 65,530 memory maps per process allows about 16,000 threads.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Args)]

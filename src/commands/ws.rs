@@ -171,7 +171,10 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         clients: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(1),
         active: std::sync::atomic::AtomicUsize::new(0),
-        max_connections: args.max_connections.max(1),
+        max_connections: args
+            .max_connections
+            .unwrap_or(if args.chat { 6000 } else { 12_000 })
+            .max(1),
         quiet: args.quiet,
     });
     let mode = if args.chat { "chat" } else { "echo" };
@@ -375,10 +378,93 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     stream.set_read_timeout(None)?;
 
     let id = server.next_id.fetch_add(1, Ordering::Relaxed);
-    let (tx, rx) = mpsc::channel::<Out>();
+    // Echo: only this thread writes to the socket, so it writes directly. Chat: other
+    // connections' threads broadcast too, so a writer thread owns the socket's sending
+    // side and everyone queues frames for it.
+    let mut outlet = if server.echo {
+        Outlet::Direct { done: false }
+    } else {
+        let (tx, rx) = mpsc::channel::<Out>();
+        let writer = start_writer(&stream, rx, server.trace, peer)?;
+        lock(&server.clients).push((id, tx.clone()));
+        Outlet::Queue { tx, writer }
+    };
+
+    let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
+    let mut actions = session.receive(&leftover);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if react(server, peer, &mut session, &stream, &mut outlet, actions) {
+            break;
+        }
+        match (&stream).read(&mut buf) {
+            Ok(0) => {
+                if let Some(Action::Closed { code, reason, .. }) = session.eof() {
+                    println!("[{peer}] closed: {}", describe_close(code, &reason));
+                }
+                break;
+            }
+            Ok(n) => actions = session.receive(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => actions = Vec::new(),
+            Err(e) => {
+                println!("[{peer}] read failed: {e}");
+                break;
+            }
+        }
+    }
+    if let Outlet::Queue { tx, writer } = outlet {
+        lock(&server.clients).retain(|(i, _)| *i != id);
+        let _ = tx.send(Out::Shutdown);
+        let _ = writer.join();
+    } else {
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+    linger_close(&mut stream);
+    Ok(())
+}
+
+/// Where a connection's outgoing frames go.
+enum Outlet {
+    /// Written at once by the connection's own thread (echo mode).
+    Direct { done: bool },
+    /// Queued for the connection's writer thread (chat mode).
+    Queue {
+        tx: Sender<Out>,
+        writer: thread::JoinHandle<()>,
+    },
+}
+
+impl Outlet {
+    fn send(&mut self, stream: &TcpStream, f: Frame, trace: bool, peer: &str) {
+        match self {
+            Outlet::Direct { done } => {
+                if *done {
+                    return;
+                }
+                if trace {
+                    println!("[{peer}] {}", trace_frame("→", &f));
+                }
+                // RFC 6455 § 5.5.1: nothing may follow our close frame.
+                let written = (&*stream).write_all(&f.encode()).is_ok();
+                *done = !written || f.opcode == OpCode::Close;
+            }
+            Outlet::Queue { tx, .. } => {
+                let _ = tx.send(Out::Frame(f));
+            }
+        }
+    }
+}
+
+/// The chat mode's writer thread: it owns the socket's sending side.
+fn start_writer(
+    stream: &TcpStream,
+    rx: mpsc::Receiver<Out>,
+    trace: bool,
+    peer: &str,
+) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
-    let (trace, wpeer) = (server.trace, peer.to_string());
-    let writer = spawn_small(move || {
+    let wpeer = peer.to_string();
+    spawn_small(move || {
         let mut done = false;
         for out in rx {
             match out {
@@ -397,38 +483,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
                 }
             }
         }
-    })?;
-    if !server.echo {
-        lock(&server.clients).push((id, tx.clone()));
-    }
-
-    let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
-    let mut actions = session.receive(&leftover);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if react(server, peer, &mut session, &tx, actions) {
-            break;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                if let Some(Action::Closed { code, reason, .. }) = session.eof() {
-                    println!("[{peer}] closed: {}", describe_close(code, &reason));
-                }
-                break;
-            }
-            Ok(n) => actions = session.receive(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => actions = Vec::new(),
-            Err(e) => {
-                println!("[{peer}] read failed: {e}");
-                break;
-            }
-        }
-    }
-    lock(&server.clients).retain(|(i, _)| *i != id);
-    let _ = tx.send(Out::Shutdown);
-    let _ = writer.join();
-    linger_close(&mut stream);
-    Ok(())
+    })
 }
 
 /// Starts a connection thread with a 128 KiB stack instead of the default 2 MiB:
@@ -446,15 +501,14 @@ fn react(
     server: &Server,
     peer: &str,
     session: &mut Session,
-    tx: &Sender<Out>,
+    stream: &TcpStream,
+    outlet: &mut Outlet,
     actions: Vec<Action>,
 ) -> bool {
     let mut over = false;
     for a in actions {
         match a {
-            Action::Send(f) => {
-                let _ = tx.send(Out::Frame(f));
-            }
+            Action::Send(f) => outlet.send(stream, f, server.trace, peer),
             Action::Received { header, preview } => {
                 if server.trace {
                     println!("[{peer}] {}", trace_line("←", &header, &preview));
@@ -466,7 +520,7 @@ fn react(
                 }
                 if server.echo {
                     if let Some(f) = session.send(message_frame(&m)) {
-                        let _ = tx.send(Out::Frame(f));
+                        outlet.send(stream, f, server.trace, peer);
                     }
                 } else {
                     // Server frames are never masked, so one frame serves every client.
