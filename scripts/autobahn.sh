@@ -41,19 +41,5 @@ JSON
 rm -rf "$OUT/report"
 (cd "$OUT" && "$VENV/bin/wstest" -m fuzzingclient -s "$OUT/fuzzingclient.json") >"$OUT/wstest.log" 2>&1
 
-python3 - "$OUT/report/index.json" <<'PY'
-import json, sys, collections
-idx = json.load(open(sys.argv[1]))["netlab"]
-count = collections.Counter(v["behavior"] for v in idx.values())
-close = collections.Counter(v["behaviorClose"] for v in idx.values())
-failed = sorted((k for k, v in idx.items() if v["behavior"] not in ("OK", "NON-STRICT", "INFORMATIONAL")
-                 or v["behaviorClose"] not in ("OK", "INFORMATIONAL")),
-                key=lambda c: [int(x) for x in c.split(".")])
-print("autobahn fuzzingclient vs netlab ws serve --echo: %d cases" % len(idx))
-print("  behavior: " + ", ".join("%s %d" % kv for kv in sorted(count.items())))
-print("  close:    " + ", ".join("%s %d" % kv for kv in sorted(close.items())))
-if failed:
-    print("  FAILED cases: " + " ".join(failed))
-    sys.exit(1)
-print("  none FAILED")
-PY
+python3 "$ROOT/scripts/autobahn-report.py" "$OUT/report/index.json" \
+    "autobahn fuzzingclient vs netlab ws serve --echo"

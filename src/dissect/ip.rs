@@ -39,6 +39,39 @@ pub(crate) fn dissect_ip(
     }
 }
 
+/// What a fragment led to: held (its bytes shown as data), a complete datagram (the
+/// layers above are dissected from the reassembled bytes), or an invalid fragment.
+fn reassembled(
+    out: &mut Out,
+    outcome: Outcome,
+    proto: u8,
+    (src, dst): (Addr, Addr),
+    at: usize,
+    end: usize,
+) -> Next {
+    match outcome {
+        Outcome::Held => Next::Payload(at, end),
+        Outcome::Complete { payload, frames } => {
+            out.pkt.info.clear();
+            headline!(
+                out,
+                " [reassembled from {frames} fragments, {} bytes]",
+                payload.len()
+            );
+            Next::Reassembled {
+                proto,
+                payload,
+                src,
+                dst,
+            }
+        }
+        Outcome::Invalid(why) => {
+            out.malformed(why);
+            Next::Payload(at, end)
+        }
+    }
+}
+
 fn proto_name(p: u8) -> &'static str {
     Protocol::from(p).name()
 }
@@ -230,27 +263,8 @@ fn ipv4(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
         }
         let key = (sa.key(), da.key(), proto, p.ident() as u32);
         let piece = &data[at + hl..dgram_end];
-        return match d.frags.add(key, frag_off, p.more_frags(), piece) {
-            Outcome::Held => Next::Payload(at + hl, payload_end),
-            Outcome::Complete { payload, frames } => {
-                out.pkt.info.clear();
-                headline!(
-                    out,
-                    " [reassembled from {frames} fragments, {} bytes]",
-                    payload.len()
-                );
-                Next::Reassembled {
-                    proto,
-                    payload,
-                    src: sa,
-                    dst: da,
-                }
-            }
-            Outcome::Invalid(why) => {
-                out.malformed(why);
-                Next::Payload(at + hl, payload_end)
-            }
-        };
+        let outcome = d.frags.add(key, frag_off, p.more_frags(), piece);
+        return reassembled(out, outcome, proto, (sa, da), at + hl, payload_end);
     }
     Next::Transport {
         proto,
@@ -468,27 +482,8 @@ fn ipv6(out: &mut Out, d: &mut Dissector, data: &[u8], at: usize, end: usize) ->
             return Next::Stop;
         }
         let key = (sa.key(), da.key(), nh, id);
-        return match d.frags.add(key, off as usize, more, &data[i..end]) {
-            Outcome::Held => Next::Payload(i, end),
-            Outcome::Complete { payload, frames } => {
-                out.pkt.info.clear();
-                headline!(
-                    out,
-                    " [reassembled from {frames} fragments, {} bytes]",
-                    payload.len()
-                );
-                Next::Reassembled {
-                    proto: nh,
-                    payload,
-                    src: sa,
-                    dst: da,
-                }
-            }
-            Outcome::Invalid(why) => {
-                out.malformed(why);
-                Next::Payload(i, end)
-            }
-        };
+        let outcome = d.frags.add(key, off as usize, more, &data[i..end]);
+        return reassembled(out, outcome, nh, (sa, da), i, end);
     }
     if nh == 59 {
         return Next::Stop;
