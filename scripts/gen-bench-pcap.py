@@ -233,7 +233,7 @@ def tcp_flow(pool, conn_idx, start_us):
                                random.randrange(100000))
             body_len = random.choice((0, 0, 150, 512, 1500, 2500, 4096, 8000, 16000, 40000))
             body_len = int(body_len * random.uniform(0.5, 1.5))
-            req = ("GET %s HTTP/1.1\r\nHost: www.example.com\r\n"
+            req = ("GET %s HTTP/1.1\r\nHost: www.netlab.test\r\n"
                    "User-Agent: netlab-bench/1.0\r\nAccept: */*\r\n"
                    "Connection: keep-alive\r\n\r\n" % path).encode()
             resp = ("HTTP/1.1 200 OK\r\nServer: bench\r\n"
@@ -272,8 +272,8 @@ def tcp_flow(pool, conn_idx, start_us):
 # UDP flows
 # --------------------------------------------------------------------------
 DNS_NAMES = [
-    "www.example.com", "example.com", "api.example.net", "mail.example.org",
-    "cdn%d.example.org", "host%d.test", "svc%d.corp.example", "static.example.com",
+    "www.netlab.test", "netlab.test", "api.example.net", "mail.example.org",
+    "cdn%d.example.org", "host%d.test", "svc%d.corp.example", "static.netlab.test",
     "img%d.example.net", "login.example.org", "updates.example.com",
 ]
 
