@@ -274,7 +274,7 @@ def tcp_flow(pool, conn_idx, start_us):
 DNS_NAMES = [
     "www.netlab.test", "netlab.test", "api.example.net", "mail.example.org",
     "cdn%d.example.org", "host%d.test", "svc%d.corp.example", "static.netlab.test",
-    "img%d.example.net", "login.example.org", "updates.example.com",
+    "img%d.example.net", "login.example.org", "updates.netlab.test",
 ]
 
 

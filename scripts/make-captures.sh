@@ -253,7 +253,7 @@ dns_queries() {
     helper "$NSA" dns-query "$B4" 53 netlab.test AAAA 0x1002
     helper "$NSA" dns-query "$B4" 53 www.netlab.test A 0x1003
     helper "$NSA" dns-query "$B4" 53 nosuch.netlab.test A 0x1004
-    helper "$NSA" dns-query "$B4" 53 example.com A 0x1005
+    helper "$NSA" dns-query "$B4" 53 outside.invalid A 0x1005
     helper "$NSA" dns-query "$B6" 53 netlab.test A 0x1006
 }
 

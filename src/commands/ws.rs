@@ -987,10 +987,10 @@ mod tests {
                 target: "/chat?room=1".into()
             }
         );
-        assert_eq!(parse_url("ws://example.com").unwrap().port, 80);
+        assert_eq!(parse_url("ws://ws.netlab.test").unwrap().port, 80);
         assert_eq!(parse_url("ws://[::1]:8080/").unwrap().host, "[::1]");
         assert_eq!(parse_url("ws://[::1]/").unwrap().port, 80);
-        let e = parse_url("wss://example.com/").unwrap_err().to_string();
+        let e = parse_url("wss://ws.netlab.test/").unwrap_err().to_string();
         assert!(e.contains("TLS is not supported"), "{e}");
         assert!(parse_url("http://x/").is_err());
         assert!(parse_url("ws://x:99999/").is_err());
