@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! GET /chat HTTP/1.1\r\n                   request-line = method SP request-target SP HTTP-version
-//! Host: server.example.com\r\n            field-line   = field-name ":" OWS field-value OWS
+//! Host: server.netlab.test\r\n            field-line   = field-name ":" OWS field-value OWS
 //! Upgrade: websocket\r\n
 //! \r\n                                    the empty line ends the head
 //!
@@ -979,13 +979,14 @@ fn parse_headers(buf: &[u8], lines: &[Field], limits: &Limits) -> Result<Headers
 mod tests {
     use super::*;
 
-    /// The client handshake of RFC 6455 § 1.2, as bytes on the wire.
+    /// The client handshake of RFC 6455 § 1.2, as bytes on the wire (its example hosts
+    /// renamed to `.test` names of the same length, so no offset changes).
     const RFC6455_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
-Host: server.example.com\r\n\
+Host: server.netlab.test\r\n\
 Upgrade: websocket\r\n\
 Connection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Origin: http://example.com\r\n\
+Origin: http://netlab.test\r\n\
 Sec-WebSocket-Protocol: chat, superchat\r\n\
 Sec-WebSocket-Version: 13\r\n\
 \r\n";
@@ -1006,7 +1007,7 @@ Sec-WebSocket-Protocol: chat\r\n\
         assert_eq!(req.target, "/chat");
         assert_eq!(req.version, Version::HTTP_1_1);
         assert_eq!(req.headers.len(), 7);
-        assert_eq!(req.headers.get("host"), Some("server.example.com"));
+        assert_eq!(req.headers.get("host"), Some("server.netlab.test"));
         assert_eq!(req.headers.get("UPGRADE"), Some("websocket"));
         assert!(req.headers.has_token("connection", "upgrade"));
         assert_eq!(
@@ -1020,11 +1021,11 @@ Sec-WebSocket-Protocol: chat\r\n\
         assert_eq!(span.method, 0..3);
         assert_eq!(span.target, 4..9);
         assert_eq!(span.version, 10..18);
-        // "Host: server.example.com" is the second line, at 20.
+        // "Host: server.netlab.test" is the second line, at 20.
         let host = req.headers.iter().next().unwrap().span.clone().unwrap();
         assert_eq!(host.line, 20..44);
         assert_eq!(&RFC6455_REQUEST[host.name], b"Host");
-        assert_eq!(&RFC6455_REQUEST[host.value], b"server.example.com");
+        assert_eq!(&RFC6455_REQUEST[host.value], b"server.netlab.test");
     }
 
     #[test]

@@ -2784,11 +2784,11 @@ mod tests {
 
     /// The client handshake of RFC 6455 § 1.2.
     const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
-Host: server.example.com\r\n\
+Host: server.netlab.test\r\n\
 Upgrade: websocket\r\n\
 Connection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Origin: http://example.com\r\n\
+Origin: http://netlab.test\r\n\
 Sec-WebSocket-Protocol: chat, superchat\r\n\
 Sec-WebSocket-Version: 13\r\n\
 \r\n";
@@ -2817,8 +2817,8 @@ Sec-WebSocket-Protocol: chat\r\n\
     fn rfc_handshake_both_sides() {
         let hs = validate_client_request(&rfc_request()).unwrap();
         assert_eq!(hs.target, "/chat");
-        assert_eq!(hs.host, "server.example.com");
-        assert_eq!(hs.origin.as_deref(), Some("http://example.com"));
+        assert_eq!(hs.host, "server.netlab.test");
+        assert_eq!(hs.origin.as_deref(), Some("http://netlab.test"));
         assert_eq!(hs.key, RFC_KEY);
         assert_eq!(hs.accept, RFC_ACCEPT);
         assert_eq!(hs.protocols, ["chat", "superchat"]);
@@ -2836,7 +2836,7 @@ Sec-WebSocket-Protocol: chat\r\n\
 
         // The client's own request, built here, is accepted by the server side.
         let req = client_request(
-            "server.example.com",
+            "server.netlab.test",
             "/chat",
             RFC_KEY,
             &["chat", "superchat"],
