@@ -14,7 +14,6 @@ use crate::wire::FieldDef;
 /// `frame.protocols`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Proto {
-    Frame,
     Eth,
     Vlan,
     /// 802.1ad service tag (QinQ's outer tag).
@@ -40,7 +39,6 @@ pub enum Proto {
 impl Proto {
     pub fn short(self) -> &'static str {
         match self {
-            Proto::Frame => "frame",
             Proto::Eth => "eth",
             Proto::Vlan => "vlan",
             Proto::QinQ => "ieee8021ad",
@@ -64,7 +62,6 @@ impl Proto {
     /// Name shown to people: in summaries, trees and legends.
     pub fn title(self) -> &'static str {
         match self {
-            Proto::Frame => "Frame",
             Proto::Eth => "Ethernet II",
             Proto::Vlan => "802.1Q VLAN tag",
             Proto::QinQ => "802.1ad service tag (QinQ)",
@@ -99,9 +96,7 @@ impl Proto {
             Proto::Arp => "ARP",
             Proto::Vlan | Proto::QinQ => "VLAN",
             Proto::Data => "DATA",
-            Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw | Proto::Frame => {
-                "LINK"
-            }
+            Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "LINK",
         }
     }
 }
@@ -269,9 +264,6 @@ impl Packet {
     pub fn protocols(&self) -> String {
         let mut s = String::new();
         for l in &self.layers {
-            if l.proto == Proto::Frame {
-                continue;
-            }
             if !s.is_empty() {
                 s.push(':');
             }

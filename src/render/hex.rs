@@ -22,7 +22,7 @@ fn initial(p: Proto) -> char {
         Proto::Vlan | Proto::QinQ => 'V',
         Proto::Sll | Proto::Sll2 => 'L',
         Proto::Null => 'N',
-        Proto::Raw | Proto::Frame => ' ',
+        Proto::Raw => ' ',
         Proto::Arp => 'A',
         Proto::Ip => '4',
         Proto::Ipv6 => '6',

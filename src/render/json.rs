@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::write_hex;
-use crate::dissect::model::{Field, Packet, Proto, Value};
+use crate::dissect::model::{Field, Packet, Value};
 
 /// Writes `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
@@ -167,15 +167,6 @@ impl JsonWriter {
             }
         }
     }
-}
-
-/// The layer list without the pseudo-layers, for tests and filters.
-pub fn layer_names(pkt: &Packet) -> Vec<&'static str> {
-    pkt.layers
-        .iter()
-        .filter(|l| l.proto != Proto::Frame)
-        .map(|l| l.proto.short())
-        .collect()
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ pub struct Style {
 /// ANSI colour codes per layer, chosen so neighbouring layers differ.
 pub fn layer_color(proto: Proto) -> &'static str {
     match proto {
-        Proto::Frame => "37",
         Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
         Proto::Vlan | Proto::QinQ => "96",
         Proto::Arp => "93",
