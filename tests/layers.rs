@@ -9,6 +9,14 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("capture", &["dissect", "render", "commands", "cli"]),
     ("dissect", &["capture", "render", "commands", "cli"]),
     ("render", &["capture", "commands", "cli"]),
+    (
+        "tcp",
+        &["capture", "dissect", "render", "commands", "cli", "net"],
+    ),
+    (
+        "ws",
+        &["capture", "dissect", "render", "commands", "cli", "net"],
+    ),
     ("commands", &[]),
 ];
 

@@ -27,11 +27,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
-use super::tcp_handshake::build_packet;
 use super::ws::{describe_close, describe_message, message_frame, trace_line};
 use crate::capture::Writer;
 use crate::cli::WsUpgradeArgs;
 use crate::render::Style;
+use crate::tcp::packet::build_packet;
 use crate::wire::http::{self, Request, Response};
 use crate::wire::tcp::{self, flags};
 use crate::wire::websocket::{self as wsw, Frame, FrameView, LengthForm, OpCode, Role, bits};

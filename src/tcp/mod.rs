@@ -49,6 +49,7 @@
 //! Contract: imports `std` and [`crate::wire`] only; never does I/O or prints.
 
 mod endpoint;
+pub mod packet;
 pub mod reassembly;
 pub mod rtt;
 pub mod seq;
