@@ -478,10 +478,8 @@ impl Run<'_> {
         for a in acts {
             match a {
                 Action::Send(seg) => {
-                    if seg.has(flags::SYN) && !seg.has(flags::ACK) && self.syn_sent_at.is_none() {
-                        self.syn_sent_at = Some(now);
-                    }
-                    if seg.has(flags::SYN) && seg.has(flags::ACK) && self.syn_sent_at.is_none() {
+                    // The handshake RTT runs from our first SYN (or SYN-ACK, when passive).
+                    if seg.has(flags::SYN) && self.syn_sent_at.is_none() {
                         self.syn_sent_at = Some(now);
                     }
                     let why = seg.why.clone();

@@ -147,15 +147,7 @@ fn http_head(out: &mut Out, seg: &[u8], at: usize, st: &mut State) -> Option<usi
         if st.upgraded {
             note!(out, "(the connection now carries WebSocket frames)");
         }
-        headline!(out, "{}", String::from_utf8_lossy(&seg[span.line.clone()]));
-        out.pkt.protocol = "HTTP";
-        out.pkt.info.clear();
-        out.pkt
-            .info
-            .push_str(&String::from_utf8_lossy(&seg[span.line.clone()]));
-        out.pkt.info.push(' ');
-        out.end(at + n);
-        return Some(n);
+        return Some(finish_head(out, &seg[span.line.clone()], at, n));
     }
     if !METHODS.iter().any(|m| seg.starts_with(m)) {
         return None;
@@ -189,15 +181,7 @@ fn http_head(out: &mut Out, seg: &[u8], at: usize, st: &mut State) -> Option<usi
         );
         headers(out, seg, at, req.headers.iter().map(|h| &h.span), true);
     }
-    headline!(out, "{}", String::from_utf8_lossy(&seg[span.line.clone()]));
-    out.pkt.protocol = "HTTP";
-    out.pkt.info.clear();
-    out.pkt
-        .info
-        .push_str(&String::from_utf8_lossy(&seg[span.line.clone()]));
-    out.pkt.info.push(' ');
-    out.end(at + n);
-    Some(n)
+    Some(finish_head(out, &seg[span.line.clone()], at, n))
 }
 
 /// One field per header line: the known ones (`Host`, `Upgrade`, `Sec-WebSocket-Key`…)
@@ -394,6 +378,19 @@ static UNMASKED: crate::wire::FieldDef = crate::wire::FieldDef::new(
     "",
     "the payload XORed with the masking key again: what the application sent",
 );
+
+/// Ends an HTTP head layer of `n` bytes at `at`: its start line is the headline and,
+/// like Wireshark's Info column, the packet's summary.
+fn finish_head(out: &mut Out, line: &[u8], at: usize, n: usize) -> usize {
+    let line = String::from_utf8_lossy(line);
+    headline!(out, "{line}");
+    out.pkt.protocol = "HTTP";
+    out.pkt.info.clear();
+    out.pkt.info.push_str(&line);
+    out.pkt.info.push(' ');
+    out.end(at + n);
+    n
+}
 
 #[cfg(test)]
 mod tests {
