@@ -3,25 +3,9 @@
 //! is printed. Where no Python 2.7 exists the script says so and this test reports it as
 //! skipped.
 
-use std::process::Command;
-
-use crate::common::root;
-
 #[test]
 fn autobahn_fuzzingserver_finds_no_client_failure() {
-    let out = Command::new(root().join("scripts/autobahn-client.sh"))
-        .arg(env!("CARGO_BIN_EXE_netlab"))
-        .output()
-        .expect("run scripts/autobahn-client.sh");
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    if out.status.code() == Some(77) {
-        eprintln!("SKIPPED: {}", text.trim());
-        return;
-    }
-    assert!(out.status.success(), "Autobahn found failures:\n{text}");
-    assert!(text.contains("none FAILED"), "{text}");
+    crate::autobahn::run_autobahn_script("scripts/autobahn-client.sh");
 }
 
 /// `--echo` without Python: a hand-made server sends a text and a binary message; the
