@@ -398,3 +398,146 @@ impl Dissector {
         self.frags.evicted
     }
 }
+
+#[cfg(test)]
+mod bad_input_tests {
+    //! The dissector's answer to headers that lie: the layer is marked, what is there
+    //! is still shown, and nothing above a broken layer is invented.
+    use super::*;
+    use crate::wire::{checksum, ipv4, tcp};
+
+    /// Ethernet + IPv4 + a TCP SYN with an MSS option, checksums correct.
+    fn frame() -> Vec<u8> {
+        let repr = tcp::Repr {
+            src_port: 40000,
+            dst_port: 80,
+            seq_number: 1,
+            ack_number: 0,
+            flags: tcp::flags::SYN,
+            window_len: 1000,
+            options: vec![tcp::TcpOption::MaxSegmentSize(1460)],
+        };
+        let (src, dst) = ([192, 0, 2, 1], [192, 0, 2, 2]);
+        let seg_len = repr.header_len();
+        let mut f = vec![0u8; 14 + 20 + seg_len];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        ipv4::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: tcp::PROTOCOL,
+            payload_len: seg_len,
+            ttl: 64,
+            ident: 1,
+            dont_frag: true,
+        }
+        .emit(&mut f[14..]);
+        let ps = checksum::pseudo_header(&src, &dst, tcp::PROTOCOL, seg_len as u32);
+        repr.emit(&mut f[34..], &[], ps);
+        f
+    }
+
+    fn dissect(bytes: &[u8]) -> Packet {
+        let mut pkt = Packet::default();
+        let meta = Meta {
+            number: 1,
+            ts_sec: 0,
+            ts_nsec: 0,
+            len: bytes.len() as u32,
+            interface: 0,
+            linktype: 1,
+        };
+        Dissector::new().dissect(meta, bytes, &mut pkt);
+        pkt
+    }
+
+    fn problem(pkt: &Packet, proto: Proto) -> Option<&Problem> {
+        pkt.layers
+            .iter()
+            .find(|l| l.proto == proto)?
+            .problem
+            .as_ref()
+    }
+
+    #[test]
+    fn a_good_frame_has_no_problem() {
+        let pkt = dissect(&frame());
+        assert_eq!(pkt.problems().count(), 0, "{:?}", pkt.layers);
+        assert!(pkt.warnings.is_empty(), "{:?}", pkt.warnings);
+    }
+
+    #[test]
+    fn tcp_data_offset_below_five_is_malformed() {
+        let mut f = frame();
+        f[34 + 12] = 0x40; // data offset 4 = 16 bytes
+        let pkt = dissect(&f);
+        assert!(
+            matches!(problem(&pkt, Proto::Tcp), Some(Problem::Malformed(w)) if w.contains("below 5"))
+        );
+    }
+
+    #[test]
+    fn an_option_running_past_the_header_is_malformed() {
+        let mut f = frame();
+        f[34 + 21] = 40; // MSS option claims 40 bytes
+        let pkt = dissect(&f);
+        assert!(matches!(
+            problem(&pkt, Proto::Tcp),
+            Some(Problem::Malformed(_))
+        ));
+        assert_eq!(
+            pkt.field("tcp.srcport").map(|f| f.value.clone()),
+            Some(Value::Uint(40000))
+        );
+    }
+
+    #[test]
+    fn ip_length_beyond_the_bytes_is_malformed_and_snaplen_cut_is_truncated() {
+        let mut f = frame();
+        f[16..18].copy_from_slice(&200u16.to_be_bytes());
+        let pkt = dissect(&f);
+        assert!(matches!(
+            problem(&pkt, Proto::Ip),
+            Some(Problem::Malformed(_))
+        ));
+        // Cut by the capture (len on the wire larger than the bytes): truncated.
+        let f = frame();
+        let mut pkt = Packet::default();
+        let meta = Meta {
+            number: 1,
+            ts_sec: 0,
+            ts_nsec: 0,
+            len: f.len() as u32,
+            interface: 0,
+            linktype: 1,
+        };
+        Dissector::new().dissect(meta, &f[..40], &mut pkt);
+        assert!(matches!(
+            problem(&pkt, Proto::Tcp),
+            Some(Problem::Truncated(_))
+        ));
+        assert_eq!(
+            pkt.field("tcp.srcport").map(|f| f.value.clone()),
+            Some(Value::Uint(40000))
+        );
+        assert!(
+            pkt.field("tcp.window_size_value").is_none(),
+            "no invented fields"
+        );
+    }
+
+    #[test]
+    fn an_endless_vlan_stack_is_malformed() {
+        let mut f = vec![0u8; 12];
+        for _ in 0..40 {
+            f.extend_from_slice(&[0x81, 0x00, 0x00, 0x01]);
+        }
+        f.extend_from_slice(&[0x81, 0x00]);
+        let pkt = dissect(&f);
+        let vlans = pkt.layers.iter().filter(|l| l.proto == Proto::Vlan).count();
+        assert_eq!(vlans, 9, "8 tags decoded, the 9th marked");
+        assert!(
+            pkt.problems()
+                .any(|p| matches!(p, Problem::Malformed(w) if w.contains("VLAN")))
+        );
+    }
+}
