@@ -150,6 +150,20 @@ impl Sandbox {
             IpAddr::V6(_) => run(&["-6", "addr", "add", &cidr, "dev", name, "nodad"])?,
         }
         run(&["link", "set", name, "up"])?;
+        // IPv6 installs the prefix route when the link comes up, a moment after `ip`
+        // returns; a SYN sent before it would be lost. Wait until the kernel routes
+        // netlab's address into the TUN device (at most 2 s).
+        let netlab = plan.netlab.to_string();
+        for _ in 0..100 {
+            let routed = Command::new("ip")
+                .args(["route", "get", &netlab])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("dev {name}")));
+            if routed {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Ok(Sandbox {
             tun,
             name: name.to_string(),
