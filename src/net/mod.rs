@@ -1,4 +1,4 @@
-//! The I/O layer: network namespaces, TUN devices, and (later) sockets and raw sockets.
+//! The I/O layer: network namespaces, TUN devices, raw sockets, and the kernel's view of sockets (TCP_INFO).
 //! Everything that touches the operating system lives here, so protocol engines
 //! (`src/tcp/`) stay testable without privileges.
 //!
@@ -6,3 +6,4 @@
 
 pub mod raw;
 pub mod sandbox;
+pub mod tcp_info;

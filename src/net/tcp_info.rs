@@ -1,0 +1,208 @@
+//! The kernel's own view of a TCP connection: `getsockopt(fd, IPPROTO_TCP, TCP_INFO)`.
+//!
+//! `struct tcp_info` (linux/include/uapi/linux/tcp.h) grows with kernel versions; the
+//! kernel copies `min(its size, our size)` bytes and reports how many it wrote, so
+//! fields past that length are `None` rather than zeros that would look like facts.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// The layout of `struct tcp_info` up to `snd_wnd` (Linux 5.4+). Older kernels fill
+/// a prefix.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct RawTcpInfo {
+    state: u8,
+    ca_state: u8,
+    retransmits: u8,
+    probes: u8,
+    backoff: u8,
+    options: u8,
+    wscale: u8,
+    flags: u8,
+    rto: u32,
+    ato: u32,
+    snd_mss: u32,
+    rcv_mss: u32,
+    unacked: u32,
+    sacked: u32,
+    lost: u32,
+    retrans: u32,
+    fackets: u32,
+    last_data_sent: u32,
+    last_ack_sent: u32,
+    last_data_recv: u32,
+    last_ack_recv: u32,
+    pmtu: u32,
+    rcv_ssthresh: u32,
+    rtt: u32,
+    rttvar: u32,
+    snd_ssthresh: u32,
+    snd_cwnd: u32,
+    advmss: u32,
+    reordering: u32,
+    rcv_rtt: u32,
+    rcv_space: u32,
+    total_retrans: u32,
+    pacing_rate: u64,
+    max_pacing_rate: u64,
+    bytes_acked: u64,
+    bytes_received: u64,
+    segs_out: u32,
+    segs_in: u32,
+    notsent_bytes: u32,
+    min_rtt: u32,
+    data_segs_in: u32,
+    data_segs_out: u32,
+    delivery_rate: u64,
+    busy_time: u64,
+    rwnd_limited: u64,
+    sndbuf_limited: u64,
+    delivered: u32,
+    delivered_ce: u32,
+    bytes_sent: u64,
+    bytes_retrans: u64,
+    dsack_dups: u32,
+    reord_seen: u32,
+    rcv_ooopack: u32,
+    snd_wnd: u32,
+}
+
+/// What `TCP_INFO` says about one connection. Times are microseconds, sizes bytes,
+/// the congestion window is in segments (as the kernel counts it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// The RFC 9293 state the kernel's connection is in (`ESTABLISHED`, `TIME-WAIT` …).
+    pub state: &'static str,
+    /// Smoothed round-trip time (SRTT, RFC 6298), µs.
+    pub rtt_us: u32,
+    /// Round-trip time variation (RTTVAR), µs.
+    pub rttvar_us: u32,
+    /// Current retransmission timeout, µs.
+    pub rto_us: u32,
+    /// Congestion window, in segments of `snd_mss` bytes.
+    pub snd_cwnd: u32,
+    /// Slow-start threshold, segments (a huge value means "still in slow start").
+    pub snd_ssthresh: u32,
+    /// Maximum segment size this side sends.
+    pub snd_mss: u32,
+    /// Largest segment seen from the peer (the kernel's estimate of its MSS).
+    pub rcv_mss: u32,
+    /// Segments sent but not yet acknowledged.
+    pub unacked: u32,
+    /// Retransmitted segments over the connection's life.
+    pub total_retrans: u32,
+    /// Bytes the peer acknowledged (RFC 4898 `HCThruOctetsAcked`; Linux 4.1+).
+    pub bytes_acked: Option<u64>,
+    /// Bytes received in order (Linux 4.1+).
+    pub bytes_received: Option<u64>,
+    /// Segments sent / received, retransmissions included (Linux 4.2+).
+    pub segs_out: Option<u32>,
+    pub segs_in: Option<u32>,
+    /// Bytes sent, retransmissions included (Linux 4.19+).
+    pub bytes_sent: Option<u64>,
+    /// Bytes retransmitted (Linux 4.19+).
+    pub bytes_retrans: Option<u64>,
+}
+
+/// The kernel's TCP state numbers (`include/net/tcp_states.h`) with RFC 9293 names.
+pub fn state_name(state: u8) -> &'static str {
+    match state {
+        1 => "ESTABLISHED",
+        2 => "SYN-SENT",
+        3 => "SYN-RECEIVED",
+        4 => "FIN-WAIT-1",
+        5 => "FIN-WAIT-2",
+        6 => "TIME-WAIT",
+        7 => "CLOSED",
+        8 => "CLOSE-WAIT",
+        9 => "LAST-ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        12 => "NEW-SYN-RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Reads `TCP_INFO` from a connected (or listening) TCP socket.
+pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
+    let mut raw = RawTcpInfo::default();
+    let mut len = std::mem::size_of::<RawTcpInfo>() as libc::socklen_t;
+    // SAFETY: `raw` is a plain-old-data struct of `len` bytes; the kernel writes at
+    // most `len` bytes and stores the count it wrote in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut raw as *mut RawTcpInfo).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = len as usize;
+    let has = |end: usize| len >= end;
+    macro_rules! end_of {
+        ($field:ident) => {
+            std::mem::offset_of!(RawTcpInfo, $field) + std::mem::size_of_val(&raw.$field)
+        };
+    }
+    Ok(TcpInfo {
+        state: state_name(raw.state),
+        rtt_us: raw.rtt,
+        rttvar_us: raw.rttvar,
+        rto_us: raw.rto,
+        snd_cwnd: raw.snd_cwnd,
+        snd_ssthresh: raw.snd_ssthresh,
+        snd_mss: raw.snd_mss,
+        rcv_mss: raw.rcv_mss,
+        unacked: raw.unacked,
+        total_retrans: raw.total_retrans,
+        bytes_acked: has(end_of!(bytes_acked)).then_some(raw.bytes_acked),
+        bytes_received: has(end_of!(bytes_received)).then_some(raw.bytes_received),
+        segs_out: has(end_of!(segs_out)).then_some(raw.segs_out),
+        segs_in: has(end_of!(segs_in)).then_some(raw.segs_in),
+        bytes_sent: has(end_of!(bytes_sent)).then_some(raw.bytes_sent),
+        bytes_retrans: has(end_of!(bytes_retrans)).then_some(raw.bytes_retrans),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn loopback_connection_reports_established_and_counts_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.write_all(b"hello").unwrap();
+        let mut buf = [0u8; 5];
+        server.read_exact(&mut buf).unwrap();
+        server.write_all(b"world").unwrap();
+        client.read_exact(&mut buf).unwrap();
+
+        let info = tcp_info(&client).unwrap();
+        assert_eq!(info.state, "ESTABLISHED");
+        assert!(info.snd_mss > 0 && info.rcv_mss > 0, "{info:?}");
+        assert!(info.snd_cwnd >= 1, "{info:?}");
+        // The client sent 5 bytes the server read: once ACKed, the kernel counts them.
+        if let Some(acked) = info.bytes_acked {
+            assert!(acked <= 5, "{info:?}");
+        }
+        if let Some(received) = info.bytes_received {
+            assert_eq!(received, 5, "{info:?}");
+        }
+        assert_eq!(tcp_info(&listener).unwrap().state, "LISTEN");
+    }
+
+    #[test]
+    fn not_a_tcp_socket_is_an_error() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(tcp_info(&udp).is_err());
+    }
+}
