@@ -92,7 +92,8 @@ pub struct TcpInfo {
     pub unacked: u32,
     /// Retransmitted segments over the connection's life.
     pub total_retrans: u32,
-    /// Bytes the peer acknowledged (RFC 4898 `HCThruOctetsAcked`; Linux 4.1+).
+    /// Sequence space the peer acknowledged (RFC 4898 `HCThruOctetsAcked`; Linux
+    /// 4.1+): the data bytes plus one for the SYN.
     pub bytes_acked: Option<u64>,
     /// Bytes received in order (Linux 4.1+).
     pub bytes_received: Option<u64>,
@@ -190,9 +191,13 @@ mod tests {
         assert_eq!(info.state, "ESTABLISHED");
         assert!(info.snd_mss > 0 && info.rcv_mss > 0, "{info:?}");
         assert!(info.snd_cwnd >= 1, "{info:?}");
-        // The client sent 5 bytes the server read: once ACKed, the kernel counts them.
+        // The client sent 5 bytes the server read. Linux's `bytes_acked` counts
+        // acknowledged sequence space, so the SYN's one sequence number is in it too.
         if let Some(acked) = info.bytes_acked {
-            assert!(acked <= 5, "{info:?}");
+            assert!(acked <= 6, "{info:?}");
+        }
+        if let Some(sent) = info.bytes_sent {
+            assert_eq!(sent, 5, "{info:?}");
         }
         if let Some(received) = info.bytes_received {
             assert_eq!(received, 5, "{info:?}");
