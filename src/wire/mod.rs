@@ -7,7 +7,8 @@
 //! `check_len()` succeeded, and — next to each field — a [`FieldDef`] holding the field's
 //! Wireshark display-filter name and a one-line explanation written for a learner.
 //!
-//! May import: `std`, and `sha1`/`base64` for the WebSocket accept key.
+//! May import: `std`, `sha1`/`base64` for the WebSocket accept key, `serde_json` for
+//! Engine.IO / Socket.IO JSON.
 
 pub mod arp;
 pub mod checksum;
@@ -21,6 +22,8 @@ pub mod link;
 pub mod pcap;
 pub mod tcp;
 pub mod udp;
+pub mod engineio;
+pub mod socketio;
 pub mod websocket;
 
 use core::fmt;
