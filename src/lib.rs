@@ -12,4 +12,5 @@ pub mod net;
 pub mod render;
 pub mod tcp;
 pub mod wire;
+pub mod socketio;
 pub mod ws;
