@@ -556,7 +556,8 @@ impl Hub {
                 }
                 self.join(sid, &nsp, "");
                 self.join(sid, &nsp, &socket_id);
-                let answer = sio::Packet::connect(&nsp, Some(serde_json::json!({"sid": socket_id})));
+                let answer =
+                    sio::Packet::connect(&nsp, Some(serde_json::json!({"sid": socket_id})));
                 self.send_sio(sid, &answer, &[]);
                 self.notes.push(Note::Connected {
                     sid: sid.to_string(),
@@ -724,12 +725,22 @@ mod tests {
         h.config.auth_token = Some("s3cret".into());
         let a = h.open(Transport::WebSocket, t);
         h.take(&a, Transport::WebSocket);
-        h.receive(&a, Transport::WebSocket, msg("0/admin,{\"token\":\"no\"}"), t);
+        h.receive(
+            &a,
+            Transport::WebSocket,
+            msg("0/admin,{\"token\":\"no\"}"),
+            t,
+        );
         assert_eq!(
             h.take(&a, Transport::WebSocket).packets,
             vec![msg("4/admin,{\"message\":\"invalid token\"}")]
         );
-        h.receive(&a, Transport::WebSocket, msg("0/admin,{\"token\":\"s3cret\"}"), t);
+        h.receive(
+            &a,
+            Transport::WebSocket,
+            msg("0/admin,{\"token\":\"s3cret\"}"),
+            t,
+        );
         let got = h.take(&a, Transport::WebSocket).packets;
         assert!(text(&got[0]).starts_with("40/admin,{\"sid\":"), "{got:?}");
     }
@@ -742,11 +753,17 @@ mod tests {
         assert_eq!(h.tick(t), Some(t + Duration::from_millis(300)));
         let t1 = t + Duration::from_millis(300);
         h.tick(t1);
-        assert_eq!(h.take(&a, Transport::WebSocket).packets, vec![eio::Packet::ping()]);
+        assert_eq!(
+            h.take(&a, Transport::WebSocket).packets,
+            vec![eio::Packet::ping()]
+        );
         h.receive(&a, Transport::WebSocket, eio::Packet::pong(), t1);
         let t2 = t1 + Duration::from_millis(300);
         h.tick(t2);
-        assert_eq!(h.take(&a, Transport::WebSocket).packets, vec![eio::Packet::ping()]);
+        assert_eq!(
+            h.take(&a, Transport::WebSocket).packets,
+            vec![eio::Packet::ping()]
+        );
         // No pong: closed after pingTimeout.
         h.tick(t2 + Duration::from_millis(200));
         let taken = h.take(&a, Transport::WebSocket);
@@ -760,7 +777,12 @@ mod tests {
         let a = h.open(Transport::Polling, t);
         let open = h.take(&a, Transport::Polling).packets;
         assert!(text(&open[0]).contains("\"upgrades\":[\"websocket\"]"));
-        h.receive(&a, Transport::WebSocket, eio::Packet::new(EioType::Ping, "probe"), t);
+        h.receive(
+            &a,
+            Transport::WebSocket,
+            eio::Packet::new(EioType::Ping, "probe"),
+            t,
+        );
         assert_eq!(
             h.take(&a, Transport::WebSocket).packets,
             vec![eio::Packet::new(EioType::Pong, "probe")]
@@ -769,7 +791,12 @@ mod tests {
             h.take(&a, Transport::Polling).packets,
             vec![eio::Packet::new(EioType::Noop, "")]
         );
-        h.receive(&a, Transport::WebSocket, eio::Packet::new(EioType::Upgrade, ""), t);
+        h.receive(
+            &a,
+            Transport::WebSocket,
+            eio::Packet::new(EioType::Upgrade, ""),
+            t,
+        );
         assert_eq!(h.transport(&a), Some(Transport::WebSocket));
         h.receive(&a, Transport::WebSocket, msg("0"), t);
         assert_eq!(h.take(&a, Transport::WebSocket).packets.len(), 1);

@@ -431,12 +431,20 @@ impl ErrorCode {
 
     /// The HTTP status: 403 for Forbidden, 400 for the rest.
     pub fn status(self) -> u16 {
-        if self == ErrorCode::Forbidden { 403 } else { 400 }
+        if self == ErrorCode::Forbidden {
+            403
+        } else {
+            400
+        }
     }
 
     /// The body: `{"code":1,"message":"Session ID unknown"}`.
     pub fn json(self) -> String {
-        format!(r#"{{"code":{},"message":"{}"}}"#, self as u8, self.message())
+        format!(
+            r#"{{"code":{},"message":"{}"}}"#,
+            self as u8,
+            self.message()
+        )
     }
 }
 
@@ -503,7 +511,10 @@ mod tests {
         let p = Packet::decode_text("4hello").unwrap();
         assert_eq!(p, Packet::message("hello"));
         assert_eq!(p.encode_text().unwrap(), "4hello");
-        assert_eq!(Packet::decode_text("2probe").unwrap().ptype, PacketType::Ping);
+        assert_eq!(
+            Packet::decode_text("2probe").unwrap().ptype,
+            PacketType::Ping
+        );
         assert_eq!(
             Packet::decode_text("3probe").unwrap(),
             Packet::new(PacketType::Pong, "probe")
@@ -555,7 +566,10 @@ mod tests {
             Err(EioError::BadBase64 { record: 1 })
         );
         let e = decode_payload("9").unwrap_err();
-        assert_eq!(e.to_string(), format!("record 0: {}", EioError::UnknownType('9')));
+        assert_eq!(
+            e.to_string(),
+            format!("record 0: {}", EioError::UnknownType('9'))
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod engineio;
 pub mod ethernet;
 pub mod http;
 pub mod icmp;
@@ -20,10 +21,9 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod link;
 pub mod pcap;
+pub mod socketio;
 pub mod tcp;
 pub mod udp;
-pub mod engineio;
-pub mod socketio;
 pub mod websocket;
 
 use core::fmt;

@@ -160,9 +160,14 @@ pub enum SioError {
     /// A binary message arrived when no binary packet awaited attachments.
     UnexpectedBinary,
     /// A text packet arrived while a binary packet still awaited attachments.
-    UnexpectedText { missing: usize },
+    UnexpectedText {
+        missing: usize,
+    },
     /// A placeholder names an attachment that does not exist.
-    BadPlaceholder { num: u64, attachments: usize },
+    BadPlaceholder {
+        num: u64,
+        attachments: usize,
+    },
 }
 
 impl fmt::Display for SioError {
@@ -393,7 +398,9 @@ impl Packet {
         ) && data.is_none()
         {
             // socket.io-parser accepts it but no handler can make sense of it.
-            return Err(SioError::InvalidPayload("an event or ack needs a JSON array"));
+            return Err(SioError::InvalidPayload(
+                "an event or ack needs a JSON array",
+            ));
         }
         Ok(Packet {
             ptype,
@@ -530,7 +537,13 @@ pub fn show_value(v: &Value, attachments: &[Vec<u8>]) -> String {
         Value::Object(o) => {
             let items: Vec<String> = o
                 .iter()
-                .map(|(k, x)| format!("{}:{}", Value::String(k.clone()), show_value(x, attachments)))
+                .map(|(k, x)| {
+                    format!(
+                        "{}:{}",
+                        Value::String(k.clone()),
+                        show_value(x, attachments)
+                    )
+                })
                 .collect();
             format!("{{{}}}", items.join(","))
         }
@@ -625,7 +638,8 @@ mod tests {
             Err(SioError::UnexpectedText { missing: 1 })
         );
         // A placeholder beyond the attachments is refused once they are all in.
-        d.text("51-[\"a\",{\"_placeholder\":true,\"num\":3}]").unwrap();
+        d.text("51-[\"a\",{\"_placeholder\":true,\"num\":3}]")
+            .unwrap();
         assert_eq!(
             d.binary(b"x"),
             Err(SioError::BadPlaceholder {
@@ -639,14 +653,26 @@ mod tests {
     fn malformed_packets() {
         assert_eq!(Packet::decode(""), Err(SioError::Empty));
         assert_eq!(Packet::decode("9"), Err(SioError::UnknownType('9')));
-        assert_eq!(Packet::decode("5[\"a\"]"), Err(SioError::IllegalAttachments));
-        assert_eq!(Packet::decode("50-[\"a\"]"), Err(SioError::IllegalAttachments));
-        assert_eq!(Packet::decode("5x-[\"a\"]"), Err(SioError::IllegalAttachments));
+        assert_eq!(
+            Packet::decode("5[\"a\"]"),
+            Err(SioError::IllegalAttachments)
+        );
+        assert_eq!(
+            Packet::decode("50-[\"a\"]"),
+            Err(SioError::IllegalAttachments)
+        );
+        assert_eq!(
+            Packet::decode("5x-[\"a\"]"),
+            Err(SioError::IllegalAttachments)
+        );
         assert_eq!(
             Packet::decode("511-[\"a\"]"),
             Err(SioError::TooManyAttachments(11))
         );
-        assert!(matches!(Packet::decode("2[\"a\""), Err(SioError::NotJson(_))));
+        assert!(matches!(
+            Packet::decode("2[\"a\""),
+            Err(SioError::NotJson(_))
+        ));
         assert!(matches!(
             Packet::decode("2{\"a\":1}"),
             Err(SioError::InvalidPayload(_))
@@ -663,7 +689,10 @@ mod tests {
             Packet::decode("1{}"),
             Err(SioError::InvalidPayload(_))
         ));
-        assert!(matches!(Packet::decode("2"), Err(SioError::InvalidPayload(_))));
+        assert!(matches!(
+            Packet::decode("2"),
+            Err(SioError::InvalidPayload(_))
+        ));
         assert_eq!(
             Packet::decode("299999999999999999999999[\"a\"]"),
             Err(SioError::BadAckId)
