@@ -250,7 +250,11 @@ fn short(sid: &str) -> &str {
 fn note_line(n: &Note, quiet: bool) -> Option<String> {
     Some(match n {
         Note::Opened { sid, transport } => {
-            format!("[{}] open: Engine.IO session {sid} over {}", short(sid), transport.name())
+            format!(
+                "[{}] open: Engine.IO session {sid} over {}",
+                short(sid),
+                transport.name()
+            )
         }
         Note::Upgraded { sid } => format!("[{}] upgraded to websocket", short(sid)),
         Note::Closed { sid, reason } => format!("[{}] closed: {reason}", short(sid)),
@@ -347,7 +351,8 @@ fn heartbeat(server: &Server) {
     let cap = {
         let sh = lock(&server.shared);
         let c = sh.hub.config();
-        (c.ping_interval.min(c.ping_timeout) / 4).clamp(Duration::from_millis(5), Duration::from_millis(500))
+        (c.ping_interval.min(c.ping_timeout) / 4)
+            .clamp(Duration::from_millis(5), Duration::from_millis(500))
     };
     loop {
         let now = Instant::now();
@@ -357,7 +362,9 @@ fn heartbeat(server: &Server) {
             server.flush(&mut sh);
             next
         };
-        let wait = next.map_or(cap, |n| n.saturating_duration_since(Instant::now()).min(cap));
+        let wait = next.map_or(cap, |n| {
+            n.saturating_duration_since(Instant::now()).min(cap)
+        });
         thread::sleep(wait.max(Duration::from_millis(1)));
     }
 }
@@ -589,7 +596,9 @@ fn poll(
             if left.is_zero() {
                 break;
             }
-            sh = cv.wait_timeout(sh, left).map_or_else(|p| p.into_inner().0, |(g, _)| g);
+            sh = cv
+                .wait_timeout(sh, left)
+                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
         }
         sh.hub.end_poll(sid);
         let taken = sh.hub.take(sid, Transport::Polling);
@@ -786,7 +795,8 @@ fn websocket(
                                     false,
                                 );
                             }
-                            sh.hub.receive(&sid, Transport::WebSocket, p, Instant::now());
+                            sh.hub
+                                .receive(&sid, Transport::WebSocket, p, Instant::now());
                         }
                         Err(e) => {
                             println!("[{}] bad Engine.IO packet: {e}", short(&sid));
@@ -950,9 +960,642 @@ document.getElementById("form").onsubmit = (e) => {
 // Client.
 // ---------------------------------------------------------------------------------------
 
+/// An `http://HOST:PORT/PATH` URL (`ws://` is accepted too); PATH defaults to
+/// `/socket.io/`.
+#[derive(Debug, PartialEq, Eq)]
+struct SioUrl {
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<SioUrl> {
+    let rest = ["http://", "ws://"]
+        .iter()
+        .find_map(|p| url.strip_prefix(p))
+        .with_context(|| {
+            if url.starts_with("https://") || url.starts_with("wss://") {
+                format!("{url}: TLS is not supported; use http://")
+            } else {
+                format!("{url}: expected http://HOST:PORT")
+            }
+        })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (
+            &authority[..i],
+            authority[i + 1..]
+                .parse::<u16>()
+                .with_context(|| format!("{url}: bad port {:?}", &authority[i + 1..]))?,
+        ),
+        _ => (authority, 80),
+    };
+    if host.is_empty() {
+        bail!("{url}: no host");
+    }
+    let path = match path.split('?').next().unwrap_or_default() {
+        "" | "/" => PATH.to_string(),
+        p if p.ends_with('/') => p.to_string(),
+        p => format!("{p}/"),
+    };
+    Ok(SioUrl {
+        host: host.to_string(),
+        port,
+        path,
+    })
+}
+
+impl SioUrl {
+    fn host_header(&self) -> String {
+        if self.port == 80 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    fn target(&self, transport: Transport, sid: Option<&str>) -> String {
+        let mut t = format!("{}?EIO=4&transport={}", self.path, transport.name());
+        if let Some(sid) = sid {
+            t.push_str("&sid=");
+            t.push_str(sid);
+        }
+        t
+    }
+
+    fn dial(&self) -> Result<TcpStream> {
+        let s = TcpStream::connect((self.host.trim_matches(['[', ']']), self.port))
+            .with_context(|| format!("cannot connect to {}:{}", self.host, self.port))?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+}
+
+/// What the client's main loop waits for.
+enum Input {
+    /// An Engine.IO packet, with the frame header that carried it (WebSocket).
+    Packet(eio::Packet, Option<FrameHeader>),
+    /// A polling GET's packets, with the HTTP layer that carried them.
+    Polled(Vec<eio::Packet>, Layer),
+    /// A WebSocket control frame to write (pong, close echo).
+    Control(Frame),
+    /// The transport ended.
+    Ended(String),
+}
+
+/// One HTTP exchange on a keep-alive connection: the response and its body.
+fn http_exchange(
+    stream: &mut TcpStream,
+    req: &Request,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(Response, Vec<u8>, usize)> {
+    let mut out = req.to_bytes();
+    out.extend_from_slice(body);
+    stream.write_all(&out).context("cannot send the request")?;
+    let (resp, mut rest) = read_response(stream, timeout)?;
+    let head_len = resp.to_bytes().len();
+    let len = resp
+        .headers
+        .content_length()
+        .ok()
+        .flatten()
+        .context("the response has no Content-Length")?;
+    let len = usize::try_from(len).context("the response body is too large")?;
+    if !read_body(stream, &mut rest, len, timeout)? {
+        bail!("the response body was cut short");
+    }
+    rest.truncate(len);
+    Ok((resp, rest, head_len))
+}
+
+/// The client's way to the server.
+enum Wire {
+    WebSocket {
+        stream: TcpStream,
+        session: Session,
+    },
+    Polling {
+        url: SioUrl,
+        sid: String,
+        /// The POST connection (keep-alive), opened on the first send.
+        post: Option<TcpStream>,
+    },
+}
+
+struct Conn {
+    wire: Wire,
+    addrs: Option<ConnAddrs>,
+    tracer: Tracer,
+}
+
+impl Conn {
+    fn send(&mut self, packets: Vec<eio::Packet>) -> Result<()> {
+        if packets.is_empty() {
+            return Ok(());
+        }
+        match &mut self.wire {
+            Wire::WebSocket { stream, session } => {
+                let mut out = Vec::new();
+                for p in &packets {
+                    let frame = match &p.data {
+                        Data::Text(_) => session.send_text(&p.encode_text().unwrap_or_default()),
+                        Data::Binary(b) => session.send_binary(b.clone()),
+                    };
+                    let Some(frame) = frame else { continue };
+                    self.tracer.carried(
+                        self.addrs.as_ref(),
+                        Direction::Sent,
+                        std::slice::from_ref(p),
+                        trace::ws_layer(&frame.header()),
+                        false,
+                    );
+                    frame.encode_into(&mut out);
+                }
+                stream
+                    .write_all(&out)
+                    .context("cannot write to the connection")
+            }
+            Wire::Polling { url, sid, post } => {
+                let body = eio::encode_payload(&packets);
+                if post.is_none() {
+                    *post = Some(url.dial()?);
+                }
+                let stream = post.as_mut().context("no POST connection")?;
+                let req = Request::new("POST", url.target(Transport::Polling, Some(sid)))
+                    .with_header(http::name::HOST, url.host_header())
+                    .with_header(http::name::CONTENT_TYPE, "text/plain;charset=UTF-8")
+                    .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
+                let addrs = ConnAddrs::of(stream);
+                let head_len = req.to_bytes().len();
+                self.tracer.carried(
+                    addrs.as_ref(),
+                    Direction::Sent,
+                    &packets,
+                    trace::http_layer(
+                        &format!("POST {}", req.target),
+                        head_len,
+                        body.len(),
+                        packets.len(),
+                    ),
+                    true,
+                );
+                let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
+                if resp.status != 200 {
+                    bail!("the server answered the POST with {}", resp.status);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn write_frame(&mut self, f: Frame) -> Result<()> {
+        if let Wire::WebSocket { stream, .. } = &mut self.wire {
+            stream.write_all(&f.encode())?;
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        match &mut self.wire {
+            Wire::WebSocket { stream, session } => {
+                if let Some(f) = session.close(wsw::close_code::NORMAL, "") {
+                    let _ = stream.write_all(&f.encode());
+                }
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            Wire::Polling { post, .. } => {
+                if let Some(s) = post {
+                    let _ = s.shutdown(Shutdown::Both);
+                }
+            }
+        }
+    }
+}
+
+/// Opens the transport: the WebSocket handshake, or the polling handshake GET and the
+/// GET loop. Packets arrive on `tx`.
+fn open_wire(
+    url: &SioUrl,
+    transport: SioTransport,
+    tx: Sender<Input>,
+    tracer: Tracer,
+) -> Result<Conn> {
+    match transport {
+        SioTransport::Websocket => {
+            let mut stream = url.dial()?;
+            let addrs = ConnAddrs::of(&stream);
+            let mut rng = XorShift::from_clock();
+            let key = wsw::client_key(rng.nonce());
+            let target = url.target(Transport::WebSocket, None);
+            let req = wsw::client_request(&url.host_header(), &target, &key, &[]);
+            stream
+                .write_all(&req.to_bytes())
+                .context("cannot send the handshake")?;
+            let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
+            wsw::validate_server_response(&resp, &key, &[], &[])
+                .context("the WebSocket handshake failed")?;
+            stream.set_read_timeout(None)?;
+            let mut reader = stream.try_clone()?;
+            thread::spawn(move || {
+                let mut session = Session::new(Role::Client, usize::MAX / 2, XorShift::new(1));
+                let mut last: Option<FrameHeader> = None;
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut actions = session.receive(&leftover);
+                loop {
+                    for a in actions.drain(..) {
+                        let input = match a {
+                            Action::Send(f) => Input::Control(f),
+                            Action::Received { header, .. } => {
+                                last = Some(header);
+                                continue;
+                            }
+                            Action::Message(Message::Text(t)) => {
+                                match eio::Packet::decode_text(&t) {
+                                    Ok(p) => Input::Packet(p, last.take()),
+                                    Err(e) => Input::Ended(format!("bad Engine.IO packet: {e}")),
+                                }
+                            }
+                            Action::Message(Message::Binary(b)) => {
+                                Input::Packet(eio::Packet::binary(b), last.take())
+                            }
+                            Action::Ping(_) | Action::Pong(_) => continue,
+                            Action::Closed { .. } => Input::Ended("the WebSocket closed".into()),
+                            Action::Failed { why, .. } => Input::Ended(format!(
+                                "the server broke the WebSocket protocol: {why}"
+                            )),
+                        };
+                        let end = matches!(input, Input::Ended(_));
+                        if tx.send(input).is_err() || end {
+                            return;
+                        }
+                    }
+                    match reader.read(&mut buf) {
+                        Ok(0) => {
+                            let _ = tx.send(Input::Ended("the connection closed".into()));
+                            return;
+                        }
+                        Ok(n) => actions = session.receive(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.send(Input::Ended(format!("reading failed: {e}")));
+                            return;
+                        }
+                    }
+                }
+            });
+            Ok(Conn {
+                wire: Wire::WebSocket {
+                    stream,
+                    session: Session::new(Role::Client, usize::MAX / 2, rng),
+                },
+                addrs,
+                tracer,
+            })
+        }
+        SioTransport::Polling => {
+            let mut stream = url.dial()?;
+            let addrs = ConnAddrs::of(&stream);
+            let get = |sid: Option<&str>| {
+                Request::new("GET", url.target(Transport::Polling, sid))
+                    .with_header(http::name::HOST, url.host_header())
+            };
+            let req = get(None);
+            let (resp, body, head_len) = http_exchange(&mut stream, &req, b"", HEAD_TIMEOUT)?;
+            if resp.status != 200 {
+                bail!(
+                    "the handshake GET got {} {}",
+                    resp.status,
+                    String::from_utf8_lossy(&body)
+                );
+            }
+            let text = String::from_utf8(body).context("the handshake body is not UTF-8")?;
+            let packets = eio::decode_payload(&text).context("bad handshake payload")?;
+            let sid = match packets.first() {
+                Some(eio::Packet {
+                    ptype: eio::PacketType::Open,
+                    data: Data::Text(json),
+                }) => eio::Handshake::parse(json)?.sid,
+                _ => bail!("the server's first packet is not an open packet"),
+            };
+            let layer = trace::http_layer(
+                &format!("GET {} → {}", req.target, resp.status),
+                head_len,
+                text.len(),
+                packets.len(),
+            );
+            let _ = tx.send(Input::Polled(packets, layer));
+            let loop_url = SioUrl {
+                host: url.host.clone(),
+                port: url.port,
+                path: url.path.clone(),
+            };
+            let loop_sid = sid.clone();
+            thread::spawn(move || {
+                let req = Request::new("GET", loop_url.target(Transport::Polling, Some(&loop_sid)))
+                    .with_header(http::name::HOST, loop_url.host_header());
+                // A poll may wait for a whole ping interval; the heartbeat bounds it.
+                let timeout = Duration::from_secs(120);
+                loop {
+                    let input = match http_exchange(&mut stream, &req, b"", timeout) {
+                        Ok((resp, body, head_len)) if resp.status == 200 => {
+                            let text = String::from_utf8_lossy(&body).into_owned();
+                            match eio::decode_payload(&text) {
+                                Ok(p) => {
+                                    let layer = trace::http_layer(
+                                        &format!("GET {} → {}", req.target, resp.status),
+                                        head_len,
+                                        text.len(),
+                                        p.len(),
+                                    );
+                                    Input::Polled(p, layer)
+                                }
+                                Err(e) => Input::Ended(format!("bad polling payload: {e}")),
+                            }
+                        }
+                        Ok((resp, body, _)) => Input::Ended(format!(
+                            "the server answered the poll with {} {}",
+                            resp.status,
+                            String::from_utf8_lossy(&body)
+                        )),
+                        Err(e) => Input::Ended(format!("polling failed: {e:#}")),
+                    };
+                    let end = matches!(input, Input::Ended(_));
+                    let closing = matches!(&input, Input::Polled(p, _)
+                        if p.iter().any(|p| p.ptype == eio::PacketType::Close));
+                    if tx.send(input).is_err() || end || closing {
+                        return;
+                    }
+                }
+            });
+            Ok(Conn {
+                wire: Wire::Polling {
+                    url: loop_url_clone(url),
+                    sid,
+                    post: None,
+                },
+                addrs,
+                tracer,
+            })
+        }
+    }
+}
+
+fn loop_url_clone(u: &SioUrl) -> SioUrl {
+    SioUrl {
+        host: u.host.clone(),
+        port: u.port,
+        path: u.path.clone(),
+    }
+}
+
+/// `--emit EVENT JSON`: JSON, or a string when the text is not JSON.
+fn json_arg(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+fn show_event(name: &str, args: &[Value], attachments: &[Vec<u8>]) -> String {
+    format!(
+        "{}({})",
+        Value::String(name.to_string()),
+        sio::show_args(args, attachments)
+    )
+}
+
 fn connect(args: &SioConnectArgs) -> Result<()> {
-    let _ = (args.trace, SioTransport::Polling, Client::new("/", None), ClientState::Opening);
-    let _: Option<ClientEvent> = None;
-    let _ = (fs::read::<&str>, sio::PROTOCOL, read_response, Value::Null);
-    bail!("netlab socketio connect: not implemented yet")
+    let url = parse_url(&args.url)?;
+    let auth = match &args.auth {
+        Some(a) => {
+            let v: Value = serde_json::from_str(a).context("--auth is not JSON")?;
+            if !v.is_object() {
+                bail!("--auth must be a JSON object, like '{{\"token\":\"abc\"}}'");
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    if !args.namespace.starts_with('/') {
+        bail!("--namespace must start with /, like /chat");
+    }
+    // Every emit: event, arguments, attachments.
+    let mut emits: Vec<(String, Vec<Value>, Vec<Vec<u8>>)> = args
+        .emit
+        .chunks(2)
+        .map(|c| (c[0].clone(), vec![json_arg(&c[1])], Vec::new()))
+        .collect();
+    for c in args.emit_binary.chunks(2) {
+        let data = fs::read(&c[1]).with_context(|| format!("cannot read {}", c[1]))?;
+        emits.push((c[0].clone(), vec![sio::placeholder(0)], vec![data]));
+    }
+    for (name, _, _) in &emits {
+        if sio::RESERVED_EVENTS.contains(&name.as_str()) {
+            bail!("{name:?} is reserved by Socket.IO and cannot be emitted");
+        }
+    }
+
+    let (tx, rx) = mpsc::channel::<Input>();
+    let mut conn = open_wire(&url, args.transport, tx, Tracer::new(args.trace))?;
+    let mut client = Client::new(&args.namespace, auth);
+    let transport = match args.transport {
+        SioTransport::Websocket => "websocket",
+        SioTransport::Polling => "polling",
+    };
+    let mut emitted = false;
+    let mut deadline = Instant::now() + HEAD_TIMEOUT;
+    let mut outcome: Option<Result<()>> = None;
+    while outcome.is_none() {
+        let now = Instant::now();
+        let wait = deadline
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(200));
+        let input = rx.recv_timeout(wait);
+        let now = Instant::now();
+        match input {
+            Ok(Input::Packet(p, header)) => {
+                if let Some(h) = header {
+                    conn.tracer.carried(
+                        conn.addrs.as_ref(),
+                        Direction::Received,
+                        std::slice::from_ref(&p),
+                        trace::ws_layer(&h),
+                        false,
+                    );
+                }
+                client.receive(p, now);
+            }
+            Ok(Input::Polled(packets, layer)) => {
+                conn.tracer.carried(
+                    conn.addrs.as_ref(),
+                    Direction::Received,
+                    &packets,
+                    layer,
+                    true,
+                );
+                for p in packets {
+                    client.receive(p, now);
+                }
+            }
+            Ok(Input::Control(f)) => conn.write_frame(f)?,
+            Ok(Input::Ended(why)) => {
+                client.transport_closed();
+                if client.state() != ClientState::Closed || outcome.is_none() {
+                    outcome = Some(Err(anyhow::anyhow!("{why}")));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                outcome = Some(Err(anyhow::anyhow!("the connection ended")));
+            }
+        }
+        client.tick(now);
+        for ev in client.take_events() {
+            match ev {
+                ClientEvent::Open(h) => {
+                    if args.trace {
+                        println!(
+                            "Engine.IO session {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {})",
+                            h.sid, h.ping_interval, h.ping_timeout, h.max_payload
+                        );
+                    }
+                }
+                ClientEvent::Connected { sid } => {
+                    println!(
+                        "connected to http://{}{} namespace {} over {transport} (socket id {sid})",
+                        url.host_header(),
+                        url.path,
+                        args.namespace
+                    );
+                    if !emitted {
+                        emitted = true;
+                        for (name, eargs, bins) in &emits {
+                            let id = client.emit(name, eargs.clone(), bins, args.ack);
+                            println!(
+                                "→ emit {}{}",
+                                show_event(name, eargs, bins),
+                                id.map_or(String::new(), |i| format!(" (ack id {i})"))
+                            );
+                        }
+                        deadline = now + Duration::from_millis(args.wait);
+                    }
+                }
+                ClientEvent::ConnectError(v) => {
+                    println!("← connect_error {v}");
+                    outcome = Some(Err(anyhow::anyhow!(
+                        "the server refused namespace {}: {}",
+                        args.namespace,
+                        v.get("message").and_then(Value::as_str).unwrap_or("?")
+                    )));
+                }
+                ClientEvent::Event {
+                    name,
+                    args: eargs,
+                    attachments,
+                    ack,
+                } => println!(
+                    "← event {}{}",
+                    show_event(&name, &eargs, &attachments),
+                    ack.map_or(String::new(), |i| format!(" (acked, id {i})"))
+                ),
+                ClientEvent::Ack {
+                    id,
+                    event,
+                    args: aargs,
+                    attachments,
+                } => println!(
+                    "← ack #{id} for {}: ({})",
+                    Value::String(event),
+                    sio::show_args(&aargs, &attachments)
+                ),
+                ClientEvent::Disconnected => {
+                    println!(
+                        "← disconnect: the server closed namespace {}",
+                        args.namespace
+                    );
+                    outcome = Some(Ok(()));
+                }
+                ClientEvent::Closed { reason } => {
+                    outcome.get_or_insert_with(|| {
+                        if reason == "client disconnect" {
+                            Ok(())
+                        } else {
+                            Err(anyhow::anyhow!("the session closed: {reason}"))
+                        }
+                    });
+                }
+            }
+        }
+        conn.send(client.take_output())?;
+        if outcome.is_some() {
+            break;
+        }
+        let acked = emitted && args.ack && client.pending_acks() == 0;
+        if !args.listen && (acked || (emitted && emits.is_empty() && !args.ack)) {
+            client.disconnect();
+            conn.send(client.take_output())?;
+            outcome = Some(Ok(()));
+        } else if !args.listen && Instant::now() >= deadline {
+            if !emitted {
+                outcome = Some(Err(anyhow::anyhow!(
+                    "no connection to namespace {} within {} s",
+                    args.namespace,
+                    HEAD_TIMEOUT.as_secs()
+                )));
+            } else if args.ack && client.pending_acks() > 0 {
+                outcome = Some(Err(anyhow::anyhow!(
+                    "{} emit(s) not acknowledged within {} ms",
+                    client.pending_acks(),
+                    args.wait
+                )));
+            } else {
+                client.disconnect();
+                conn.send(client.take_output())?;
+                outcome = Some(Ok(()));
+            }
+        } else if args.listen && emitted {
+            deadline = Instant::now() + Duration::from_secs(3600);
+        }
+    }
+    conn.shutdown();
+    outcome.unwrap_or(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_url("http://127.0.0.1:3000").unwrap();
+        assert_eq!(
+            u,
+            SioUrl {
+                host: "127.0.0.1".into(),
+                port: 3000,
+                path: "/socket.io/".into()
+            }
+        );
+        assert_eq!(parse_url("ws://[::1]:80/io").unwrap().path, "/io/");
+        assert_eq!(
+            u.target(Transport::Polling, Some("abc")),
+            "/socket.io/?EIO=4&transport=polling&sid=abc"
+        );
+        assert!(
+            parse_url("https://x/")
+                .unwrap_err()
+                .to_string()
+                .contains("TLS")
+        );
+        assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http://:80/").is_err());
+    }
+
+    #[test]
+    fn emit_arguments() {
+        assert_eq!(json_arg("\"hi\""), Value::String("hi".into()));
+        assert_eq!(json_arg("hi there"), Value::String("hi there".into()));
+        assert_eq!(json_arg("[1,2]"), serde_json::json!([1, 2]));
+    }
 }
