@@ -17,5 +17,6 @@ mod layers;
 mod lessons;
 mod mutation;
 mod oracle;
+mod socketio;
 mod ws;
 mod ws_upgrade;
