@@ -573,7 +573,7 @@ fn poll(
 ) -> Result<Next> {
     let (packets, closed) = {
         let mut sh = lock(&server.shared);
-        if sh.hub.begin_poll(sid).is_err() {
+        if !sh.hub.begin_poll(sid) {
             // Two GETs at once: the official server answers 400 and closes the session.
             server.flush(&mut sh);
             drop(sh);
