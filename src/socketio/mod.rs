@@ -14,6 +14,8 @@
 //! (for its xorshift generator only).
 
 pub mod client;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
