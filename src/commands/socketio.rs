@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::cli::{SioConnectArgs, SioServeArgs, SioTransport, SocketioCommand};
+use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
 use crate::net::http::{
     HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, spawn_small,
 };
@@ -44,6 +44,7 @@ pub fn run(cmd: &SocketioCommand) -> Result<()> {
     match cmd {
         SocketioCommand::Serve(args) => serve(args),
         SocketioCommand::Connect(args) => connect(args),
+        SocketioCommand::Demo(args) => demo(args),
     }
 }
 
@@ -204,6 +205,8 @@ struct Server {
     shared: Mutex<Shared>,
     tracer: Tracer,
     quiet: bool,
+    /// No log lines (the demo's server: only the client's trace is shown).
+    silent: bool,
 }
 
 enum WsOut {
@@ -223,7 +226,8 @@ impl Server {
     /// Wakes every session the hub marked and prints its notes. Called with the lock.
     fn flush(&self, sh: &mut Shared) {
         for note in sh.hub.drain_notes() {
-            if let Some(line) = note_line(&note, self.quiet) {
+            if self.silent {
+            } else if let Some(line) = note_line(&note, self.quiet) {
                 println!("{line}");
             }
             if let Note::Closed { sid, .. } = &note
@@ -297,6 +301,16 @@ fn serve(args: &SioServeArgs) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    let server = start(args, false)?;
+    println!(
+        "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
+    );
+    accept_loop(&listener, &server);
+    Ok(())
+}
+
+/// The server's state and its heartbeat thread. `silent`: no log lines at all.
+fn start(args: &SioServeArgs, silent: bool) -> Result<Arc<Server>> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
     }
@@ -313,23 +327,27 @@ fn serve(args: &SioServeArgs) -> Result<()> {
         }),
         tracer: Tracer::new(args.trace),
         quiet: args.quiet,
+        silent,
     });
-    println!(
-        "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
-    );
     let ticker = Arc::clone(&server);
     thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || heartbeat(&ticker))?;
+    Ok(server)
+}
+
+fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
-                let server = Arc::clone(&server);
+                let server = Arc::clone(server);
                 let spawned = spawn_small(move || {
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server) {
+                    if let Err(e) = handle(stream, &server)
+                        && !server.silent
+                    {
                         println!("[{peer}] error: {e:#}");
                     }
                 });
@@ -343,7 +361,62 @@ fn serve(args: &SioServeArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
+}
+
+/// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
+/// client's `--trace` shows one emit and its ack at every layer.
+fn demo(args: &SioDemoArgs) -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    let serve_args = SioServeArgs {
+        addr,
+        trace: false,
+        auth_token: None,
+        ping_interval: eio::DEFAULT_PING_INTERVAL,
+        ping_timeout: eio::DEFAULT_PING_TIMEOUT,
+        max_payload: eio::DEFAULT_MAX_PAYLOAD,
+        quiet: true,
+    };
+    let server = start(&serve_args, true)?;
+    thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || accept_loop(&listener, &server))?;
+    println!(
+        "netlab socketio demo: netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
+        match args.transport {
+            SioTransport::Websocket => "a WebSocket",
+            SioTransport::Polling => "HTTP long-polling",
+        },
+        args.event,
+        args.json,
+        if args.binary {
+            ", then \"upload\" with a 9-byte binary argument"
+        } else {
+            ""
+        }
+    );
+    let client_args = SioConnectArgs {
+        url: format!("http://{addr}"),
+        namespace: "/".to_string(),
+        auth: None,
+        emit: Vec::new(),
+        emit_binary: Vec::new(),
+        ack: true,
+        listen: false,
+        trace: true,
+        transport: args.transport,
+        wait: 3000,
+    };
+    let mut emits = vec![(args.event.clone(), vec![json_arg(&args.json)], Vec::new())];
+    if args.binary {
+        // A binary argument: a placeholder in the JSON, the bytes as an attachment.
+        emits.push((
+            "upload".to_string(),
+            vec![Value::String("hello.bin".into()), sio::placeholder(0)],
+            vec![b"hello\x00\x01\x02\xff".to_vec()],
+        ));
+    }
+    run_client(&client_args, &parse_url(&client_args.url)?, None, emits)
 }
 
 /// Sends pings when due and closes sessions whose pong is late.
@@ -1381,7 +1454,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
         bail!("--namespace must start with /, like /chat");
     }
     // Every emit: event, arguments, attachments.
-    let mut emits: Vec<(String, Vec<Value>, Vec<Vec<u8>>)> = args
+    let mut emits: Vec<Emit> = args
         .emit
         .chunks(2)
         .map(|c| (c[0].clone(), vec![json_arg(&c[1])], Vec::new()))
@@ -1390,6 +1463,18 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
         let data = fs::read(&c[1]).with_context(|| format!("cannot read {}", c[1]))?;
         emits.push((c[0].clone(), vec![sio::placeholder(0)], vec![data]));
     }
+    run_client(args, &url, auth, emits)
+}
+
+/// One emit: event name, arguments (placeholders name the attachments), attachments.
+type Emit = (String, Vec<Value>, Vec<Vec<u8>>);
+
+fn run_client(
+    args: &SioConnectArgs,
+    url: &SioUrl,
+    auth: Option<Value>,
+    emits: Vec<Emit>,
+) -> Result<()> {
     for (name, _, _) in &emits {
         if sio::RESERVED_EVENTS.contains(&name.as_str()) {
             bail!("{name:?} is reserved by Socket.IO and cannot be emitted");
@@ -1397,7 +1482,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut conn = open_wire(&url, args.transport, tx, Tracer::new(args.trace))?;
+    let mut conn = open_wire(url, args.transport, tx, Tracer::new(args.trace))?;
     let mut client = Client::new(&args.namespace, auth);
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
