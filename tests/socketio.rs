@@ -441,6 +441,18 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
         "--max-payload",
         "1000",
     ]);
+    // An official client connected through all of it must stay undisturbed.
+    let bystander = have_node().then(|| {
+        let mut cmd = Command::new("node");
+        cmd.arg(node_dir().join("client.js")).args([
+            &format!("http://{addr}"),
+            "chat-listen",
+            r#"{"transports":["websocket"],"timeout":30000}"#,
+        ]);
+        let p = Peer::spawn(cmd);
+        p.wait_for("ready");
+        p
+    });
     let io = "/socket.io/?EIO=4";
     assert_eq!(
         request(
@@ -542,6 +554,50 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
     assert_eq!(w.text(), "431[\"up\"]");
     w.send(Frame::text("2"));
     w.expect_close();
+
+    if let Some(bystander) = bystander {
+        node_client(&addr, "chat-send", r#"{"text":"after the storm"}"#);
+        bystander.wait_for(r#"chat ["after the storm"]"#);
+        // It left by its own choice only, after the chat.
+        let line = bystander.wait_for("disconnect");
+        assert_eq!(
+            line,
+            "disconnect io client disconnect",
+            "{}",
+            bystander.text()
+        );
+    }
+}
+
+#[test]
+fn demo_traces_one_emit_through_every_layer() {
+    for (args, carrier) in [
+        (
+            &[][..],
+            "WebSocket  FIN=1 RSV=000 opcode=0x1 (Text) MASK=1 len=16",
+        ),
+        (
+            &["--transport", "polling"][..],
+            "HTTP       POST /socket.io/?EIO=4&transport=polling&sid=",
+        ),
+    ] {
+        let out = netlab()
+            .args(["socketio", "demo"])
+            .args(args)
+            .output()
+            .unwrap();
+        let t = stdout(&out);
+        assert!(out.status.success(), "{t}");
+        for needle in [
+            r#"→ emit("chat", "hi", ack => {…})"#,
+            r#"Socket.IO  20["chat","hi"]   EVENT to "/", ack id 0   (+2 B, 15 B in all)"#,
+            r#"Engine.IO  420["chat","hi"]"#,
+            carrier,
+            r#"← ack #0 for "chat": ("hi")"#,
+        ] {
+            assert!(t.contains(needle), "no {needle:?} in:\n{t}");
+        }
+    }
 }
 
 /// A raw WebSocket to /socket.io/ built from netlab's own codec.
