@@ -698,3 +698,48 @@ fn trace_shows_every_layer() {
     );
     assert!(t.contains("Engine.IO  420[\"x\",1]"), "{t}");
 }
+
+/// Headless Chromium loads the served page (`/?selftest`): its hand-written Engine.IO
+/// and Socket.IO client connects over the browser's WebSocket, emits with an ack and
+/// writes the verdict into the DOM. Chromium is installed by scripts/test.sh.
+#[test]
+fn chromium_runs_the_served_chat_page() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !std::path::Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} missing (./scripts/test.sh installs it)");
+        return;
+    }
+    let (server, addr) = serve(&["--trace"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", dir.path().join("profile").display()),
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        &format!("http://{addr}/?selftest"),
+    ]);
+    // Killed when the test ends, and never waited for more than a minute.
+    let mut chromium = Peer::spawn(cmd);
+    let start = Instant::now();
+    while chromium.child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "Chromium hangs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    chromium.wait_for("</html>");
+    let dom = chromium.text();
+    assert!(
+        dom.contains(r#"<pre id="result">selftest: ack ok</pre>"#),
+        "DOM:\n{dom}\nserver:\n{}",
+        server.text()
+    );
+    server.wait_for(r#"/ ← "selftest"("hi") → ack #0"#);
+    server.wait_for(r#"Engine.IO  420["selftest","hi"]"#);
+}

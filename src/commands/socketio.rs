@@ -1003,6 +1003,9 @@ function show(cls, line) {
 }
 const ws = new WebSocket("ws://" + location.host + "/socket.io/?EIO=4&transport=websocket");
 let ackId = 0;
+// `/?selftest`: CONNECT, one emit with an ack, the verdict written into the page (the
+// test suite loads it in headless Chromium).
+const selftest = location.search.includes("selftest");
 function send(text) { ws.send(text); show("sent", "→ " + text); }
 ws.onmessage = (e) => {
   if (typeof e.data !== "string") { show("recv", "← binary " + e.data.size + " bytes"); return; }
@@ -1010,7 +1013,15 @@ ws.onmessage = (e) => {
   if (t[0] !== "2") show("recv", "← " + t);
   if (t[0] === "0") send("40");                      // open → CONNECT to "/"
   else if (t[0] === "2") ws.send("3");               // ping → pong (not shown)
-  else if (t.startsWith("42")) {
+  else if (t.startsWith("40") && selftest) send("42" + (ackId++) + JSON.stringify(["selftest", "hi"]));
+  else if (t.startsWith("40")) show("info", "   connected to /");
+  else if (t.startsWith("43") && selftest) {
+    const pre = document.createElement("pre");
+    pre.id = "result";
+    pre.textContent = "selftest: " + (t === '430["hi"]' ? "ack ok" : "unexpected " + t);
+    document.body.appendChild(pre);
+    ws.close(1000);
+  } else if (t.startsWith("42")) {
     const body = t.slice(2).replace(/^\d+/, "");     // drop an ack id
     const [name, ...args] = JSON.parse(body);
     show("info", "   event " + JSON.stringify(name) + " " + JSON.stringify(args));
