@@ -547,7 +547,22 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
 
     // Still up, and still speaking Socket.IO properly.
     let mut w = RawWs::open(&addr);
-    w.text();
+    let open = w.text();
+    let sid = &open[9..29];
+    // A second WebSocket for a session already on a WebSocket: 400.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let req = ws::client_request(
+        &addr,
+        &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
+        &ws::client_key([7; 16]),
+        &[],
+    );
+    s.write_all(&req.to_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nBad request"), "{answer}");
     w.send(Frame::text("40"));
     assert!(w.text().starts_with("40{\"sid\":\""));
     w.send(Frame::text("421[\"still\",\"up\"]"));

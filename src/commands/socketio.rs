@@ -548,6 +548,11 @@ fn verify(req: &Request, q: &Query, hub: &Hub, upgrade: bool) -> Result<Transpor
             if !upgrade && current != transport {
                 return Err(ErrorCode::BadRequest);
             }
+            // One upgrade per session: a second WebSocket (while probing, or after the
+            // upgrade) is refused, as the official server does.
+            if upgrade && (current == Transport::WebSocket || hub.is_upgrading(sid)) {
+                return Err(ErrorCode::BadRequest);
+            }
         }
         None => {
             if req.method != "GET" {
