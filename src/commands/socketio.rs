@@ -226,8 +226,9 @@ impl Server {
     /// Wakes every session the hub marked and prints its notes. Called with the lock.
     fn flush(&self, sh: &mut Shared) {
         for note in sh.hub.drain_notes() {
-            if self.silent {
-            } else if let Some(line) = note_line(&note, self.quiet) {
+            if !self.silent
+                && let Some(line) = note_line(&note, self.quiet)
+            {
                 println!("{line}");
             }
             if let Note::Closed { sid, .. } = &note
@@ -1051,7 +1052,7 @@ document.getElementById("form").onsubmit = (e) => {
 
 /// An `http://HOST:PORT/PATH` URL (`ws://` is accepted too); PATH defaults to
 /// `/socket.io/`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SioUrl {
     host: String,
     port: u16,
@@ -1377,11 +1378,7 @@ fn open_wire(
                 packets.len(),
             );
             let _ = tx.send(Input::Polled(packets, layer));
-            let loop_url = SioUrl {
-                host: url.host.clone(),
-                port: url.port,
-                path: url.path.clone(),
-            };
+            let loop_url = url.clone();
             let loop_sid = sid.clone();
             thread::spawn(move || {
                 let req = Request::new("GET", loop_url.target(Transport::Polling, Some(&loop_sid)))
@@ -1422,7 +1419,7 @@ fn open_wire(
             });
             Ok(Conn {
                 wire: Wire::Polling {
-                    url: loop_url_clone(url),
+                    url: url.clone(),
                     sid,
                     post: None,
                 },
@@ -1430,14 +1427,6 @@ fn open_wire(
                 tracer,
             })
         }
-    }
-}
-
-fn loop_url_clone(u: &SioUrl) -> SioUrl {
-    SioUrl {
-        host: u.host.clone(),
-        port: u.port,
-        path: u.path.clone(),
     }
 }
 
