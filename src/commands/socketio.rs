@@ -182,6 +182,12 @@ impl Tracer {
     }
 }
 
+/// The tracer every command uses (`serve`, `connect`, `demo`): the one place to install
+/// a [`LowerLayers`] that shows TCP, IP and link.
+fn tracer(enabled: bool) -> Tracer {
+    Tracer::new(enabled)
+}
+
 // ---------------------------------------------------------------------------------------
 // Server.
 // ---------------------------------------------------------------------------------------
@@ -326,7 +332,7 @@ fn start(args: &SioServeArgs, silent: bool) -> Result<Arc<Server>> {
             hub: Hub::new(config, XorShift::from_clock()),
             links: HashMap::new(),
         }),
-        tracer: Tracer::new(args.trace),
+        tracer: tracer(args.trace),
         quiet: args.quiet,
         silent,
     });
@@ -936,6 +942,8 @@ fn ws_writer(
         }
         out.clear();
         let mut close = false;
+        // Traced once written, so a tracer watching the wire sees them go.
+        let mut traced = Vec::new();
         match msg {
             WsOut::Shutdown => break,
             WsOut::Frame(f) => {
@@ -950,13 +958,7 @@ fn ws_writer(
                         Data::Binary(b) => Frame::binary(b.clone()),
                     };
                     if server.tracer.enabled() {
-                        server.tracer.carried(
-                            conn,
-                            Direction::Sent,
-                            std::slice::from_ref(p),
-                            trace::ws_layer(&frame.header()),
-                            false,
-                        );
+                        traced.push((p.clone(), frame.header()));
                     }
                     frame.encode_into(&mut out);
                 }
@@ -968,6 +970,15 @@ fn ws_writer(
         }
         if !out.is_empty() && stream.write_all(&out).is_err() {
             done = true;
+        }
+        for (p, header) in traced {
+            server.tracer.carried(
+                conn,
+                Direction::Sent,
+                std::slice::from_ref(&p),
+                trace::ws_layer(&header),
+                false,
+            );
         }
         if close {
             done = true;
@@ -1190,24 +1201,30 @@ impl Conn {
         match &mut self.wire {
             Wire::WebSocket { stream, session } => {
                 let mut out = Vec::new();
+                let mut sent = Vec::new();
                 for p in &packets {
                     let frame = match &p.data {
                         Data::Text(_) => session.send_text(&p.encode_text().unwrap_or_default()),
                         Data::Binary(b) => session.send_binary(b.clone()),
                     };
                     let Some(frame) = frame else { continue };
-                    self.tracer.carried(
-                        self.addrs.as_ref(),
-                        Direction::Sent,
-                        std::slice::from_ref(p),
-                        trace::ws_layer(&frame.header()),
-                        false,
-                    );
+                    sent.push((p, frame.header()));
                     frame.encode_into(&mut out);
                 }
                 stream
                     .write_all(&out)
-                    .context("cannot write to the connection")
+                    .context("cannot write to the connection")?;
+                // Traced once written, so a tracer watching the wire sees them go.
+                for (p, h) in sent {
+                    self.tracer.carried(
+                        self.addrs.as_ref(),
+                        Direction::Sent,
+                        std::slice::from_ref(p),
+                        trace::ws_layer(&h),
+                        false,
+                    );
+                }
+                Ok(())
             }
             Wire::Polling { url, sid, post } => {
                 let body = eio::encode_payload(&packets);
@@ -1221,6 +1238,7 @@ impl Conn {
                     .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
                 let addrs = ConnAddrs::of(stream);
                 let head_len = req.to_bytes().len();
+                let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
                 self.tracer.carried(
                     addrs.as_ref(),
                     Direction::Sent,
@@ -1233,7 +1251,6 @@ impl Conn {
                     ),
                     true,
                 );
-                let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
                 if resp.status != 200 {
                     bail!("the server answered the POST with {}", resp.status);
                 }
@@ -1487,7 +1504,7 @@ fn run_client(
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut conn = open_wire(url, args.transport, tx, Tracer::new(args.trace))?;
+    let mut conn = open_wire(url, args.transport, tx, tracer(args.trace))?;
     let mut client = Client::new(&args.namespace, auth);
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
