@@ -545,6 +545,17 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
     w.send(Frame::text("x-not-engine-io"));
     w.expect_close();
 
+    // A WebSocket message over maxPayload: closed with 1009 (message too big).
+    let mut w = RawWs::open(&addr);
+    w.text();
+    w.send(Frame::text(&format!("4{}", "x".repeat(1000))));
+    let f = w.frame();
+    assert_eq!(f.opcode, OpCode::Close, "{f:?}");
+    assert_eq!(
+        ws::parse_close(&f.payload).unwrap().map(|(c, _)| c),
+        Some(1009)
+    );
+
     // Still up, and still speaking Socket.IO properly.
     let mut w = RawWs::open(&addr);
     let open = w.text();
