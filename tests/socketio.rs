@@ -769,3 +769,57 @@ fn chromium_runs_the_served_chat_page() {
     server.wait_for(r#"/ ← "selftest"("hi") → ack #0"#);
     server.wait_for(r#"Engine.IO  420["selftest","hi"]"#);
 }
+
+/// Mistakes a user can make get one `netlab: error:` line and exit 1, never a hang.
+#[test]
+fn connect_errors_are_one_line() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for (args, says) in [
+        (vec!["https://127.0.0.1:1"], "TLS is not supported"),
+        (vec!["ftp://127.0.0.1:1"], "expected http://HOST:PORT"),
+        (
+            vec!["http://127.0.0.1:1", "--auth", "{nope"],
+            "--auth is not JSON",
+        ),
+        (
+            vec!["http://127.0.0.1:1", "--auth", "[1]"],
+            "must be a JSON object",
+        ),
+        (
+            vec!["http://127.0.0.1:1", "--namespace", "chat"],
+            "must start with /",
+        ),
+        (
+            vec![
+                "http://127.0.0.1:1",
+                "--emit-binary",
+                "x",
+                "/nonexistent/file",
+            ],
+            "cannot read /nonexistent/file",
+        ),
+        (
+            vec![&format!("http://127.0.0.1:{closed}")],
+            "cannot connect",
+        ),
+    ] {
+        let out = netlab()
+            .args(["socketio", "connect"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("netlab: error: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    // A reserved event name is refused before connecting.
+    let (_server, addr) = serve(&[]);
+    let out = connect(&addr, &["--emit", "disconnect", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
+}
