@@ -413,6 +413,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         trace: true,
         transport: args.transport,
         wait: 3000,
+        ignore_pings: false,
     };
     let mut emits = vec![(args.event.clone(), vec![json_arg(&args.json)], Vec::new())];
     if args.binary {
@@ -1506,6 +1507,10 @@ fn run_client(
     let (tx, rx) = mpsc::channel::<Input>();
     let mut conn = open_wire(url, args.transport, tx, tracer(args.trace))?;
     let mut client = Client::new(&args.namespace, auth);
+    if args.ignore_pings {
+        client.ignore_pings();
+        println!("not answering the server's pings (--ignore-pings)");
+    }
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
         SioTransport::Polling => "polling",
