@@ -348,6 +348,7 @@ Examples:
   netlab socketio connect http://127.0.0.1:3000 --namespace /admin --auth '{\"token\":\"s3cret\"}' --listen
   netlab socketio connect http://127.0.0.1:3000 --emit-binary upload ./photo.png --ack --trace
   netlab socketio connect http://127.0.0.1:3000 --transport polling --emit chat '[1,2]' --ack
+  netlab socketio connect http://127.0.0.1:3000 --transport auto --trace --emit chat '\"hi\"' --ack
 
 --emit EVENT JSON sends one argument, JSON (text that is not JSON is sent as a string);
 --emit-binary EVENT FILE sends the file's bytes as one binary argument (a Buffer).";
@@ -358,6 +359,9 @@ pub enum SioTransport {
     Websocket,
     /// HTTP long-polling only: GET waits for packets, POST sends them.
     Polling,
+    /// Long-polling first, then the upgrade to a WebSocket (`2probe`, `3probe`, `5`):
+    /// what the official client does by default.
+    Auto,
 }
 
 #[derive(Debug, Args)]

@@ -193,6 +193,11 @@ fn official_client_starts_with_polling_and_upgrades() {
     assert!(out.contains("ack [1] websocket"), "{out}");
     server.wait_for("over polling");
     server.wait_for("upgraded to websocket");
+    // netlab's own client does the same dance with netlab's server.
+    let out = connect(&addr, &["--transport", "auto", "--emit", "x", "1", "--ack"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("upgraded to websocket (2probe, 3probe, then 5)"));
+    assert_eq!(server.text().matches("upgraded to websocket").count(), 2);
 }
 
 #[test]
@@ -290,7 +295,7 @@ fn netlab_client_emits_acks_and_binary_with_the_official_server() {
     let (server, addr) = node_server("{}");
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), [0u8, 1, 2, 0xfe, 0xff]).unwrap();
-    for transport in ["websocket", "polling"] {
+    for transport in ["websocket", "polling", "auto"] {
         let out = connect(
             &addr,
             &[
@@ -307,7 +312,17 @@ fn netlab_client_emits_acks_and_binary_with_the_official_server() {
         );
         let text = stdout(&out);
         assert!(out.status.success(), "{transport}: {text}");
-        assert!(text.contains(&format!("over {transport}")), "{text}");
+        let over = if transport == "auto" {
+            "polling"
+        } else {
+            transport
+        };
+        assert!(text.contains(&format!("over {over}")), "{text}");
+        assert_eq!(
+            text.contains("upgraded to websocket (2probe, 3probe, then 5)"),
+            transport == "auto",
+            "{text}"
+        );
         assert!(text.contains(r#"← event "welcome"({"id":"#), "{text}");
         assert!(text.contains(r#"← ack #0 for "chat": ("hi")"#), "{text}");
         assert!(
@@ -316,6 +331,8 @@ fn netlab_client_emits_acks_and_binary_with_the_official_server() {
         );
     }
     server.wait_for("event / upload [\"<Buffer 000102feff>\"] ack");
+    // After the upgrade, the client's DISCONNECT travels over the WebSocket.
+    server.wait_for("disconnect / client namespace disconnect");
     // Without --ack: the event arrives, and the client still ends by itself.
     let out = connect(&addr, &["--emit", "note", "{\"x\":1}", "--wait", "300"]);
     assert!(out.status.success(), "{}", stdout(&out));
@@ -327,7 +344,7 @@ fn netlab_client_namespaces_auth_and_disconnects_with_the_official_server() {
     if !have_node() {
         return;
     }
-    let (server, addr) = node_server(r#"{"token":"tk","pingInterval":150,"pingTimeout":100}"#);
+    let (server, addr) = node_server(r#"{"token":"tk","pingInterval":300,"pingTimeout":300}"#);
     let out = connect(
         &addr,
         &[
@@ -351,7 +368,7 @@ fn netlab_client_namespaces_auth_and_disconnects_with_the_official_server() {
     assert!(!out.status.success());
     assert!(stdout(&out).contains(r#"← connect_error {"message":"invalid token"}"#));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid token"));
-    // The server disconnects us (`bye`), while the heartbeat runs every 150 ms.
+    // The server disconnects us (`bye`), while the heartbeat runs every 300 ms.
     let out = connect(
         &addr,
         &[
@@ -430,7 +447,7 @@ fn open_polling(addr: &str) -> String {
     assert!(body.starts_with("0{\"sid\":\""), "{body}");
     assert!(
         body.ends_with(
-            r#","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000}"#
+            r#","upgrades":["websocket"],"pingInterval":1000,"pingTimeout":800,"maxPayload":1000}"#
         ),
         "{body}"
     );
@@ -447,9 +464,9 @@ const UNKNOWN_SID: &str = r#"{"code":1,"message":"Session ID unknown"}"#;
 fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
     let (server, addr) = serve(&[
         "--ping-interval",
-        "300",
+        "1000",
         "--ping-timeout",
-        "200",
+        "800",
         "--max-payload",
         "1000",
     ]);
@@ -542,7 +559,7 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
 
     // A client that never answers the server's ping: closed after pingTimeout.
     let sid = open_polling(&addr);
-    std::thread::sleep(Duration::from_millis(800));
+    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(
         request(&addr, "GET", &poll_target(&sid), b"", ""),
         (400, UNKNOWN_SID.to_string())
@@ -687,8 +704,13 @@ impl RawWs {
         }
     }
 
+    /// The next text frame; the server's pings (`2`) are answered on the way.
     fn text(&mut self) -> String {
-        let f = self.frame();
+        let mut f = self.frame();
+        while f.opcode == OpCode::Text && f.payload == b"2" {
+            self.send(Frame::text("3"));
+            f = self.frame();
+        }
         assert_eq!(f.opcode, OpCode::Text, "{f:?}");
         String::from_utf8(f.payload).unwrap()
     }

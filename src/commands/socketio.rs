@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -410,6 +410,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         match args.transport {
             SioTransport::Websocket => "a WebSocket",
             SioTransport::Polling => "HTTP long-polling",
+            SioTransport::Auto => "HTTP long-polling, then a WebSocket",
         },
         args.event,
         args.json,
@@ -1169,6 +1170,8 @@ enum Input {
     Control(Frame),
     /// The transport ended.
     Ended(String),
+    /// The polling loop stopped for the upgrade (its last GET is back).
+    PollStopped,
 }
 
 /// One HTTP exchange on a keep-alive connection: the response and its body.
@@ -1208,6 +1211,8 @@ enum Wire {
         sid: String,
         /// The POST connection (keep-alive), opened on the first send.
         post: Option<TcpStream>,
+        /// Set during the upgrade: the GET loop stops after its current request.
+        paused: Arc<AtomicBool>,
     },
 }
 
@@ -1215,6 +1220,8 @@ struct Conn {
     wire: Wire,
     addrs: Option<ConnAddrs>,
     tracer: Tracer,
+    /// The WebSocket being probed while polling (`--transport auto`).
+    probe: Option<Probe>,
 }
 
 impl Conn {
@@ -1250,7 +1257,7 @@ impl Conn {
                 }
                 Ok(())
             }
-            Wire::Polling { url, sid, post } => {
+            Wire::Polling { url, sid, post, .. } => {
                 let body = eio::encode_payload(&packets);
                 if post.is_none() {
                     *post = Some(url.dial()?);
@@ -1309,173 +1316,270 @@ impl Conn {
 
 /// Opens the transport: the WebSocket handshake, or the polling handshake GET and the
 /// GET loop. Packets arrive on `tx`.
+/// Opens a WebSocket to `target` and starts its reader thread, whose packets arrive on
+/// `tx`. Returns the stream and the session that masks what we send.
+fn dial_websocket(
+    url: &SioUrl,
+    target: &str,
+    tx: Sender<Input>,
+    tracer: &Tracer,
+) -> Result<(TcpStream, Session, Option<ConnAddrs>)> {
+    let mut stream = url.dial()?;
+    let addrs = ConnAddrs::of(&stream);
+    let mut rng = XorShift::from_clock();
+    let key = wsw::client_key(rng.nonce());
+    let req = wsw::client_request(&url.host_header(), target, &key, &[]);
+    stream
+        .write_all(&req.to_bytes())
+        .context("cannot send the handshake")?;
+    let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
+    wsw::validate_server_response(&resp, &key, &[], &[])
+        .context("the WebSocket handshake failed")?;
+    if tracer.enabled() {
+        tracer.upgrade(
+            addrs.as_ref(),
+            target,
+            req.to_bytes().len(),
+            resp.to_bytes().len(),
+        );
+    }
+    stream.set_read_timeout(None)?;
+    let mut reader = stream.try_clone()?;
+    thread::spawn(move || {
+        let mut session = Session::new(Role::Client, usize::MAX / 2, XorShift::new(1));
+        let mut last: Option<FrameHeader> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut actions = session.receive(&leftover);
+        loop {
+            for a in actions.drain(..) {
+                let input = match a {
+                    Action::Send(f) => Input::Control(f),
+                    Action::Received { header, .. } => {
+                        last = Some(header);
+                        continue;
+                    }
+                    Action::Message(Message::Text(t)) => match eio::Packet::decode_text(&t) {
+                        Ok(p) => Input::Packet(p, last.take()),
+                        Err(e) => Input::Ended(format!("bad Engine.IO packet: {e}")),
+                    },
+                    Action::Message(Message::Binary(b)) => {
+                        Input::Packet(eio::Packet::binary(b), last.take())
+                    }
+                    Action::Ping(_) | Action::Pong(_) => continue,
+                    Action::Closed { .. } => Input::Ended("the WebSocket closed".into()),
+                    Action::Failed { why, .. } => {
+                        Input::Ended(format!("the server broke the WebSocket protocol: {why}"))
+                    }
+                };
+                let end = matches!(input, Input::Ended(_));
+                if tx.send(input).is_err() || end {
+                    return;
+                }
+            }
+            match reader.read(&mut buf) {
+                Ok(0) => {
+                    let _ = tx.send(Input::Ended("the connection closed".into()));
+                    return;
+                }
+                Ok(n) => actions = session.receive(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Input::Ended(format!("reading failed: {e}")));
+                    return;
+                }
+            }
+        }
+    });
+    Ok((
+        stream,
+        Session::new(Role::Client, usize::MAX / 2, rng),
+        addrs,
+    ))
+}
+
+/// Opens the transport: the WebSocket handshake, or the polling handshake GET and the
+/// GET loop. Packets arrive on `tx`.
 fn open_wire(
     url: &SioUrl,
     transport: SioTransport,
     tx: Sender<Input>,
     tracer: Tracer,
 ) -> Result<Conn> {
-    match transport {
-        SioTransport::Websocket => {
-            let mut stream = url.dial()?;
-            let addrs = ConnAddrs::of(&stream);
-            let mut rng = XorShift::from_clock();
-            let key = wsw::client_key(rng.nonce());
-            let target = url.target(Transport::WebSocket, None);
-            let req = wsw::client_request(&url.host_header(), &target, &key, &[]);
-            stream
-                .write_all(&req.to_bytes())
-                .context("cannot send the handshake")?;
-            let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
-            wsw::validate_server_response(&resp, &key, &[], &[])
-                .context("the WebSocket handshake failed")?;
-            if tracer.enabled() {
-                tracer.upgrade(
-                    addrs.as_ref(),
-                    &target,
-                    req.to_bytes().len(),
-                    resp.to_bytes().len(),
-                );
+    if transport == SioTransport::Websocket {
+        let target = url.target(Transport::WebSocket, None);
+        let (stream, session, addrs) = dial_websocket(url, &target, tx, &tracer)?;
+        return Ok(Conn {
+            wire: Wire::WebSocket { stream, session },
+            addrs,
+            tracer,
+            probe: None,
+        });
+    }
+    let mut stream = url.dial()?;
+    let addrs = ConnAddrs::of(&stream);
+    let req = Request::new("GET", url.target(Transport::Polling, None))
+        .with_header(http::name::HOST, url.host_header());
+    let (resp, body, head_len) = http_exchange(&mut stream, &req, b"", HEAD_TIMEOUT)?;
+    if resp.status != 200 {
+        bail!(
+            "the handshake GET got {} {}",
+            resp.status,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let text = String::from_utf8(body).context("the handshake body is not UTF-8")?;
+    let packets = eio::decode_payload(&text).context("bad handshake payload")?;
+    let sid = match packets.first() {
+        Some(eio::Packet {
+            ptype: eio::PacketType::Open,
+            data: Data::Text(json),
+        }) => eio::Handshake::parse(json)?.sid,
+        _ => bail!("the server's first packet is not an open packet"),
+    };
+    let layer = trace::http_layer(
+        &format!("GET {} → {}", req.target, resp.status),
+        head_len,
+        text.len(),
+        packets.len(),
+    );
+    let _ = tx.send(Input::Polled(packets, layer));
+    let paused = Arc::new(AtomicBool::new(false));
+    let loop_url = url.clone();
+    let loop_sid = sid.clone();
+    let loop_paused = Arc::clone(&paused);
+    thread::spawn(move || {
+        let req = Request::new("GET", loop_url.target(Transport::Polling, Some(&loop_sid)))
+            .with_header(http::name::HOST, loop_url.host_header());
+        // A poll may wait for a whole ping interval; the heartbeat bounds it.
+        let timeout = Duration::from_secs(120);
+        loop {
+            // Paused for the upgrade: no new GET once the WebSocket answered the probe.
+            if loop_paused.load(Ordering::SeqCst) {
+                let _ = tx.send(Input::PollStopped);
+                return;
             }
-            stream.set_read_timeout(None)?;
-            let mut reader = stream.try_clone()?;
-            thread::spawn(move || {
-                let mut session = Session::new(Role::Client, usize::MAX / 2, XorShift::new(1));
-                let mut last: Option<FrameHeader> = None;
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut actions = session.receive(&leftover);
-                loop {
-                    for a in actions.drain(..) {
-                        let input = match a {
-                            Action::Send(f) => Input::Control(f),
-                            Action::Received { header, .. } => {
-                                last = Some(header);
-                                continue;
-                            }
-                            Action::Message(Message::Text(t)) => {
-                                match eio::Packet::decode_text(&t) {
-                                    Ok(p) => Input::Packet(p, last.take()),
-                                    Err(e) => Input::Ended(format!("bad Engine.IO packet: {e}")),
-                                }
-                            }
-                            Action::Message(Message::Binary(b)) => {
-                                Input::Packet(eio::Packet::binary(b), last.take())
-                            }
-                            Action::Ping(_) | Action::Pong(_) => continue,
-                            Action::Closed { .. } => Input::Ended("the WebSocket closed".into()),
-                            Action::Failed { why, .. } => Input::Ended(format!(
-                                "the server broke the WebSocket protocol: {why}"
-                            )),
-                        };
-                        let end = matches!(input, Input::Ended(_));
-                        if tx.send(input).is_err() || end {
-                            return;
+            let input = match http_exchange(&mut stream, &req, b"", timeout) {
+                Ok((resp, body, head_len)) if resp.status == 200 => {
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    match eio::decode_payload(&text) {
+                        Ok(p) => {
+                            let layer = trace::http_layer(
+                                &format!("GET {} → {}", req.target, resp.status),
+                                head_len,
+                                text.len(),
+                                p.len(),
+                            );
+                            Input::Polled(p, layer)
                         }
-                    }
-                    match reader.read(&mut buf) {
-                        Ok(0) => {
-                            let _ = tx.send(Input::Ended("the connection closed".into()));
-                            return;
-                        }
-                        Ok(n) => actions = session.receive(&buf[..n]),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            let _ = tx.send(Input::Ended(format!("reading failed: {e}")));
-                            return;
-                        }
+                        Err(e) => Input::Ended(format!("bad polling payload: {e}")),
                     }
                 }
-            });
-            Ok(Conn {
-                wire: Wire::WebSocket {
-                    stream,
-                    session: Session::new(Role::Client, usize::MAX / 2, rng),
-                },
-                addrs,
-                tracer,
-            })
-        }
-        SioTransport::Polling => {
-            let mut stream = url.dial()?;
-            let addrs = ConnAddrs::of(&stream);
-            let get = |sid: Option<&str>| {
-                Request::new("GET", url.target(Transport::Polling, sid))
-                    .with_header(http::name::HOST, url.host_header())
-            };
-            let req = get(None);
-            let (resp, body, head_len) = http_exchange(&mut stream, &req, b"", HEAD_TIMEOUT)?;
-            if resp.status != 200 {
-                bail!(
-                    "the handshake GET got {} {}",
+                Ok((resp, body, _)) => Input::Ended(format!(
+                    "the server answered the poll with {} {}",
                     resp.status,
                     String::from_utf8_lossy(&body)
-                );
-            }
-            let text = String::from_utf8(body).context("the handshake body is not UTF-8")?;
-            let packets = eio::decode_payload(&text).context("bad handshake payload")?;
-            let sid = match packets.first() {
-                Some(eio::Packet {
-                    ptype: eio::PacketType::Open,
-                    data: Data::Text(json),
-                }) => eio::Handshake::parse(json)?.sid,
-                _ => bail!("the server's first packet is not an open packet"),
+                )),
+                Err(e) => Input::Ended(format!("polling failed: {e:#}")),
             };
-            let layer = trace::http_layer(
-                &format!("GET {} → {}", req.target, resp.status),
-                head_len,
-                text.len(),
-                packets.len(),
-            );
-            let _ = tx.send(Input::Polled(packets, layer));
-            let loop_url = url.clone();
-            let loop_sid = sid.clone();
-            thread::spawn(move || {
-                let req = Request::new("GET", loop_url.target(Transport::Polling, Some(&loop_sid)))
-                    .with_header(http::name::HOST, loop_url.host_header());
-                // A poll may wait for a whole ping interval; the heartbeat bounds it.
-                let timeout = Duration::from_secs(120);
-                loop {
-                    let input = match http_exchange(&mut stream, &req, b"", timeout) {
-                        Ok((resp, body, head_len)) if resp.status == 200 => {
-                            let text = String::from_utf8_lossy(&body).into_owned();
-                            match eio::decode_payload(&text) {
-                                Ok(p) => {
-                                    let layer = trace::http_layer(
-                                        &format!("GET {} → {}", req.target, resp.status),
-                                        head_len,
-                                        text.len(),
-                                        p.len(),
-                                    );
-                                    Input::Polled(p, layer)
-                                }
-                                Err(e) => Input::Ended(format!("bad polling payload: {e}")),
-                            }
-                        }
-                        Ok((resp, body, _)) => Input::Ended(format!(
-                            "the server answered the poll with {} {}",
-                            resp.status,
-                            String::from_utf8_lossy(&body)
-                        )),
-                        Err(e) => Input::Ended(format!("polling failed: {e:#}")),
-                    };
-                    let end = matches!(input, Input::Ended(_));
-                    let closing = matches!(&input, Input::Polled(p, _)
-                        if p.iter().any(|p| p.ptype == eio::PacketType::Close));
-                    if tx.send(input).is_err() || end || closing {
-                        return;
-                    }
-                }
-            });
-            Ok(Conn {
-                wire: Wire::Polling {
-                    url: url.clone(),
-                    sid,
-                    post: None,
-                },
-                addrs,
-                tracer,
-            })
+            let end = matches!(input, Input::Ended(_));
+            let closing = matches!(&input, Input::Polled(p, _)
+                if p.iter().any(|p| p.ptype == eio::PacketType::Close));
+            if tx.send(input).is_err() || end || closing {
+                return;
+            }
         }
+    });
+    Ok(Conn {
+        wire: Wire::Polling {
+            url: url.clone(),
+            sid,
+            post: None,
+            paused,
+        },
+        addrs,
+        tracer,
+        probe: None,
+    })
+}
+
+/// A WebSocket being probed for the upgrade (Engine.IO v4 § "Upgrade").
+struct Probe {
+    stream: TcpStream,
+    session: Session,
+    addrs: Option<ConnAddrs>,
+    /// `3probe` arrived; waiting for the last GET to come back before sending `5`.
+    answered: bool,
+}
+
+impl Conn {
+    /// Starts the upgrade of a polling session: a WebSocket with the same sid, `2probe`.
+    fn start_upgrade(&mut self, tx: Sender<Input>) -> Result<()> {
+        let Wire::Polling { url, sid, .. } = &self.wire else {
+            return Ok(());
+        };
+        let target = url.target(Transport::WebSocket, Some(sid));
+        let (stream, session, addrs) = dial_websocket(url, &target, tx, &self.tracer)?;
+        self.probe = Some(Probe {
+            stream,
+            session,
+            addrs,
+            answered: false,
+        });
+        self.send_probe(eio::Packet::new(eio::PacketType::Ping, "probe"))
+    }
+
+    fn send_probe(&mut self, p: eio::Packet) -> Result<()> {
+        let Some(probe) = &mut self.probe else {
+            return Ok(());
+        };
+        let Some(frame) = probe
+            .session
+            .send_text(&p.encode_text().unwrap_or_default())
+        else {
+            return Ok(());
+        };
+        probe.stream.write_all(&frame.encode())?;
+        self.tracer.carried(
+            probe.addrs.as_ref(),
+            Direction::Sent,
+            std::slice::from_ref(&p),
+            trace::ws_layer(&frame.header()),
+            false,
+        );
+        Ok(())
+    }
+
+    /// `3probe` arrived: stop polling after the GET in flight.
+    fn probe_answered(&mut self) {
+        if let Some(probe) = &mut self.probe {
+            probe.answered = true;
+        }
+        if let Wire::Polling { paused, .. } = &self.wire {
+            paused.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The last GET is back: send `5` and switch to the WebSocket.
+    fn finish_upgrade(&mut self) -> Result<bool> {
+        if !self.probe.as_ref().is_some_and(|p| p.answered) {
+            return Ok(false);
+        }
+        self.send_probe(eio::Packet::new(eio::PacketType::Upgrade, ""))?;
+        let Some(probe) = self.probe.take() else {
+            return Ok(false);
+        };
+        if let Wire::Polling {
+            post: Some(post), ..
+        } = &self.wire
+        {
+            let _ = post.shutdown(Shutdown::Both);
+        }
+        self.wire = Wire::WebSocket {
+            stream: probe.stream,
+            session: probe.session,
+        };
+        self.addrs = probe.addrs;
+        Ok(true)
     }
 }
 
@@ -1536,7 +1640,7 @@ fn run_client(
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut conn = open_wire(url, args.transport, tx, tracer(args.trace))?;
+    let mut conn = open_wire(url, args.transport, tx.clone(), tracer(args.trace))?;
     let mut client = Client::new(&args.namespace, auth);
     if args.ignore_pings {
         client.ignore_pings();
@@ -1545,6 +1649,7 @@ fn run_client(
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
         SioTransport::Polling => "polling",
+        SioTransport::Auto => "polling (upgrading to websocket)",
     };
     let mut emitted = false;
     let mut deadline = Instant::now() + HEAD_TIMEOUT;
@@ -1557,6 +1662,27 @@ fn run_client(
         let input = rx.recv_timeout(wait);
         let now = Instant::now();
         match input {
+            Ok(Input::Packet(p, header))
+                if conn.probe.is_some()
+                    && p.ptype == eio::PacketType::Pong
+                    && p.data == Data::Text("probe".into()) =>
+            {
+                if let (Some(h), Some(probe)) = (header, &conn.probe) {
+                    conn.tracer.carried(
+                        probe.addrs.as_ref(),
+                        Direction::Received,
+                        std::slice::from_ref(&p),
+                        trace::ws_layer(&h),
+                        false,
+                    );
+                }
+                conn.probe_answered();
+            }
+            Ok(Input::PollStopped) => {
+                if conn.finish_upgrade()? {
+                    println!("upgraded to websocket (2probe, 3probe, then 5)");
+                }
+            }
             Ok(Input::Packet(p, header)) => {
                 if let Some(h) = header {
                     conn.tracer.carried(
@@ -1597,6 +1723,11 @@ fn run_client(
         for ev in client.take_events() {
             match ev {
                 ClientEvent::Open(h) => {
+                    if args.transport == SioTransport::Auto
+                        && h.upgrades.iter().any(|u| u == "websocket")
+                    {
+                        conn.start_upgrade(tx.clone())?;
+                    }
                     if args.trace {
                         println!(
                             "Engine.IO session {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {})",
@@ -1677,7 +1808,9 @@ fn run_client(
         }
         sent?;
         let acked = emitted && args.ack && client.pending_acks() == 0;
-        if !args.listen && (acked || (emitted && emits.is_empty() && !args.ack)) {
+        // With --transport auto, an upgrade under way is seen through before leaving.
+        let settled = conn.probe.is_none();
+        if !args.listen && settled && (acked || (emitted && emits.is_empty() && !args.ack)) {
             client.disconnect();
             // Leaving: the server may close before answering our close packet.
             let _ = conn.send(client.take_output());
