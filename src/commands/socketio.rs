@@ -35,8 +35,31 @@ use crate::wire::socketio as sio;
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift};
 
+/// Writes to standard output; a closed pipe (`netlab socketio demo | head`) ends the
+/// process quietly with status 0, as everywhere in netlab.
+fn write_stdout(text: &str) {
+    let mut out = io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
+/// `println!` through [`write_stdout`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// The path the official client uses.
 pub const PATH: &str = "/socket.io/";
+/// During an upgrade, how long a polling GET waits before it is ended with a noop
+/// (engine.io's `upgrade` check interval).
+const UPGRADE_CHECK: Duration = Duration::from_millis(100);
 /// How long a keep-alive connection may stay idle between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -157,7 +180,7 @@ impl Tracer {
             return;
         }
         let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-        println!(
+        say!(
             "[{who}] HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames"
         );
     }
@@ -195,7 +218,7 @@ impl Tracer {
                 out.push_str(&format!("    {line}\n"));
             }
         }
-        print!("{out}");
+        write_stdout(&out);
     }
 }
 
@@ -252,7 +275,7 @@ impl Server {
             if !self.silent
                 && let Some(line) = note_line(&note, self.quiet)
             {
-                println!("{line}");
+                say!("{line}");
             }
             if let Note::Closed { sid, .. } = &note
                 && let Some(link) = sh.links.get(sid)
@@ -326,7 +349,7 @@ fn serve(args: &SioServeArgs) -> Result<()> {
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     let server = start(args, false)?;
-    println!(
+    say!(
         "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
     );
     accept_loop(&listener, &server);
@@ -372,7 +395,7 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
                     if let Err(e) = handle(stream, &server)
                         && !server.silent
                     {
-                        println!("[{peer}] error: {e:#}");
+                        say!("[{peer}] error: {e:#}");
                     }
                 });
                 if let Err(e) = spawned {
@@ -405,7 +428,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
     thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept_loop(&listener, &server))?;
-    println!(
+    say!(
         "netlab socketio demo: netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
         match args.transport {
             SioTransport::Websocket => "a WebSocket",
@@ -503,7 +526,7 @@ fn handle(mut stream: TcpStream, server: &Arc<Server>) -> Result<()> {
         let (req, rest) = match read_head(&mut stream, std::mem::take(&mut leftover), timeout)? {
             Head::Request(req, rest) => (req, rest),
             Head::Bad(e) => {
-                println!("[{peer}] bad request head: {e} → {}", e.status());
+                say!("[{peer}] bad request head: {e} → {}", e.status());
                 let resp = Response::new(e.status())
                     .with_header(http::name::CONNECTION, "close")
                     .with_header(http::name::CONTENT_LENGTH, "0");
@@ -612,7 +635,7 @@ fn engine_request(
         Ok(t) => t,
         Err(code) => {
             let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-            println!(
+            say!(
                 "[{who}] {} {} → {} {}",
                 req.method,
                 req.target,
@@ -692,11 +715,16 @@ fn poll(
             (limit, cv)
         };
         let deadline = Instant::now() + limit;
+        // During an upgrade a poll is ended with a noop within 100 ms, as the official
+        // server's upgrade check does, so that the client can pause polling.
+        let entered = Instant::now();
         while !sh.hub.has_output(sid, Transport::Polling)
             && sh.hub.transport(sid) == Some(Transport::Polling)
-            && !sh.hub.is_upgrading(sid)
         {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let mut left = deadline.saturating_duration_since(Instant::now());
+            if sh.hub.is_upgrading(sid) {
+                left = left.min(UPGRADE_CHECK.saturating_sub(entered.elapsed()));
+            }
             if left.is_zero() {
                 break;
             }
@@ -811,7 +839,7 @@ fn post(
         }
         Err(e) => {
             let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-            println!("[{who}] bad polling payload: {e}");
+            say!("[{who}] bad polling payload: {e}");
             // The official server answers "ok" and closes the session ("parse error").
             close("parse error");
         }
@@ -909,7 +937,7 @@ fn websocket(
                                 .receive(&sid, Transport::WebSocket, p, Instant::now());
                         }
                         Err(e) => {
-                            println!("[{}] bad Engine.IO packet: {e}", short(&sid));
+                            say!("[{}] bad Engine.IO packet: {e}", short(&sid));
                             sh.hub.close(&sid, "parse error");
                         }
                     }
@@ -1644,7 +1672,7 @@ fn run_client(
     let mut client = Client::new(&args.namespace, auth);
     if args.ignore_pings {
         client.ignore_pings();
-        println!("not answering the server's pings (--ignore-pings)");
+        say!("not answering the server's pings (--ignore-pings)");
     }
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
@@ -1680,7 +1708,7 @@ fn run_client(
             }
             Ok(Input::PollStopped) => {
                 if conn.finish_upgrade()? {
-                    println!("upgraded to websocket (2probe, 3probe, then 5)");
+                    say!("upgraded to websocket (2probe, 3probe, then 5)");
                 }
             }
             Ok(Input::Packet(p, header)) => {
@@ -1729,14 +1757,17 @@ fn run_client(
                         conn.start_upgrade(tx.clone())?;
                     }
                     if args.trace {
-                        println!(
+                        say!(
                             "Engine.IO session {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {})",
-                            h.sid, h.ping_interval, h.ping_timeout, h.max_payload
+                            h.sid,
+                            h.ping_interval,
+                            h.ping_timeout,
+                            h.max_payload
                         );
                     }
                 }
                 ClientEvent::Connected { sid } => {
-                    println!(
+                    say!(
                         "connected to http://{}{} namespace {} over {transport} (socket id {sid})",
                         url.host_header(),
                         url.path,
@@ -1746,7 +1777,7 @@ fn run_client(
                         emitted = true;
                         for (name, eargs, bins) in &emits {
                             let id = client.emit(name, eargs.clone(), bins, args.ack);
-                            println!(
+                            say!(
                                 "→ emit {}{}",
                                 show_event(name, eargs, bins),
                                 id.map_or(String::new(), |i| format!(" (ack id {i})"))
@@ -1756,7 +1787,7 @@ fn run_client(
                     }
                 }
                 ClientEvent::ConnectError(v) => {
-                    println!("← connect_error {v}");
+                    say!("← connect_error {v}");
                     outcome = Some(Err(anyhow::anyhow!(
                         "the server refused namespace {}: {}",
                         args.namespace,
@@ -1768,7 +1799,7 @@ fn run_client(
                     args: eargs,
                     attachments,
                     ack,
-                } => println!(
+                } => say!(
                     "← event {}{}",
                     show_event(&name, &eargs, &attachments),
                     ack.map_or(String::new(), |i| format!(" (acked, id {i})"))
@@ -1778,13 +1809,13 @@ fn run_client(
                     event,
                     args: aargs,
                     attachments,
-                } => println!(
+                } => say!(
                     "← ack #{id} for {}: ({})",
                     Value::String(event),
                     sio::show_args(&aargs, &attachments)
                 ),
                 ClientEvent::Disconnected => {
-                    println!(
+                    say!(
                         "← disconnect: the server closed namespace {}",
                         args.namespace
                     );
