@@ -857,3 +857,30 @@ fn connect_errors_are_one_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
 }
+
+#[test]
+fn rooms_reach_only_their_members() {
+    if !have_node() {
+        return;
+    }
+    let (_server, addr) = serve(&[]);
+    let listen = |room: &str| {
+        let mut cmd = Command::new("node");
+        cmd.arg(node_dir().join("client.js")).args([
+            &format!("http://{addr}"),
+            "room-listen",
+            &format!(r#"{{"room":"{room}","transports":["websocket"]}}"#),
+        ]);
+        let p = Peer::spawn(cmd);
+        p.wait_for("ready");
+        p
+    };
+    let tea = listen("tea");
+    let coffee = listen("coffee");
+    node_client(&addr, "room-say", r#"{"room":"tea","text":"brewing"}"#);
+    tea.wait_for(r#"say ["tea","brewing"]"#);
+    // A room member heard it; the other room, which would print it at once, did not.
+    node_client(&addr, "room-say", r#"{"room":"coffee","text":"grinding"}"#);
+    coffee.wait_for(r#"say ["coffee","grinding"]"#);
+    assert!(!coffee.text().contains("brewing"), "{}", coffee.text());
+}

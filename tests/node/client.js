@@ -34,6 +34,10 @@ socket.on("disconnect", (reason) => {
   say("disconnect", reason);
   if (scenario === "server-disconnect" || scenario === "ping-timeout") finish(null);
 });
+socket.on("say", (...args) => {
+  say("say", JSON.stringify(args));
+  if (scenario === "room-listen") finish(socket);
+});
 socket.on("chat", (...args) => {
   say("chat", JSON.stringify(args));
   if (scenario === "chat-listen") finish(socket);
@@ -70,6 +74,17 @@ socket.on("connect", async () => {
     }
     case "chat-listen":
       say("ready");
+      break;
+    case "room-listen":
+      // Join the room (the ack says the server has done it), then wait for `say`.
+      await ack("join", opts.room);
+      say("ready");
+      break;
+    case "room-say":
+      await ack("join", opts.room);
+      socket.emit("say", opts.room, opts.text);
+      await ack("sync");
+      finish(socket);
       break;
     case "chat-send": {
       socket.emit("chat", opts.text || "hi");
