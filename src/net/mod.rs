@@ -4,6 +4,7 @@
 //!
 //! Imports: `std`, `libc`.
 
+pub mod poll;
 pub mod raw;
 pub mod sandbox;
 pub mod tcp_info;
