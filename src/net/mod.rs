@@ -2,8 +2,10 @@
 //! Everything that touches the operating system lives here, so protocol engines
 //! (`src/tcp/`) stay testable without privileges.
 //!
-//! Imports: `std`, `libc`.
+//! Imports: `std`, `libc`, `socket2`, `wire` (the /proc/net parser).
 
+pub mod ports;
 pub mod raw;
 pub mod sandbox;
+pub mod sockio;
 pub mod tcp_info;
