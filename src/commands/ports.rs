@@ -42,7 +42,7 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
     explain_ranges(&mut out, range, style)?;
     writeln!(
         out,
-        "\n{:<5} {:<12} {:<40} {:<40} {:<24} process",
+        "\n{:<5} {:<12} {:<40} {:<40} {:<28} process",
         "proto", "state", "local address", "peer address", "local port is"
     )?;
     let mut hidden = 0;
@@ -66,7 +66,7 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
         style.paint(&mut line, state_color, &format!("{:<12}", l.state_name()));
         let _ = writeln!(
             line,
-            " {:<40} {:<40} {:<24} {procs}",
+            " {:<40} {:<40} {:<28} {procs}",
             l.local.to_string(),
             peer(l.remote),
             class_text(l.local.port(), range)
@@ -90,7 +90,7 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
     if hidden > 0 {
         writeln!(
             out,
-            "{hidden} sockets belong to processes this user may not look into (sudo netlab ports shows them)."
+            "{hidden} socket(s) without a process: held by another user's process (sudo netlab ports shows those) or by one in another PID namespace (a container)."
         )?;
     }
     Ok(())

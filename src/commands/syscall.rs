@@ -179,7 +179,7 @@ impl Trace {
             Value::Null,
         );
         let lines = [
-            format!("state {}", info.state),
+            format!("state {} — {}", info.state, state_meaning(info.state)),
             format!(
                 "RTT {:.3} ms ± {:.3} ms (smoothed round-trip time and its variation, RFC 6298); RTO {:.0} ms",
                 f64::from(info.rtt_us) / 1000.0,
@@ -187,11 +187,11 @@ impl Trace {
                 f64::from(info.rto_us) / 1000.0
             ),
             format!(
-                "congestion window {} segments of MSS {} bytes (slow-start threshold {ssthresh}); peer's MSS {}",
+                "congestion window {} segments of MSS {} bytes (slow-start threshold {ssthresh}); largest segment seen from the peer {} bytes",
                 info.snd_cwnd, info.snd_mss, info.rcv_mss
             ),
             format!(
-                "retransmitted segments {}; unacknowledged {}; bytes sent {}, acked {} (the SYN counts 1), received {}",
+                "retransmitted segments {}; unacknowledged {}; bytes sent {}, acked {}, received {} (acked and received count sequence space: a SYN or a FIN may add one)",
                 info.total_retrans,
                 info.unacked,
                 opt(info.bytes_sent),
@@ -202,6 +202,24 @@ impl Trace {
         for l in lines {
             self.emit_text(&format!("    {l}"));
         }
+    }
+}
+
+/// What a TCP state means for the socket that reports it.
+fn state_meaning(state: &str) -> &'static str {
+    match state {
+        "ESTABLISHED" => "the handshake is done, data may flow both ways",
+        "FIN-WAIT-1" => "we sent FIN, it is not acknowledged yet",
+        "FIN-WAIT-2" => "our FIN is acknowledged; the peer may still send until its own FIN",
+        "CLOSE-WAIT" => "the peer sent FIN; we may still send until we close",
+        "LAST-ACK" => "both sides sent FIN; waiting for the ACK of ours",
+        "TIME-WAIT" => "both FINs exchanged; the 4-tuple is held for 2×MSL",
+        "CLOSED" => {
+            "this socket is finished (had it sent the first FIN, a small TIME-WAIT record now holds the 4-tuple: netlab ports --tcp shows it)"
+        }
+        "LISTEN" => "waiting for SYNs",
+        "SYN-SENT" | "SYN-RECEIVED" => "the handshake is under way",
+        _ => "",
     }
 }
 
@@ -219,6 +237,25 @@ pub fn show_bytes(b: &[u8]) -> String {
             crate::render::write_hex(&mut out, b, 64);
             out
         }
+    }
+}
+
+/// "1 byte", "3 bytes".
+pub fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// An address as a shell argument: IPv6 in quotes (`'[::1]:7000'`), so brackets are
+/// not taken as a glob.
+pub fn shell_addr(addr: SocketAddr) -> String {
+    if addr.is_ipv6() {
+        format!("'{addr}'")
+    } else {
+        addr.to_string()
     }
 }
 
@@ -274,10 +311,12 @@ pub fn explain(
             )
         }
         Some(libc::ECONNREFUSED) if transport == Transport::Tcp => format!(
-            "connection refused: nobody listens on TCP port {port} at {ip}, so its kernel answered our SYN with RST (start a server first: netlab tcp serve --addr {addr})"
+            "connection refused: nobody listens on TCP port {port} at {ip}, so its kernel answered our SYN with RST (start a server first: netlab tcp serve --addr {})",
+            shell_addr(addr)
         ),
         Some(libc::ECONNREFUSED) => format!(
-            "connection refused: nobody listens on UDP port {port} at {ip}; its kernel answered a datagram with ICMP \"port unreachable\" (start one: netlab udp serve --addr {addr})"
+            "connection refused: nobody listens on UDP port {port} at {ip}; its kernel answered a datagram with ICMP \"port unreachable\" (start one: netlab udp serve --addr {})",
+            shell_addr(addr)
         ),
         Some(libc::ENETUNREACH) => format!(
             "network is unreachable: no route leads to {ip} (no interface for it is up; `ip route get {ip}` shows the kernel's choice — in an empty network namespace even lo is down)"

@@ -15,7 +15,9 @@ use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::{TcpCommand, TcpConnectArgs, TcpServeArgs};
-use crate::commands::syscall::{Trace, ephemeral_note, explain, family, show_bytes};
+use crate::commands::syscall::{
+    Trace, bytes, ephemeral_note, explain, family, shell_addr, show_bytes,
+};
 use crate::net::sockio;
 use crate::render::Style;
 use crate::wire::procnet::Transport;
@@ -173,7 +175,7 @@ fn recv(t: &Trace, sock: &Socket, buf: &mut [u8], eof_note: &str) -> io::Result<
                 "recv",
                 &args,
                 &n.to_string(),
-                &format!("{n} bytes in one read: {}", show_bytes(&buf[..n])),
+                &format!("{} in one read: {}", bytes(n), show_bytes(&buf[..n])),
                 json!({"fd": fd, "bytes": n, "text": String::from_utf8_lossy(&buf[..n])}),
             );
             Ok(Some(n))
@@ -252,7 +254,8 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                 t.event(
                     "delay",
                     &format!(
-                        "waiting until the client's {expected} bytes are all in the receive buffer before reading"
+                        "waiting until the client's {} are all in the receive buffer before reading",
+                        bytes(expected)
                     ),
                     json!({"expected": expected}),
                 );
@@ -267,7 +270,7 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
         }
     }
     let mut buf = vec![0u8; BUF_LEN];
-    let (mut reads, mut bytes) = (0usize, 0usize);
+    let (mut reads, mut total) = (0usize, 0usize);
     loop {
         match recv(
             t,
@@ -278,7 +281,7 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
             Ok(Some(0)) | Ok(None) => break,
             Ok(Some(n)) => {
                 reads += 1;
-                bytes += n;
+                total += n;
                 if send_all(t, &conn, &buf[..n]).is_err() {
                     break;
                 }
@@ -290,9 +293,10 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
     t.event(
         "summary",
         &format!(
-            "{bytes} bytes arrived in {reads} recv() call(s): TCP delivers a stream of bytes, the sender's write boundaries are not kept"
+            "{} arrived in {reads} recv() call(s): TCP delivers a stream of bytes, the sender's write boundaries are not kept",
+            bytes(total)
         ),
-        json!({"bytes": bytes, "reads": reads}),
+        json!({"bytes": total, "reads": reads}),
     );
     shutdown_write(t, &conn, "our FIN: the server is done too");
     t.tcp_info(&conn, "after both FINs");
@@ -307,7 +311,9 @@ fn serve(a: &TcpServeArgs, style: Style) -> Result<()> {
     let (listener, local) = listen(&t, a.addr, a.backlog)?;
     t.event(
         "listening",
-        &format!("listening on {local}; try: netlab tcp connect {local} --send hello   (Ctrl-C stops)"),
+        &format!("listening on {local}; try: netlab tcp connect {} --send hello   (Ctrl-C stops)",
+            shell_addr(local)
+        ),
         json!({"local": local.to_string()}),
     );
     let mut id = 0;
@@ -435,7 +441,9 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
         t.event(
             "summary",
             &format!(
-                "{total} bytes sent in {sends} send() call(s); {got} bytes came back in {reads} recv() call(s)"
+                "{} sent in {sends} send() call(s); {} came back in {reads} recv() call(s)",
+                bytes(total),
+                bytes(got)
             ),
             json!({"sent": total, "sends": sends, "received": got, "reads": reads}),
         );

@@ -14,7 +14,9 @@ use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::{UdpCommand, UdpSendArgs, UdpServeArgs};
-use crate::commands::syscall::{Trace, ephemeral_note, explain, family, show_bytes};
+use crate::commands::syscall::{
+    Trace, bytes, ephemeral_note, explain, family, shell_addr, show_bytes,
+};
 use crate::render::Style;
 use crate::wire::procnet::Transport;
 
@@ -81,7 +83,8 @@ fn recv_from(t: &Trace, sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(
                 &format!("{fd}, buf, {}", buf.len()),
                 &n.to_string(),
                 &format!(
-                    "one datagram of {n} bytes from {from}: {} — exactly what one send() put in it",
+                    "one datagram of {} from {from}: {} — exactly what one send() put in it",
+                    bytes(n),
                     show_bytes(&buf[..n])
                 ),
                 json!({"fd": fd, "bytes": n, "from": from.to_string(), "text": String::from_utf8_lossy(&buf[..n])}),
@@ -132,7 +135,9 @@ fn serve(a: &UdpServeArgs, style: Style) -> Result<()> {
     let (sock, local) = bind(&t, a.addr)?;
     t.event(
         "listening",
-        &format!("waiting for datagrams on {local}; try: netlab udp send {local} a b c   (Ctrl-C stops)"),
+        &format!("waiting for datagrams on {local}; try: netlab udp send {} a b c   (Ctrl-C stops)",
+            shell_addr(local)
+        ),
         json!({"local": local.to_string()}),
     );
     if let Some(ms) = a.read_delay {
@@ -210,7 +215,8 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
             &format!("{fd}, {}, {}", show_bytes(text.as_bytes()), text.len()),
             &n.to_string(),
             &format!(
-                "one datagram: an 8-byte UDP header + {n} bytes, {} bytes in its IP packet",
+                "one datagram: an 8-byte UDP header + {}, {} bytes in its IP packet",
+                bytes(n),
                 n + 8 + if addr.is_ipv4() { 20 } else { 40 }
             ),
             json!({"fd": fd, "bytes": n, "text": text}),
