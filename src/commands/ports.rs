@@ -18,8 +18,11 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
     all.retain(|s| {
         let l = &s.line;
         (!a.listening || l.is_listening())
-            && (a.tcp == a.udp || (a.tcp && l.transport == Transport::Tcp) || (a.udp && l.transport == Transport::Udp))
-            && a.port.is_none_or(|p| l.local.port() == p || l.remote.port() == p)
+            && (a.tcp == a.udp
+                || (a.tcp && l.transport == Transport::Tcp)
+                || (a.udp && l.transport == Transport::Udp))
+            && a.port
+                .is_none_or(|p| l.local.port() == p || l.remote.port() == p)
     });
     all.sort_by_key(|s| {
         let l = &s.line;
@@ -169,7 +172,10 @@ fn explain_ranges(out: &mut impl Write, range: Option<(u16, u16)>, style: Style)
             "  ephemeral    this kernel gives clients ports from {lo}–{hi} (net.ipv4.ip_local_port_range): {} ports, so at most that many connections to one server address and port at a time",
             group(u32::from(hi - lo) + 1)
         ),
-        None => writeln!(out, "  ephemeral    (net.ipv4.ip_local_port_range unreadable)"),
+        None => writeln!(
+            out,
+            "  ephemeral    (net.ipv4.ip_local_port_range unreadable)"
+        ),
     }
 }
 

@@ -56,7 +56,8 @@ impl Trace {
 
     fn emit_text(&self, line: &str) {
         let mut out = String::new();
-        self.style.paint(&mut out, "36", &format!("{:>8}", self.who));
+        self.style
+            .paint(&mut out, "36", &format!("{:>8}", self.who));
         out.push_str("  ");
         out.push_str(line);
         let _ = writeln!(io::stdout().lock(), "{out}");
@@ -225,7 +226,11 @@ fn state_meaning(state: &str) -> &'static str {
 
 /// `AF_INET` or `AF_INET6`, as the system call is written.
 pub fn family(addr: &SocketAddr) -> &'static str {
-    if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
+    if addr.is_ipv4() {
+        "AF_INET"
+    } else {
+        "AF_INET6"
+    }
 }
 
 /// Bytes shown as text for a learner: UTF-8 as a quoted string, else hex.
@@ -290,12 +295,7 @@ fn holders_text(transport: Transport, port: u16) -> String {
 }
 
 /// The error of a failed system call, explained on one line.
-pub fn explain(
-    call: &str,
-    addr: SocketAddr,
-    transport: Transport,
-    e: io::Error,
-) -> anyhow::Error {
+pub fn explain(call: &str, addr: SocketAddr, transport: Transport, e: io::Error) -> anyhow::Error {
     let proto = transport.name().to_uppercase();
     let port = addr.port();
     let ip = addr.ip();

@@ -69,9 +69,16 @@ fn listen(t: &Trace, addr: SocketAddr, backlog: i32) -> Result<(Socket, SocketAd
         .map_err(|e| explain("bind", addr, Transport::Tcp, e))?;
     let local = local_of(&sock)?;
     let note = if addr.port() == 0 {
-        format!("port 0 asks the kernel to choose one: it gave {}", local.port())
+        format!(
+            "port 0 asks the kernel to choose one: it gave {}",
+            local.port()
+        )
     } else {
-        format!("this socket now owns TCP port {} on {}", local.port(), local.ip())
+        format!(
+            "this socket now owns TCP port {} on {}",
+            local.port(),
+            local.ip()
+        )
     };
     t.call(
         "bind",
@@ -180,7 +187,12 @@ fn recv(t: &Trace, sock: &Socket, buf: &mut [u8], eof_note: &str) -> io::Result<
             );
             Ok(Some(n))
         }
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
             Ok(None)
         }
         Err(e) => {
@@ -242,7 +254,10 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
         FirstRead::After(d) => {
             t.event(
                 "delay",
-                &format!("waiting {} ms before the first recv() (--read-delay)", d.as_millis()),
+                &format!(
+                    "waiting {} ms before the first recv() (--read-delay)",
+                    d.as_millis()
+                ),
                 json!({"ms": d.as_millis() as u64}),
             );
             thread::sleep(d);
@@ -311,7 +326,8 @@ fn serve(a: &TcpServeArgs, style: Style) -> Result<()> {
     let (listener, local) = listen(&t, a.addr, a.backlog)?;
     t.event(
         "listening",
-        &format!("listening on {local}; try: netlab tcp connect {} --send hello   (Ctrl-C stops)",
+        &format!(
+            "listening on {local}; try: netlab tcp connect {} --send hello   (Ctrl-C stops)",
             shell_addr(local)
         ),
         json!({"local": local.to_string()}),
@@ -330,9 +346,9 @@ fn serve(a: &TcpServeArgs, style: Style) -> Result<()> {
         };
         id += 1;
         let ct = t.with_who(format!("conn {id}"));
-        let first = a
-            .read_delay
-            .map_or(FirstRead::Now, |ms| FirstRead::After(Duration::from_millis(ms)));
+        let first = a.read_delay.map_or(FirstRead::Now, |ms| {
+            FirstRead::After(Duration::from_millis(ms))
+        });
         thread::spawn(move || serve_conn(&ct, conn, first));
     }
 }
@@ -429,7 +445,10 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
             None => {
                 t.event(
                     "timeout",
-                    &format!("no more bytes within {} ms ({got} of {total} echoed)", a.wait),
+                    &format!(
+                        "no more bytes within {} ms ({got} of {total} echoed)",
+                        a.wait
+                    ),
                     json!({"ms": a.wait, "received": got, "sent": total}),
                 );
                 break;

@@ -59,9 +59,16 @@ fn bind(t: &Trace, addr: SocketAddr) -> Result<(UdpSocket, SocketAddr)> {
         .as_socket()
         .context("getsockname() gave no IP address")?;
     let note = if addr.port() == 0 {
-        format!("port 0 asks the kernel to choose one: it gave {}", local.port())
+        format!(
+            "port 0 asks the kernel to choose one: it gave {}",
+            local.port()
+        )
     } else {
-        format!("datagrams to UDP port {} on {} now land here", local.port(), local.ip())
+        format!(
+            "datagrams to UDP port {} on {} now land here",
+            local.port(),
+            local.ip()
+        )
     };
     t.call(
         "bind",
@@ -74,7 +81,11 @@ fn bind(t: &Trace, addr: SocketAddr) -> Result<(UdpSocket, SocketAddr)> {
 }
 
 /// One `recvfrom()`, printed. `None` on a timeout.
-fn recv_from(t: &Trace, sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+fn recv_from(
+    t: &Trace,
+    sock: &UdpSocket,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, SocketAddr)>> {
     let fd = sock.as_raw_fd();
     match sock.recv_from(buf) {
         Ok((n, from)) => {
@@ -91,7 +102,12 @@ fn recv_from(t: &Trace, sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(
             );
             Ok(Some((n, from)))
         }
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
             Ok(None)
         }
         Err(e) => Err(e),
@@ -135,7 +151,8 @@ fn serve(a: &UdpServeArgs, style: Style) -> Result<()> {
     let (sock, local) = bind(&t, a.addr)?;
     t.event(
         "listening",
-        &format!("waiting for datagrams on {local}; try: netlab udp send {} a b c   (Ctrl-C stops)",
+        &format!(
+            "waiting for datagrams on {local}; try: netlab udp send {} a b c   (Ctrl-C stops)",
             shell_addr(local)
         ),
         json!({"local": local.to_string()}),
@@ -169,7 +186,9 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
         (local, &a.args[..], Some((handle, gate)))
     } else {
         let Some((first, rest)) = a.args.split_first() else {
-            bail!("give the server's address and at least one TEXT, e.g. netlab udp send 127.0.0.1:7001 hello");
+            bail!(
+                "give the server's address and at least one TEXT, e.g. netlab udp send 127.0.0.1:7001 hello"
+            );
         };
         let addr: SocketAddr = first.parse().map_err(|_| {
             anyhow::anyhow!(

@@ -99,9 +99,8 @@ pub fn sockets() -> io::Result<Vec<Socket>> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io::Error::new(e.kind(), format!("reading {path}: {e}"))),
         };
-        let parsed = procnet::parse_table(transport, &text).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {e}"))
-        })?;
+        let parsed = procnet::parse_table(transport, &text)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {e}")))?;
         lines.extend(parsed);
     }
     let owners = socket_owners();

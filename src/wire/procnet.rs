@@ -143,7 +143,11 @@ pub fn parse_addr(field: &str) -> Result<SocketAddr, ParseError> {
             }
             IpAddr::V6(Ipv6Addr::from(b))
         }
-        n => return Err(err(format!("address {addr:?} has {n} hex digits, not 8 or 32"))),
+        n => {
+            return Err(err(format!(
+                "address {addr:?} has {n} hex digits, not 8 or 32"
+            )));
+        }
     };
     Ok(SocketAddr::new(ip, port))
 }
@@ -179,7 +183,9 @@ fn parse_fields<'a>(
     let uid = uid.parse().map_err(|_| err(format!("bad uid {uid:?}")))?;
     next("timeout")?;
     let inode = next("inode")?;
-    let inode = inode.parse().map_err(|_| err(format!("bad inode {inode:?}")))?;
+    let inode = inode
+        .parse()
+        .map_err(|_| err(format!("bad inode {inode:?}")))?;
     Ok(SocketLine {
         transport,
         local,
@@ -210,7 +216,10 @@ pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
 
 /// `/proc/PID/fd/N`'s link target for a socket: `socket:[12345]` → 12345.
 pub fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 /// IANA's three port ranges (RFC 6335 § 6).
