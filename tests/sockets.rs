@@ -672,3 +672,47 @@ fn bad_udp_send_arguments() {
         "clap: ADDR required"
     );
 }
+
+#[test]
+fn help_shows_pasteable_examples() {
+    for cmd in [
+        &["tcp", "serve"][..],
+        &["tcp", "connect"],
+        &["udp", "serve"],
+        &["udp", "send"],
+        &["ports"],
+    ] {
+        let out = netlab().args(cmd).arg("--help").output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let example = format!("netlab {}", cmd.join(" "));
+        assert!(
+            text.contains("Examples:") && text.contains(&example),
+            "{cmd:?}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_large_message_through_the_own_server_does_not_wait_for_itself() {
+    // 10 × 20,000 bytes (one argument may not exceed 128 KiB).
+    let big = "x".repeat(20_000);
+    let mut args = vec!["tcp", "connect", "--own-server", "--wait", "20000"];
+    for _ in 0..10 {
+        args.extend(["--send", big.as_str()]);
+    }
+    let ev = events(&args);
+    let back: u64 = of(&ev, "client", "recv")
+        .iter()
+        .map(|e| e["bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(back, 200_000);
+    // More than a receive buffer surely holds: the server read as the bytes came,
+    // instead of waiting for all of them to be queued.
+    assert!(
+        of(&ev, "conn 1", "delay").is_empty(),
+        "{:?}",
+        of(&ev, "conn 1", "delay")
+    );
+    assert_eq!(one(&ev, "conn 1", "summary")["bytes"], 200_000);
+}

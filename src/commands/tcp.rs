@@ -31,6 +31,10 @@ pub fn run(cmd: &TcpCommand, style: Style) -> Result<()> {
 
 const BUF_LEN: usize = 64 * 1024;
 
+/// With `--own-server`, the server reads only once the client's bytes are all queued,
+/// up to this many (well below the smallest default receive buffer).
+const GATE_LIMIT: usize = 16 * 1024;
+
 fn local_of(sock: &Socket) -> Result<SocketAddr> {
     sock.local_addr()?
         .as_socket()
@@ -420,12 +424,22 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
 
     let mut sends = 0;
     let mut total = 0;
+    // More than the receive buffer surely holds: the own server must read while we
+    // write, or both would wait for each other. Open the gate now.
+    let planned: usize = a.send.iter().map(String::len).sum();
+    if let Some((_, gate)) = &own
+        && planned > GATE_LIMIT
+    {
+        let _ = gate.send(0);
+    }
     for text in &a.send {
         sends += send_all(&t, &sock, text.as_bytes())
             .map_err(|e| explain("send", addr, Transport::Tcp, e))?;
         total += text.len();
     }
-    if let Some((_, gate)) = &own {
+    if let Some((_, gate)) = &own
+        && total <= GATE_LIMIT
+    {
         let _ = gate.send(total);
     }
 
