@@ -2,7 +2,7 @@
 //! Everything that touches the operating system lives here, so protocol engines
 //! (`src/tcp/`) stay testable without privileges.
 //!
-//! Imports: `std`, `libc`, `socket2`, `wire` (the /proc/net parser).
+//! Imports: `std`, `libc`.
 
 pub mod ports;
 pub mod raw;
