@@ -199,6 +199,11 @@ impl Trace {
                 opt(info.bytes_acked),
                 opt(info.bytes_received)
             ),
+            format!(
+                "segments sent {}, received {} (the handshake and bare ACKs included)",
+                opt(info.segs_out.map(u64::from)),
+                opt(info.segs_in.map(u64::from))
+            ),
         ];
         for l in lines {
             self.emit_text(&format!("    {l}"));
