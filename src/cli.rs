@@ -47,6 +47,18 @@ pub enum Command {
     /// and the closing handshake.
     #[command(name = "ws-upgrade", after_help = WS_UPGRADE_EXAMPLES)]
     WsUpgrade(WsUpgradeArgs),
+    /// TCP between real kernel sockets, every system call printed: an echo server and a
+    /// client, the ephemeral port, the 4-tuple and TCP_INFO after each exchange.
+    #[command(subcommand)]
+    Tcp(TcpCommand),
+    /// UDP datagrams between real kernel sockets: a server that prints and echoes each
+    /// datagram, and a sender (one datagram per TEXT; boundaries are kept).
+    #[command(subcommand)]
+    Udp(UdpCommand),
+    /// This machine's TCP and UDP sockets and the processes holding them (like
+    /// `ss -tulpn`), with the port ranges explained.
+    #[command(after_help = PORTS_EXAMPLES)]
+    Ports(PortsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -290,4 +302,161 @@ pub struct DissectArgs {
     /// conversations.
     #[arg(long)]
     pub stats: bool,
+}
+
+const TCP_SERVE_EXAMPLES: &str = "\
+Examples:
+  netlab tcp serve                                 echo server on 127.0.0.1:7000
+  netlab tcp serve --addr '[::1]:7000'             the same over IPv6
+  netlab tcp serve --addr 127.0.0.1:0              port 0: the kernel picks a free one
+  netlab tcp serve --read-delay 500                let writes pile up before each read
+
+Then, from another terminal: netlab tcp connect 127.0.0.1:7000 --send hello
+Stop it with Ctrl-C.";
+
+const TCP_CONNECT_EXAMPLES: &str = "\
+Examples:
+  netlab tcp connect 127.0.0.1:7000 --send hello
+  netlab tcp connect 127.0.0.1:7000 --send a --send b --send c       three writes, how many reads?
+  netlab tcp connect 127.0.0.1:7000 --send a --send b --send c --nodelay
+  netlab tcp connect '[::1]:7000' --send hello                       IPv6
+  netlab tcp connect --own-server --send a --send b --send c         no server needed: netlab runs one
+
+With --own-server the server waits until the client's writes are all in its receive
+buffer before it reads, so you see one recv() return the bytes of several send()s.";
+
+const UDP_SERVE_EXAMPLES: &str = "\
+Examples:
+  netlab udp serve                                 print and echo datagrams on 127.0.0.1:7001
+  netlab udp serve --addr '[::1]:7001' --no-echo   IPv6, print only
+
+Then, from another terminal: netlab udp send 127.0.0.1:7001 a b c
+Stop it with Ctrl-C.";
+
+const UDP_SEND_EXAMPLES: &str = "\
+Examples:
+  netlab udp send 127.0.0.1:7001 a b c             three datagrams, three echoes
+  netlab udp send '[::1]:7001' hello               IPv6
+  netlab udp send 127.0.0.1:7001 hi --wait 0       do not wait for replies
+  netlab udp send --own-server a b c               no server needed: netlab runs one";
+
+const PORTS_EXAMPLES: &str = "\
+Examples:
+  netlab ports                                     every TCP and UDP socket
+  netlab ports --listening                         servers only (like ss -tulpn)
+  netlab ports --tcp --port 7000                   who uses TCP port 7000
+  netlab ports --json | head -3                    NDJSON, one socket per line
+
+Seeing other users' processes needs root (sudo netlab ports), as with ss -p.";
+
+#[derive(Debug, Subcommand)]
+pub enum TcpCommand {
+    /// A TCP echo server, one thread per client; prints each system call.
+    #[command(after_help = TCP_SERVE_EXAMPLES)]
+    Serve(TcpServeArgs),
+    /// A TCP client: connect, send each TEXT, read the echo, close; prints each system call.
+    #[command(after_help = TCP_CONNECT_EXAMPLES)]
+    Connect(TcpConnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TcpServeArgs {
+    /// Address to listen on (IPv4 or [IPv6]; port 0 lets the kernel pick).
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    pub addr: std::net::SocketAddr,
+    /// listen()'s backlog: how many finished handshakes may wait for accept().
+    #[arg(long, default_value_t = 128)]
+    pub backlog: i32,
+    /// Wait MS milliseconds after accept() before the first recv(), so a client's
+    /// writes pile up in the receive buffer.
+    #[arg(long, value_name = "MS")]
+    pub read_delay: Option<u64>,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TcpConnectArgs {
+    /// The server, IP:PORT or [IPv6]:PORT (leave out with --own-server).
+    #[arg(value_name = "ADDR", required_unless_present = "own_server")]
+    pub addr: Option<std::net::SocketAddr>,
+    /// Send TEXT (repeatable); all are sent one after the other before reading.
+    #[arg(long, value_name = "TEXT")]
+    pub send: Vec<String>,
+    /// Set TCP_NODELAY: turn Nagle's algorithm off, small writes leave at once.
+    #[arg(long)]
+    pub nodelay: bool,
+    /// How long to wait for the echo and for the server's FIN, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub wait: u64,
+    /// Run netlab's own echo server on a free 127.0.0.1 port in this process and connect
+    /// to it (both sides are printed).
+    #[arg(long, conflicts_with = "addr")]
+    pub own_server: bool,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UdpCommand {
+    /// A UDP server: prints each datagram (sender, length, content) and echoes it.
+    #[command(after_help = UDP_SERVE_EXAMPLES)]
+    Serve(UdpServeArgs),
+    /// Send one datagram per TEXT, then wait briefly for replies.
+    #[command(after_help = UDP_SEND_EXAMPLES)]
+    Send(UdpSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UdpServeArgs {
+    /// Address to bind (IPv4 or [IPv6]; port 0 lets the kernel pick).
+    #[arg(long, default_value = "127.0.0.1:7001")]
+    pub addr: std::net::SocketAddr,
+    /// Do not echo datagrams back, only print them.
+    #[arg(long)]
+    pub no_echo: bool,
+    /// Wait MS milliseconds before the first recvfrom(), so datagrams pile up.
+    #[arg(long, value_name = "MS")]
+    pub read_delay: Option<u64>,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UdpSendArgs {
+    /// ADDR (IP:PORT or [IPv6]:PORT) then one TEXT per datagram; with --own-server only
+    /// the TEXTs.
+    #[arg(value_name = "ADDR TEXT", required = true)]
+    pub args: Vec<String>,
+    /// How long to wait for replies after the last datagram, in milliseconds (0: none).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub wait: u64,
+    /// Run netlab's own UDP echo server on a free 127.0.0.1 port in this process.
+    #[arg(long)]
+    pub own_server: bool,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Only sockets waiting for peers: TCP in LISTEN, unconnected UDP.
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only TCP sockets.
+    #[arg(short, long)]
+    pub tcp: bool,
+    /// Only UDP sockets.
+    #[arg(short, long)]
+    pub udp: bool,
+    /// Only sockets whose local or peer port is PORT.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Print NDJSON: one object per socket.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -17,5 +17,6 @@ mod layers;
 mod lessons;
 mod mutation;
 mod oracle;
+mod sockets;
 mod ws;
 mod ws_upgrade;

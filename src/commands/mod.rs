@@ -1,7 +1,11 @@
 //! One file per subcommand: the only place that joins I/O, codecs and printing.
 
 pub mod dissect;
+pub mod ports;
+pub mod syscall;
+pub mod tcp;
 pub mod tcp_handshake;
+pub mod udp;
 pub mod ws;
 pub mod ws_upgrade;
 

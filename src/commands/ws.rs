@@ -188,7 +188,9 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         loops: OnceLock::new(),
     });
     if server.echo {
-        let cores = thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+        let cores = thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8);
         let mut loops = Vec::with_capacity(cores);
         for _ in 0..cores {
             let lp = Arc::new(EchoLoop {
@@ -606,13 +608,7 @@ impl LoopConn {
         true
     }
 
-    fn on_event(
-        &mut self,
-        ev: &Event,
-        server: &Server,
-        poller: &Poller,
-        buf: &mut [u8],
-    ) -> Next {
+    fn on_event(&mut self, ev: &Event, server: &Server, poller: &Poller, buf: &mut [u8]) -> Next {
         if ev.writable && !self.flush(poller, ev.token) {
             return Next::Done;
         }

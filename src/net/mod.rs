@@ -5,6 +5,8 @@
 //! Imports: `std`, `libc`.
 
 pub mod poll;
+pub mod ports;
 pub mod raw;
 pub mod sandbox;
+pub mod sockio;
 pub mod tcp_info;

@@ -108,21 +108,7 @@ pub struct TcpInfo {
 
 /// The kernel's TCP state numbers (`include/net/tcp_states.h`) with RFC 9293 names.
 pub fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "ESTABLISHED",
-        2 => "SYN-SENT",
-        3 => "SYN-RECEIVED",
-        4 => "FIN-WAIT-1",
-        5 => "FIN-WAIT-2",
-        6 => "TIME-WAIT",
-        7 => "CLOSED",
-        8 => "CLOSE-WAIT",
-        9 => "LAST-ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW-SYN-RECV",
-        _ => "UNKNOWN",
-    }
+    crate::wire::procnet::tcp_state_name(state)
 }
 
 /// Reads `TCP_INFO` from a connected (or listening) TCP socket.
