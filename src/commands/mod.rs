@@ -1,6 +1,9 @@
 //! One file per subcommand: the only place that joins I/O, codecs and printing.
 
+pub mod capture;
 pub mod dissect;
+pub mod printer;
+pub mod race;
 pub mod tcp_handshake;
 pub mod ws;
 pub mod ws_upgrade;
