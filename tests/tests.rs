@@ -9,6 +9,7 @@
 mod autobahn;
 mod autobahn_client;
 mod browser;
+mod capture;
 mod cli;
 mod common;
 mod golden;
@@ -17,5 +18,6 @@ mod layers;
 mod lessons;
 mod mutation;
 mod oracle;
+mod race;
 mod ws;
 mod ws_upgrade;

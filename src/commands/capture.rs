@@ -32,7 +32,10 @@ fn ssh_exclusion(interface: &str) -> Option<String> {
     }
     let conn = std::env::var("SSH_CONNECTION").ok()?;
     let parts: Vec<&str> = conn.split_whitespace().collect();
-    let (client, server) = (parts.get(1)?.parse::<u16>().ok()?, parts.get(3)?.parse::<u16>().ok()?);
+    let (client, server) = (
+        parts.get(1)?.parse::<u16>().ok()?,
+        parts.get(3)?.parse::<u16>().ok()?,
+    );
     Some(format!("!(tcp.port == {client} && tcp.port == {server})"))
 }
 
@@ -58,8 +61,8 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
     let mut sniffer = Sniffer::open(&args.interface, POLL)?;
     let mut pcap = match &args.write {
         Some(path) => {
-            let f = File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+            let f =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             Some(Writer::new(BufWriter::new(f), sniffer.linktype)?)
         }
         None => None,
@@ -84,17 +87,18 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
     let mut seen = 0u64;
     let mut shown = 0u64;
     while !interrupted() && args.count.is_none_or(|c| shown < c) {
-        let Some(frame) = sniffer.next().context("reading packets")? else {
+        let Some(frame) = sniffer.next_frame().context("reading packets")? else {
             continue;
         };
         seen += 1;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        // Microseconds, as the pcap file keeps them: the screen and the file agree.
         let meta = Meta {
             number: seen,
             ts_sec: now.as_secs() as i64,
-            ts_nsec: now.subsec_nanos(),
+            ts_nsec: now.subsec_micros() * 1000,
             len: frame.len() as u32,
             interface: 0,
             linktype: link,

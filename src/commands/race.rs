@@ -130,12 +130,19 @@ pub struct Lossy {
     settings: Settings,
     /// Dice per class (TCP, UDP) and direction (forward = sender → receiver, reverse).
     dice: [[Dice; 2]; 2],
-    queue: BinaryHeap<Reverse<(Duration, u64, SideKey, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<Queued>>,
     held: [[Option<Held>; 2]; 2],
     /// Per class and direction.
     pub counts: [[DirCounts; 2]; 2],
     order: u64,
 }
+
+/// A packet on its way: due time, arrival order (breaks ties), destination, bytes.
+type Queued = (Duration, u64, SideKey, Vec<u8>);
+
+/// Messages as the receiving application got them: the number (None for bytes that
+/// were no message) and when.
+type Arrivals = Vec<(Option<u32>, Instant)>;
 
 /// `Side` in a form the queue can order (ties are broken by arrival order anyway).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -228,7 +235,13 @@ impl Lossy {
     /// When the next packet falls due (None: nothing in flight).
     pub fn next_due(&self) -> Option<Duration> {
         let queued = self.queue.peek().map(|Reverse(p)| p.0);
-        let held = self.held.iter().flatten().flatten().map(|h| h.deadline).min();
+        let held = self
+            .held
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|h| h.deadline)
+            .min();
         match (queued, held) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -375,7 +388,13 @@ fn pace(t0: Instant, i: u32) {
 
 /// UDP: datagrams, fire and forget. The receiver listens until every message came or
 /// the stream has been quiet long enough that nothing more can be on the wire.
-fn race_udp(m: Messages, client: &UdpSocket, server: UdpSocket, to: SocketAddr, delay: Duration) -> Result<Tally> {
+fn race_udp(
+    m: Messages,
+    client: &UdpSocket,
+    server: UdpSocket,
+    to: SocketAddr,
+    delay: Duration,
+) -> Result<Tally> {
     let done = Arc::new(AtomicBool::new(false));
     // Anything still on the wire arrives within the delay plus a reorder hold; a
     // second on top is generous.
@@ -383,7 +402,7 @@ fn race_udp(m: Messages, client: &UdpSocket, server: UdpSocket, to: SocketAddr, 
     let count = m.count;
     let rx = {
         let done = done.clone();
-        std::thread::spawn(move || -> std::io::Result<Vec<(Option<u32>, Instant)>> {
+        std::thread::spawn(move || -> std::io::Result<Arrivals> {
             server.set_read_timeout(Some(Duration::from_millis(20)))?;
             let mut got = Vec::new();
             let mut distinct = vec![false; count as usize];
@@ -402,7 +421,11 @@ fn race_udp(m: Messages, client: &UdpSocket, server: UdpSocket, to: SocketAddr, 
                         }
                         got.push((num, Instant::now()));
                     }
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
                     Err(e) => return Err(e),
                 }
                 if done.load(Ordering::SeqCst) {
@@ -419,9 +442,7 @@ fn race_udp(m: Messages, client: &UdpSocket, server: UdpSocket, to: SocketAddr, 
     let t0 = Instant::now();
     for i in 0..count {
         sent_at[i as usize] = Some(Instant::now());
-        client
-            .send_to(&m.make(i), to)
-            .context("UDP send")?;
+        client.send_to(&m.make(i), to).context("UDP send")?;
         pace(t0, i);
     }
     done.store(true, Ordering::SeqCst);
@@ -446,14 +467,19 @@ struct TcpOutcome {
 
 /// TCP: a byte stream. The receiver reads until the sender's FIN (end of stream) and
 /// cuts the stream into messages; both sides report their kernel's TCP_INFO.
-fn race_tcp(m: Messages, listener: TcpListener, to: SocketAddr, limit: Duration) -> Result<TcpOutcome> {
+fn race_tcp(
+    m: Messages,
+    listener: TcpListener,
+    to: SocketAddr,
+    limit: Duration,
+) -> Result<TcpOutcome> {
     let start = Instant::now();
     let deadline = start + limit;
     let left = move || deadline.saturating_duration_since(Instant::now());
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let count = m.count;
     let server = std::thread::spawn(
-        move || -> std::io::Result<(Vec<(Option<u32>, Instant)>, bool, Option<TcpInfo>)> {
+        move || -> std::io::Result<(Arrivals, bool, Option<TcpInfo>)> {
             listener.set_nonblocking(true)?;
             let mut stream = loop {
                 match listener.accept() {
@@ -488,7 +514,11 @@ fn race_tcp(m: Messages, listener: TcpListener, to: SocketAddr, limit: Duration)
                         }
                         pending.drain(..whole);
                     }
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -522,7 +552,9 @@ fn race_tcp(m: Messages, listener: TcpListener, to: SocketAddr, limit: Duration)
                 wrote_all = false;
                 break;
             }
-            stream.set_write_timeout(Some(rest)).context("SO_SNDTIMEO")?;
+            stream
+                .set_write_timeout(Some(rest))
+                .context("SO_SNDTIMEO")?;
             sent_at[i as usize] = Some(Instant::now());
             if stream.write_all(&m.make(i)).is_err() {
                 wrote_all = false;
@@ -602,7 +634,11 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
             64,
         )
     } else {
-        (Ipv4Addr::new(10, 0, 0, 1).into(), Ipv4Addr::new(10, 0, 0, 2).into(), 24)
+        (
+            Ipv4Addr::new(10, 0, 0, 1).into(),
+            Ipv4Addr::new(10, 0, 0, 2).into(),
+            24,
+        )
     };
     let udp_to = SocketAddr::new(ip_a, UDP_PORT);
     let tcp_to = SocketAddr::new(ip_a, TCP_PORT);
@@ -717,7 +753,8 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         let mut tcp_json = side(&tcp.tally, rs + rr);
         tcp_json["finished"] = json!(tcp.finished);
         tcp_json["connected"] = json!(tcp.connected);
-        tcp_json["handshake_seconds"] = json!(tcp.handshake.map(|d| (d.as_secs_f64() * 1e6).round() / 1e6));
+        tcp_json["handshake_seconds"] =
+            json!(tcp.handshake.map(|d| (d.as_secs_f64() * 1e6).round() / 1e6));
         tcp_json["retransmissions_sender"] = json!(rs);
         tcp_json["retransmissions_receiver"] = json!(rr);
         let mut udp_json = side(&udp, 0);
@@ -773,11 +810,45 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         let _ = writeln!(s, "{}", line.trim_end());
     };
     row(&mut s, "sent", t.sent.to_string(), u.sent.to_string(), "");
-    row(&mut s, "delivered", t.delivered.to_string(), u.delivered.to_string(), "distinct messages the receiving application got");
-    row(&mut s, "  in order", t.in_order.to_string(), u.in_order.to_string(), "after every lower-numbered one");
-    row(&mut s, "  out of order", t.out_of_order.to_string(), u.out_of_order.to_string(), "after a higher-numbered one");
-    row(&mut s, "lost", t.lost.to_string(), u.lost.to_string(), if tcp.finished { "" } else { "TCP: not delivered before the timeout" });
-    row(&mut s, "duplicates", t.duplicates.to_string(), u.duplicates.to_string(), "");
+    row(
+        &mut s,
+        "delivered",
+        t.delivered.to_string(),
+        u.delivered.to_string(),
+        "distinct messages the receiving application got",
+    );
+    row(
+        &mut s,
+        "  in order",
+        t.in_order.to_string(),
+        u.in_order.to_string(),
+        "after every lower-numbered one",
+    );
+    row(
+        &mut s,
+        "  out of order",
+        t.out_of_order.to_string(),
+        u.out_of_order.to_string(),
+        "after a higher-numbered one",
+    );
+    row(
+        &mut s,
+        "lost",
+        t.lost.to_string(),
+        u.lost.to_string(),
+        if tcp.finished {
+            ""
+        } else {
+            "TCP: not delivered before the timeout"
+        },
+    );
+    row(
+        &mut s,
+        "duplicates",
+        t.duplicates.to_string(),
+        u.duplicates.to_string(),
+        "",
+    );
     row(
         &mut s,
         "retransmissions",
@@ -785,10 +856,34 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         "0".into(),
         &format!("TCP_INFO total_retrans: sender {rs} + receiver {rr}; UDP never resends"),
     );
-    row(&mut s, "time", format!("{:.3} s", t.seconds), format!("{:.3} s", u.seconds), "first packet to last message delivered");
-    row(&mut s, "  of which connect()", hs, "-".into(), "TCP's handshake (a lost SYN is resent after 1 s)");
-    row(&mut s, "latency avg", format!("{:.1} ms", t.latency_avg_ms), format!("{:.1} ms", u.latency_avg_ms), "write()/send() to the receiver's read()");
-    row(&mut s, "latency max", format!("{:.1} ms", t.latency_max_ms), format!("{:.1} ms", u.latency_max_ms), "");
+    row(
+        &mut s,
+        "time",
+        format!("{:.3} s", t.seconds),
+        format!("{:.3} s", u.seconds),
+        "first packet to last message delivered",
+    );
+    row(
+        &mut s,
+        "  of which connect()",
+        hs,
+        "-".into(),
+        "TCP's handshake (a lost SYN is resent after 1 s)",
+    );
+    row(
+        &mut s,
+        "latency avg",
+        format!("{:.1} ms", t.latency_avg_ms),
+        format!("{:.1} ms", u.latency_avg_ms),
+        "write()/send() to the receiver's read()",
+    );
+    row(
+        &mut s,
+        "latency max",
+        format!("{:.1} ms", t.latency_max_ms),
+        format!("{:.1} ms", u.latency_max_ms),
+        "",
+    );
     let sum = |c: &[DirCounts; 2], f: fn(&DirCounts) -> u64| f(&c[0]) + f(&c[1]);
     row(
         &mut s,
@@ -797,8 +892,20 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         format!("{}+{}", wu[0].packets, wu[1].packets),
         "forward: sender → receiver; reverse: the answers (ACKs, SYN-ACK)",
     );
-    row(&mut s, "wire: dropped", sum(wt, |c| c.dropped).to_string(), sum(wu, |c| c.dropped).to_string(), "");
-    row(&mut s, "wire: reordered", sum(wt, |c| c.reordered).to_string(), sum(wu, |c| c.reordered).to_string(), "held back until a later packet passed");
+    row(
+        &mut s,
+        "wire: dropped",
+        sum(wt, |c| c.dropped).to_string(),
+        sum(wu, |c| c.dropped).to_string(),
+        "",
+    );
+    row(
+        &mut s,
+        "wire: reordered",
+        sum(wt, |c| c.reordered).to_string(),
+        sum(wu, |c| c.reordered).to_string(),
+        "held back until a later packet passed",
+    );
     s.push('\n');
     for line in explain(args, &tcp, u, rs + rr, wt, wu) {
         s.push_str(&line);
@@ -817,7 +924,14 @@ fn ms(d: Duration) -> String {
 }
 
 /// A few sentences on what the table shows.
-fn explain(args: &RaceArgs, tcp: &TcpOutcome, u: &Tally, retrans: u64, wt: &[DirCounts; 2], wu: &[DirCounts; 2]) -> Vec<String> {
+fn explain(
+    args: &RaceArgs,
+    tcp: &TcpOutcome,
+    u: &Tally,
+    retrans: u64,
+    wt: &[DirCounts; 2],
+    wu: &[DirCounts; 2],
+) -> Vec<String> {
     let t = &tcp.tally;
     let mut v = Vec::new();
     let udp_dropped = wu[0].dropped + wu[1].dropped;
@@ -858,7 +972,10 @@ fn explain(args: &RaceArgs, tcp: &TcpOutcome, u: &Tally, retrans: u64, wt: &[Dir
                  segment waits for its retransmission (up to {:.1} ms here): head-of-line blocking.",
                 t.seconds, u.seconds, t.latency_max_ms
             ));
-            if tcp.handshake.is_some_and(|h| h >= Duration::from_millis(900)) {
+            if tcp
+                .handshake
+                .is_some_and(|h| h >= Duration::from_millis(900))
+            {
                 v.push(
                     "connect() took over a second: a SYN or SYN-ACK was lost and resent after the \
                      initial 1 s timeout; without a round-trip sample Linux then also starts the \
@@ -1020,7 +1137,14 @@ mod tests {
             .collect();
         let t = tally(m, 5, &sent, &arr, t0, t0);
         assert_eq!(
-            (t.delivered, t.in_order, t.out_of_order, t.duplicates, t.garbled, t.lost),
+            (
+                t.delivered,
+                t.in_order,
+                t.out_of_order,
+                t.duplicates,
+                t.garbled,
+                t.lost
+            ),
             (4, 3, 1, 1, 1, 1)
         );
     }

@@ -71,7 +71,7 @@ fn linktype_of(arphrd: u32) -> Option<u32> {
 /// An open capture on one interface.
 pub struct Sniffer {
     rx: Box<dyn DataLinkReceiver>,
-    /// The pcap link type of the frames `next` returns.
+    /// The pcap link type of the frames `next_frame` returns.
     pub linktype: u32,
     pub name: String,
 }
@@ -133,7 +133,7 @@ fn drop_outgoing(fd: i32) -> io::Result<()> {
 }
 
 impl Sniffer {
-    /// Opens a capture on `name`. `poll` bounds each wait in [`Sniffer::next`], so the
+    /// Opens a capture on `name`. `poll` bounds each wait in [`Sniffer::next_frame`], so the
     /// caller can look at a Ctrl-C flag in between.
     pub fn open(name: &str, poll: Duration) -> Result<Sniffer, SniffError> {
         let all = pnet_datalink::interfaces();
@@ -158,10 +158,15 @@ impl Sniffer {
 
     /// The next frame, or `Ok(None)` when the poll interval passed (or a signal came)
     /// without one.
-    pub fn next(&mut self) -> io::Result<Option<&[u8]>> {
+    pub fn next_frame(&mut self) -> io::Result<Option<&[u8]>> {
         match self.rx.next() {
             Ok(frame) => Ok(Some(frame)),
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
                 Ok(None)
             }
             Err(e) => Err(e),
