@@ -457,7 +457,10 @@ fn race_udp(
 /// What the TCP run adds to the tally.
 struct TcpOutcome {
     tally: Tally,
+    /// Every message reached the receiving application.
     finished: bool,
+    /// Both FINs went through: the connection closed in good order.
+    closed: bool,
     connected: bool,
     /// How long connect() took: the three-way handshake.
     handshake: Option<Duration>,
@@ -590,15 +593,19 @@ fn race_tcp(
         .join()
         .map_err(|_| anyhow::anyhow!("the TCP receiver thread panicked"))?
         .context("TCP receive")?;
-    let finished = eof && all_read;
-    let end = if finished {
-        got.last().map_or(start, |g| g.1)
-    } else {
-        Instant::now().min(deadline)
-    };
+    let closed = eof && all_read;
+    let end = Instant::now().min(deadline);
+    let mut t = tally(m, count as u64, &sent_at, &got, start, end);
+    let finished = t.delivered == count as u64;
+    if finished {
+        // The time until the last message was in, not until the close.
+        let last = got.iter().map(|g| g.1).max().unwrap_or(start);
+        t.seconds = last.saturating_duration_since(start).as_secs_f64();
+    }
     Ok(TcpOutcome {
-        tally: tally(m, count as u64, &sent_at, &got, start, end),
+        tally: t,
         finished,
+        closed,
         connected,
         handshake,
         sender: sender_info,
@@ -752,6 +759,7 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         };
         let mut tcp_json = side(&tcp.tally, rs + rr);
         tcp_json["finished"] = json!(tcp.finished);
+        tcp_json["closed"] = json!(tcp.closed);
         tcp_json["connected"] = json!(tcp.connected);
         tcp_json["handshake_seconds"] =
             json!(tcp.handshake.map(|d| (d.as_secs_f64() * 1e6).round() / 1e6));
@@ -787,8 +795,14 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         writeln!(out, "{v}")?;
         return Ok(());
     }
-    if tcp.finished {
+    if tcp.finished && tcp.closed {
         writeln!(out, "all {} read", tcp.tally.delivered)?;
+    } else if tcp.finished {
+        writeln!(
+            out,
+            "all {} read, but the close (FIN, ACK) had not gone through after {} s",
+            tcp.tally.delivered, args.timeout
+        )?;
     } else if !tcp.connected {
         writeln!(out, "no connection within {} s", args.timeout)?;
     } else {
@@ -990,6 +1004,21 @@ fn explain(
                 t.delivered,
                 wt[0].packets + wt[1].packets,
                 t.sent
+            ));
+        }
+        if wt[0].packets < t.sent {
+            v.push(format!(
+                "TCP carried {} messages in {} packets (handshake and FIN included): a byte stream \
+                 keeps no message boundaries, and writes queued while it waited for an ACK left \
+                 as fewer, larger segments. The receiver cut the stream back into messages.",
+                t.sent, wt[0].packets
+            ));
+        }
+        if !tcp.closed {
+            v.push(format!(
+                "Every message was in, but the closing exchange (FIN, ACK each way) was still \
+                 being retransmitted when --timeout ({} s) ran out.",
+                args.timeout
             ));
         }
     } else {
