@@ -109,6 +109,7 @@ Examples:
   sudo netlab race --loss 20% --reorder 10% --delay 30ms --count 200
   sudo netlab race --seed 7                          the same wire decisions as another --seed 7 run
   sudo netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
+  sudo netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
 
 netlab moves into two private, anonymous network namespaces (the server sockets in one,
 the clients in the other), each with a TUN device, and is itself the wire between them:
@@ -389,6 +390,11 @@ pub struct RaceArgs {
     /// Use IPv6 inside the namespaces (fd00:6e6c:72::1 and ::2).
     #[arg(long)]
     pub ipv6: bool,
+
+    /// Save every packet the wire delivered, both runs, to a pcap file (raw IP link
+    /// type): `netlab dissect` or Wireshark then show the retransmissions.
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
 
     /// Print the result as one JSON object: {"tcp": {…}, "udp": {…}, "wire": {…}}.
     #[arg(long)]

@@ -134,6 +134,49 @@ fn a_perfect_wire_delivers_everything_over_both() {
 }
 
 #[test]
+fn the_pcap_holds_what_the_wire_delivered() {
+    need_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("race.pcap");
+    let v = race(&[
+        "--loss",
+        "0%",
+        "--count",
+        "20",
+        "-w",
+        pcap.to_str().unwrap(),
+    ]);
+    let out = Command::new("tshark")
+        .args(["-r", pcap.to_str().unwrap(), "-T", "fields"])
+        .args(["-e", "ip.proto", "-e", "udp.payload", "-e", "tcp.len"])
+        .output()
+        .expect("tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    // UDP: the 20 messages, in order, byte for byte.
+    let udp: Vec<&str> = rows.iter().filter(|r| r[0] == "17").map(|r| r[1]).collect();
+    let want: Vec<String> = (0..20)
+        .map(|i| {
+            format!("msg {i:04}\n")
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    assert_eq!(udp, want);
+    // TCP: every packet the wire counted, and the 20 messages' bytes (180) in data.
+    let tcp: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == "6").collect();
+    assert_eq!(tcp.len() as u64, n(&v["wire"]["tcp"], "packets"), "{v}");
+    let data: u64 = tcp.iter().map(|r| r[2].parse::<u64>().unwrap()).sum();
+    assert_eq!(data, 20 * 9);
+}
+
+#[test]
 fn the_same_seed_loses_the_same_udp_messages() {
     need_root!();
     let args = [

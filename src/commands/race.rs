@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::capture::Writer;
 use crate::cli::RaceArgs;
 use crate::net::sandbox::{self, Plan, SandboxError};
 use crate::net::tcp_info::{TcpInfo, tcp_info};
@@ -250,16 +251,35 @@ impl Lossy {
 }
 
 /// Runs the wire until `stop` is set; returns what it did.
-fn relay(mut pair: WirePair, settings: Settings, stop: Arc<AtomicBool>) -> [[DirCounts; 2]; 2] {
+/// Runs the wire until `stop` is set; returns what it did. With `pcap`, every packet
+/// the wire delivers is saved as it is delivered (the dropped ones are not: Wireshark
+/// then marks the gaps they leave).
+fn relay(
+    mut pair: WirePair,
+    settings: Settings,
+    stop: Arc<AtomicBool>,
+    mut pcap: Option<Pcap>,
+) -> std::io::Result<[[DirCounts; 2]; 2]> {
     let mut wire = Lossy::new(settings);
     let start = Instant::now();
     let mut buf = vec![0u8; 65536];
+    let mut pcap_error = None;
     while !stop.load(Ordering::Relaxed) {
         let now = start.elapsed();
         while let Some((to, bytes)) = wire.due(now) {
             // A write into a TUN device only fails if the device is gone; the race's own
             // deadlines then end the run.
             let _ = pair.deliver(to, &bytes);
+            if let Some(w) = &mut pcap
+                && pcap_error.is_none()
+            {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                if let Err(e) = w.write_packet(t.as_secs() as u32, t.subsec_micros(), &bytes) {
+                    pcap_error = Some(e);
+                }
+            }
         }
         let wait = wire
             .next_due()
@@ -271,8 +291,16 @@ fn relay(mut pair: WirePair, settings: Settings, stop: Arc<AtomicBool>) -> [[Dir
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
     }
-    wire.counts
+    if let Some(e) = pcap_error {
+        return Err(e);
+    }
+    if let Some(mut w) = pcap {
+        w.flush()?;
+    }
+    Ok(wire.counts)
 }
+
+type Pcap = Writer<std::io::BufWriter<std::fs::File>>;
 
 // ---------------------------------------------------------------------------------------
 // Messages and the receivers' tally
@@ -647,6 +675,16 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
             24,
         )
     };
+    // The file first: a bad path is reported before any namespace is made.
+    let pcap = match &args.write {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            // LINKTYPE_RAW: the TUN devices carry bare IP packets.
+            Some(Writer::new(std::io::BufWriter::new(f), 101)?)
+        }
+        None => None,
+    };
     let udp_to = SocketAddr::new(ip_a, UDP_PORT);
     let tcp_to = SocketAddr::new(ip_a, TCP_PORT);
     let built = WirePair::build(
@@ -684,7 +722,7 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let wire = {
         let stop = stop.clone();
-        std::thread::spawn(move || relay(pair, settings, stop))
+        std::thread::spawn(move || relay(pair, settings, stop, pcap))
     };
     let mut out = std::io::stdout().lock();
     let human = !args.json;
@@ -737,7 +775,8 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     let counts = wire
         .join()
-        .map_err(|_| anyhow::anyhow!("the wire thread panicked"))?;
+        .map_err(|_| anyhow::anyhow!("the wire thread panicked"))?
+        .context("writing the pcap file")?;
     let retrans = |i: &Option<TcpInfo>| i.as_ref().map_or(0, |i| u64::from(i.total_retrans));
     let (rs, rr) = (retrans(&tcp.sender), retrans(&tcp.receiver));
     if args.json {
