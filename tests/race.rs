@@ -314,3 +314,52 @@ fn bad_settings_are_usage_errors() {
         assert!(err.contains("error:"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn help_shows_pasteable_examples() {
+    for (cmd, example) in [
+        ("race", "sudo netlab race --loss 0%"),
+        (
+            "capture",
+            "sudo netlab capture -i lo --filter 'tcp.port == 7000'",
+        ),
+    ] {
+        let out = netlab().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("Examples:") && text.contains(example),
+            "{cmd}: {text}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_ends_the_race_at_once_and_leaves_nothing_behind() {
+    need_root!();
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = netlab()
+        .args(["race", "--loss", "60%", "--count", "50", "--timeout", "300"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("netlab race ignored SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // The default action: the process ends, and with it its anonymous namespaces, TUN
+    // devices and sockets. The host never had any of them.
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&links.stdout).contains("race-"));
+}

@@ -195,8 +195,9 @@ fn open_channel(
         return Err(SniffError::Io("SO_ATTACH_FILTER", e));
     }
     let config = Config {
-        // lo's MTU is 65536: a frame must fit whole.
-        read_buffer_size: 65536 + 64,
+        // lo's MTU is 65536, and offloads hand the tap even larger (not yet segmented)
+        // packets: a frame must fit whole.
+        read_buffer_size: 256 * 1024,
         read_timeout: Some(poll),
         promiscuous: false,
         socket_fd: Some(fd),
