@@ -121,13 +121,18 @@ fn a_perfect_wire_delivers_everything_over_both() {
                 n(s, "lost"),
                 n(s, "duplicates"),
                 n(s, "out_of_order"),
-                n(s, "retransmissions")
             ),
-            (100, 100, 0, 0, 0, 0),
+            (100, 100, 0, 0, 0),
             "{p}: {v}"
         );
         assert_eq!(n(&v["wire"][p], "dropped"), 0, "{v}");
     }
+    assert_eq!(v["tcp"]["closed"], true, "{v}");
+    assert_eq!(n(&v["udp"], "retransmissions"), 0);
+    // Nothing was lost, so TCP had nothing to repair. (A loaded machine can still delay
+    // an ACK past Linux's tail-loss-probe timer, ~10 ms, which then resends the last
+    // segment once: a few spurious retransmissions are possible, never many.)
+    assert!(n(&v["tcp"], "retransmissions") <= 3, "{v}");
     // TCP needs more packets than messages: the handshake, ACKs, the FINs.
     assert!(n(&v["wire"]["tcp"], "packets") > 100, "{v}");
     assert_eq!(n(&v["wire"]["udp"], "packets"), 100, "{v}");
