@@ -51,7 +51,7 @@ fn n(v: &Value, key: &str) -> u64 {
 #[test]
 fn under_loss_tcp_delivers_everything_in_order_and_udp_loses_some() {
     need_root!();
-    let v = race(&["--loss", "20%", "--count", "100", "--seed", "4242"]);
+    let v = race(&["--loss", "20%", "--count", "100", "--seed", "1"]);
     let (tcp, udp, wire) = (&v["tcp"], &v["udp"], &v["wire"]);
     for side in [tcp, udp] {
         for key in [
@@ -104,7 +104,7 @@ fn under_loss_tcp_delivers_everything_in_order_and_udp_loses_some() {
         "UDP has no ACKs: {v}"
     );
     assert_eq!(n(udp, "retransmissions"), 0);
-    assert_eq!(wire["seed"], 4242);
+    assert_eq!(wire["seed"], 1);
     assert_eq!(wire["loss"].as_f64(), Some(0.2));
 }
 

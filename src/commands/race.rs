@@ -1025,10 +1025,19 @@ fn explain(
                  segment waits for its retransmission (up to {:.1} ms here): head-of-line blocking.",
                 t.seconds, u.seconds, t.latency_max_ms
             ));
-            if tcp
+            let slow_start = tcp
                 .handshake
-                .is_some_and(|h| h >= Duration::from_millis(900))
-            {
+                .is_some_and(|h| h >= Duration::from_millis(900));
+            if !slow_start && t.latency_max_ms > 2000.0 {
+                v.push(
+                    "Seconds of waiting mean a segment, or the ACKs for it, was lost several times \
+                     in a row: after each timeout TCP doubles its retransmission timer \
+                     (exponential backoff, RFC 6298 § 5.5), so as not to flood a path that may be \
+                     congested."
+                        .to_string(),
+                );
+            }
+            if slow_start {
                 v.push(
                     "connect() took over a second: a SYN or SYN-ACK was lost and resent after the \
                      initial 1 s timeout; without a round-trip sample Linux then also starts the \
