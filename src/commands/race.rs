@@ -1040,8 +1040,9 @@ fn explain(
             if slow_start {
                 v.push(
                     "connect() took over a second: a SYN or SYN-ACK was lost and resent after the \
-                     initial 1 s timeout; without a round-trip sample Linux then also starts the \
-                     data with a cautious 3 s retransmission timer (RFC 6298 § 5.7)."
+                     initial 1 s timeout. After such a loss TCP starts the data cautiously: one \
+                     segment at a time (RFC 5681 § 3.1) and, without a round-trip sample, a 3 s \
+                     retransmission timer (RFC 6298 § 5.7)."
                         .to_string(),
                 );
             }
