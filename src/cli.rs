@@ -47,6 +47,15 @@ pub enum Command {
     /// and the closing handshake.
     #[command(name = "ws-upgrade", after_help = WS_UPGRADE_EXAMPLES)]
     WsUpgrade(WsUpgradeArgs),
+    /// The same numbered messages over TCP and over UDP, through a lossy wire netlab
+    /// runs between two private network namespaces: delivered, lost, out of order,
+    /// retransmitted, side by side.
+    #[command(after_help = RACE_EXAMPLES)]
+    Race(RaceArgs),
+    /// Capture live packets on an interface (lo by default) and explain each one, as
+    /// `netlab dissect` does for a file.
+    #[command(after_help = CAPTURE_EXAMPLES)]
+    Capture(CaptureArgs),
     /// TCP between real kernel sockets, every system call printed: an echo server and a
     /// client, the ephemeral port, the 4-tuple and TCP_INFO after each exchange.
     #[command(subcommand)]
@@ -104,6 +113,34 @@ Examples:
 
 netlab's server and client run in one process on 127.0.0.1 (no privileges needed).
 The pcap's TCP/IP packets are reconstructed from the bytes each side wrote, not captured.";
+
+const RACE_EXAMPLES: &str = "\
+Examples:
+  sudo netlab race                                   100 messages, 20% loss each way
+  sudo netlab race --loss 0%                         a perfect wire: both deliver everything
+  sudo netlab race --loss 20% --reorder 10% --delay 30ms --count 200
+  sudo netlab race --seed 7                          the same wire decisions as another --seed 7 run
+  sudo netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
+  sudo netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
+
+netlab moves into two private, anonymous network namespaces (the server sockets in one,
+the clients in the other), each with a TUN device, and is itself the wire between them:
+it drops, holds back and delays packets in both directions — TCP's ACKs too. UDP runs
+first, then TCP, over the same wire. Both namespaces vanish when netlab exits, however it
+exits (Ctrl-C included); the host's own network is never touched.";
+
+const CAPTURE_EXAMPLES: &str = "\
+Examples:
+  sudo netlab capture                                    everything on lo, one line a packet
+  sudo netlab capture -i lo --filter 'tcp.port == 7000'  then run a client in another terminal
+  sudo netlab capture -v -c 4 --filter 'udp'             the layer tree of 4 UDP packets
+  sudo netlab capture -x -c 1                            one packet's bytes, coloured by layer
+  sudo netlab capture --json --filter 'udp.port == 9999' NDJSON, Wireshark field names
+  sudo netlab capture -c 10 -w lo.pcap                   also save them for tshark/Wireshark
+
+Ctrl-C stops the capture and prints how many packets were captured. The filter is a
+display filter, the same as `netlab dissect --filter`; -c and -w count and save only the
+packets it keeps. Without root: sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\"";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -302,6 +339,109 @@ pub struct DissectArgs {
     /// conversations.
     #[arg(long)]
     pub stats: bool,
+}
+
+/// A percentage: `20%`, `20` or `0.5%`.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let n = s.trim().trim_end_matches('%');
+    match n.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!("`{s}` is not a percentage from 0% to 100%")),
+    }
+}
+
+/// A duration: `30ms`, `1.5s`, or a bare number of milliseconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1e-3)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v >= 0.0 && v * scale <= 10.0 => Ok(std::time::Duration::from_secs_f64(v * scale)),
+        _ => Err(format!("`{s}` is not a delay from 0ms to 10s (e.g. 30ms)")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RaceArgs {
+    /// Chance that the wire drops a packet, each way (TCP's ACKs and SYNs included).
+    #[arg(long, value_name = "PERCENT", default_value = "20%", value_parser = parse_percent)]
+    pub loss: f64,
+
+    /// Chance that the wire holds a packet back until the next one in the same direction
+    /// has passed it.
+    #[arg(long, value_name = "PERCENT", default_value = "0%", value_parser = parse_percent)]
+    pub reorder: f64,
+
+    /// Delay every packet on the wire by this much (`30ms`, `0.1s`).
+    #[arg(long, value_name = "TIME", default_value = "0ms", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+
+    /// How many numbered messages each protocol carries (one every millisecond).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+
+    /// Seed of the wire's dice: the same seed drops and reorders the same packets of
+    /// each direction (random, and printed, without it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Give TCP at most this many seconds (with heavy loss its timer backs off
+    /// exponentially); a run cut short says so.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Use IPv6 inside the namespaces (fd00:6e6c:72::1 and ::2).
+    #[arg(long)]
+    pub ipv6: bool,
+
+    /// Save every packet the wire delivered, both runs, to a pcap file (raw IP link
+    /// type): `netlab dissect` or Wireshark then show the retransmissions.
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print the result as one JSON object: {"tcp": {…}, "udp": {…}, "wire": {…}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The interface to capture on (`ip link` lists them).
+    #[arg(short = 'i', long, value_name = "IFACE", default_value = "lo")]
+    pub interface: String,
+
+    /// Only show packets matching a display filter, e.g. `udp.port == 9999`.
+    #[arg(short = 'Y', long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Stop after N (shown) packets.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Also save the shown packets to a pcap file (the interface's link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Show each packet as a tree of layers and fields, with meanings and byte offsets.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Show each packet's bytes in hex and ASCII, coloured by layer.
+    #[arg(short = 'x', long)]
+    pub hex: bool,
+
+    /// Print NDJSON: one JSON object per packet, fields named as in Wireshark.
+    #[arg(long, conflicts_with_all = ["verbose", "hex"])]
+    pub json: bool,
 }
 
 const TCP_SERVE_EXAMPLES: &str = "\

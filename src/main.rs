@@ -39,6 +39,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::ports::run(&args, style)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Race(args) => {
+            commands::race::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Capture(args) => {
+            commands::capture::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

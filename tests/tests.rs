@@ -9,6 +9,7 @@
 mod autobahn;
 mod autobahn_client;
 mod browser;
+mod capture;
 mod cli;
 mod common;
 mod golden;
@@ -17,6 +18,7 @@ mod layers;
 mod lessons;
 mod mutation;
 mod oracle;
+mod race;
 mod sockets;
 mod ws;
 mod ws_upgrade;

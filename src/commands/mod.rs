@@ -1,7 +1,10 @@
 //! One file per subcommand: the only place that joins I/O, codecs and printing.
 
+pub mod capture;
 pub mod dissect;
 pub mod ports;
+pub mod printer;
+pub mod race;
 pub mod syscall;
 pub mod tcp;
 pub mod tcp_handshake;
