@@ -4,6 +4,7 @@
 //!
 //! Imports: `std`, `libc`.
 
+pub mod conn_watch;
 pub mod raw;
 pub mod sandbox;
 pub mod tcp_info;
