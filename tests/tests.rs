@@ -16,6 +16,7 @@ mod handshake;
 mod layers;
 mod lessons;
 mod mutation;
+mod onion;
 mod oracle;
 mod ws;
 mod ws_upgrade;

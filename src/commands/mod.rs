@@ -1,6 +1,7 @@
 //! One file per subcommand: the only place that joins I/O, codecs and printing.
 
 pub mod dissect;
+pub mod onion;
 pub mod tcp_handshake;
 pub mod ws;
 pub mod ws_upgrade;

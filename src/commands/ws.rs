@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
+use crate::net::conn_watch::{LoopbackWatch, WhyNot};
 use crate::wire::http::{self, HttpError, Request, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift, describe};
@@ -88,6 +90,30 @@ pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String
     )
 }
 
+/// Prints the lower layers under a trace line, each line with `prefix`.
+fn print_below(prefix: &str, text: &str) {
+    for line in text.lines() {
+        println!("{prefix}{line}");
+    }
+}
+
+/// Traces the lower layers of a frame just written.
+fn onion_sent(onion: Option<&Mutex<Onion>>, prefix: &str, f: &Frame) {
+    if let Some(o) = onion {
+        let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
+        print_below(prefix, &text);
+    }
+}
+
+/// Traces the lower layers of a frame just read.
+fn onion_received(onion: Option<&Mutex<Onion>>, prefix: &str, h: &FrameHeader) {
+    if let Some(o) = onion {
+        let len = h.header_len() + h.payload_len as usize;
+        let text = lock(o).received(len, h.header_len(), "WebSocket frame");
+        print_below(prefix, &text);
+    }
+}
+
 fn trace_frame(arrow: &str, f: &Frame) -> String {
     let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
     trace_line(arrow, &f.header(), &f.payload[..end])
@@ -147,6 +173,8 @@ struct Server {
     /// Connections being served, against `max_connections`.
     active: std::sync::atomic::AtomicUsize,
     max_connections: usize,
+    /// `--trace`: the packet watch on lo for the lower layers (or why there is none).
+    watch: Option<Result<LoopbackWatch, WhyNot>>,
 }
 
 /// Counts a connection while its thread lives.
@@ -176,11 +204,16 @@ fn serve(args: &WsServeArgs) -> Result<()> {
             .unwrap_or(if args.chat { 6000 } else { 12_000 })
             .max(1),
         quiet: args.quiet,
+        // Started before the first accept, so it sees every connection's SYN.
+        watch: args.trace.then(|| onion::watch(addr)),
     });
     let mode = if args.chat { "chat" } else { "echo" };
     println!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
     );
+    if let Some(w) = &server.watch {
+        println!("{}", onion::banner(w));
+    }
     for conn in listener.incoming() {
         match conn {
             Ok(mut stream) => {
@@ -230,7 +263,8 @@ fn serve(args: &WsServeArgs) -> Result<()> {
 }
 
 enum Head {
-    Request(Request, Vec<u8>),
+    /// The request, the bytes read after it, and the length of its head.
+    Request(Request, Vec<u8>, usize),
     Bad(HttpError),
     TimedOut,
     Closed,
@@ -243,7 +277,7 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
     let mut chunk = [0u8; 4096];
     loop {
         match http::parse_request(&buf) {
-            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
+            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec(), n)),
             Ok(None) => {}
             Err(e) => return Ok(Head::Bad(e)),
         }
@@ -298,8 +332,8 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 
 fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     let _ = stream.set_nodelay(true);
-    let (req, leftover) = match read_head(&mut stream)? {
-        Head::Request(req, rest) => (req, rest),
+    let (req, leftover, head_len) = match read_head(&mut stream)? {
+        Head::Request(req, rest, n) => (req, rest, n),
         Head::Bad(e) => {
             println!("[{peer}] bad request head: {e} → {}", e.status());
             let resp = Response::new(e.status())
@@ -363,7 +397,16 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     }
     let supported: Vec<&str> = server.protocols.iter().map(String::as_str).collect();
     let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
-    stream.write_all(&hs.accept_response(protocol).to_bytes())?;
+    let accept = hs.accept_response(protocol).to_bytes();
+    stream.write_all(&accept)?;
+    let onion = server.watch.as_ref().map(|w| {
+        Arc::new(Mutex::new(Onion::new(
+            &stream,
+            w,
+            accept.len() as u64,
+            head_len as u64,
+        )))
+    });
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
     println!(
         "[{peer}] open: GET {} → 101 (subprotocol: {}{})",
@@ -382,12 +425,12 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     // connections' threads broadcast too, so a writer thread owns the socket's sending
     // side and everyone queues frames for it.
     let mut outlet = if server.echo {
-        Outlet::Direct { done: false }
+        Outlet::Direct { done: false, onion }
     } else {
         let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server.trace, peer)?;
+        let writer = start_writer(&stream, rx, server.trace, peer, onion.clone())?;
         lock(&server.clients).push((id, tx.clone()));
-        Outlet::Queue { tx, writer }
+        Outlet::Queue { tx, writer, onion }
     };
 
     let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
@@ -412,7 +455,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
             }
         }
     }
-    if let Outlet::Queue { tx, writer } = outlet {
+    if let Outlet::Queue { tx, writer, .. } = outlet {
         lock(&server.clients).retain(|(i, _)| *i != id);
         let _ = tx.send(Out::Shutdown);
         let _ = writer.join();
@@ -426,18 +469,29 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
 /// Where a connection's outgoing frames go.
 enum Outlet {
     /// Written at once by the connection's own thread (echo mode).
-    Direct { done: bool },
+    Direct {
+        done: bool,
+        onion: Option<Arc<Mutex<Onion>>>,
+    },
     /// Queued for the connection's writer thread (chat mode).
     Queue {
         tx: Sender<Out>,
         writer: thread::JoinHandle<()>,
+        onion: Option<Arc<Mutex<Onion>>>,
     },
 }
 
 impl Outlet {
+    /// The lower-layer tracer (`--trace`).
+    fn onion(&self) -> Option<&Mutex<Onion>> {
+        match self {
+            Outlet::Direct { onion, .. } | Outlet::Queue { onion, .. } => onion.as_deref(),
+        }
+    }
+
     fn send(&mut self, stream: &TcpStream, f: Frame, trace: bool, peer: &str) {
         match self {
-            Outlet::Direct { done } => {
+            Outlet::Direct { done, onion } => {
                 if *done {
                     return;
                 }
@@ -446,6 +500,9 @@ impl Outlet {
                 }
                 // RFC 6455 § 5.5.1: nothing may follow our close frame.
                 let written = (&*stream).write_all(&f.encode()).is_ok();
+                if written {
+                    onion_sent(onion.as_deref(), &format!("[{peer}] "), &f);
+                }
                 *done = !written || f.opcode == OpCode::Close;
             }
             Outlet::Queue { tx, .. } => {
@@ -461,6 +518,7 @@ fn start_writer(
     rx: mpsc::Receiver<Out>,
     trace: bool,
     peer: &str,
+    onion: Option<Arc<Mutex<Onion>>>,
 ) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
     let wpeer = peer.to_string();
@@ -474,6 +532,9 @@ fn start_writer(
                     }
                     // RFC 6455 § 5.5.1: nothing may follow our close frame.
                     let written = wstream.write_all(&f.encode()).is_ok();
+                    if written {
+                        onion_sent(onion.as_deref(), &format!("[{wpeer}] "), &f);
+                    }
                     done = !written || f.opcode == OpCode::Close;
                 }
                 Out::Frame(_) => {}
@@ -512,6 +573,7 @@ fn react(
             Action::Received { header, preview } => {
                 if server.trace {
                     println!("[{peer}] {}", trace_line("←", &header, &preview));
+                    onion_received(outlet.onion(), &format!("[{peer}] "), &header);
                 }
             }
             Action::Message(m) => {
@@ -700,6 +762,8 @@ struct Client {
     stream: TcpStream,
     session: Session,
     trace: bool,
+    /// `--trace`: the lower layers under each frame.
+    onion: Option<Mutex<Onion>>,
     /// Send every received message back (`--echo`).
     echo: bool,
     received: usize,
@@ -712,12 +776,14 @@ impl Client {
         if self.trace {
             println!("{}", trace_frame("→", &frame));
         }
+        self.stream
+            .write_all(&frame.encode())
+            .context("cannot write to the connection")?;
+        onion_sent(self.onion.as_ref(), "", &frame);
         if show {
             println!("→ {}", describe(frame.opcode, &frame.payload));
         }
-        self.stream
-            .write_all(&frame.encode())
-            .context("cannot write to the connection")
+        Ok(())
     }
 
     fn send(&mut self, frame: Frame) -> Result<()> {
@@ -744,6 +810,7 @@ impl Client {
                 Action::Received { header, preview } => {
                     if self.trace {
                         println!("{}", trace_line("←", &header, &preview));
+                        onion_received(self.onion.as_ref(), "", &header);
                     }
                 }
                 Action::Message(m) => {
@@ -811,8 +878,9 @@ impl Client {
     }
 }
 
-/// Reads a response head within [`HEAD_TIMEOUT`]: the response and the bytes after it.
-fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>)> {
+/// Reads a response head within [`HEAD_TIMEOUT`]: the response, the bytes after it, and
+/// the length of the head.
+fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>, usize)> {
     let deadline = Instant::now() + HEAD_TIMEOUT;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -821,7 +889,7 @@ fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>)> {
             && let Some((resp, n)) =
                 http::parse_response(&buf).context("the server's answer is not HTTP")?
         {
-            return Ok((resp, buf[n..].to_vec()));
+            return Ok((resp, buf[n..].to_vec(), n));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -848,7 +916,23 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         }
         None => None,
     };
-    let mut stream = TcpStream::connect((url.host.trim_matches(['[', ']']), url.port))
+    let target = (url.host.trim_matches(['[', ']']), url.port);
+    // `--trace`: watch the server's port on lo before connecting, to see the SYNs.
+    let watch = match args.trace {
+        true => {
+            let first = std::net::ToSocketAddrs::to_socket_addrs(&target)
+                .ok()
+                .and_then(|mut a| a.next());
+            let w = match first {
+                Some(a) => onion::watch(a),
+                None => Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+            };
+            println!("{}", onion::banner(&w));
+            Some(w)
+        }
+        false => None,
+    };
+    let mut stream = TcpStream::connect(target)
         .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))?;
     let _ = stream.set_nodelay(true);
     let peer: SocketAddr = stream.peer_addr()?;
@@ -861,10 +945,11 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     let key = wsw::client_key(rng.nonce());
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
     let req = wsw::client_request(&host, &url.target, &key, &protocols);
+    let req = req.to_bytes();
     stream
-        .write_all(&req.to_bytes())
+        .write_all(&req)
         .context("cannot send the handshake")?;
-    let (resp, leftover) = read_response(&mut stream)?;
+    let (resp, leftover, head_len) = read_response(&mut stream)?;
     let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
         .context("the WebSocket handshake failed")?;
     println!(
@@ -906,10 +991,14 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     }
     drop(tx);
 
+    let onion = watch
+        .as_ref()
+        .map(|w| Mutex::new(Onion::new(&stream, w, req.len() as u64, head_len as u64)));
     let mut client = Client {
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
+        onion,
         echo: args.echo,
         received: 0,
         ended: None,

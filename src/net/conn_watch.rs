@@ -272,9 +272,7 @@ impl ConnWatch {
         let info = super::tcp_info::tcp_info(sock)
             .map_err(|e| WhyNot::Failed(format!("TCP_INFO: {e}")))?;
         let conn = watch.conn(local, peer);
-        let sent = info
-            .bytes_sent
-            .map(|s| s - info.bytes_retrans.unwrap_or(0));
+        let sent = info.bytes_sent.map(|s| s - info.bytes_retrans.unwrap_or(0));
         let received = info.bytes_received;
         {
             let mut t = conn.inner.shared.lock();
@@ -318,33 +316,32 @@ impl ConnWatch {
                 .conns
                 .get_mut(&key(self.local, self.peer))
                 .and_then(|c| c.flows.get_mut(&sender));
-            let (found, covered) = match flow {
-                Some(flow) => {
-                    // Forget what lies wholly before the range.
-                    while flow
-                        .segments
-                        .front()
-                        .is_some_and(|s| s.stream_range().end <= bytes.start && s.payload_len > 0)
-                    {
-                        flow.segments.pop_front();
+            let (found, covered) =
+                match flow {
+                    Some(flow) => {
+                        // Forget what lies wholly before the range.
+                        while flow.segments.front().is_some_and(|s| {
+                            s.stream_range().end <= bytes.start && s.payload_len > 0
+                        }) {
+                            flow.segments.pop_front();
+                        }
+                        let found: Vec<Segment> = flow
+                            .segments
+                            .iter()
+                            .filter(|s| {
+                                let r = s.stream_range();
+                                r.start < bytes.end && bytes.start < r.end
+                            })
+                            .map(|s| Segment {
+                                direction,
+                                ..s.clone()
+                            })
+                            .collect();
+                        let covered = covers(&found, &bytes);
+                        (found, covered)
                     }
-                    let found: Vec<Segment> = flow
-                        .segments
-                        .iter()
-                        .filter(|s| {
-                            let r = s.stream_range();
-                            r.start < bytes.end && bytes.start < r.end
-                        })
-                        .map(|s| Segment {
-                            direction,
-                            ..s.clone()
-                        })
-                        .collect();
-                    let covered = covers(&found, &bytes);
-                    (found, covered)
-                }
-                None => (Vec::new(), bytes.is_empty()),
-            };
+                    None => (Vec::new(), bytes.is_empty()),
+                };
             let left = deadline.saturating_duration_since(Instant::now());
             if covered || left.is_zero() {
                 return Ok(found);
@@ -537,7 +534,10 @@ mod tests {
     fn coverage_of_a_byte_range() {
         assert!(covers(&[seg(0, 10)], &(2..8)));
         assert!(covers(&[seg(5, 5), seg(0, 5)], &(0..10)));
-        assert!(!covers(&[seg(0, 4), seg(5, 5)], &(0..10)), "a hole at byte 4");
+        assert!(
+            !covers(&[seg(0, 4), seg(5, 5)], &(0..10)),
+            "a hole at byte 4"
+        );
         assert!(!covers(&[seg(0, 5)], &(0..10)));
         assert!(covers(&[], &(3..3)));
     }
@@ -568,8 +568,15 @@ mod tests {
             .iter()
             .map(|s| (s.stream_offset, s.payload_len, s.retransmission, s.number))
             .collect();
-        assert_eq!(sent, [(0, 100, false, 4), (100, 8, false, 6), (100, 8, true, 7)]);
-        let got: Vec<u64> = c.flows[&b].segments.iter().map(|s| s.stream_offset).collect();
+        assert_eq!(
+            sent,
+            [(0, 100, false, 4), (100, 8, false, 6), (100, 8, true, 7)]
+        );
+        let got: Vec<u64> = c.flows[&b]
+            .segments
+            .iter()
+            .map(|s| s.stream_offset)
+            .collect();
         assert_eq!(got, [0]);
     }
 
@@ -599,7 +606,9 @@ mod tests {
 
     #[test]
     fn a_non_loopback_address_is_refused() {
-        let e = LoopbackWatch::start("192.0.2.1:80".parse().unwrap()).err().unwrap();
+        let e = LoopbackWatch::start("192.0.2.1:80".parse().unwrap())
+            .err()
+            .unwrap();
         assert!(matches!(e, WhyNot::NotLoopback(_)), "{e}");
     }
 }

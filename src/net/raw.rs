@@ -348,7 +348,10 @@ impl LinkSniffer {
             )
         };
         if rc != 0 {
-            return Err(RawError::Io("attaching the packet filter", io::Error::last_os_error()));
+            return Err(RawError::Io(
+                "attaching the packet filter",
+                io::Error::last_os_error(),
+            ));
         }
         // SAFETY: sockaddr_ll is plain data; zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -364,7 +367,10 @@ impl LinkSniffer {
             )
         };
         if rc != 0 {
-            return Err(RawError::Io("binding the packet socket", io::Error::last_os_error()));
+            return Err(RawError::Io(
+                "binding the packet socket",
+                io::Error::last_os_error(),
+            ));
         }
         Ok(LinkSniffer { fd })
     }

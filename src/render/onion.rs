@@ -26,6 +26,9 @@ pub struct Unit {
     /// What its own layer added (the WebSocket frame header) and its name.
     pub header_len: usize,
     pub name: &'static str,
+    /// Say what each layer is for (the first unit of a connection); later units show
+    /// only the numbers.
+    pub explain: bool,
 }
 
 impl Unit {
@@ -149,11 +152,7 @@ fn bytes(n: u64) -> String {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 {
-        0
-    } else {
-        (part * 100 + whole / 2) / whole
-    }
+    (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
 }
 
 /// The lines under a traced unit: for each segment, TCP → IP → link, nested, and the
@@ -193,13 +192,7 @@ fn segment(out: &mut String, unit: &Unit, s: &SegmentView<'_>, style: Style) {
     let ip = layer_len(pkt, &[Proto::Ip, Proto::Ipv6]);
     let link = layer_len(
         pkt,
-        &[
-            Proto::Eth,
-            Proto::Sll,
-            Proto::Sll2,
-            Proto::Null,
-            Proto::Raw,
-        ],
+        &[Proto::Eth, Proto::Sll, Proto::Sll2, Proto::Null, Proto::Raw],
     );
 
     // TCP.
@@ -257,11 +250,15 @@ fn segment(out: &mut String, unit: &Unit, s: &SegmentView<'_>, style: Style) {
         } else {
             format!(" + {opt_len} B options ({})", opts.join(", "))
         };
+        let why = if unit.explain {
+            " — ports pick the sockets, the sequence number puts the bytes in order, \
+             the ack confirms the peer's, the window paces the sender"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{PAD}   TCP adds {}: 20 B fixed header{opt_text} — ports pick the sockets, \
-             the sequence number puts the bytes in order, the ack confirms the peer's, \
-             the window paces the sender",
+            "{PAD}   TCP adds {}: 20 B fixed header{opt_text}{why}",
             bytes(hl as u64)
         );
     }
@@ -295,10 +292,15 @@ fn segment(out: &mut String, unit: &Unit, s: &SegmentView<'_>, style: Style) {
             text(pkt, "ipv6.plen", &mut line);
         }
         let _ = writeln!(out, "{line}");
+        let why = if unit.explain {
+            ": addresses take the segment from host to host (here: loopback, never \
+             leaving this machine)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{PAD}      {} adds {}: addresses take the segment from host to host \
-             (here: loopback, never leaving this machine)",
+            "{PAD}      {} adds {}{why}",
             proto.title(),
             bytes(hl as u64)
         );
@@ -318,12 +320,12 @@ fn segment(out: &mut String, unit: &Unit, s: &SegmentView<'_>, style: Style) {
             text(pkt, "eth.type", &mut line);
         }
         let _ = writeln!(out, "{line}");
-        let _ = writeln!(
-            out,
-            "{PAD}         the link adds {}: on a real network the next hop's MAC address; \
-             lo has none, so both are zero",
-            bytes(hl as u64)
-        );
+        let why = if unit.explain {
+            ": on a real network the next hop's MAC address; lo has none, so both are zero"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{PAD}         the link adds {}{why}", bytes(hl as u64));
     }
 
     // The bill.
@@ -403,6 +405,13 @@ pub fn unseen(unit: &Unit, facts: &SocketFacts, why: &str) -> String {
             let _ = writeln!(out, "{PAD}   TCP_INFO unavailable: {e}");
         }
     }
+    if !unit.explain {
+        let _ = writeln!(
+            out,
+            "{PAD}   cannot see the segments, IP and link headers (see the first trace line)"
+        );
+        return out;
+    }
     let _ = writeln!(
         out,
         "{PAD}   cannot see: the segments' sequence/ack numbers, flags and options, the IP \
@@ -437,8 +446,8 @@ mod tests {
         // TCP: 40000 → 9001, seq 1101, ack 5130, data offset 8 (32 bytes), PSH+ACK,
         // window 512, NOP NOP TS.
         f.extend_from_slice(&[
-            0x9c, 0x40, 0x23, 0x29, 0, 0, 0x04, 0x4d, 0, 0, 0x14, 0x0a, 0x80, 0x18, 0x02, 0x00,
-            0, 0, 0, 0, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2,
+            0x9c, 0x40, 0x23, 0x29, 0, 0, 0x04, 0x4d, 0, 0, 0x14, 0x0a, 0x80, 0x18, 0x02, 0x00, 0,
+            0, 0, 0, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2,
         ]);
         f.extend_from_slice(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
         f
@@ -464,6 +473,7 @@ mod tests {
             stream: range,
             header_len: 6,
             name: "WebSocket frame",
+            explain: true,
         }
     }
 
@@ -527,14 +537,50 @@ mod tests {
         };
         let text = segments(&unit(104..108), &[seg], Style { color: false });
         assert!(text.contains("at +1.500 ms [retransmission]"), "{text}");
-        assert!(text.contains("its data: 4 of the 8 bytes are the WebSocket frame"), "{text}");
-        assert!(text.contains("(stream bytes 100–107; the WebSocket frame is bytes 104–107)"), "{text}");
+        assert!(
+            text.contains("its data: 4 of the 8 bytes are the WebSocket frame"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(stream bytes 100–107; the WebSocket frame is bytes 104–107)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn later_units_show_only_the_numbers() {
+        let pkt = dissect(&frame());
+        let seg = SegmentView {
+            pkt: &pkt,
+            number: 6,
+            stream: 100..108,
+            retransmission: false,
+            rel_us: None,
+        };
+        let u = Unit {
+            explain: false,
+            ..unit(100..108)
+        };
+        let text = segments(&u, &[seg], Style { color: false });
+        assert!(
+            text.contains(
+                "TCP adds 32 B: 20 B fixed header + 12 B options (NOP, NOP, timestamps)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("IPv4 adds 20 B\n") && text.contains("the link adds 14 B\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn nothing_seen_says_so() {
         let text = segments(&unit(0..8), &[], Style { color: false });
-        assert!(text.contains("no TCP segment carrying stream bytes 0–7"), "{text}");
+        assert!(
+            text.contains("no TCP segment carrying stream bytes 0–7"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! The lower layers of a `--trace` ("the onion, live"), for any command that speaks over a
+//! TCP connection on loopback: after it writes or reads a unit of bytes (a WebSocket
+//! frame), [`Onion::sent`] / [`Onion::received`] return the text to print under that
+//! unit's trace line: the TCP segment(s), IP header and link header that carried it,
+//! watched with a packet socket ([`crate::net::conn_watch`]), dissected with netlab's own
+//! dissector and laid out by [`crate::render::onion`]; or, without CAP_NET_RAW, what the
+//! socket knows (`TCP_INFO`) and what it cannot see.
+//!
+//! Use: start a [`LoopbackWatch`] with [`watch`] *before* the connection exists (a
+//! client: before `connect`; a server: before `accept`), so the watch sees the SYNs;
+//! then [`Onion::new`] per connection, telling it how many bytes each side already sent
+//! (the HTTP handshake); then call `sent` / `received` for each unit in stream order.
+//! An `Onion` is `Send`; share it behind a mutex when a reader and a writer thread
+//! trace the same connection.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::dissect::{Dissector, Meta, Packet};
+use crate::net::conn_watch::{self, ConnWatch, Direction, LoopbackWatch, WhyNot};
+use crate::net::tcp_info;
+use crate::render::Style;
+use crate::render::onion::{self as view, KernelFigures, SegmentView, SocketFacts, Unit};
+
+/// How long to wait for the watching thread to file the segments of a unit. On lo a
+/// written segment passes the packet tap before `write` returns and a read one before
+/// the data reaches the socket, so this is only the thread's scheduling delay.
+const WAIT: Duration = Duration::from_millis(500);
+
+/// Starts watching `endpoint`'s port on lo, or says why the packets cannot be seen.
+pub fn watch(endpoint: SocketAddr) -> Result<LoopbackWatch, WhyNot> {
+    LoopbackWatch::start(endpoint)
+}
+
+/// One line saying which view of the lower layers a trace will show.
+pub fn banner(w: &Result<LoopbackWatch, WhyNot>) -> String {
+    match w {
+        Ok(_) => "trace: TCP/IP/link layers from a packet socket on lo (AF_PACKET, CAP_NET_RAW)"
+            .to_string(),
+        Err(why) => format!(
+            "trace: TCP/IP/link layers hidden, showing what the socket knows (TCP_INFO): {why}"
+        ),
+    }
+}
+
+/// The lower-layer tracer of one connection.
+pub struct Onion {
+    below: Result<ConnWatch, String>,
+    sock: Option<TcpStream>,
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+    /// Stream offsets: the next byte each direction will carry.
+    sent: u64,
+    received: u64,
+    /// TCP_INFO (segments, bytes) at the last unit, per direction.
+    last_out: Option<(u32, u64)>,
+    last_in: Option<(u32, u64)>,
+    first_ts: Option<(i64, u32)>,
+    /// Units traced so far (the first one explains each layer).
+    traced: u64,
+    style: Style,
+}
+
+impl Onion {
+    /// `sent` / `received`: bytes each direction carried before the first traced unit
+    /// (the HTTP request and response of the WebSocket handshake).
+    pub fn new(
+        stream: &TcpStream,
+        watch: &Result<LoopbackWatch, WhyNot>,
+        sent: u64,
+        received: u64,
+    ) -> Onion {
+        let local = stream.local_addr().ok();
+        let peer = stream.peer_addr().ok();
+        let below = match (watch, local, peer) {
+            (Ok(w), Some(l), Some(p)) => Ok(w.conn(l, p)),
+            (Err(why), _, _) => Err(why.to_string()),
+            _ => Err("the socket has no addresses".to_string()),
+        };
+        let mut onion = Onion {
+            below,
+            sock: stream.try_clone().ok(),
+            local,
+            peer,
+            sent,
+            received,
+            last_out: None,
+            last_in: None,
+            first_ts: None,
+            traced: 0,
+            style: Style { color: false },
+        };
+        // Baselines for the deltas of the fallback view.
+        if let Some(info) = onion.info() {
+            onion.last_out = Some(out_counts(&info));
+            onion.last_in = Some(in_counts(&info));
+        }
+        onion
+    }
+
+    pub fn with_style(mut self, style: Style) -> Onion {
+        self.style = style;
+        self
+    }
+
+    /// Whether the packets are seen (false: the `TCP_INFO` fallback).
+    pub fn sees_packets(&self) -> bool {
+        self.below.is_ok()
+    }
+
+    fn info(&self) -> Option<tcp_info::TcpInfo> {
+        self.sock.as_ref().and_then(|s| tcp_info::tcp_info(s).ok())
+    }
+
+    /// After writing `len` bytes (a unit whose own header is `header_len` bytes): the
+    /// lines to print under its trace line.
+    pub fn sent(&mut self, len: usize, header_len: usize, name: &'static str) -> String {
+        let start = self.sent;
+        self.sent += len as u64;
+        self.render(true, start..self.sent, header_len, name)
+    }
+
+    /// After reading a unit of `len` bytes.
+    pub fn received(&mut self, len: usize, header_len: usize, name: &'static str) -> String {
+        let start = self.received;
+        self.received += len as u64;
+        self.render(false, start..self.received, header_len, name)
+    }
+
+    /// Counts bytes that pass without a trace (so later offsets stay right).
+    pub fn skip(&mut self, sent: u64, received: u64) {
+        self.sent += sent;
+        self.received += received;
+    }
+
+    fn render(
+        &mut self,
+        sent: bool,
+        stream: std::ops::Range<u64>,
+        header_len: usize,
+        name: &'static str,
+    ) -> String {
+        let unit = Unit {
+            sent,
+            stream: stream.clone(),
+            header_len,
+            name,
+            explain: self.traced == 0,
+        };
+        self.traced += 1;
+        let why = match &self.below {
+            Ok(w) => {
+                let dir = if sent {
+                    Direction::Sent
+                } else {
+                    Direction::Received
+                };
+                match w.segments_for(dir, stream, WAIT) {
+                    Ok(segs) => return self.segments(&unit, &segs),
+                    Err(why) => why.to_string(),
+                }
+            }
+            Err(why) => why.clone(),
+        };
+        let info = self.info();
+        let figures = match &info {
+            Some(i) => {
+                let (now, last) = if sent {
+                    (out_counts(i), &mut self.last_out)
+                } else {
+                    (in_counts(i), &mut self.last_in)
+                };
+                let before = last.replace(now);
+                let (s0, b0) = before.unwrap_or((0, 0));
+                let dir_bytes = if sent { i.bytes_sent } else { i.bytes_received };
+                Ok(KernelFigures {
+                    state: i.state,
+                    rtt_us: i.rtt_us,
+                    snd_mss: i.snd_mss,
+                    rcv_mss: i.rcv_mss,
+                    snd_cwnd: i.snd_cwnd,
+                    total_retrans: i.total_retrans,
+                    segs: (if sent { i.segs_out } else { i.segs_in })
+                        .map(|_| (now.0, now.0.saturating_sub(s0))),
+                    bytes: dir_bytes.map(|_| (now.1, now.1.saturating_sub(b0))),
+                })
+            }
+            None => Err("getsockopt(TCP_INFO) failed".to_string()),
+        };
+        let facts = SocketFacts {
+            local: self.local,
+            peer: self.peer,
+            info: figures,
+        };
+        view::unseen(&unit, &facts, &why)
+    }
+
+    fn segments(&mut self, unit: &Unit, segs: &[conn_watch::Segment]) -> String {
+        let mut pkts: Vec<Packet> = Vec::with_capacity(segs.len());
+        for s in segs {
+            let mut pkt = Packet::default();
+            let meta = Meta {
+                number: s.number,
+                ts_sec: s.ts.0,
+                ts_nsec: s.ts.1,
+                len: s.frame.len() as u32,
+                interface: 0,
+                linktype: conn_watch::LINKTYPE,
+            };
+            Dissector::new().dissect(meta, &s.frame, &mut pkt);
+            pkts.push(pkt);
+        }
+        let first = *self
+            .first_ts
+            .get_or_insert(segs.first().map_or((0, 0), |s| s.ts));
+        let views: Vec<SegmentView<'_>> = segs
+            .iter()
+            .zip(&pkts)
+            .map(|(s, pkt)| {
+                let ns =
+                    (s.ts.0 - first.0) as i128 * 1_000_000_000 + (s.ts.1 as i128 - first.1 as i128);
+                SegmentView {
+                    pkt,
+                    number: s.number,
+                    stream: s.stream_range(),
+                    retransmission: s.retransmission,
+                    rel_us: u64::try_from(ns / 1000).ok(),
+                }
+            })
+            .collect();
+        view::segments(unit, &views, self.style)
+    }
+}
+
+fn out_counts(i: &tcp_info::TcpInfo) -> (u32, u64) {
+    (i.segs_out.unwrap_or(0), i.bytes_sent.unwrap_or(0))
+}
+
+fn in_counts(i: &tcp_info::TcpInfo) -> (u32, u64) {
+    (i.segs_in.unwrap_or(0), i.bytes_received.unwrap_or(0))
+}
