@@ -8,8 +8,10 @@
 //!
 //! Use: start a [`LoopbackWatch`] with [`watch`] *before* the connection exists (a
 //! client: before `connect`; a server: before `accept`), so the watch sees the SYNs;
-//! then [`Onion::new`] per connection, telling it how many bytes each side already sent
-//! (the HTTP handshake); then call `sent` / `received` for each unit in stream order.
+//! then [`Onion::new`] per connection once the handshake is done, telling it how many
+//! bytes this side wrote (the HTTP request or response) and how many it read but has not
+//! traced yet (what followed the peer's HTTP head); then call `sent` / `received` for
+//! each unit in stream order.
 //! An `Onion` is `Send`; share it behind a mutex when a reader and a writer thread
 //! trace the same connection.
 
@@ -62,14 +64,20 @@ pub struct Onion {
 }
 
 impl Onion {
-    /// `sent` / `received`: bytes each direction carried before the first traced unit
-    /// (the HTTP request and response of the WebSocket handshake).
+    /// `sent`: bytes this side wrote before the first traced unit (its HTTP head).
+    /// `unparsed`: bytes it read from the socket that are not traced yet (the start of
+    /// the first frames, read together with the peer's HTTP head). Where the next
+    /// received unit starts in the stream comes from the kernel's count of bytes read
+    /// ([`tcp_info::bytes_read`]) minus `unparsed`.
     pub fn new(
         stream: &TcpStream,
         watch: &Result<LoopbackWatch, WhyNot>,
         sent: u64,
-        received: u64,
+        unparsed: usize,
     ) -> Onion {
+        let received = tcp_info::bytes_read(stream)
+            .unwrap_or(0)
+            .saturating_sub(unparsed as u64);
         let local = stream.local_addr().ok();
         let peer = stream.peer_addr().ok();
         let below = match (watch, local, peer) {

@@ -263,8 +263,7 @@ fn serve(args: &WsServeArgs) -> Result<()> {
 }
 
 enum Head {
-    /// The request, the bytes read after it, and the length of its head.
-    Request(Request, Vec<u8>, usize),
+    Request(Request, Vec<u8>),
     Bad(HttpError),
     TimedOut,
     Closed,
@@ -277,7 +276,7 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
     let mut chunk = [0u8; 4096];
     loop {
         match http::parse_request(&buf) {
-            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec(), n)),
+            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
             Ok(None) => {}
             Err(e) => return Ok(Head::Bad(e)),
         }
@@ -332,8 +331,8 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 
 fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     let _ = stream.set_nodelay(true);
-    let (req, leftover, head_len) = match read_head(&mut stream)? {
-        Head::Request(req, rest, n) => (req, rest, n),
+    let (req, leftover) = match read_head(&mut stream)? {
+        Head::Request(req, rest) => (req, rest),
         Head::Bad(e) => {
             println!("[{peer}] bad request head: {e} → {}", e.status());
             let resp = Response::new(e.status())
@@ -404,7 +403,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
             &stream,
             w,
             accept.len() as u64,
-            head_len as u64,
+            leftover.len(),
         )))
     });
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
@@ -878,9 +877,8 @@ impl Client {
     }
 }
 
-/// Reads a response head within [`HEAD_TIMEOUT`]: the response, the bytes after it, and
-/// the length of the head.
-fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>, usize)> {
+/// Reads a response head within [`HEAD_TIMEOUT`]: the response and the bytes after it.
+fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>)> {
     let deadline = Instant::now() + HEAD_TIMEOUT;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -889,7 +887,7 @@ fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>, usize)> {
             && let Some((resp, n)) =
                 http::parse_response(&buf).context("the server's answer is not HTTP")?
         {
-            return Ok((resp, buf[n..].to_vec(), n));
+            return Ok((resp, buf[n..].to_vec()));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -949,7 +947,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     stream
         .write_all(&req)
         .context("cannot send the handshake")?;
-    let (resp, leftover, head_len) = read_response(&mut stream)?;
+    let (resp, leftover) = read_response(&mut stream)?;
     let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
         .context("the WebSocket handshake failed")?;
     println!(
@@ -993,7 +991,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
 
     let onion = watch
         .as_ref()
-        .map(|w| Mutex::new(Onion::new(&stream, w, req.len() as u64, head_len as u64)));
+        .map(|w| Mutex::new(Onion::new(&stream, w, req.len() as u64, leftover.len())));
     let mut client = Client {
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
