@@ -169,7 +169,10 @@ fn segments_under(out: &str, frame_marker: &str) -> Vec<(String, Seg)> {
 /// data; and the data length is the frame's length from its own header.
 fn check_arithmetic(seg: &Seg, frame_len: u64) {
     assert_eq!(seg.len, frame_len, "{seg:?}");
-    assert!(seg.tcp_header >= 20 && seg.tcp_header.is_multiple_of(4), "{seg:?}");
+    assert!(
+        seg.tcp_header >= 20 && seg.tcp_header.is_multiple_of(4),
+        "{seg:?}"
+    );
     assert_eq!(seg.ip_total, 20 + seg.tcp_header + seg.len, "{seg:?}");
     assert_eq!(seg.link_header, 14, "Ethernet II header on lo: {seg:?}");
     assert_eq!(seg.wire, seg.link_header + seg.ip_total, "{seg:?}");

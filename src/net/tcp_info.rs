@@ -190,7 +190,9 @@ pub fn bytes_read(sock: &impl AsRawFd) -> io::Result<u64> {
         let info = tcp_info(sock)?;
         let after = inq()?;
         let Some(received) = info.bytes_received else {
-            return Err(io::Error::other("this kernel's TCP_INFO has no bytes_received"));
+            return Err(io::Error::other(
+                "this kernel's TCP_INFO has no bytes_received",
+            ));
         };
         if before == after {
             return Ok(received.saturating_sub(after));
