@@ -18,5 +18,6 @@ mod lessons;
 mod mutation;
 mod onion;
 mod oracle;
+mod socketio;
 mod ws;
 mod ws_upgrade;

@@ -2,6 +2,7 @@
 
 pub mod dissect;
 pub mod onion;
+pub mod socketio;
 pub mod tcp_handshake;
 pub mod ws;
 pub mod ws_upgrade;

@@ -20,18 +20,13 @@ use anyhow::{Context, Result, bail};
 use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
 use crate::net::conn_watch::{LoopbackWatch, WhyNot};
-use crate::wire::http::{self, HttpError, Request, Response};
+use crate::net::http::{HEAD_TIMEOUT, Head, linger_close, read_head, read_response, spawn_small};
+use crate::wire::http::{self, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift, describe};
 
-/// How long a client may take to send its whole request head (slowloris defence).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// After the server's last bytes, how long it reads and discards what the client still
-/// sends, so the kernel does not answer unread data with a RST that would destroy the
-/// response or close frame in flight (RFC 9112 § 9.6 "tear-down").
-const LINGER: Duration = Duration::from_secs(1);
 /// Largest message `netlab ws connect` accepts.
 const CLIENT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
@@ -139,13 +134,6 @@ pub(crate) fn describe_close(code: Option<u16>, reason: &str) -> String {
         Some(c) => format!("close {c} ({}) {reason:?}", wsw::close_code_name(c)),
         None => "close (no status code: 1005)".to_string(),
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -262,56 +250,6 @@ fn serve(args: &WsServeArgs) -> Result<()> {
     Ok(())
 }
 
-enum Head {
-    Request(Request, Vec<u8>),
-    Bad(HttpError),
-    TimedOut,
-    Closed,
-}
-
-/// Reads a request head within [`HEAD_TIMEOUT`] and [`http::MAX_HEAD_LEN`].
-fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
-    let deadline = Instant::now() + HEAD_TIMEOUT;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match http::parse_request(&buf) {
-            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
-            Ok(None) => {}
-            Err(e) => return Ok(Head::Bad(e)),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(Head::TimedOut);
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(Head::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if is_timeout(&e) => return Ok(Head::TimedOut),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Sends FIN, then reads and discards for up to [`LINGER`] until the peer closes too.
-fn linger_close(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + LINGER;
-    let mut sink = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
 /// Writes a response head (and body) and closes the connection.
 fn respond(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
     let mut out = resp.to_bytes();
@@ -331,7 +269,7 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 
 fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     let _ = stream.set_nodelay(true);
-    let (req, leftover) = match read_head(&mut stream)? {
+    let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
         Head::Request(req, rest) => (req, rest),
         Head::Bad(e) => {
             println!("[{peer}] bad request head: {e} → {}", e.status());
@@ -544,12 +482,6 @@ fn start_writer(
             }
         }
     })
-}
-
-/// Starts a connection thread with a 128 KiB stack instead of the default 2 MiB:
-/// 10,000 connections are 20,000 threads.
-fn spawn_small(f: impl FnOnce() + Send + 'static) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new().stack_size(128 * 1024).spawn(f)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -877,35 +809,6 @@ impl Client {
     }
 }
 
-/// Reads a response head within [`HEAD_TIMEOUT`]: the response and the bytes after it.
-fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>)> {
-    let deadline = Instant::now() + HEAD_TIMEOUT;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if !buf.is_empty()
-            && let Some((resp, n)) =
-                http::parse_response(&buf).context("the server's answer is not HTTP")?
-        {
-            return Ok((resp, buf[n..].to_vec()));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("no handshake response within {} s", HEAD_TIMEOUT.as_secs());
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => bail!("the server closed the connection during the handshake"),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if is_timeout(&e) => {
-                bail!("no handshake response within {} s", HEAD_TIMEOUT.as_secs())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("reading the handshake response"),
-        }
-    }
-}
-
 fn connect(args: &WsConnectArgs) -> Result<()> {
     let url = parse_url(&args.url)?;
     let binary = match &args.binary_file {
@@ -947,7 +850,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     stream
         .write_all(&req)
         .context("cannot send the handshake")?;
-    let (resp, leftover) = read_response(&mut stream)?;
+    let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
     let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
         .context("the WebSocket handshake failed")?;
     println!(

@@ -5,6 +5,7 @@
 //! Imports: `std`, `libc`.
 
 pub mod conn_watch;
+pub mod http;
 pub mod raw;
 pub mod sandbox;
 pub mod tcp_info;
