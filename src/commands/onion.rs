@@ -15,14 +15,19 @@
 //! An `Onion` is `Send`; share it behind a mutex when a reader and a writer thread
 //! trace the same connection.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use super::socketio::{self as sio_cmd, ConnAddrs, LowerLayers};
 use crate::dissect::{Dissector, Meta, Packet};
 use crate::net::conn_watch::{self, ConnWatch, Direction, LoopbackWatch, WhyNot};
 use crate::net::tcp_info;
 use crate::render::Style;
 use crate::render::onion::{self as view, KernelFigures, SegmentView, SocketFacts, Unit};
+use crate::wire::{http, websocket as wsw};
 
 /// How long to wait for the watching thread to file the segments of a unit. On lo a
 /// written segment passes the packet tap before `write` returns and a read one before
@@ -45,10 +50,28 @@ pub fn banner(w: &Result<LoopbackWatch, WhyNot>) -> String {
     }
 }
 
+/// How an [`Onion`] reaches its socket for `TCP_INFO`.
+enum Sock {
+    /// Its own handle (a `try_clone` of the connection's stream).
+    Stream(TcpStream),
+    /// The descriptor of a stream its owner keeps open while it asks (holding a
+    /// duplicate would keep the connection from closing).
+    Fd(RawFd),
+}
+
+impl AsRawFd for Sock {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Sock::Stream(s) => s.as_raw_fd(),
+            Sock::Fd(fd) => *fd,
+        }
+    }
+}
+
 /// The lower-layer tracer of one connection.
 pub struct Onion {
     below: Result<ConnWatch, String>,
-    sock: Option<TcpStream>,
+    sock: Option<Sock>,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
     /// Stream offsets: the next byte each direction will carry.
@@ -87,7 +110,7 @@ impl Onion {
         };
         let mut onion = Onion {
             below,
-            sock: stream.try_clone().ok(),
+            sock: stream.try_clone().ok().map(Sock::Stream),
             local,
             peer,
             sent,
@@ -154,6 +177,7 @@ impl Onion {
             header_len,
             name,
             explain: self.traced == 0,
+            position_known: true,
         };
         self.traced += 1;
         let why = match &self.below {
@@ -199,6 +223,13 @@ impl Onion {
             local: self.local,
             peer: self.peer,
             info: figures,
+        };
+        let unit = Unit {
+            position_known: self
+                .sock
+                .as_ref()
+                .is_some_and(|s| matches!(s, Sock::Stream(_))),
+            ..unit
         };
         view::unseen(&unit, &facts, &why)
     }
@@ -246,4 +277,180 @@ fn out_counts(i: &tcp_info::TcpInfo) -> (u32, u64) {
 
 fn in_counts(i: &tcp_info::TcpInfo) -> (u32, u64) {
     (i.segs_in.unwrap_or(0), i.bytes_received.unwrap_or(0))
+}
+
+// ---------------------------------------------------------------------------------------
+// `socketio --trace`: the same lower layers behind the tracer's hook.
+// ---------------------------------------------------------------------------------------
+
+/// Where the next unit of one direction starts, found by parsing the stream the watch
+/// reassembled: HTTP messages (head + Content-Length body) until an upgrade, then
+/// WebSocket frames. Parsing, not counting, keeps it right when units pass untraced
+/// (a pong frame, the HTTP handshake, a polling "ok").
+#[derive(Default)]
+struct Cursor {
+    pos: u64,
+    websocket: bool,
+}
+
+/// A unit found in the stream.
+struct Found {
+    range: std::ops::Range<u64>,
+    header_len: usize,
+    name: &'static str,
+}
+
+/// The length of the unit at the start of `b` (header length, whole length, and
+/// whether a WebSocket follows it), or None if `b` does not hold its header yet.
+fn unit_len(b: &[u8], websocket: bool) -> Option<(usize, u64, &'static str, bool)> {
+    if websocket {
+        let (h, n) = wsw::parse_header(b).ok()??;
+        return Some((n, n as u64 + h.payload_len, "WebSocket frame", true));
+    }
+    if b.starts_with(b"HTTP/") {
+        let (resp, n) = http::parse_response(b).ok()??;
+        let body = resp.headers.content_length().ok().flatten().unwrap_or(0);
+        Some((n, n as u64 + body, "HTTP message", resp.status == 101))
+    } else {
+        let (req, n) = http::parse_request(b).ok()??;
+        let body = req.headers.content_length().ok().flatten().unwrap_or(0);
+        let upgrade = req.headers.has_token(http::name::UPGRADE, "websocket");
+        Some((n, n as u64 + body, "HTTP message", upgrade))
+    }
+}
+
+impl Cursor {
+    /// The next unit of `wire_len` bytes: the first one of that length among the units
+    /// already captured (skipping untraced ones), else the first unit.
+    fn next(&mut self, w: &ConnWatch, dir: Direction, wire_len: usize) -> Option<Found> {
+        const HEAD: usize = 16 * 1024;
+        let mut first: Option<(Found, Cursor)> = None;
+        let mut at = Cursor {
+            pos: self.pos,
+            websocket: self.websocket,
+        };
+        for i in 0..64 {
+            // Wait for the first unit only; look ahead among what is already there.
+            let wait = if i == 0 { WAIT } else { Duration::ZERO };
+            let b = w.stream_bytes(dir, at.pos, 2, HEAD, wait);
+            let (header_len, len, name, upgrade) = unit_len(&b, at.websocket)?;
+            let found = Found {
+                range: at.pos..at.pos + len,
+                header_len,
+                name,
+            };
+            let after = Cursor {
+                pos: at.pos + len,
+                websocket: at.websocket || upgrade,
+            };
+            if len == wire_len as u64 {
+                *self = after;
+                return Some(found);
+            }
+            if first.is_none() {
+                first = Some((
+                    found,
+                    Cursor {
+                        pos: after.pos,
+                        websocket: after.websocket,
+                    },
+                ));
+            }
+            at = after;
+        }
+        let (found, after) = first?;
+        *self = after;
+        Some(found)
+    }
+}
+
+/// One connection's state for the hook.
+struct HookConn {
+    onion: Onion,
+    cursors: [Cursor; 2],
+}
+
+/// [`LowerLayers`] for `socketio --trace`: one packet watch for the process, one
+/// [`Onion`] per connection, units located by parsing the watched stream.
+pub struct SioLower {
+    watch: Result<LoopbackWatch, WhyNot>,
+    conns: Mutex<HashMap<(SocketAddr, SocketAddr), HookConn>>,
+}
+
+impl SioLower {
+    /// Start it before the connections exist (the server: before `accept`; the
+    /// client: before dialling) so the watch sees their SYNs.
+    pub fn new(endpoint: SocketAddr) -> SioLower {
+        SioLower {
+            watch: watch(endpoint),
+            conns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn banner(&self) -> String {
+        banner(&self.watch)
+    }
+}
+
+impl LowerLayers for SioLower {
+    fn describe(&self, conn: &ConnAddrs, dir: sio_cmd::Direction, wire_len: usize) -> Vec<String> {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        if conns.len() > 4096 {
+            conns.clear();
+        }
+        let h = conns
+            .entry((conn.local, conn.peer))
+            .or_insert_with(|| HookConn {
+                onion: Onion {
+                    below: match &self.watch {
+                        Ok(w) => Ok(w.conn(conn.local, conn.peer)),
+                        Err(why) => Err(why.to_string()),
+                    },
+                    sock: conn.fd.map(Sock::Fd),
+                    local: Some(conn.local),
+                    peer: Some(conn.peer),
+                    sent: 0,
+                    received: 0,
+                    last_out: None,
+                    last_in: None,
+                    first_ts: None,
+                    traced: 0,
+                    style: Style { color: false },
+                },
+                cursors: [Cursor::default(), Cursor::default()],
+            });
+        h.onion.sock = conn.fd.map(Sock::Fd);
+        let (sent, d, i) = match dir {
+            sio_cmd::Direction::Sent => (true, Direction::Sent, 0),
+            sio_cmd::Direction::Received => (false, Direction::Received, 1),
+        };
+        let found = match &h.onion.below {
+            Ok(w) => {
+                let w = w.clone();
+                h.cursors[i].next(&w, d, wire_len)
+            }
+            Err(_) => None,
+        };
+        let text = match found {
+            Some(f) => h.onion.render(sent, f.range, f.header_len, f.name),
+            None => {
+                if h.onion.below.is_ok() {
+                    h.onion.below = Err(
+                        "the watched stream did not parse as HTTP/WebSocket from its start"
+                            .to_string(),
+                    );
+                }
+                let unit_start = if sent { h.onion.sent } else { h.onion.received };
+                let text =
+                    h.onion
+                        .render(sent, unit_start..unit_start + wire_len as u64, 0, "message");
+                h.onion.sock = None;
+                text
+            }
+        };
+        h.onion.sock = None;
+        text.lines()
+            .map(|l| l.strip_prefix("    ").unwrap_or(l).to_string())
+            .collect()
+    }
 }

@@ -74,6 +74,9 @@ impl Direction {
 pub struct ConnAddrs {
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// The stream's descriptor, for the lower layers to ask the kernel (`TCP_INFO`)
+    /// while the stream is open. Never closed through this copy.
+    pub fd: Option<std::os::fd::RawFd>,
 }
 
 impl ConnAddrs {
@@ -81,6 +84,7 @@ impl ConnAddrs {
         Some(ConnAddrs {
             local: stream.local_addr().ok()?,
             peer: stream.peer_addr().ok()?,
+            fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
         })
     }
 }
@@ -111,6 +115,18 @@ impl LowerLayers for SocketOnly {
             "TCP        {wire_len} bytes of the byte stream {from} → {to} (segments, IP and link not watched)"
         )]
     }
+}
+
+/// With `--trace`, the TCP/IP/link layers from a packet watch on lo (or `TCP_INFO`
+/// without CAP_NET_RAW): see [`super::onion::SioLower`]. `endpoint` is the server's
+/// address; the watch starts now, before the connections, to see their SYNs.
+fn lower_layers(tracer: Tracer, endpoint: SocketAddr) -> Tracer {
+    if !tracer.enabled() {
+        return tracer;
+    }
+    let lower = super::onion::SioLower::new(endpoint);
+    println!("{}", lower.banner());
+    tracer.with_lower(Box::new(lower))
 }
 
 /// Prints each message at every layer, nested under the call that made it.
@@ -311,7 +327,7 @@ fn serve(args: &SioServeArgs) -> Result<()> {
             hub: Hub::new(config, XorShift::from_clock()),
             links: HashMap::new(),
         }),
-        tracer: Tracer::new(args.trace),
+        tracer: lower_layers(Tracer::new(args.trace), addr),
         quiet: args.quiet,
     });
     println!(
@@ -848,6 +864,7 @@ fn ws_writer(
 ) {
     let mut done = false;
     let mut out = Vec::new();
+    let mut traced: Vec<(eio::Packet, FrameHeader)> = Vec::new();
     for msg in rx {
         if done {
             if matches!(msg, WsOut::Shutdown) {
@@ -871,13 +888,7 @@ fn ws_writer(
                         Data::Binary(b) => Frame::binary(b.clone()),
                     };
                     if server.tracer.enabled() {
-                        server.tracer.carried(
-                            conn,
-                            Direction::Sent,
-                            std::slice::from_ref(p),
-                            trace::ws_layer(&frame.header()),
-                            false,
-                        );
+                        traced.push((p.clone(), frame.header()));
                     }
                     frame.encode_into(&mut out);
                 }
@@ -889,6 +900,16 @@ fn ws_writer(
         }
         if !out.is_empty() && stream.write_all(&out).is_err() {
             done = true;
+        }
+        // Traced once written, so the lower layers can show the segments.
+        for (p, header) in traced.drain(..) {
+            server.tracer.carried(
+                conn,
+                Direction::Sent,
+                std::slice::from_ref(&p),
+                trace::ws_layer(&header),
+                false,
+            );
         }
         if close {
             done = true;
@@ -1100,24 +1121,30 @@ impl Conn {
         match &mut self.wire {
             Wire::WebSocket { stream, session } => {
                 let mut out = Vec::new();
+                let mut traced = Vec::new();
                 for p in &packets {
                     let frame = match &p.data {
                         Data::Text(_) => session.send_text(&p.encode_text().unwrap_or_default()),
                         Data::Binary(b) => session.send_binary(b.clone()),
                     };
                     let Some(frame) = frame else { continue };
-                    self.tracer.carried(
-                        self.addrs.as_ref(),
-                        Direction::Sent,
-                        std::slice::from_ref(p),
-                        trace::ws_layer(&frame.header()),
-                        false,
-                    );
+                    traced.push((p, frame.header()));
                     frame.encode_into(&mut out);
                 }
                 stream
                     .write_all(&out)
-                    .context("cannot write to the connection")
+                    .context("cannot write to the connection")?;
+                // Traced once written, so the lower layers can show the segments.
+                for (p, header) in traced {
+                    self.tracer.carried(
+                        self.addrs.as_ref(),
+                        Direction::Sent,
+                        std::slice::from_ref(p),
+                        trace::ws_layer(&header),
+                        false,
+                    );
+                }
+                Ok(())
             }
             Wire::Polling { url, sid, post } => {
                 let body = eio::encode_payload(&packets);
@@ -1131,6 +1158,8 @@ impl Conn {
                     .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
                 let addrs = ConnAddrs::of(stream);
                 let head_len = req.to_bytes().len();
+                let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
+                // Traced once written, so the lower layers can show the segments.
                 self.tracer.carried(
                     addrs.as_ref(),
                     Direction::Sent,
@@ -1143,7 +1172,6 @@ impl Conn {
                     ),
                     true,
                 );
-                let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
                 if resp.status != 200 {
                     bail!("the server answered the POST with {}", resp.status);
                 }
@@ -1397,7 +1425,15 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut conn = open_wire(&url, args.transport, tx, Tracer::new(args.trace))?;
+    let mut tracer = Tracer::new(args.trace);
+    if let Some(endpoint) =
+        std::net::ToSocketAddrs::to_socket_addrs(&(url.host.trim_matches(['[', ']']), url.port))
+            .ok()
+            .and_then(|mut a| a.next())
+    {
+        tracer = lower_layers(tracer, endpoint);
+    }
+    let mut conn = open_wire(&url, args.transport, tx, tracer)?;
     let mut client = Client::new(&args.namespace, auth);
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",

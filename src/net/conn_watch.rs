@@ -39,6 +39,8 @@ pub const LINKTYPE: u32 = 1;
 const MAX_SEGMENTS: usize = 4096;
 /// Connections tracked at once per watch (the oldest is dropped).
 const MAX_CONNS: usize = 1024;
+/// Bytes of each direction's reassembled stream kept (older bytes are dropped).
+const MAX_STREAM: usize = 4 << 20;
 /// Bytes kept of each frame: loopback's MTU is 65536, plus the link header.
 const SNAPLEN: usize = 65536 + 64;
 
@@ -133,6 +135,10 @@ struct Flow {
     /// One past the highest stream byte seen, to spot retransmissions.
     high: u64,
     segments: VecDeque<Segment>,
+    /// The stream's bytes in order, from offset `base` (what a tracer parses to find
+    /// where each message starts). A gap (a segment lost before the watch) stops it.
+    bytes: VecDeque<u8>,
+    base: u64,
 }
 
 #[derive(Default)]
@@ -291,6 +297,56 @@ impl ConnWatch {
         self.peer
     }
 
+    /// Up to `max` bytes of the stream going `direction` from offset `from`, as the
+    /// segments carried them; waits up to `timeout` until at least `min` bytes are
+    /// there. Empty when those bytes are older than what the watch keeps.
+    pub fn stream_bytes(
+        &self,
+        direction: Direction,
+        from: u64,
+        min: usize,
+        max: usize,
+        timeout: Duration,
+    ) -> Vec<u8> {
+        let sender = match direction {
+            Direction::Sent => self.local,
+            Direction::Received => self.peer,
+        };
+        let deadline = Instant::now() + timeout;
+        let shared = &self.inner.shared;
+        let mut t = shared.lock();
+        loop {
+            let flow = t
+                .conns
+                .get(&key(self.local, self.peer))
+                .and_then(|c| c.flows.get(&sender));
+            if let Some(f) = flow
+                && from >= f.base
+            {
+                let at = (from - f.base) as usize;
+                let have = f.bytes.len().saturating_sub(at);
+                let left = deadline.saturating_duration_since(Instant::now());
+                if have >= min || left.is_zero() || t.failed.is_some() {
+                    return f
+                        .bytes
+                        .range(at.min(f.bytes.len())..)
+                        .take(max)
+                        .copied()
+                        .collect();
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || t.failed.is_some() {
+                return Vec::new();
+            }
+            t = shared
+                .arrived
+                .wait_timeout(t, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
     /// The segments whose data overlaps `bytes` of the stream going `direction`
     /// (0 = the first byte after the SYN), in the order they were seen. Waits up to
     /// `timeout` until the segments cover every byte of the range. Segments before
@@ -376,6 +432,8 @@ struct Parsed {
     seq: u32,
     flags: u16,
     payload_len: usize,
+    /// Where the TCP payload starts in the frame.
+    payload_at: usize,
 }
 
 /// Reads an Ethernet II frame carrying IPv4 or IPv6 (no extension headers) and TCP.
@@ -412,7 +470,10 @@ fn parse(frame: &[u8]) -> Option<Parsed> {
         _ => return None,
     };
     let t = tcp::Packet::new_checked(segment).ok()?;
+    let payload_at =
+        segment.as_ptr() as usize - frame.as_ptr() as usize + usize::from(t.header_len());
     Some(Parsed {
+        payload_at,
         src: SocketAddr::new(src, t.src_port()),
         dst: SocketAddr::new(dst, t.dst_port()),
         seq: t.seq_number(),
@@ -494,6 +555,23 @@ fn file(t: &mut Table, p: &Parsed, frame: &[u8], ts: (i64, u32)) {
         // Pure ACKs, SYNs and FINs carry no stream bytes a trace asks for.
         return;
     }
+    // Reassemble in order: a segment reaching past the stream's end extends it. Without
+    // the SYN, the stream starts with the first segment seen.
+    if flow.bytes.is_empty() && flow.base == 0 && !flow.isn_from_syn {
+        flow.base = offset;
+    }
+    let stream_end = flow.base + flow.bytes.len() as u64;
+    if offset <= stream_end && end > stream_end {
+        let skip = (stream_end - offset) as usize;
+        if let Some(data) = frame.get(p.payload_at + skip..p.payload_at + p.payload_len) {
+            flow.bytes.extend(data);
+        }
+        if flow.bytes.len() > MAX_STREAM {
+            let drop = flow.bytes.len() - MAX_STREAM;
+            flow.bytes.drain(..drop);
+            flow.base += drop as u64;
+        }
+    }
     if flow.segments.len() >= MAX_SEGMENTS {
         flow.segments.pop_front();
     }
@@ -553,6 +631,7 @@ mod tests {
             seq,
             flags,
             payload_len,
+            payload_at: 0,
         };
         use tcp::flags::{ACK, PSH, SYN};
         file(&mut t, &p(a, b, 1000, SYN, 0), &[], (0, 0));
@@ -581,6 +660,43 @@ mod tests {
     }
 
     #[test]
+    fn reassembles_each_direction_in_order() {
+        let a: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        let mut t = Table::default();
+        let seg = |seq, data: &[u8], t: &mut Table| {
+            let p = Parsed {
+                src: a,
+                dst: b,
+                seq,
+                flags: tcp::flags::ACK,
+                payload_len: data.len(),
+                payload_at: 0,
+            };
+            file(t, &p, data, (0, 0));
+        };
+        let syn = Parsed {
+            src: a,
+            dst: b,
+            seq: 99,
+            flags: tcp::flags::SYN,
+            payload_len: 0,
+            payload_at: 0,
+        };
+        file(&mut t, &syn, &[], (0, 0));
+        seg(100, b"GET / HTTP/1.1\r\n", &mut t);
+        seg(100, b"GET / HTTP/1.1\r\n", &mut t); // retransmitted: not twice
+        seg(116, b"\r\nab", &mut t);
+        seg(130, b"too far", &mut t); // after a gap: not appended
+        let f = &t.conns[&key(a, b)].flows[&a];
+        assert_eq!(f.base, 0);
+        assert_eq!(
+            f.bytes.iter().copied().collect::<Vec<u8>>(),
+            b"GET / HTTP/1.1\r\n\r\nab"
+        );
+    }
+
+    #[test]
     fn infers_the_isn_from_an_anchor_without_syn() {
         let a: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:9001".parse().unwrap();
@@ -598,6 +714,7 @@ mod tests {
             seq: 7_000_301,
             flags: tcp::flags::ACK,
             payload_len: 8,
+            payload_at: 0,
         };
         file(&mut t, &p, &[], (0, 0));
         let s = &t.conns[&key(a, b)].flows[&a].segments[0];

@@ -29,6 +29,8 @@ pub struct Unit {
     /// Say what each layer is for (the first unit of a connection); later units show
     /// only the numbers.
     pub explain: bool,
+    /// `stream` is the unit's real place in the stream (else only its length is).
+    pub position_known: bool,
 }
 
 impl Unit {
@@ -368,11 +370,18 @@ pub fn unseen(unit: &Unit, facts: &SocketFacts, why: &str) -> String {
     } else {
         (addr(&facts.peer), addr(&facts.local))
     };
+    let at = if unit.position_known {
+        format!(
+            "stream bytes {}–{} ",
+            unit.stream.start,
+            unit.stream.end.saturating_sub(1)
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{PAD}└─ TCP {from} → {to}: stream bytes {}–{} ({} of {})",
-        unit.stream.start,
-        unit.stream.end.saturating_sub(1),
+        "{PAD}└─ TCP {from} → {to}: {at}({} of {})",
         bytes(unit.len()),
         unit.name
     );
@@ -393,7 +402,7 @@ pub fn unseen(unit: &Unit, facts: &SocketFacts, why: &str) -> String {
             if let Some((total, delta)) = k.segs {
                 let _ = write!(
                     line,
-                    "; segments {dir}: {total} (+{delta} since the last trace line)"
+                    "; segments {dir}: {total} (+{delta} since the previous trace line or the start)"
                 );
             }
             if let Some((total, delta)) = k.bytes {
@@ -474,6 +483,7 @@ mod tests {
             header_len: 6,
             name: "WebSocket frame",
             explain: true,
+            position_known: true,
         }
     }
 
@@ -607,7 +617,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "       the kernel (TCP_INFO): ESTABLISHED, RTT 0.052 ms, MSS 32768 out / 536 in, congestion window 10 segments, 0 retransmitted; segments sent: 5 (+1 since the last trace line), data bytes sent: 208 (+8)"
+            "       the kernel (TCP_INFO): ESTABLISHED, RTT 0.052 ms, MSS 32768 out / 536 in, congestion window 10 segments, 0 retransmitted; segments sent: 5 (+1 since the previous trace line or the start), data bytes sent: 208 (+8)"
         );
         assert!(lines[2].contains("cannot see:") && lines[2].ends_with("Why: no CAP_NET_RAW"));
         assert!(lines[3].contains("Ethernet header on lo 14 B"));
