@@ -123,6 +123,19 @@ fn number(s: &str) -> u64 {
 /// The segment blocks that follow the frame trace line starting with `frame_prefix`
 /// (e.g. `→ frame` or `[peer] ← frame`), in order. Lines may carry a `[peer] ` prefix.
 fn segments_under(out: &str, frame_marker: &str) -> Vec<(String, Seg)> {
+    blocks_under(out, frame_marker, |l| l.contains(" frame FIN="))
+        .into_iter()
+        .map(|(l, _, s)| (l, s))
+        .collect()
+}
+
+/// Like [`segments_under`], for any trace: a block ends where `end` says; also returns
+/// the block's lines.
+fn blocks_under(
+    out: &str,
+    frame_marker: &str,
+    end: impl Fn(&str) -> bool,
+) -> Vec<(String, Vec<String>, Seg)> {
     let lines: Vec<&str> = out.lines().collect();
     let mut found = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -131,7 +144,7 @@ fn segments_under(out: &str, frame_marker: &str) -> Vec<(String, Seg)> {
         }
         let block: Vec<&str> = lines[i + 1..]
             .iter()
-            .take_while(|l| !l.contains(" frame FIN="))
+            .take_while(|l| !end(l))
             .copied()
             .collect();
         let Some(tcp) = block.iter().find(|l| l.contains("└─ TCP segment #")) else {
@@ -160,7 +173,8 @@ fn segments_under(out: &str, frame_marker: &str) -> Vec<(String, Seg)> {
             link_header: number(after(get("the link adds "), "the link adds ")),
             wire: number(after(get(" on the wire = "), "= ")),
         };
-        found.push((l.to_string(), seg));
+        let block = block.iter().map(|l| l.to_string()).collect();
+        found.push((l.to_string(), block, seg));
     }
     found
 }
@@ -338,4 +352,135 @@ fn without_cap_net_raw_the_trace_shows_tcp_info_and_says_what_it_cannot_see() {
     // The echo, received: 4 bytes.
     assert!(text.contains("(4 B of WebSocket frame)"), "{text}");
     assert!(text.contains("data bytes received: "), "{text}");
+}
+
+/// `netlab socketio serve --trace` on a free loopback port.
+fn sio_server() -> (Server, String) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = netlab()
+        .args(["socketio", "serve", "--trace", "--addr", &addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "nothing on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (
+        Server {
+            child: Some(child),
+            addr: addr.clone(),
+        },
+        addr,
+    )
+}
+
+/// The total of the WebSocket layer line in a socketio trace block: `(+6 B, 22 B in all)`.
+fn ws_total(block: &[String]) -> u64 {
+    let l = block
+        .iter()
+        .find(|l| l.trim_start().starts_with("WebSocket "))
+        .unwrap_or_else(|| panic!("no WebSocket layer in {block:?}"));
+    let at = l.rfind(", ").unwrap();
+    number(&l[at + 2..])
+}
+
+#[test]
+fn socketio_trace_goes_from_the_emit_down_to_the_link() {
+    need_root!();
+    let (server, addr) = sio_server();
+    let out = netlab()
+        .args(["socketio", "connect", &format!("http://{addr}")])
+        .args(["--emit", "chat", "\"hi\"", "--ack", "--trace"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let client = String::from_utf8_lossy(&out.stdout).into_owned();
+    let server_out = server.output();
+    let top = |l: &str| !l.starts_with(' ');
+    // The emit: Socket.IO `20["chat","hi"]` (15 B) → Engine.IO `420[…]` (16 B) → a masked
+    // WebSocket text frame (22 B) → one TCP segment carrying exactly those 22 bytes.
+    let emits = blocks_under(&client, "→ emit(\"chat\", \"hi\"", top);
+    assert_eq!(emits.len(), 1, "{client}");
+    let (_, block, seg) = &emits[0];
+    assert!(
+        block
+            .iter()
+            .any(|l| l.contains("Socket.IO  20[\"chat\",\"hi\"]")),
+        "{block:?}"
+    );
+    assert!(
+        block
+            .iter()
+            .any(|l| l.contains("Engine.IO  420[\"chat\",\"hi\"]")),
+        "{block:?}"
+    );
+    let total = ws_total(block);
+    assert_eq!(total, 2 + 4 + 16, "{block:?}");
+    check_arithmetic(seg, total);
+    assert_eq!(
+        seg.dst_port,
+        number(addr.rsplit(':').next().unwrap()) as u16
+    );
+    // The server's packet socket saw the same segment arrive.
+    let got = blocks_under(&server_out, "← emit(\"chat\", \"hi\"", top);
+    assert_eq!(got.len(), 1, "{server_out}");
+    assert_eq!((got[0].2.seq_raw, got[0].2.len), (seg.seq_raw, seg.len));
+    // The acknowledgement back: `30["hi"]` in `430["hi"]`, an unmasked 11-byte frame.
+    let acks = blocks_under(&client, "← ack #0", top);
+    assert_eq!(acks.len(), 1, "{client}");
+    assert_eq!(ws_total(&acks[0].1), 2 + 9);
+    check_arithmetic(&acks[0].2, 11);
+}
+
+#[test]
+fn socketio_trace_without_cap_net_raw_shows_tcp_info() {
+    need_root!();
+    let (_server, addr) = sio_server();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .args(["socketio", "connect", &format!("http://{addr}")])
+        .args(["--emit", "chat", "\"hi\"", "--ack", "--trace"])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("no CAP_NET_RAW"), "{text}");
+    assert!(!text.contains("TCP segment #"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains("→ emit(\"chat\", \"hi\""))
+        .unwrap_or_else(|| panic!("{text}"));
+    let block: Vec<&str> = lines[i + 1..]
+        .iter()
+        .take_while(|l| l.starts_with(' '))
+        .copied()
+        .collect();
+    let tcp = block.iter().find(|l| l.contains("└─ TCP ")).unwrap();
+    assert!(
+        tcp.contains(&format!("→ {addr}: ")) && tcp.contains("(22 B of "),
+        "{tcp}"
+    );
+    let kernel = block
+        .iter()
+        .find(|l| l.contains("the kernel (TCP_INFO): ESTABLISHED"))
+        .unwrap_or_else(|| panic!("{block:?}"));
+    assert!(
+        kernel.contains("(+22)"),
+        "the kernel counted the frame's 22 bytes: {kernel}"
+    );
 }

@@ -329,11 +329,21 @@ impl Cursor {
             pos: self.pos,
             websocket: self.websocket,
         };
-        for i in 0..64 {
-            // Wait for the first unit only; look ahead among what is already there.
-            let wait = if i == 0 { WAIT } else { Duration::ZERO };
-            let b = w.stream_bytes(dir, at.pos, 2, HEAD, wait);
-            let (header_len, len, name, upgrade) = unit_len(&b, at.websocket)?;
+        for _ in 0..64 {
+            // The traced unit was just written or read, so the bytes up to its end are
+            // there or about to be filed by the watching thread: wait for them.
+            let mut want = 2;
+            let parsed = loop {
+                let b = w.stream_bytes(dir, at.pos, want, HEAD, WAIT);
+                match unit_len(&b, at.websocket) {
+                    Some(u) => break Some(u),
+                    None if b.len() >= want && b.len() < HEAD => want = b.len() + 1,
+                    None => break None,
+                }
+            };
+            let Some((header_len, len, name, upgrade)) = parsed else {
+                break;
+            };
             let found = Found {
                 range: at.pos..at.pos + len,
                 header_len,
