@@ -589,7 +589,7 @@ fn poll(
 ) -> Result<Next> {
     let (packets, closed) = {
         let mut sh = lock(&server.shared);
-        if sh.hub.begin_poll(sid).is_err() {
+        if !sh.hub.begin_poll(sid) {
             // Two GETs at once: the official server answers 400 and closes the session.
             server.flush(&mut sh);
             drop(sh);
@@ -1563,14 +1563,17 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
                 }
             }
         }
-        conn.send(client.take_output())?;
+        let sent = conn.send(client.take_output());
         if outcome.is_some() {
+            // The session is over: a last packet (our close) may find the door shut.
             break;
         }
+        sent?;
         let acked = emitted && args.ack && client.pending_acks() == 0;
         if !args.listen && (acked || (emitted && emits.is_empty() && !args.ack)) {
             client.disconnect();
-            conn.send(client.take_output())?;
+            // Leaving: the server may close before answering our close packet.
+            let _ = conn.send(client.take_output());
             outcome = Some(Ok(()));
         } else if !args.listen && Instant::now() >= deadline {
             if !emitted {
@@ -1587,7 +1590,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
                 )));
             } else {
                 client.disconnect();
-                conn.send(client.take_output())?;
+                let _ = conn.send(client.take_output());
                 outcome = Some(Ok(()));
             }
         } else if args.listen && emitted {

@@ -14,6 +14,8 @@
 //! (for its xorshift generator only).
 
 pub mod client;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -328,18 +330,19 @@ impl Hub {
         }
     }
 
-    /// A polling GET arrives. Err when one is already waiting: the official server then
-    /// answers 400 and closes the session ("overlap from client").
-    pub fn begin_poll(&mut self, sid: &str) -> Result<(), ()> {
+    /// A polling GET arrives. False when one is already waiting (the official server
+    /// then answers 400 and closes the session, "overlap from client") or the session
+    /// is unknown.
+    pub fn begin_poll(&mut self, sid: &str) -> bool {
         let Some(s) = self.sessions.get_mut(sid) else {
-            return Err(());
+            return false;
         };
         if s.polling {
             self.close(sid, "overlap from client");
-            return Err(());
+            return false;
         }
         s.polling = true;
-        Ok(())
+        true
     }
 
     pub fn end_poll(&mut self, sid: &str) {
@@ -565,14 +568,12 @@ impl Hub {
                     socket_id,
                 });
             }
-            SioType::Disconnect => {
-                if connected {
-                    self.leave_all(sid, &nsp);
-                    self.notes.push(Note::Left {
-                        sid: sid.to_string(),
-                        nsp,
-                    });
-                }
+            SioType::Disconnect if connected => {
+                self.leave_all(sid, &nsp);
+                self.notes.push(Note::Left {
+                    sid: sid.to_string(),
+                    nsp,
+                });
             }
             SioType::Event | SioType::BinaryEvent if connected => {
                 self.event(sid, &packet, &attachments);
