@@ -39,6 +39,10 @@ pub const LINKTYPE: u32 = 1;
 const MAX_SEGMENTS: usize = 4096;
 /// Connections tracked at once per watch (the oldest is dropped).
 const MAX_CONNS: usize = 1024;
+/// Bytes kept over all connections (frames and reassembled streams); beyond it the
+/// oldest connections are forgotten. A trace asks for segments in stream order and the
+/// watch forgets what lies before, so this is only reached when nobody asks.
+const MAX_BYTES: usize = 64 << 20;
 /// Bytes of each direction's reassembled stream kept (older bytes are dropped).
 const MAX_STREAM: usize = 4 << 20;
 /// Bytes kept of each frame: loopback's MTU is 65536, plus the link header.
@@ -139,6 +143,14 @@ struct Flow {
     /// where each message starts). A gap (a segment lost before the watch) stops it.
     bytes: VecDeque<u8>,
     base: u64,
+    /// Bytes held: frames of `segments` plus `bytes`.
+    stored: usize,
+}
+
+impl Conn {
+    fn stored(&self) -> usize {
+        self.flows.values().map(|f| f.stored).sum()
+    }
 }
 
 #[derive(Default)]
@@ -160,6 +172,8 @@ fn key(a: SocketAddr, b: SocketAddr) -> Key {
 struct Table {
     conns: HashMap<Key, Conn>,
     born: u64,
+    /// Bytes held over all connections.
+    stored: usize,
     /// Set when the reading thread failed.
     failed: Option<String>,
 }
@@ -372,6 +386,7 @@ impl ConnWatch {
                 .conns
                 .get_mut(&key(self.local, self.peer))
                 .and_then(|c| c.flows.get_mut(&sender));
+            let mut freed = 0;
             let (found, covered) =
                 match flow {
                     Some(flow) => {
@@ -379,8 +394,11 @@ impl ConnWatch {
                         while flow.segments.front().is_some_and(|s| {
                             s.stream_range().end <= bytes.start && s.payload_len > 0
                         }) {
-                            flow.segments.pop_front();
+                            if let Some(s) = flow.segments.pop_front() {
+                                freed += s.frame.len();
+                            }
                         }
+                        flow.stored -= freed;
                         let found: Vec<Segment> = flow
                             .segments
                             .iter()
@@ -398,6 +416,7 @@ impl ConnWatch {
                     }
                     None => (Vec::new(), bytes.is_empty()),
                 };
+            t.stored -= freed;
             let left = deadline.saturating_duration_since(Instant::now());
             if covered || left.is_zero() {
                 return Ok(found);
@@ -511,10 +530,19 @@ fn read_loop(sniffer: &LinkSniffer, shared: &Shared) {
 /// Files one segment under its connection and direction.
 fn file(t: &mut Table, p: &Parsed, frame: &[u8], ts: (i64, u32)) {
     let k = key(p.src, p.dst);
-    if !t.conns.contains_key(&k) && t.conns.len() >= MAX_CONNS {
-        let oldest = t.conns.iter().min_by_key(|(_, c)| c.born).map(|(k, _)| *k);
-        if let Some(o) = oldest {
-            t.conns.remove(&o);
+    // Forget the oldest connections when too many, or too many bytes, are held.
+    while (!t.conns.contains_key(&k) && t.conns.len() >= MAX_CONNS)
+        || (t.stored > MAX_BYTES && t.conns.len() > 1)
+    {
+        let oldest = t
+            .conns
+            .iter()
+            .filter(|(c, _)| **c != k)
+            .min_by_key(|(_, c)| c.born)
+            .map(|(k, _)| *k);
+        let Some(o) = oldest else { break };
+        if let Some(c) = t.conns.remove(&o) {
+            t.stored -= c.stored();
         }
     }
     t.born += 1;
@@ -527,8 +555,10 @@ fn file(t: &mut Table, p: &Parsed, frame: &[u8], ts: (i64, u32)) {
     let syn = p.flags & tcp::flags::SYN != 0;
     let ack = p.flags & tcp::flags::ACK != 0;
     if syn && !ack {
+        let held = conn.stored();
         conn.flows.clear();
         conn.seen = 0;
+        t.stored -= held;
     }
     conn.seen += 1;
     let number = conn.seen;
@@ -565,16 +595,25 @@ fn file(t: &mut Table, p: &Parsed, frame: &[u8], ts: (i64, u32)) {
         let skip = (stream_end - offset) as usize;
         if let Some(data) = frame.get(p.payload_at + skip..p.payload_at + p.payload_len) {
             flow.bytes.extend(data);
+            flow.stored += data.len();
+            t.stored += data.len();
         }
         if flow.bytes.len() > MAX_STREAM {
             let drop = flow.bytes.len() - MAX_STREAM;
             flow.bytes.drain(..drop);
             flow.base += drop as u64;
+            flow.stored -= drop;
+            t.stored -= drop;
         }
     }
-    if flow.segments.len() >= MAX_SEGMENTS {
-        flow.segments.pop_front();
+    if flow.segments.len() >= MAX_SEGMENTS
+        && let Some(old) = flow.segments.pop_front()
+    {
+        flow.stored -= old.frame.len();
+        t.stored -= old.frame.len();
     }
+    flow.stored += frame.len();
+    t.stored += frame.len();
     // The direction depends on who asks; `segments_for` sets it.
     let direction = Direction::Sent;
     flow.segments.push_back(Segment {
@@ -690,6 +729,8 @@ mod tests {
         seg(130, b"too far", &mut t); // after a gap: not appended
         let f = &t.conns[&key(a, b)].flows[&a];
         assert_eq!(f.base, 0);
+        // Held: the four frames (16 + 16 + 4 + 7 bytes) and 20 reassembled bytes.
+        assert_eq!((f.stored, t.stored), (63, 63));
         assert_eq!(
             f.bytes.iter().copied().collect::<Vec<u8>>(),
             b"GET / HTTP/1.1\r\n\r\nab"
