@@ -762,6 +762,60 @@ mod tests {
         assert_eq!((s.stream_offset, s.isn_from_syn), (300, false));
     }
 
+    /// A real connection on lo, watched from its SYN (`LoopbackWatch` before
+    /// `connect`) and, separately, from the middle (`ConnWatch::start` after an
+    /// exchange): both place the same segment at the same stream offset.
+    #[test]
+    fn watches_a_real_loopback_connection_from_the_syn_and_from_the_middle() {
+        use std::io::{Read, Write};
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: needs CAP_NET_RAW (root); CI runs as root");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server_addr = listener.local_addr().unwrap();
+        let early = LoopbackWatch::start(server_addr).unwrap();
+        let mut client = std::net::TcpStream::connect(server_addr).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        client.write_all(b"hello").unwrap();
+        server.read_exact(&mut buf[..5]).unwrap();
+        server.write_all(b"hi").unwrap();
+        client.read_exact(&mut buf[..2]).unwrap();
+        let local = client.local_addr().unwrap();
+        let late = ConnWatch::start(local, server_addr, &client).unwrap();
+        client.write_all(b"12345678").unwrap();
+        server.read_exact(&mut buf[..8]).unwrap();
+        server.write_all(b"abc").unwrap();
+        client.read_exact(&mut buf[..3]).unwrap();
+
+        let wait = Duration::from_secs(2);
+        let from_syn = early.conn(local, server_addr);
+        for w in [&from_syn, &late] {
+            let sent = w.segments_for(Direction::Sent, 5..13, wait).unwrap();
+            assert_eq!(sent.len(), 1, "{sent:?}");
+            assert_eq!((sent[0].stream_offset, sent[0].payload_len), (5, 8));
+            assert_eq!(sent[0].direction, Direction::Sent);
+            let got = w.segments_for(Direction::Received, 2..5, wait).unwrap();
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert_eq!((got[0].stream_offset, got[0].payload_len), (2, 3));
+            // Ethernet (14) + IPv4 (20) + TCP (at least 20) + the 3 bytes.
+            assert!(got[0].frame.len() >= 14 + 20 + 20 + 3);
+            assert!(got[0].frame.ends_with(b"abc"));
+        }
+        assert!(sent_from_syn(&from_syn));
+        let bytes = from_syn.stream_bytes(Direction::Sent, 0, 13, 64, wait);
+        assert_eq!(bytes, b"hello12345678");
+    }
+
+    fn sent_from_syn(w: &ConnWatch) -> bool {
+        w.segments_for(Direction::Sent, 5..13, Duration::from_secs(1))
+            .unwrap()
+            .iter()
+            .all(|s| s.isn_from_syn)
+    }
+
     #[test]
     fn a_non_loopback_address_is_refused() {
         let e = LoopbackWatch::start("192.0.2.1:80".parse().unwrap())
