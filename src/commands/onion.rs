@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::socketio::{self as sio_cmd, ConnAddrs, LowerLayers};
@@ -378,7 +378,9 @@ struct HookConn {
 /// [`Onion`] per connection, units located by parsing the watched stream.
 pub struct SioLower {
     watch: Result<LoopbackWatch, WhyNot>,
-    conns: Mutex<HashMap<(SocketAddr, SocketAddr), HookConn>>,
+    /// Per connection, behind its own lock: a trace may wait for a connection's
+    /// segments without holding up the others.
+    conns: Mutex<HashMap<(SocketAddr, SocketAddr), Arc<Mutex<HookConn>>>>,
 }
 
 impl SioLower {
@@ -398,31 +400,35 @@ impl SioLower {
 
 impl LowerLayers for SioLower {
     fn describe(&self, conn: &ConnAddrs, dir: sio_cmd::Direction, wire_len: usize) -> Vec<String> {
-        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
-        if conns.len() > 4096 {
-            conns.clear();
-        }
-        let h = conns
-            .entry((conn.local, conn.peer))
-            .or_insert_with(|| HookConn {
-                onion: Onion {
-                    below: match &self.watch {
-                        Ok(w) => Ok(w.conn(conn.local, conn.peer)),
-                        Err(why) => Err(why.to_string()),
+        let entry = {
+            let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+            if conns.len() > 4096 {
+                conns.clear();
+            }
+            let e = conns.entry((conn.local, conn.peer)).or_insert_with(|| {
+                Arc::new(Mutex::new(HookConn {
+                    onion: Onion {
+                        below: match &self.watch {
+                            Ok(w) => Ok(w.conn(conn.local, conn.peer)),
+                            Err(why) => Err(why.to_string()),
+                        },
+                        sock: conn.fd.map(Sock::Fd),
+                        local: Some(conn.local),
+                        peer: Some(conn.peer),
+                        sent: 0,
+                        received: 0,
+                        last_out: None,
+                        last_in: None,
+                        first_ts: None,
+                        traced: 0,
+                        style: Style { color: false },
                     },
-                    sock: conn.fd.map(Sock::Fd),
-                    local: Some(conn.local),
-                    peer: Some(conn.peer),
-                    sent: 0,
-                    received: 0,
-                    last_out: None,
-                    last_in: None,
-                    first_ts: None,
-                    traced: 0,
-                    style: Style { color: false },
-                },
-                cursors: [Cursor::default(), Cursor::default()],
+                    cursors: [Cursor::default(), Cursor::default()],
+                }))
             });
+            Arc::clone(e)
+        };
+        let mut h = entry.lock().unwrap_or_else(|p| p.into_inner());
         h.onion.sock = conn.fd.map(Sock::Fd);
         let (sent, d, i) = match dir {
             sio_cmd::Direction::Sent => (true, Direction::Sent, 0),
