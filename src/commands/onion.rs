@@ -380,8 +380,10 @@ pub struct SioLower {
     watch: Result<LoopbackWatch, WhyNot>,
     /// Per connection, behind its own lock: a trace may wait for a connection's
     /// segments without holding up the others.
-    conns: Mutex<HashMap<(SocketAddr, SocketAddr), Arc<Mutex<HookConn>>>>,
+    conns: Mutex<HashMap<(SocketAddr, SocketAddr), Shared>>,
 }
+
+type Shared = Arc<Mutex<HookConn>>;
 
 impl SioLower {
     /// Start it before the connections exist (the server: before `accept`; the
