@@ -306,6 +306,28 @@ pub enum SocketioCommand {
     /// prints what it receives and the acknowledgements.
     #[command(after_help = SOCKETIO_CONNECT_EXAMPLES)]
     Connect(SioConnectArgs),
+    /// netlab's server and client in one process on 127.0.0.1: one emit and its
+    /// acknowledgement traced through every layer (no second terminal needed).
+    #[command(
+        after_help = "Examples:\n  netlab socketio demo\n  netlab socketio demo --transport polling\n  netlab socketio demo --binary\n  netlab socketio demo --event chat --json '{\"text\":\"hi\",\"n\":1}'"
+    )]
+    Demo(SioDemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SioDemoArgs {
+    /// How the client reaches the server.
+    #[arg(long, value_enum, default_value_t = SioTransport::Websocket)]
+    pub transport: SioTransport,
+    /// The event to emit.
+    #[arg(long, default_value = "chat")]
+    pub event: String,
+    /// Its one argument, JSON.
+    #[arg(long, value_name = "JSON", default_value = "\"hi\"")]
+    pub json: String,
+    /// Also emit `upload` with a binary argument (a placeholder and an attachment).
+    #[arg(long)]
+    pub binary: bool,
 }
 
 const SOCKETIO_SERVE_EXAMPLES: &str = "\

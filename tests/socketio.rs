@@ -441,6 +441,18 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
         "--max-payload",
         "1000",
     ]);
+    // An official client connected through all of it must stay undisturbed.
+    let bystander = have_node().then(|| {
+        let mut cmd = Command::new("node");
+        cmd.arg(node_dir().join("client.js")).args([
+            &format!("http://{addr}"),
+            "chat-listen",
+            r#"{"transports":["websocket"],"timeout":30000}"#,
+        ]);
+        let p = Peer::spawn(cmd);
+        p.wait_for("ready");
+        p
+    });
     let io = "/socket.io/?EIO=4";
     assert_eq!(
         request(
@@ -542,6 +554,50 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
     assert_eq!(w.text(), "431[\"up\"]");
     w.send(Frame::text("2"));
     w.expect_close();
+
+    if let Some(bystander) = bystander {
+        node_client(&addr, "chat-send", r#"{"text":"after the storm"}"#);
+        bystander.wait_for(r#"chat ["after the storm"]"#);
+        // It left by its own choice only, after the chat.
+        let line = bystander.wait_for("disconnect");
+        assert_eq!(
+            line,
+            "disconnect io client disconnect",
+            "{}",
+            bystander.text()
+        );
+    }
+}
+
+#[test]
+fn demo_traces_one_emit_through_every_layer() {
+    for (args, carrier) in [
+        (
+            &[][..],
+            "WebSocket  FIN=1 RSV=000 opcode=0x1 (Text) MASK=1 len=16",
+        ),
+        (
+            &["--transport", "polling"][..],
+            "HTTP       POST /socket.io/?EIO=4&transport=polling&sid=",
+        ),
+    ] {
+        let out = netlab()
+            .args(["socketio", "demo"])
+            .args(args)
+            .output()
+            .unwrap();
+        let t = stdout(&out);
+        assert!(out.status.success(), "{t}");
+        for needle in [
+            r#"→ emit("chat", "hi", ack => {…})"#,
+            r#"Socket.IO  20["chat","hi"]   EVENT to "/", ack id 0   (+2 B, 15 B in all)"#,
+            r#"Engine.IO  420["chat","hi"]"#,
+            carrier,
+            r#"← ack #0 for "chat": ("hi")"#,
+        ] {
+            assert!(t.contains(needle), "no {needle:?} in:\n{t}");
+        }
+    }
 }
 
 /// A raw WebSocket to /socket.io/ built from netlab's own codec.
@@ -641,4 +697,49 @@ fn trace_shows_every_layer() {
         "{t}"
     );
     assert!(t.contains("Engine.IO  420[\"x\",1]"), "{t}");
+}
+
+/// Headless Chromium loads the served page (`/?selftest`): its hand-written Engine.IO
+/// and Socket.IO client connects over the browser's WebSocket, emits with an ack and
+/// writes the verdict into the DOM. Chromium is installed by scripts/test.sh.
+#[test]
+fn chromium_runs_the_served_chat_page() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !std::path::Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} missing (./scripts/test.sh installs it)");
+        return;
+    }
+    let (server, addr) = serve(&["--trace"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", dir.path().join("profile").display()),
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        &format!("http://{addr}/?selftest"),
+    ]);
+    // Killed when the test ends, and never waited for more than a minute.
+    let mut chromium = Peer::spawn(cmd);
+    let start = Instant::now();
+    while chromium.child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "Chromium hangs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    chromium.wait_for("</html>");
+    let dom = chromium.text();
+    assert!(
+        dom.contains(r#"<pre id="result">selftest: ack ok</pre>"#),
+        "DOM:\n{dom}\nserver:\n{}",
+        server.text()
+    );
+    server.wait_for(r#"/ ← "selftest"("hi") → ack #0"#);
+    server.wait_for(r#"Engine.IO  420["selftest","hi"]"#);
 }

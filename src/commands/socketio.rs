@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::cli::{SioConnectArgs, SioServeArgs, SioTransport, SocketioCommand};
+use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
 use crate::net::http::{
     HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, spawn_small,
 };
@@ -44,6 +44,7 @@ pub fn run(cmd: &SocketioCommand) -> Result<()> {
     match cmd {
         SocketioCommand::Serve(args) => serve(args),
         SocketioCommand::Connect(args) => connect(args),
+        SocketioCommand::Demo(args) => demo(args),
     }
 }
 
@@ -220,6 +221,8 @@ struct Server {
     shared: Mutex<Shared>,
     tracer: Tracer,
     quiet: bool,
+    /// No log lines (the demo's server: only the client's trace is shown).
+    silent: bool,
 }
 
 enum WsOut {
@@ -239,7 +242,8 @@ impl Server {
     /// Wakes every session the hub marked and prints its notes. Called with the lock.
     fn flush(&self, sh: &mut Shared) {
         for note in sh.hub.drain_notes() {
-            if let Some(line) = note_line(&note, self.quiet) {
+            if self.silent {
+            } else if let Some(line) = note_line(&note, self.quiet) {
                 println!("{line}");
             }
             if let Note::Closed { sid, .. } = &note
@@ -313,6 +317,17 @@ fn serve(args: &SioServeArgs) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    let server = start(args, addr, false)?;
+    println!(
+        "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
+    );
+    accept_loop(&listener, &server);
+    Ok(())
+}
+
+/// The server's state and its heartbeat thread. `silent`: no log lines at all. `addr`:
+/// where the listener is bound (the trace watches its port).
+fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Server>> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
     }
@@ -329,23 +344,27 @@ fn serve(args: &SioServeArgs) -> Result<()> {
         }),
         tracer: lower_layers(Tracer::new(args.trace), addr),
         quiet: args.quiet,
+        silent,
     });
-    println!(
-        "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
-    );
     let ticker = Arc::clone(&server);
     thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || heartbeat(&ticker))?;
+    Ok(server)
+}
+
+fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
-                let server = Arc::clone(&server);
+                let server = Arc::clone(server);
                 let spawned = spawn_small(move || {
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server) {
+                    if let Err(e) = handle(stream, &server)
+                        && !server.silent
+                    {
                         println!("[{peer}] error: {e:#}");
                     }
                 });
@@ -359,7 +378,62 @@ fn serve(args: &SioServeArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
+}
+
+/// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
+/// client's `--trace` shows one emit and its ack at every layer.
+fn demo(args: &SioDemoArgs) -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    let serve_args = SioServeArgs {
+        addr,
+        trace: false,
+        auth_token: None,
+        ping_interval: eio::DEFAULT_PING_INTERVAL,
+        ping_timeout: eio::DEFAULT_PING_TIMEOUT,
+        max_payload: eio::DEFAULT_MAX_PAYLOAD,
+        quiet: true,
+    };
+    let server = start(&serve_args, addr, true)?;
+    thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || accept_loop(&listener, &server))?;
+    println!(
+        "netlab socketio demo: netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
+        match args.transport {
+            SioTransport::Websocket => "a WebSocket",
+            SioTransport::Polling => "HTTP long-polling",
+        },
+        args.event,
+        args.json,
+        if args.binary {
+            ", then \"upload\" with a 9-byte binary argument"
+        } else {
+            ""
+        }
+    );
+    let client_args = SioConnectArgs {
+        url: format!("http://{addr}"),
+        namespace: "/".to_string(),
+        auth: None,
+        emit: Vec::new(),
+        emit_binary: Vec::new(),
+        ack: true,
+        listen: false,
+        trace: true,
+        transport: args.transport,
+        wait: 3000,
+    };
+    let mut emits = vec![(args.event.clone(), vec![json_arg(&args.json)], Vec::new())];
+    if args.binary {
+        // A binary argument: a placeholder in the JSON, the bytes as an attachment.
+        emits.push((
+            "upload".to_string(),
+            vec![Value::String("hello.bin".into()), sio::placeholder(0)],
+            vec![b"hello\x00\x01\x02\xff".to_vec()],
+        ));
+    }
+    run_client(&client_args, &parse_url(&client_args.url)?, None, emits)
 }
 
 /// Sends pings when due and closes sessions whose pong is late.
@@ -951,6 +1025,9 @@ function show(cls, line) {
 }
 const ws = new WebSocket("ws://" + location.host + "/socket.io/?EIO=4&transport=websocket");
 let ackId = 0;
+// `/?selftest`: CONNECT, one emit with an ack, the verdict written into the page (the
+// test suite loads it in headless Chromium).
+const selftest = location.search.includes("selftest");
 function send(text) { ws.send(text); show("sent", "→ " + text); }
 ws.onmessage = (e) => {
   if (typeof e.data !== "string") { show("recv", "← binary " + e.data.size + " bytes"); return; }
@@ -958,7 +1035,15 @@ ws.onmessage = (e) => {
   if (t[0] !== "2") show("recv", "← " + t);
   if (t[0] === "0") send("40");                      // open → CONNECT to "/"
   else if (t[0] === "2") ws.send("3");               // ping → pong (not shown)
-  else if (t.startsWith("42")) {
+  else if (t.startsWith("40") && selftest) send("42" + (ackId++) + JSON.stringify(["selftest", "hi"]));
+  else if (t.startsWith("40")) show("info", "   connected to /");
+  else if (t.startsWith("43") && selftest) {
+    const pre = document.createElement("pre");
+    pre.id = "result";
+    pre.textContent = "selftest: " + (t === '430["hi"]' ? "ack ok" : "unexpected " + t);
+    document.body.appendChild(pre);
+    ws.close(1000);
+  } else if (t.startsWith("42")) {
     const body = t.slice(2).replace(/^\d+/, "");     // drop an ack id
     const [name, ...args] = JSON.parse(body);
     show("info", "   event " + JSON.stringify(name) + " " + JSON.stringify(args));
@@ -1409,7 +1494,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
         bail!("--namespace must start with /, like /chat");
     }
     // Every emit: event, arguments, attachments.
-    let mut emits: Vec<(String, Vec<Value>, Vec<Vec<u8>>)> = args
+    let mut emits: Vec<Emit> = args
         .emit
         .chunks(2)
         .map(|c| (c[0].clone(), vec![json_arg(&c[1])], Vec::new()))
@@ -1418,6 +1503,18 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
         let data = fs::read(&c[1]).with_context(|| format!("cannot read {}", c[1]))?;
         emits.push((c[0].clone(), vec![sio::placeholder(0)], vec![data]));
     }
+    run_client(args, &url, auth, emits)
+}
+
+/// One emit: event name, arguments (placeholders name the attachments), attachments.
+type Emit = (String, Vec<Value>, Vec<Vec<u8>>);
+
+fn run_client(
+    args: &SioConnectArgs,
+    url: &SioUrl,
+    auth: Option<Value>,
+    emits: Vec<Emit>,
+) -> Result<()> {
     for (name, _, _) in &emits {
         if sio::RESERVED_EVENTS.contains(&name.as_str()) {
             bail!("{name:?} is reserved by Socket.IO and cannot be emitted");
@@ -1433,7 +1530,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
     {
         tracer = lower_layers(tracer, endpoint);
     }
-    let mut conn = open_wire(&url, args.transport, tx, tracer)?;
+    let mut conn = open_wire(url, args.transport, tx, tracer)?;
     let mut client = Client::new(&args.namespace, auth);
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",

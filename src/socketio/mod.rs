@@ -721,6 +721,45 @@ mod tests {
     }
 
     #[test]
+    fn rooms_and_server_disconnect() {
+        let (mut h, t) = hub();
+        let ids: Vec<String> = (0..3).map(|_| h.open(Transport::WebSocket, t)).collect();
+        for s in &ids {
+            h.receive(s, Transport::WebSocket, msg("0"), t);
+            h.take(s, Transport::WebSocket);
+        }
+        // 0 and 1 join "tea"; 2 does not.
+        for s in &ids[..2] {
+            h.receive(s, Transport::WebSocket, msg("2[\"join\",\"tea\"]"), t);
+        }
+        h.receive(
+            &ids[0],
+            Transport::WebSocket,
+            msg("2[\"say\",\"tea\",\"brewing\"]"),
+            t,
+        );
+        let said = msg("2[\"say\",\"tea\",\"brewing\"]");
+        assert!(h.take(&ids[0], Transport::WebSocket).packets.is_empty());
+        assert_eq!(h.take(&ids[1], Transport::WebSocket).packets, vec![said]);
+        assert!(h.take(&ids[2], Transport::WebSocket).packets.is_empty());
+        // `bye`: the server sends DISCONNECT and the socket leaves its rooms.
+        h.receive(&ids[1], Transport::WebSocket, msg("2[\"bye\"]"), t);
+        assert_eq!(
+            h.take(&ids[1], Transport::WebSocket).packets,
+            vec![msg("1")]
+        );
+        h.receive(
+            &ids[0],
+            Transport::WebSocket,
+            msg("2[\"say\",\"tea\",1]"),
+            t,
+        );
+        assert!(h.take(&ids[1], Transport::WebSocket).packets.is_empty());
+        // After DISCONNECT the session itself lives on (other namespaces may use it).
+        assert_eq!(h.transport(&ids[1]), Some(Transport::WebSocket));
+    }
+
+    #[test]
     fn auth_token() {
         let (mut h, t) = hub();
         h.config.auth_token = Some("s3cret".into());

@@ -65,23 +65,27 @@ fn quote_nsp(nsp: &str) -> String {
     }
 }
 
+/// An argument as a call shows it: JSON, or `<binary>` for a placeholder.
+fn show_arg(a: &serde_json::Value) -> String {
+    if sio::placeholder_num(a).is_some() {
+        "<binary>".to_string()
+    } else {
+        a.to_string()
+    }
+}
+
 /// The call a Socket.IO packet stands for.
 pub fn sio_call(p: &sio::Packet) -> String {
-    let data = |v: &Option<serde_json::Value>| v.as_ref().map_or(String::new(), |d| d.to_string());
+    let data =
+        |v: &Option<serde_json::Value>| v.as_ref().map_or(String::new(), |d| format!(" {d}"));
     match p.ptype {
-        SioType::Connect => format!("connect to {} {}", p.nsp, data(&p.data)),
+        SioType::Connect => format!("connect to {}{}", p.nsp, data(&p.data)),
         SioType::Disconnect => format!("disconnect from {}", p.nsp),
-        SioType::ConnectError => format!("connect_error on {} {}", p.nsp, data(&p.data)),
+        SioType::ConnectError => format!("connect_error on {}{}", p.nsp, data(&p.data)),
         SioType::Event | SioType::BinaryEvent => {
             let (name, args) = p.event_parts().unwrap_or_default();
             let mut parts = vec![serde_json::Value::String(name).to_string()];
-            parts.extend(args.iter().map(|a| {
-                if sio::placeholder_num(a).is_some() {
-                    "<binary>".to_string()
-                } else {
-                    a.to_string()
-                }
-            }));
+            parts.extend(args.iter().map(show_arg));
             if p.id.is_some() {
                 parts.push("ack => {…}".to_string());
             }
@@ -92,7 +96,7 @@ pub fn sio_call(p: &sio::Packet) -> String {
             p.id.unwrap_or_default(),
             p.ack_args()
                 .iter()
-                .map(|a| a.to_string())
+                .map(show_arg)
                 .collect::<Vec<_>>()
                 .join(", "),
             quote_nsp(&p.nsp)
