@@ -104,6 +104,9 @@ impl Onion {
         let local = stream.local_addr().ok();
         let peer = stream.peer_addr().ok();
         let below = match (watch, local, peer) {
+            (Ok(_), _, Some(p)) if conn_watch::check_loopback(p.ip()).is_err() => {
+                Err(WhyNot::NotLoopback(p.ip()).to_string())
+            }
             (Ok(w), Some(l), Some(p)) => Ok(w.conn(l, p)),
             (Err(why), _, _) => Err(why.to_string()),
             _ => Err("the socket has no addresses".to_string()),
@@ -411,6 +414,9 @@ impl LowerLayers for SioLower {
                 Arc::new(Mutex::new(HookConn {
                     onion: Onion {
                         below: match &self.watch {
+                            Ok(_) if conn_watch::check_loopback(conn.peer.ip()).is_err() => {
+                                Err(WhyNot::NotLoopback(conn.peer.ip()).to_string())
+                            }
                             Ok(w) => Ok(w.conn(conn.local, conn.peer)),
                             Err(why) => Err(why.to_string()),
                         },

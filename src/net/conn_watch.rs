@@ -212,7 +212,8 @@ pub struct LoopbackWatch {
     inner: Arc<Inner>,
 }
 
-fn check_loopback(ip: IpAddr) -> Result<(), WhyNot> {
+/// Whether connections with this address travel over `lo` (and so can be watched).
+pub fn check_loopback(ip: IpAddr) -> Result<(), WhyNot> {
     let lo = match ip {
         IpAddr::V4(a) => a.is_loopback(),
         IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
@@ -226,9 +227,12 @@ fn check_loopback(ip: IpAddr) -> Result<(), WhyNot> {
 
 impl LoopbackWatch {
     /// Watches TCP segments on `lo` to or from `endpoint`'s port (a server's listening
-    /// address, or the server a client is about to connect to).
+    /// address — the unspecified address too, whose loopback connections are seen — or
+    /// the server a client is about to connect to).
     pub fn start(endpoint: SocketAddr) -> Result<LoopbackWatch, WhyNot> {
-        check_loopback(endpoint.ip())?;
+        if !endpoint.ip().is_unspecified() {
+            check_loopback(endpoint.ip())?;
+        }
         let sniffer = LinkSniffer::open(LOOPBACK_IF, endpoint.port())?;
         let shared = Arc::new(Shared {
             table: Mutex::new(Table::default()),
