@@ -545,9 +545,35 @@ fn bad_requests_get_the_official_answers_and_the_server_stays_up() {
     w.send(Frame::text("x-not-engine-io"));
     w.expect_close();
 
-    // Still up, and still speaking Socket.IO properly.
+    // A WebSocket message over maxPayload: closed with 1009 (message too big).
     let mut w = RawWs::open(&addr);
     w.text();
+    w.send(Frame::text(&format!("4{}", "x".repeat(1000))));
+    let f = w.frame();
+    assert_eq!(f.opcode, OpCode::Close, "{f:?}");
+    assert_eq!(
+        ws::parse_close(&f.payload).unwrap().map(|(c, _)| c),
+        Some(1009)
+    );
+
+    // Still up, and still speaking Socket.IO properly.
+    let mut w = RawWs::open(&addr);
+    let open = w.text();
+    let sid = &open[9..29];
+    // A second WebSocket for a session already on a WebSocket: 400.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let req = ws::client_request(
+        &addr,
+        &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
+        &ws::client_key([7; 16]),
+        &[],
+    );
+    s.write_all(&req.to_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nBad request"), "{answer}");
     w.send(Frame::text("40"));
     assert!(w.text().starts_with("40{\"sid\":\""));
     w.send(Frame::text("421[\"still\",\"up\"]"));
@@ -742,4 +768,58 @@ fn chromium_runs_the_served_chat_page() {
     );
     server.wait_for(r#"/ ← "selftest"("hi") → ack #0"#);
     server.wait_for(r#"Engine.IO  420["selftest","hi"]"#);
+}
+
+/// Mistakes a user can make get one `netlab: error:` line and exit 1, never a hang.
+#[test]
+fn connect_errors_are_one_line() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for (args, says) in [
+        (vec!["https://127.0.0.1:1"], "TLS is not supported"),
+        (vec!["ftp://127.0.0.1:1"], "expected http://HOST:PORT"),
+        (
+            vec!["http://127.0.0.1:1", "--auth", "{nope"],
+            "--auth is not JSON",
+        ),
+        (
+            vec!["http://127.0.0.1:1", "--auth", "[1]"],
+            "must be a JSON object",
+        ),
+        (
+            vec!["http://127.0.0.1:1", "--namespace", "chat"],
+            "must start with /",
+        ),
+        (
+            vec![
+                "http://127.0.0.1:1",
+                "--emit-binary",
+                "x",
+                "/nonexistent/file",
+            ],
+            "cannot read /nonexistent/file",
+        ),
+        (
+            vec![&format!("http://127.0.0.1:{closed}")],
+            "cannot connect",
+        ),
+    ] {
+        let out = netlab()
+            .args(["socketio", "connect"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("netlab: error: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    // A reserved event name is refused before connecting.
+    let (_server, addr) = serve(&[]);
+    let out = connect(&addr, &["--emit", "disconnect", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
 }

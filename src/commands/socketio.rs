@@ -118,18 +118,6 @@ impl LowerLayers for SocketOnly {
     }
 }
 
-/// With `--trace`, the TCP/IP/link layers from a packet watch on lo (or `TCP_INFO`
-/// without CAP_NET_RAW): see [`super::onion::SioLower`]. `endpoint` is the server's
-/// address; the watch starts now, before the connections, to see their SYNs.
-fn lower_layers(tracer: Tracer, endpoint: SocketAddr) -> Tracer {
-    if !tracer.enabled() {
-        return tracer;
-    }
-    let lower = super::onion::SioLower::new(endpoint);
-    println!("{}", lower.banner());
-    tracer.with_lower(Box::new(lower))
-}
-
 /// Prints each message at every layer, nested under the call that made it.
 pub struct Tracer {
     enabled: bool,
@@ -198,6 +186,23 @@ impl Tracer {
     }
 }
 
+/// The tracer every command uses (`serve`, `connect`, `demo`): the one place to install
+/// a [`LowerLayers`] that shows TCP, IP and link. With `--trace`, they come from a
+/// packet watch on lo, or `TCP_INFO` without CAP_NET_RAW (see
+/// [`super::onion::SioLower`]). `endpoint`: the server's address; the watch starts now,
+/// before the connections, to see their SYNs.
+fn tracer(enabled: bool, endpoint: Option<SocketAddr>) -> Tracer {
+    let tracer = Tracer::new(enabled);
+    match endpoint {
+        Some(endpoint) if enabled => {
+            let lower = super::onion::SioLower::new(endpoint);
+            println!("{}", lower.banner());
+            tracer.with_lower(Box::new(lower))
+        }
+        _ => tracer,
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Server.
 // ---------------------------------------------------------------------------------------
@@ -242,8 +247,9 @@ impl Server {
     /// Wakes every session the hub marked and prints its notes. Called with the lock.
     fn flush(&self, sh: &mut Shared) {
         for note in sh.hub.drain_notes() {
-            if self.silent {
-            } else if let Some(line) = note_line(&note, self.quiet) {
+            if !self.silent
+                && let Some(line) = note_line(&note, self.quiet)
+            {
                 println!("{line}");
             }
             if let Note::Closed { sid, .. } = &note
@@ -325,8 +331,8 @@ fn serve(args: &SioServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The server's state and its heartbeat thread. `silent`: no log lines at all. `addr`:
-/// where the listener is bound (the trace watches its port).
+/// The server's state and its heartbeat thread. `silent`: no log lines at all.
+/// `addr`: where the listener is bound (the trace watches its port).
 fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Server>> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
@@ -342,7 +348,7 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Serv
             hub: Hub::new(config, XorShift::from_clock()),
             links: HashMap::new(),
         }),
-        tracer: lower_layers(Tracer::new(args.trace), addr),
+        tracer: tracer(args.trace, Some(addr)),
         quiet: args.quiet,
         silent,
     });
@@ -563,6 +569,11 @@ fn verify(req: &Request, q: &Query, hub: &Hub, upgrade: bool) -> Result<Transpor
         Some(sid) => {
             let current = hub.transport(sid).ok_or(ErrorCode::UnknownSid)?;
             if !upgrade && current != transport {
+                return Err(ErrorCode::BadRequest);
+            }
+            // One upgrade per session: a second WebSocket (while probing, or after the
+            // upgrade) is refused, as the official server does.
+            if upgrade && (current == Transport::WebSocket || hub.is_upgrading(sid)) {
                 return Err(ErrorCode::BadRequest);
             }
         }
@@ -938,7 +949,6 @@ fn ws_writer(
 ) {
     let mut done = false;
     let mut out = Vec::new();
-    let mut traced: Vec<(eio::Packet, FrameHeader)> = Vec::new();
     for msg in rx {
         if done {
             if matches!(msg, WsOut::Shutdown) {
@@ -948,6 +958,8 @@ fn ws_writer(
         }
         out.clear();
         let mut close = false;
+        // Traced once written, so a tracer watching the wire sees them go.
+        let mut traced = Vec::new();
         match msg {
             WsOut::Shutdown => break,
             WsOut::Frame(f) => {
@@ -975,8 +987,7 @@ fn ws_writer(
         if !out.is_empty() && stream.write_all(&out).is_err() {
             done = true;
         }
-        // Traced once written, so the lower layers can show the segments.
-        for (p, header) in traced.drain(..) {
+        for (p, header) in traced {
             server.tracer.carried(
                 conn,
                 Direction::Sent,
@@ -1068,7 +1079,7 @@ document.getElementById("form").onsubmit = (e) => {
 
 /// An `http://HOST:PORT/PATH` URL (`ws://` is accepted too); PATH defaults to
 /// `/socket.io/`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SioUrl {
     host: String,
     port: u16,
@@ -1206,26 +1217,26 @@ impl Conn {
         match &mut self.wire {
             Wire::WebSocket { stream, session } => {
                 let mut out = Vec::new();
-                let mut traced = Vec::new();
+                let mut sent = Vec::new();
                 for p in &packets {
                     let frame = match &p.data {
                         Data::Text(_) => session.send_text(&p.encode_text().unwrap_or_default()),
                         Data::Binary(b) => session.send_binary(b.clone()),
                     };
                     let Some(frame) = frame else { continue };
-                    traced.push((p, frame.header()));
+                    sent.push((p, frame.header()));
                     frame.encode_into(&mut out);
                 }
                 stream
                     .write_all(&out)
                     .context("cannot write to the connection")?;
-                // Traced once written, so the lower layers can show the segments.
-                for (p, header) in traced {
+                // Traced once written, so a tracer watching the wire sees them go.
+                for (p, h) in sent {
                     self.tracer.carried(
                         self.addrs.as_ref(),
                         Direction::Sent,
                         std::slice::from_ref(p),
-                        trace::ws_layer(&header),
+                        trace::ws_layer(&h),
                         false,
                     );
                 }
@@ -1244,7 +1255,6 @@ impl Conn {
                 let addrs = ConnAddrs::of(stream);
                 let head_len = req.to_bytes().len();
                 let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
-                // Traced once written, so the lower layers can show the segments.
                 self.tracer.carried(
                     addrs.as_ref(),
                     Direction::Sent,
@@ -1401,11 +1411,7 @@ fn open_wire(
                 packets.len(),
             );
             let _ = tx.send(Input::Polled(packets, layer));
-            let loop_url = SioUrl {
-                host: url.host.clone(),
-                port: url.port,
-                path: url.path.clone(),
-            };
+            let loop_url = url.clone();
             let loop_sid = sid.clone();
             thread::spawn(move || {
                 let req = Request::new("GET", loop_url.target(Transport::Polling, Some(&loop_sid)))
@@ -1446,7 +1452,7 @@ fn open_wire(
             });
             Ok(Conn {
                 wire: Wire::Polling {
-                    url: loop_url_clone(url),
+                    url: url.clone(),
                     sid,
                     post: None,
                 },
@@ -1454,14 +1460,6 @@ fn open_wire(
                 tracer,
             })
         }
-    }
-}
-
-fn loop_url_clone(u: &SioUrl) -> SioUrl {
-    SioUrl {
-        host: u.host.clone(),
-        port: u.port,
-        path: u.path.clone(),
     }
 }
 
@@ -1522,15 +1520,11 @@ fn run_client(
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut tracer = Tracer::new(args.trace);
-    if let Some(endpoint) =
+    let endpoint =
         std::net::ToSocketAddrs::to_socket_addrs(&(url.host.trim_matches(['[', ']']), url.port))
             .ok()
-            .and_then(|mut a| a.next())
-    {
-        tracer = lower_layers(tracer, endpoint);
-    }
-    let mut conn = open_wire(url, args.transport, tx, tracer)?;
+            .and_then(|mut a| a.next());
+    let mut conn = open_wire(url, args.transport, tx, tracer(args.trace, endpoint))?;
     let mut client = Client::new(&args.namespace, auth);
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
