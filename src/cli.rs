@@ -417,4 +417,8 @@ pub struct SioConnectArgs {
     /// Without --listen: how long to wait for acknowledgements and events, in ms.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub wait: u64,
+    /// Do not answer the server's pings: watch it close the session after its
+    /// pingTimeout (the heartbeat at work).
+    #[arg(long)]
+    pub ignore_pings: bool,
 }

@@ -149,6 +149,23 @@ impl Tracer {
         )
     }
 
+    /// The HTTP request that turned the connection into a WebSocket, and its 101.
+    pub fn upgrade(
+        &self,
+        conn: Option<&ConnAddrs>,
+        target: &str,
+        request_len: usize,
+        response_len: usize,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
+        println!(
+            "[{who}] HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames"
+        );
+    }
+
     /// One carrier (a frame, an HTTP message) with the Engine.IO packets inside it.
     pub fn carried(
         &self,
@@ -429,6 +446,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         trace: true,
         transport: args.transport,
         wait: 3000,
+        ignore_pings: false,
     };
     let mut emits = vec![(args.event.clone(), vec![json_arg(&args.json)], Vec::new())];
     if args.binary {
@@ -835,7 +853,13 @@ fn websocket(
             return Ok(());
         }
     };
-    stream.write_all(&hs.accept_response(None).to_bytes())?;
+    let accept = hs.accept_response(None).to_bytes();
+    stream.write_all(&accept)?;
+    if server.tracer.enabled() {
+        server
+            .tracer
+            .upgrade(conn, &req.target, req.to_bytes().len(), accept.len());
+    }
     stream.set_read_timeout(None)?;
     let (tx, rx) = mpsc::channel::<WsOut>();
     static NEXT_WS: AtomicU64 = AtomicU64::new(1);
@@ -1321,6 +1345,14 @@ fn open_wire(
             let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
             wsw::validate_server_response(&resp, &key, &[], &[])
                 .context("the WebSocket handshake failed")?;
+            if tracer.enabled() {
+                tracer.upgrade(
+                    addrs.as_ref(),
+                    &target,
+                    req.to_bytes().len(),
+                    resp.to_bytes().len(),
+                );
+            }
             stream.set_read_timeout(None)?;
             let mut reader = stream.try_clone()?;
             thread::spawn(move || {
@@ -1526,6 +1558,10 @@ fn run_client(
             .and_then(|mut a| a.next());
     let mut conn = open_wire(url, args.transport, tx, tracer(args.trace, endpoint))?;
     let mut client = Client::new(&args.namespace, auth);
+    if args.ignore_pings {
+        client.ignore_pings();
+        println!("not answering the server's pings (--ignore-pings)");
+    }
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
         SioTransport::Polling => "polling",

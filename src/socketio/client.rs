@@ -70,6 +70,8 @@ pub struct Client {
     events: Vec<ClientEvent>,
     /// When the session counts as dead without a ping (pingInterval + pingTimeout).
     ping_deadline: Option<Instant>,
+    /// Answer the server's pings (off only to watch the server's ping timeout).
+    answer_pings: bool,
 }
 
 impl Client {
@@ -85,7 +87,13 @@ impl Client {
             out: Vec::new(),
             events: Vec::new(),
             ping_deadline: None,
+            answer_pings: true,
         }
+    }
+
+    /// Stops answering pings: the server will close the session after its pingTimeout.
+    pub fn ignore_pings(&mut self) {
+        self.answer_pings = false;
     }
 
     pub fn state(&self) -> State {
@@ -199,7 +207,9 @@ impl Client {
             },
             (EioType::Ping, _) => {
                 self.arm(now);
-                self.out.push(eio::Packet::pong());
+                if self.answer_pings {
+                    self.out.push(eio::Packet::pong());
+                }
             }
             (EioType::Close, _) => self.close("the server closed the session"),
             (EioType::Message, data) => {
@@ -285,6 +295,37 @@ mod tests {
     use super::*;
     use crate::socketio::{Config, Hub, Transport};
     use crate::ws::XorShift;
+
+    #[test]
+    fn pings_are_answered_and_their_absence_noticed() {
+        let t = Instant::now();
+        let mut c = Client::new("/", None);
+        let h = Handshake {
+            sid: "s".into(),
+            upgrades: vec![],
+            ping_interval: 100,
+            ping_timeout: 50,
+            max_payload: 1000,
+        };
+        c.receive(h.packet(), t);
+        assert_eq!(c.take_output(), vec![eio::Packet::message("0")]);
+        c.receive(eio::Packet::ping(), t + Duration::from_millis(100));
+        assert_eq!(c.take_output(), vec![eio::Packet::pong()]);
+        // The next ping is due by 100 + 50 ms after the last one.
+        c.tick(t + Duration::from_millis(249));
+        assert_ne!(c.state(), State::Closed);
+        c.tick(t + Duration::from_millis(250));
+        assert_eq!(c.state(), State::Closed);
+        assert!(c.take_events().contains(&ClientEvent::Closed {
+            reason: "ping timeout".into()
+        }));
+        let mut quiet = Client::new("/", None);
+        quiet.ignore_pings();
+        quiet.receive(h.packet(), t);
+        quiet.take_output();
+        quiet.receive(eio::Packet::ping(), t);
+        assert!(quiet.take_output().is_empty());
+    }
 
     /// netlab's client against netlab's hub, packets carried in memory.
     #[test]
