@@ -75,8 +75,26 @@ def put(target, blob):
         f.write(blob)
 
 
+# Real Engine.IO / Socket.IO messages (protocol docs' examples), 0x00-separated; an odd
+# first byte marks a binary message.
+SOCKETIO = [
+    b"40",
+    b"0/admin,{\"token\":\"123\"}",
+    b"40{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}",
+    b"44{\"message\":\"Not authorized\"}",
+    b"42/admin,456[\"project:delete\",123]",
+    b"43/admin,456[]",
+    b"451-[\"hello\",{\"_placeholder\":true,\"num\":0}]\x00\x01\x01\x02\x03",
+    b"4hello\x1e4\xe2\x82\xac\x1ebAQIDBA==",
+    b"2probe\x003probe\x005\x006\x002\x003\x001",
+]
+
+
 def main():
-    n = {"capture_reader": 0, "frame_dissector": 0, "display_filter": 0}
+    n = {"capture_reader": 0, "frame_dissector": 0, "display_filter": 0, "socketio_packets": 0}
+    for blob in SOCKETIO:
+        put("socketio_packets", blob)
+        n["socketio_packets"] += 1
     for name in sorted(os.listdir(CAPTURES)):
         if not name.endswith((".pcap", ".pcapng")):
             continue

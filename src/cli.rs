@@ -68,6 +68,10 @@ pub enum Command {
     /// `ss -tulpn`), with the port ranges explained.
     #[command(after_help = PORTS_EXAMPLES)]
     Ports(PortsArgs),
+    /// Socket.IO written from scratch: Engine.IO v4 and Socket.IO v5 on netlab's own
+    /// WebSocket, a server and a client that interoperate with the official packages.
+    #[command(subcommand)]
+    Socketio(SocketioCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -599,4 +603,131 @@ pub struct PortsArgs {
     /// Print NDJSON: one object per socket.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SocketioCommand {
+    /// A Socket.IO server (chat demo) that the official socket.io-client v4 connects to,
+    /// over WebSocket or HTTP long-polling with the upgrade; serves a chat page at `/`.
+    #[command(after_help = SOCKETIO_SERVE_EXAMPLES)]
+    Serve(SioServeArgs),
+    /// A Socket.IO client that the official socket.io v4 server accepts: emits events,
+    /// prints what it receives and the acknowledgements.
+    #[command(after_help = SOCKETIO_CONNECT_EXAMPLES)]
+    Connect(SioConnectArgs),
+    /// netlab's server and client in one process on 127.0.0.1: one emit and its
+    /// acknowledgement traced through every layer (no second terminal needed).
+    #[command(
+        after_help = "Examples:\n  netlab socketio demo\n  netlab socketio demo --transport polling\n  netlab socketio demo --binary\n  netlab socketio demo --event chat --json '{\"text\":\"hi\",\"n\":1}'"
+    )]
+    Demo(SioDemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SioDemoArgs {
+    /// How the client reaches the server.
+    #[arg(long, value_enum, default_value_t = SioTransport::Websocket)]
+    pub transport: SioTransport,
+    /// The event to emit.
+    #[arg(long, default_value = "chat")]
+    pub event: String,
+    /// Its one argument, JSON.
+    #[arg(long, value_name = "JSON", default_value = "\"hi\"")]
+    pub json: String,
+    /// Also emit `upload` with a binary argument (a placeholder and an attachment).
+    #[arg(long)]
+    pub binary: bool,
+}
+
+const SOCKETIO_SERVE_EXAMPLES: &str = "\
+Examples:
+  netlab socketio serve                                   then open http://127.0.0.1:3000/ in two tabs
+  netlab socketio serve --trace --addr 127.0.0.1:3001     every message through every layer
+  netlab socketio serve --auth-token s3cret               namespaces need auth: {token: 's3cret'}
+  netlab socketio serve --ping-interval 1000 --ping-timeout 500   watch the heartbeat
+
+The demo: a `chat` event goes to the other sockets of its namespace; `join ROOM` joins a
+room and `say ROOM …` goes to the room's other sockets; `bye` makes the server disconnect
+the socket; every event that asks for an acknowledgement is acked with its own arguments
+(binary attachments included).";
+
+const SOCKETIO_CONNECT_EXAMPLES: &str = "\
+Examples:
+  netlab socketio connect http://127.0.0.1:3000 --emit chat '\"hi\"' --ack
+  netlab socketio connect http://127.0.0.1:3000 --namespace /admin --auth '{\"token\":\"s3cret\"}' --listen
+  netlab socketio connect http://127.0.0.1:3000 --emit-binary upload ./photo.png --ack --trace
+  netlab socketio connect http://127.0.0.1:3000 --transport polling --emit chat '[1,2]' --ack
+
+--emit EVENT JSON sends one argument, JSON (text that is not JSON is sent as a string);
+--emit-binary EVENT FILE sends the file's bytes as one binary argument (a Buffer).";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SioTransport {
+    /// A WebSocket from the start (`transports: ['websocket']`).
+    Websocket,
+    /// HTTP long-polling only: GET waits for packets, POST sends them.
+    Polling,
+}
+
+#[derive(Debug, Args)]
+pub struct SioServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: std::net::SocketAddr,
+    /// Show each message at every layer: the call, Socket.IO, Engine.IO, the WebSocket
+    /// frame or HTTP request carrying it, and what lies below.
+    #[arg(long)]
+    pub trace: bool,
+    /// Require `auth: {token: TOKEN}` to join any namespace (else CONNECT_ERROR).
+    #[arg(long, value_name = "TOKEN")]
+    pub auth_token: Option<String>,
+    /// Milliseconds between the server's pings.
+    #[arg(long, value_name = "MS", default_value_t = 25_000)]
+    pub ping_interval: u64,
+    /// Milliseconds to wait for a pong before closing the session.
+    #[arg(long, value_name = "MS", default_value_t = 20_000)]
+    pub ping_timeout: u64,
+    /// Largest HTTP body or WebSocket message accepted, in bytes (larger: 413 or 1009).
+    #[arg(long, value_name = "BYTES", default_value_t = 1_000_000)]
+    pub max_payload: usize,
+    /// No line per event (sessions, errors and --trace still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SioConnectArgs {
+    /// http://HOST:PORT (the path /socket.io/ is added).
+    pub url: String,
+    /// The namespace to join.
+    #[arg(long, default_value = "/")]
+    pub namespace: String,
+    /// The auth payload of the CONNECT packet, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub auth: Option<String>,
+    /// Emit EVENT with one JSON argument (repeatable).
+    #[arg(long, num_args = 2, value_names = ["EVENT", "JSON"])]
+    pub emit: Vec<String>,
+    /// Emit EVENT with the bytes of FILE as one binary argument (repeatable).
+    #[arg(long, num_args = 2, value_names = ["EVENT", "FILE"])]
+    pub emit_binary: Vec<String>,
+    /// Ask for an acknowledgement of each emit, and print it.
+    #[arg(long)]
+    pub ack: bool,
+    /// Stay connected and print events until the server disconnects (or Ctrl-C).
+    #[arg(long)]
+    pub listen: bool,
+    /// Show each message at every layer.
+    #[arg(long)]
+    pub trace: bool,
+    /// How to reach the server.
+    #[arg(long, value_enum, default_value_t = SioTransport::Websocket)]
+    pub transport: SioTransport,
+    /// Without --listen: how long to wait for acknowledgements and events, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub wait: u64,
+    /// Do not answer the server's pings: watch it close the session after its
+    /// pingTimeout (the heartbeat at work).
+    #[arg(long)]
+    pub ignore_pings: bool,
 }

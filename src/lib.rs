@@ -10,6 +10,7 @@ pub mod commands;
 pub mod dissect;
 pub mod net;
 pub mod render;
+pub mod socketio;
 pub mod tcp;
 pub mod wire;
 pub mod ws;

@@ -23,6 +23,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::ws::run(&cmd)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Socketio(cmd) => {
+            commands::socketio::run(&cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::WsUpgrade(args) => {
             commands::ws_upgrade::run(&args, style)?;
             Ok(ExitCode::SUCCESS)

@@ -17,6 +17,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "ws",
         &["capture", "dissect", "render", "commands", "cli", "net"],
     ),
+    (
+        "socketio",
+        &["capture", "dissect", "render", "commands", "cli", "net"],
+    ),
     ("commands", &[]),
 ];
 

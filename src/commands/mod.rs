@@ -2,9 +2,11 @@
 
 pub mod capture;
 pub mod dissect;
+pub mod onion;
 pub mod ports;
 pub mod printer;
 pub mod race;
+pub mod socketio;
 pub mod syscall;
 pub mod tcp;
 pub mod tcp_handshake;

@@ -4,7 +4,7 @@
 //!
 //! The server reads each request head and does the opening handshake in a thread of
 //! its own (blocking `std::net`, easy to follow). After the `101`:
-//! - echo mode hands the connection to an event loop ([`EchoLoop`], one per core,
+//! - echo mode (without `--trace`) hands the connection to an event loop ([`EchoLoop`], one per core,
 //!   `epoll`): a few threads serve thousands of connections, woken only for sockets
 //!   with bytes to read or room to write — how production servers do it;
 //! - chat mode keeps the thread, plus one writer thread fed by a channel, because
@@ -23,20 +23,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
+use crate::net::conn_watch::{LoopbackWatch, WhyNot};
+use crate::net::http::{
+    HEAD_TIMEOUT, Head, LINGER, linger_close, read_head, read_response, spawn_small,
+};
 use crate::net::poll::{Event, Interest, Poller};
-use crate::wire::http::{self, HttpError, Request, Response};
+use crate::wire::http::{self, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift, describe};
 
-/// How long a client may take to send its whole request head (slowloris defence).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// After the server's last bytes, how long it reads and discards what the client still
-/// sends, so the kernel does not answer unread data with a RST that would destroy the
-/// response or close frame in flight (RFC 9112 § 9.6 "tear-down").
-const LINGER: Duration = Duration::from_secs(1);
 /// Largest message `netlab ws connect` accepts.
 const CLIENT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
@@ -95,6 +94,30 @@ pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String
     )
 }
 
+/// Prints the lower layers under a trace line, each line with `prefix`.
+fn print_below(prefix: &str, text: &str) {
+    for line in text.lines() {
+        println!("{prefix}{line}");
+    }
+}
+
+/// Traces the lower layers of a frame just written.
+fn onion_sent(onion: Option<&Mutex<Onion>>, prefix: &str, f: &Frame) {
+    if let Some(o) = onion {
+        let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
+        print_below(prefix, &text);
+    }
+}
+
+/// Traces the lower layers of a frame just read.
+fn onion_received(onion: Option<&Mutex<Onion>>, prefix: &str, h: &FrameHeader) {
+    if let Some(o) = onion {
+        let len = h.header_len() + h.payload_len as usize;
+        let text = lock(o).received(len, h.header_len(), "WebSocket frame");
+        print_below(prefix, &text);
+    }
+}
+
 fn trace_frame(arrow: &str, f: &Frame) -> String {
     let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
     trace_line(arrow, &f.header(), &f.payload[..end])
@@ -120,13 +143,6 @@ pub(crate) fn describe_close(code: Option<u16>, reason: &str) -> String {
         Some(c) => format!("close {c} ({}) {reason:?}", wsw::close_code_name(c)),
         None => "close (no status code: 1005)".to_string(),
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -156,6 +172,8 @@ struct Server {
     max_connections: usize,
     /// Echo mode: the event loops open connections are handed to, round robin.
     loops: OnceLock<Vec<Arc<EchoLoop>>>,
+    /// `--trace`: the packet watch on lo for the lower layers (or why there is none).
+    watch: Option<Result<LoopbackWatch, WhyNot>>,
 }
 
 /// Counts a connection while its thread lives.
@@ -186,8 +204,11 @@ fn serve(args: &WsServeArgs) -> Result<()> {
             .max(1),
         quiet: args.quiet,
         loops: OnceLock::new(),
+        // Started before the first accept, so it sees every connection's SYN.
+        watch: args.trace.then(|| onion::watch(addr)),
     });
-    if server.echo {
+    // `--trace` keeps a thread per connection: its lower layers follow each write.
+    if server.echo && !server.trace {
         let cores = thread::available_parallelism()
             .map_or(2, |n| n.get())
             .min(8);
@@ -210,6 +231,9 @@ fn serve(args: &WsServeArgs) -> Result<()> {
     println!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
     );
+    if let Some(w) = &server.watch {
+        println!("{}", onion::banner(w));
+    }
     for conn in listener.incoming() {
         match conn {
             Ok(mut stream) => {
@@ -257,56 +281,6 @@ fn serve(args: &WsServeArgs) -> Result<()> {
     Ok(())
 }
 
-enum Head {
-    Request(Request, Vec<u8>),
-    Bad(HttpError),
-    TimedOut,
-    Closed,
-}
-
-/// Reads a request head within [`HEAD_TIMEOUT`] and [`http::MAX_HEAD_LEN`].
-fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
-    let deadline = Instant::now() + HEAD_TIMEOUT;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match http::parse_request(&buf) {
-            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
-            Ok(None) => {}
-            Err(e) => return Ok(Head::Bad(e)),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(Head::TimedOut);
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(Head::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if is_timeout(&e) => return Ok(Head::TimedOut),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Sends FIN, then reads and discards for up to [`LINGER`] until the peer closes too.
-fn linger_close(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + LINGER;
-    let mut sink = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
 /// Writes a response head (and body) and closes the connection.
 fn respond(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
     let mut out = resp.to_bytes();
@@ -328,7 +302,7 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 /// or in an [`EchoLoop`]). `guard` counts the connection while it lives.
 fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> Result<()> {
     let _ = stream.set_nodelay(true);
-    let (req, leftover) = match read_head(&mut stream)? {
+    let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
         Head::Request(req, rest) => (req, rest),
         Head::Bad(e) => {
             println!("[{peer}] bad request head: {e} → {}", e.status());
@@ -393,7 +367,16 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> 
     }
     let supported: Vec<&str> = server.protocols.iter().map(String::as_str).collect();
     let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
-    stream.write_all(&hs.accept_response(protocol).to_bytes())?;
+    let accept = hs.accept_response(protocol).to_bytes();
+    stream.write_all(&accept)?;
+    let onion = server.watch.as_ref().map(|w| {
+        Arc::new(Mutex::new(Onion::new(
+            &stream,
+            w,
+            accept.len() as u64,
+            leftover.len(),
+        )))
+    });
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
     println!(
         "[{peer}] open: GET {} → 101 (subprotocol: {}{})",
@@ -412,12 +395,12 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> 
     // connections' threads broadcast too, so a writer thread owns the socket's sending
     // side and everyone queues frames for it.
     let mut outlet = if server.echo {
-        Outlet::Direct { done: false }
+        Outlet::Direct { done: false, onion }
     } else {
         let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server.trace, peer)?;
+        let writer = start_writer(&stream, rx, server.trace, peer, onion.clone())?;
         lock(&server.clients).push((id, tx.clone()));
-        Outlet::Queue { tx, writer }
+        Outlet::Queue { tx, writer, onion }
     };
 
     let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
@@ -425,7 +408,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> 
     if let Some(loops) = server.loops.get() {
         // Echo: answer what came with the head here, then let an event loop carry on.
         let over = react(server, peer, &mut session, &stream, &mut outlet, actions)
-            || matches!(outlet, Outlet::Direct { done: true });
+            || matches!(outlet, Outlet::Direct { done: true, .. });
         if !over && stream.set_nonblocking(true).is_ok() {
             let token = server.next_id.fetch_add(1, Ordering::Relaxed);
             let lp = &loops[token as usize % loops.len()];
@@ -478,7 +461,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> 
             }
         }
     }
-    if let Outlet::Queue { tx, writer } = outlet {
+    if let Outlet::Queue { tx, writer, .. } = outlet {
         lock(&server.clients).retain(|(i, _)| *i != id);
         let _ = tx.send(Out::Shutdown);
         let _ = writer.join();
@@ -492,20 +475,32 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> 
 /// Where a connection's outgoing frames go.
 enum Outlet {
     /// Written at once by the connection's own thread (echo mode).
-    Direct { done: bool },
+    Direct {
+        done: bool,
+        onion: Option<Arc<Mutex<Onion>>>,
+    },
     /// Queued for the connection's writer thread (chat mode).
     Queue {
         tx: Sender<Out>,
         writer: thread::JoinHandle<()>,
+        onion: Option<Arc<Mutex<Onion>>>,
     },
     /// Appended to a buffer that an event loop writes when the socket has room.
     Buffered { out: Vec<u8>, done: bool },
 }
 
 impl Outlet {
+    /// The lower-layer tracer (`--trace`).
+    fn onion(&self) -> Option<&Mutex<Onion>> {
+        match self {
+            Outlet::Direct { onion, .. } | Outlet::Queue { onion, .. } => onion.as_deref(),
+            Outlet::Buffered { .. } => None,
+        }
+    }
+
     fn send(&mut self, stream: &TcpStream, f: Frame, trace: bool, peer: &str) {
         match self {
-            Outlet::Direct { done } => {
+            Outlet::Direct { done, onion } => {
                 if *done {
                     return;
                 }
@@ -514,6 +509,9 @@ impl Outlet {
                 }
                 // RFC 6455 § 5.5.1: nothing may follow our close frame.
                 let written = (&*stream).write_all(&f.encode()).is_ok();
+                if written {
+                    onion_sent(onion.as_deref(), &format!("[{peer}] "), &f);
+                }
                 *done = !written || f.opcode == OpCode::Close;
             }
             Outlet::Queue { tx, .. } => {
@@ -718,6 +716,7 @@ fn start_writer(
     rx: mpsc::Receiver<Out>,
     trace: bool,
     peer: &str,
+    onion: Option<Arc<Mutex<Onion>>>,
 ) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
     let wpeer = peer.to_string();
@@ -731,6 +730,9 @@ fn start_writer(
                     }
                     // RFC 6455 § 5.5.1: nothing may follow our close frame.
                     let written = wstream.write_all(&f.encode()).is_ok();
+                    if written {
+                        onion_sent(onion.as_deref(), &format!("[{wpeer}] "), &f);
+                    }
                     done = !written || f.opcode == OpCode::Close;
                 }
                 Out::Frame(_) => {}
@@ -741,12 +743,6 @@ fn start_writer(
             }
         }
     })
-}
-
-/// Starts a connection thread with a 128 KiB stack instead of the default 2 MiB:
-/// 10,000 connections are 20,000 threads.
-fn spawn_small(f: impl FnOnce() + Send + 'static) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new().stack_size(128 * 1024).spawn(f)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -769,6 +765,7 @@ fn react(
             Action::Received { header, preview } => {
                 if server.trace {
                     println!("[{peer}] {}", trace_line("←", &header, &preview));
+                    onion_received(outlet.onion(), &format!("[{peer}] "), &header);
                 }
             }
             Action::Message(m) => {
@@ -957,6 +954,8 @@ struct Client {
     stream: TcpStream,
     session: Session,
     trace: bool,
+    /// `--trace`: the lower layers under each frame.
+    onion: Option<Mutex<Onion>>,
     /// Send every received message back (`--echo`).
     echo: bool,
     received: usize,
@@ -969,12 +968,14 @@ impl Client {
         if self.trace {
             println!("{}", trace_frame("→", &frame));
         }
+        self.stream
+            .write_all(&frame.encode())
+            .context("cannot write to the connection")?;
+        onion_sent(self.onion.as_ref(), "", &frame);
         if show {
             println!("→ {}", describe(frame.opcode, &frame.payload));
         }
-        self.stream
-            .write_all(&frame.encode())
-            .context("cannot write to the connection")
+        Ok(())
     }
 
     fn send(&mut self, frame: Frame) -> Result<()> {
@@ -1001,6 +1002,7 @@ impl Client {
                 Action::Received { header, preview } => {
                     if self.trace {
                         println!("{}", trace_line("←", &header, &preview));
+                        onion_received(self.onion.as_ref(), "", &header);
                     }
                 }
                 Action::Message(m) => {
@@ -1068,35 +1070,6 @@ impl Client {
     }
 }
 
-/// Reads a response head within [`HEAD_TIMEOUT`]: the response and the bytes after it.
-fn read_response(stream: &mut TcpStream) -> Result<(Response, Vec<u8>)> {
-    let deadline = Instant::now() + HEAD_TIMEOUT;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if !buf.is_empty()
-            && let Some((resp, n)) =
-                http::parse_response(&buf).context("the server's answer is not HTTP")?
-        {
-            return Ok((resp, buf[n..].to_vec()));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("no handshake response within {} s", HEAD_TIMEOUT.as_secs());
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => bail!("the server closed the connection during the handshake"),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if is_timeout(&e) => {
-                bail!("no handshake response within {} s", HEAD_TIMEOUT.as_secs())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("reading the handshake response"),
-        }
-    }
-}
-
 fn connect(args: &WsConnectArgs) -> Result<()> {
     let url = parse_url(&args.url)?;
     let binary = match &args.binary_file {
@@ -1105,7 +1078,23 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         }
         None => None,
     };
-    let mut stream = TcpStream::connect((url.host.trim_matches(['[', ']']), url.port))
+    let target = (url.host.trim_matches(['[', ']']), url.port);
+    // `--trace`: watch the server's port on lo before connecting, to see the SYNs.
+    let watch = match args.trace {
+        true => {
+            let first = std::net::ToSocketAddrs::to_socket_addrs(&target)
+                .ok()
+                .and_then(|mut a| a.next());
+            let w = match first {
+                Some(a) => onion::watch(a),
+                None => Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+            };
+            println!("{}", onion::banner(&w));
+            Some(w)
+        }
+        false => None,
+    };
+    let mut stream = TcpStream::connect(target)
         .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))?;
     let _ = stream.set_nodelay(true);
     let peer: SocketAddr = stream.peer_addr()?;
@@ -1118,10 +1107,11 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     let key = wsw::client_key(rng.nonce());
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
     let req = wsw::client_request(&host, &url.target, &key, &protocols);
+    let req = req.to_bytes();
     stream
-        .write_all(&req.to_bytes())
+        .write_all(&req)
         .context("cannot send the handshake")?;
-    let (resp, leftover) = read_response(&mut stream)?;
+    let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
     let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
         .context("the WebSocket handshake failed")?;
     println!(
@@ -1163,10 +1153,14 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     }
     drop(tx);
 
+    let onion = watch
+        .as_ref()
+        .map(|w| Mutex::new(Onion::new(&stream, w, req.len() as u64, leftover.len())));
     let mut client = Client {
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
+        onion,
         echo: args.echo,
         received: 0,
         ended: None,

@@ -4,6 +4,8 @@
 //!
 //! Imports: `std`, `libc`, `pnet_datalink` (live capture).
 
+pub mod conn_watch;
+pub mod http;
 pub mod poll;
 pub mod ports;
 pub mod raw;

@@ -1,0 +1,143 @@
+//! HTTP/1.1 over `std::net` sockets, shared by `ws serve`/`ws connect` and `socketio`:
+//! reading a request or response head with a deadline, reading a body, closing politely,
+//! and small-stack connection threads. The parsing itself is [`crate::wire::http`].
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::wire::http::{self, HttpError, Request, Response};
+
+/// How long a peer may take to send a whole head (slowloris defence).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a server's last bytes, how long it reads and discards what the client still
+/// sends, so the kernel does not answer unread data with a RST that would destroy the
+/// response in flight (RFC 9112 § 9.6 "tear-down").
+pub const LINGER: Duration = Duration::from_secs(1);
+
+/// A read timed out (`set_read_timeout` gives WouldBlock or TimedOut).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// What reading a request head gave.
+pub enum Head {
+    /// The request and the bytes that followed its head.
+    Request(Request, Vec<u8>),
+    Bad(HttpError),
+    TimedOut,
+    /// The peer closed before a byte of a new head arrived (or in the middle of one).
+    Closed,
+}
+
+/// Reads a request head within `timeout` and [`http::MAX_HEAD_LEN`]; `buf` holds bytes
+/// already read (a keep-alive connection's leftovers).
+pub fn read_head(stream: &mut TcpStream, mut buf: Vec<u8>, timeout: Duration) -> io::Result<Head> {
+    let deadline = Instant::now() + timeout;
+    let mut chunk = [0u8; 4096];
+    loop {
+        match http::parse_request(&buf) {
+            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
+            Ok(None) => {}
+            Err(e) => return Ok(Head::Bad(e)),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Head::TimedOut);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(Head::Closed),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => return Ok(Head::TimedOut),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads until `buf` holds `len` bytes (a body after its head), within `timeout`.
+/// Returns false when the peer closed or was too slow.
+pub fn read_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    len: usize,
+    timeout: Duration,
+) -> io::Result<bool> {
+    let deadline = Instant::now() + timeout;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while buf.len() < len {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        stream.set_read_timeout(Some(left))?;
+        let want = (len - buf.len()).min(chunk.len());
+        match stream.read(&mut chunk[..want]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads a response head within `timeout`: the response and the bytes after it.
+pub fn read_response(
+    stream: &mut TcpStream,
+    timeout: Duration,
+) -> anyhow::Result<(Response, Vec<u8>)> {
+    use anyhow::{Context, bail};
+    let deadline = Instant::now() + timeout;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if !buf.is_empty()
+            && let Some((resp, n)) =
+                http::parse_response(&buf).context("the server's answer is not HTTP")?
+        {
+            return Ok((resp, buf[n..].to_vec()));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("no response within {} s", timeout.as_secs());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => bail!("the server closed the connection before its response"),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => bail!("no response within {} s", timeout.as_secs()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading the response"),
+        }
+    }
+}
+
+/// Sends FIN, then reads and discards for up to [`LINGER`] until the peer closes too.
+pub fn linger_close(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Starts a connection thread with a 128 KiB stack instead of the default 2 MiB:
+/// 10,000 connections are 20,000 threads.
+pub fn spawn_small(f: impl FnOnce() + Send + 'static) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new().stack_size(128 * 1024).spawn(f)
+}
