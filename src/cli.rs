@@ -47,6 +47,27 @@ pub enum Command {
     /// and the closing handshake.
     #[command(name = "ws-upgrade", after_help = WS_UPGRADE_EXAMPLES)]
     WsUpgrade(WsUpgradeArgs),
+    /// The same numbered messages over TCP and over UDP, through a lossy wire netlab
+    /// runs between two private network namespaces: delivered, lost, out of order,
+    /// retransmitted, side by side.
+    #[command(after_help = RACE_EXAMPLES)]
+    Race(RaceArgs),
+    /// Capture live packets on an interface (lo by default) and explain each one, as
+    /// `netlab dissect` does for a file.
+    #[command(after_help = CAPTURE_EXAMPLES)]
+    Capture(CaptureArgs),
+    /// TCP between real kernel sockets, every system call printed: an echo server and a
+    /// client, the ephemeral port, the 4-tuple and TCP_INFO after each exchange.
+    #[command(subcommand)]
+    Tcp(TcpCommand),
+    /// UDP datagrams between real kernel sockets: a server that prints and echoes each
+    /// datagram, and a sender (one datagram per TEXT; boundaries are kept).
+    #[command(subcommand)]
+    Udp(UdpCommand),
+    /// This machine's TCP and UDP sockets and the processes holding them (like
+    /// `ss -tulpn`), with the port ranges explained.
+    #[command(after_help = PORTS_EXAMPLES)]
+    Ports(PortsArgs),
     /// Socket.IO written from scratch: Engine.IO v4 and Socket.IO v5 on netlab's own
     /// WebSocket, a server and a client that interoperate with the official packages.
     #[command(subcommand)]
@@ -96,6 +117,34 @@ Examples:
 
 netlab's server and client run in one process on 127.0.0.1 (no privileges needed).
 The pcap's TCP/IP packets are reconstructed from the bytes each side wrote, not captured.";
+
+const RACE_EXAMPLES: &str = "\
+Examples:
+  sudo netlab race                                   100 messages, 20% loss each way
+  sudo netlab race --loss 0%                         a perfect wire: both deliver everything
+  sudo netlab race --loss 20% --reorder 10% --delay 30ms --count 200
+  sudo netlab race --seed 7                          the same wire decisions as another --seed 7 run
+  sudo netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
+  sudo netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
+
+netlab moves into two private, anonymous network namespaces (the server sockets in one,
+the clients in the other), each with a TUN device, and is itself the wire between them:
+it drops, holds back and delays packets in both directions — TCP's ACKs too. UDP runs
+first, then TCP, over the same wire. Both namespaces vanish when netlab exits, however it
+exits (Ctrl-C included); the host's own network is never touched.";
+
+const CAPTURE_EXAMPLES: &str = "\
+Examples:
+  sudo netlab capture                                    everything on lo, one line a packet
+  sudo netlab capture -i lo --filter 'tcp.port == 7000'  then run a client in another terminal
+  sudo netlab capture -v -c 4 --filter 'udp'             the layer tree of 4 UDP packets
+  sudo netlab capture -x -c 1                            one packet's bytes, coloured by layer
+  sudo netlab capture --json --filter 'udp.port == 9999' NDJSON, Wireshark field names
+  sudo netlab capture -c 10 -w lo.pcap                   also save them for tshark/Wireshark
+
+Ctrl-C stops the capture and prints how many packets were captured. The filter is a
+display filter, the same as `netlab dissect --filter`; -c and -w count and save only the
+packets it keeps. Without root: sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\"";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -294,6 +343,266 @@ pub struct DissectArgs {
     /// conversations.
     #[arg(long)]
     pub stats: bool,
+}
+
+/// A percentage: `20%`, `20` or `0.5%`.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let n = s.trim().trim_end_matches('%');
+    match n.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!("`{s}` is not a percentage from 0% to 100%")),
+    }
+}
+
+/// A duration: `30ms`, `1.5s`, or a bare number of milliseconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1e-3)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v >= 0.0 && v * scale <= 10.0 => Ok(std::time::Duration::from_secs_f64(v * scale)),
+        _ => Err(format!("`{s}` is not a delay from 0ms to 10s (e.g. 30ms)")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RaceArgs {
+    /// Chance that the wire drops a packet, each way (TCP's ACKs and SYNs included).
+    #[arg(long, value_name = "PERCENT", default_value = "20%", value_parser = parse_percent)]
+    pub loss: f64,
+
+    /// Chance that the wire holds a packet back until the next one in the same direction
+    /// has passed it.
+    #[arg(long, value_name = "PERCENT", default_value = "0%", value_parser = parse_percent)]
+    pub reorder: f64,
+
+    /// Delay every packet on the wire by this much (`30ms`, `0.1s`).
+    #[arg(long, value_name = "TIME", default_value = "0ms", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+
+    /// How many numbered messages each protocol carries (one every millisecond).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+
+    /// Seed of the wire's dice: the same seed drops and reorders the same packets of
+    /// each direction (random, and printed, without it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Give TCP at most this many seconds (with heavy loss its timer backs off
+    /// exponentially); a run cut short says so.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Use IPv6 inside the namespaces (fd00:6e6c:72::1 and ::2).
+    #[arg(long)]
+    pub ipv6: bool,
+
+    /// Save every packet the wire delivered, both runs, to a pcap file (raw IP link
+    /// type): `netlab dissect` or Wireshark then show the retransmissions.
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print the result as one JSON object: {"tcp": {…}, "udp": {…}, "wire": {…}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The interface to capture on (`ip link` lists them).
+    #[arg(short = 'i', long, value_name = "IFACE", default_value = "lo")]
+    pub interface: String,
+
+    /// Only show packets matching a display filter, e.g. `udp.port == 9999`.
+    #[arg(short = 'Y', long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Stop after N (shown) packets.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Also save the shown packets to a pcap file (the interface's link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Show each packet as a tree of layers and fields, with meanings and byte offsets.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Show each packet's bytes in hex and ASCII, coloured by layer.
+    #[arg(short = 'x', long)]
+    pub hex: bool,
+
+    /// Print NDJSON: one JSON object per packet, fields named as in Wireshark.
+    #[arg(long, conflicts_with_all = ["verbose", "hex"])]
+    pub json: bool,
+}
+
+const TCP_SERVE_EXAMPLES: &str = "\
+Examples:
+  netlab tcp serve                                 echo server on 127.0.0.1:7000
+  netlab tcp serve --addr '[::1]:7000'             the same over IPv6
+  netlab tcp serve --addr 127.0.0.1:0              port 0: the kernel picks a free one
+  netlab tcp serve --read-delay 500                let writes pile up before each read
+
+Then, from another terminal: netlab tcp connect 127.0.0.1:7000 --send hello
+Stop it with Ctrl-C.";
+
+const TCP_CONNECT_EXAMPLES: &str = "\
+Examples:
+  netlab tcp connect 127.0.0.1:7000 --send hello
+  netlab tcp connect 127.0.0.1:7000 --send a --send b --send c       three writes, how many reads?
+  netlab tcp connect 127.0.0.1:7000 --send a --send b --send c --nodelay
+  netlab tcp connect '[::1]:7000' --send hello                       IPv6
+  netlab tcp connect --own-server --send a --send b --send c         no server needed: netlab runs one
+
+With --own-server the server waits until the client's writes are all in its receive
+buffer before it reads, so you see one recv() return the bytes of several send()s.";
+
+const UDP_SERVE_EXAMPLES: &str = "\
+Examples:
+  netlab udp serve                                 print and echo datagrams on 127.0.0.1:7001
+  netlab udp serve --addr '[::1]:7001' --no-echo   IPv6, print only
+
+Then, from another terminal: netlab udp send 127.0.0.1:7001 a b c
+Stop it with Ctrl-C.";
+
+const UDP_SEND_EXAMPLES: &str = "\
+Examples:
+  netlab udp send 127.0.0.1:7001 a b c             three datagrams, three echoes
+  netlab udp send '[::1]:7001' hello               IPv6
+  netlab udp send 127.0.0.1:7001 hi --wait 0       do not wait for replies
+  netlab udp send --own-server a b c               no server needed: netlab runs one";
+
+const PORTS_EXAMPLES: &str = "\
+Examples:
+  netlab ports                                     every TCP and UDP socket
+  netlab ports --listening                         servers only (like ss -tulpn)
+  netlab ports --tcp --port 7000                   who uses TCP port 7000
+  netlab ports --json | head -3                    NDJSON, one socket per line
+
+Seeing other users' processes needs root (sudo netlab ports), as with ss -p.";
+
+#[derive(Debug, Subcommand)]
+pub enum TcpCommand {
+    /// A TCP echo server, one thread per client; prints each system call.
+    #[command(after_help = TCP_SERVE_EXAMPLES)]
+    Serve(TcpServeArgs),
+    /// A TCP client: connect, send each TEXT, read the echo, close; prints each system call.
+    #[command(after_help = TCP_CONNECT_EXAMPLES)]
+    Connect(TcpConnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TcpServeArgs {
+    /// Address to listen on (IPv4 or [IPv6]; port 0 lets the kernel pick).
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    pub addr: std::net::SocketAddr,
+    /// listen()'s backlog: how many finished handshakes may wait for accept().
+    #[arg(long, default_value_t = 128)]
+    pub backlog: i32,
+    /// Wait MS milliseconds after accept() before the first recv(), so a client's
+    /// writes pile up in the receive buffer.
+    #[arg(long, value_name = "MS")]
+    pub read_delay: Option<u64>,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TcpConnectArgs {
+    /// The server, IP:PORT or [IPv6]:PORT (leave out with --own-server).
+    #[arg(value_name = "ADDR", required_unless_present = "own_server")]
+    pub addr: Option<std::net::SocketAddr>,
+    /// Send TEXT (repeatable); all are sent one after the other before reading.
+    #[arg(long, value_name = "TEXT")]
+    pub send: Vec<String>,
+    /// Set TCP_NODELAY: turn Nagle's algorithm off, small writes leave at once.
+    #[arg(long)]
+    pub nodelay: bool,
+    /// How long to wait for the echo and for the server's FIN, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub wait: u64,
+    /// Run netlab's own echo server on a free 127.0.0.1 port in this process and connect
+    /// to it (both sides are printed).
+    #[arg(long, conflicts_with = "addr")]
+    pub own_server: bool,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UdpCommand {
+    /// A UDP server: prints each datagram (sender, length, content) and echoes it.
+    #[command(after_help = UDP_SERVE_EXAMPLES)]
+    Serve(UdpServeArgs),
+    /// Send one datagram per TEXT, then wait briefly for replies.
+    #[command(after_help = UDP_SEND_EXAMPLES)]
+    Send(UdpSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UdpServeArgs {
+    /// Address to bind (IPv4 or [IPv6]; port 0 lets the kernel pick).
+    #[arg(long, default_value = "127.0.0.1:7001")]
+    pub addr: std::net::SocketAddr,
+    /// Do not echo datagrams back, only print them.
+    #[arg(long)]
+    pub no_echo: bool,
+    /// Wait MS milliseconds before the first recvfrom(), so datagrams pile up.
+    #[arg(long, value_name = "MS")]
+    pub read_delay: Option<u64>,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UdpSendArgs {
+    /// ADDR (IP:PORT or [IPv6]:PORT) then one TEXT per datagram; with --own-server only
+    /// the TEXTs.
+    #[arg(value_name = "ADDR TEXT", required = true)]
+    pub args: Vec<String>,
+    /// How long to wait for replies after the last datagram, in milliseconds (0: none).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub wait: u64,
+    /// Run netlab's own UDP echo server on a free 127.0.0.1 port in this process.
+    #[arg(long)]
+    pub own_server: bool,
+    /// Print NDJSON events (one object per system call or event).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Only sockets waiting for peers: TCP in LISTEN, unconnected UDP.
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only TCP sockets.
+    #[arg(short, long)]
+    pub tcp: bool,
+    /// Only UDP sockets.
+    #[arg(short, long)]
+    pub udp: bool,
+    /// Only sockets whose local or peer port is PORT.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Print NDJSON: one object per socket.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,6 +31,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::ws_upgrade::run(&args, style)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tcp(cmd) => {
+            commands::tcp::run(&cmd, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Udp(cmd) => {
+            commands::udp::run(&cmd, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ports(args) => {
+            commands::ports::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Race(args) => {
+            commands::race::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Capture(args) => {
+            commands::capture::run(&args, style)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -9,6 +9,7 @@
 mod autobahn;
 mod autobahn_client;
 mod browser;
+mod capture;
 mod cli;
 mod common;
 mod golden;
@@ -16,7 +17,10 @@ mod handshake;
 mod layers;
 mod lessons;
 mod mutation;
+mod onion;
 mod oracle;
+mod race;
 mod socketio;
+mod sockets;
 mod ws;
 mod ws_upgrade;

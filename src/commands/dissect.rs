@@ -1,16 +1,16 @@
 //! `netlab dissect FILE`: read a capture, dissect each frame, print it.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 
 use anyhow::{Context, Result, bail};
 
 use crate::capture::{ReadError, Reader};
 use crate::cli::DissectArgs;
-use crate::dissect::filter::Filter;
+use crate::commands::printer::{Printer, View};
+use crate::dissect::Meta;
 use crate::dissect::stats::Stats;
-use crate::dissect::{Dissector, Meta, Packet};
-use crate::render::{self, Style, json::JsonWriter};
+use crate::render::{self, Style};
 
 /// What the run ended with, for the exit status.
 pub enum Outcome {
@@ -18,9 +18,6 @@ pub enum Outcome {
     /// The capture was cut short; every complete packet was shown.
     CutShort,
 }
-
-/// Flush the output buffer once it holds this much.
-const FLUSH_AT: usize = 64 * 1024;
 
 pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
     let name = args.file.display().to_string();
@@ -30,10 +27,12 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
         Box::new(File::open(&args.file).with_context(|| format!("cannot open {name}"))?)
     };
     let src = BufReader::with_capacity(1 << 20, src);
-    let filter = match &args.filter {
-        Some(f) => Some(Filter::parse(f).map_err(|e| anyhow::anyhow!("{e}"))?),
-        None => None,
+    let view = View {
+        verbose: args.verbose,
+        hex: args.hex,
+        json: args.json,
     };
+    let mut printer = Printer::new(view, args.filter.as_deref(), style, args.stats)?;
     let mut reader = match Reader::new(src) {
         Ok(r) => r,
         Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
@@ -41,13 +40,7 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
     };
     let stdout = io::stdout();
     let mut sink = stdout.lock();
-    let mut buf = String::with_capacity(FLUSH_AT * 2);
-    let mut dissector = Dissector::new();
-    dissector.detail = args.verbose;
-    dissector.record = args.verbose || args.hex || args.json || args.stats || filter.is_some();
-    let mut json = JsonWriter::default();
     let mut stats = Stats::default();
-    let mut pkt = Packet::default();
     let mut number = 0u64;
     let mut shown = 0u64;
     let mut outcome = Outcome::Complete;
@@ -59,9 +52,7 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                sink.write_all(buf.as_bytes())?;
-                buf.clear();
-                sink.flush()?;
+                printer.flush(&mut sink, true)?;
                 match e {
                     ReadError::Io(e) => {
                         return Err(e).with_context(|| format!("cannot read {name}"));
@@ -85,38 +76,22 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             interface: rec.interface,
             linktype: rec.linktype,
         };
-        dissector.dissect(meta, rec.data, &mut pkt);
-        if filter.as_ref().is_some_and(|f| !f.matches(&pkt)) {
+        if !printer.dissect(meta, rec.data) {
             continue;
         }
         shown += 1;
         if args.stats {
-            stats.add(&pkt);
+            stats.add(printer.packet());
             continue;
         }
-        if args.json {
-            json.write(&mut buf, &pkt);
-        } else {
-            if args.verbose {
-                render::tree::write(&mut buf, &pkt, style);
-            } else {
-                render::summary::write(&mut buf, &pkt, style);
-            }
-            if args.hex {
-                render::hex::write(&mut buf, &pkt, style);
-            }
-        }
-        if buf.len() >= FLUSH_AT {
-            sink.write_all(buf.as_bytes())?;
-            buf.clear();
-        }
+        printer.render();
+        printer.flush(&mut sink, false)?;
     }
     if args.stats {
-        render::stats::write(&mut buf, &stats);
+        render::stats::write(printer.buffer(), &stats);
     }
-    sink.write_all(buf.as_bytes())?;
-    sink.flush()?;
-    let evicted = dissector.evicted_fragments();
+    printer.flush(&mut sink, true)?;
+    let evicted = printer.evicted_fragments();
     if evicted > 0 {
         eprintln!(
             "netlab: warning: {evicted} incomplete fragmented datagrams were dropped to bound memory"

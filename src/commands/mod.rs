@@ -1,8 +1,16 @@
 //! One file per subcommand: the only place that joins I/O, codecs and printing.
 
+pub mod capture;
 pub mod dissect;
+pub mod onion;
+pub mod ports;
+pub mod printer;
+pub mod race;
 pub mod socketio;
+pub mod syscall;
+pub mod tcp;
 pub mod tcp_handshake;
+pub mod udp;
 pub mod ws;
 pub mod ws_upgrade;
 

@@ -98,6 +98,9 @@ impl Direction {
 pub struct ConnAddrs {
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// The stream's descriptor, for the lower layers to ask the kernel (`TCP_INFO`)
+    /// while the stream is open. Never closed through this copy.
+    pub fd: Option<std::os::fd::RawFd>,
 }
 
 impl ConnAddrs {
@@ -105,6 +108,7 @@ impl ConnAddrs {
         Some(ConnAddrs {
             local: stream.local_addr().ok()?,
             peer: stream.peer_addr().ok()?,
+            fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
         })
     }
 }
@@ -223,9 +227,20 @@ impl Tracer {
 }
 
 /// The tracer every command uses (`serve`, `connect`, `demo`): the one place to install
-/// a [`LowerLayers`] that shows TCP, IP and link.
-fn tracer(enabled: bool) -> Tracer {
-    Tracer::new(enabled)
+/// a [`LowerLayers`] that shows TCP, IP and link. With `--trace`, they come from a
+/// packet watch on lo, or `TCP_INFO` without CAP_NET_RAW (see
+/// [`super::onion::SioLower`]). `endpoint`: the server's address; the watch starts now,
+/// before the connections, to see their SYNs.
+fn tracer(enabled: bool, endpoint: Option<SocketAddr>) -> Tracer {
+    let tracer = Tracer::new(enabled);
+    match endpoint {
+        Some(endpoint) if enabled => {
+            let lower = super::onion::SioLower::new(endpoint);
+            say!("{}", lower.banner());
+            tracer.with_lower(Box::new(lower))
+        }
+        _ => tracer,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -348,7 +363,7 @@ fn serve(args: &SioServeArgs) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    let server = start(args, false)?;
+    let server = start(args, addr, false)?;
     say!(
         "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
     );
@@ -357,7 +372,8 @@ fn serve(args: &SioServeArgs) -> Result<()> {
 }
 
 /// The server's state and its heartbeat thread. `silent`: no log lines at all.
-fn start(args: &SioServeArgs, silent: bool) -> Result<Arc<Server>> {
+/// `addr`: where the listener is bound (the trace watches its port).
+fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Server>> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
     }
@@ -372,7 +388,7 @@ fn start(args: &SioServeArgs, silent: bool) -> Result<Arc<Server>> {
             hub: Hub::new(config, XorShift::from_clock()),
             links: HashMap::new(),
         }),
-        tracer: tracer(args.trace),
+        tracer: tracer(args.trace, Some(addr)),
         quiet: args.quiet,
         silent,
     });
@@ -424,7 +440,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         max_payload: eio::DEFAULT_MAX_PAYLOAD,
         quiet: true,
     };
-    let server = start(&serve_args, true)?;
+    let server = start(&serve_args, addr, true)?;
     thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept_loop(&listener, &server))?;
@@ -1668,7 +1684,16 @@ fn run_client(
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut conn = open_wire(url, args.transport, tx.clone(), tracer(args.trace))?;
+    let endpoint =
+        std::net::ToSocketAddrs::to_socket_addrs(&(url.host.trim_matches(['[', ']']), url.port))
+            .ok()
+            .and_then(|mut a| a.next());
+    let mut conn = open_wire(
+        url,
+        args.transport,
+        tx.clone(),
+        tracer(args.trace, endpoint),
+    )?;
     let mut client = Client::new(&args.namespace, auth);
     if args.ignore_pings {
         client.ignore_pings();

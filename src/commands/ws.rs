@@ -2,23 +2,34 @@
 //! [`crate::wire::http`] / [`crate::wire::websocket`] and the session engine in
 //! [`crate::ws`].
 //!
-//! The server uses plain `std::net` and one thread per connection (plus one writer
-//! thread each, fed by a channel): simple to read, and plenty for a teaching tool that
-//! serves a handful of browser tabs. A production server would use an event loop.
+//! The server reads each request head and does the opening handshake in a thread of
+//! its own (blocking `std::net`, easy to follow). After the `101`:
+//! - echo mode (without `--trace`) hands the connection to an event loop ([`EchoLoop`], one per core,
+//!   `epoll`): a few threads serve thousands of connections, woken only for sockets
+//!   with bytes to read or room to write — how production servers do it;
+//! - chat mode keeps the thread, plus one writer thread fed by a channel, because
+//!   other connections' threads broadcast into it.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
-use crate::net::http::{HEAD_TIMEOUT, Head, linger_close, read_head, read_response, spawn_small};
+use crate::net::conn_watch::{LoopbackWatch, WhyNot};
+use crate::net::http::{
+    HEAD_TIMEOUT, Head, LINGER, linger_close, read_head, read_response, spawn_small,
+};
+use crate::net::poll::{Event, Interest, Poller};
 use crate::wire::http::{self, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift, describe};
@@ -83,6 +94,30 @@ pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String
     )
 }
 
+/// Prints the lower layers under a trace line, each line with `prefix`.
+fn print_below(prefix: &str, text: &str) {
+    for line in text.lines() {
+        println!("{prefix}{line}");
+    }
+}
+
+/// Traces the lower layers of a frame just written.
+fn onion_sent(onion: Option<&Mutex<Onion>>, prefix: &str, f: &Frame) {
+    if let Some(o) = onion {
+        let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
+        print_below(prefix, &text);
+    }
+}
+
+/// Traces the lower layers of a frame just read.
+fn onion_received(onion: Option<&Mutex<Onion>>, prefix: &str, h: &FrameHeader) {
+    if let Some(o) = onion {
+        let len = h.header_len() + h.payload_len as usize;
+        let text = lock(o).received(len, h.header_len(), "WebSocket frame");
+        print_below(prefix, &text);
+    }
+}
+
 fn trace_frame(arrow: &str, f: &Frame) -> String {
     let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
     trace_line(arrow, &f.header(), &f.payload[..end])
@@ -135,6 +170,10 @@ struct Server {
     /// Connections being served, against `max_connections`.
     active: std::sync::atomic::AtomicUsize,
     max_connections: usize,
+    /// Echo mode: the event loops open connections are handed to, round robin.
+    loops: OnceLock<Vec<Arc<EchoLoop>>>,
+    /// `--trace`: the packet watch on lo for the lower layers (or why there is none).
+    watch: Option<Result<LoopbackWatch, WhyNot>>,
 }
 
 /// Counts a connection while its thread lives.
@@ -164,11 +203,37 @@ fn serve(args: &WsServeArgs) -> Result<()> {
             .unwrap_or(if args.chat { 6000 } else { 12_000 })
             .max(1),
         quiet: args.quiet,
+        loops: OnceLock::new(),
+        // Started before the first accept, so it sees every connection's SYN.
+        watch: args.trace.then(|| onion::watch(addr)),
     });
+    // `--trace` keeps a thread per connection: its lower layers follow each write.
+    if server.echo && !server.trace {
+        let cores = thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8);
+        let mut loops = Vec::with_capacity(cores);
+        for _ in 0..cores {
+            let lp = Arc::new(EchoLoop {
+                poller: Poller::new().context("cannot create an epoll instance")?,
+                pending: Mutex::new(Vec::new()),
+            });
+            let (lp2, server2) = (Arc::clone(&lp), Arc::clone(&server));
+            thread::Builder::new()
+                .name("ws-echo-loop".into())
+                .spawn(move || run_echo_loop(&lp2, &server2))
+                .context("cannot start the event loop thread")?;
+            loops.push(lp);
+        }
+        let _ = server.loops.set(loops);
+    }
     let mode = if args.chat { "chat" } else { "echo" };
     println!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
     );
+    if let Some(w) = &server.watch {
+        println!("{}", onion::banner(w));
+    }
     for conn in listener.incoming() {
         match conn {
             Ok(mut stream) => {
@@ -195,11 +260,10 @@ fn serve(args: &WsServeArgs) -> Result<()> {
                 let guard = Active(Arc::clone(&server));
                 // One thread per connection: see the module docs.
                 let spawned = spawn_small(move || {
-                    let _guard = guard;
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server, &peer) {
+                    if let Err(e) = handle(stream, &server, &peer, guard) {
                         println!("[{peer}] error: {e:#}");
                     }
                 });
@@ -234,7 +298,9 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
     (resp, body.as_bytes().to_vec())
 }
 
-fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
+/// Serves one connection: the request head, the handshake, then the WebSocket (here,
+/// or in an [`EchoLoop`]). `guard` counts the connection while it lives.
+fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> Result<()> {
     let _ = stream.set_nodelay(true);
     let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
         Head::Request(req, rest) => (req, rest),
@@ -301,7 +367,16 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     }
     let supported: Vec<&str> = server.protocols.iter().map(String::as_str).collect();
     let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
-    stream.write_all(&hs.accept_response(protocol).to_bytes())?;
+    let accept = hs.accept_response(protocol).to_bytes();
+    stream.write_all(&accept)?;
+    let onion = server.watch.as_ref().map(|w| {
+        Arc::new(Mutex::new(Onion::new(
+            &stream,
+            w,
+            accept.len() as u64,
+            leftover.len(),
+        )))
+    });
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
     println!(
         "[{peer}] open: GET {} → 101 (subprotocol: {}{})",
@@ -320,16 +395,52 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
     // connections' threads broadcast too, so a writer thread owns the socket's sending
     // side and everyone queues frames for it.
     let mut outlet = if server.echo {
-        Outlet::Direct { done: false }
+        Outlet::Direct { done: false, onion }
     } else {
         let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server.trace, peer)?;
+        let writer = start_writer(&stream, rx, server.trace, peer, onion.clone())?;
         lock(&server.clients).push((id, tx.clone()));
-        Outlet::Queue { tx, writer }
+        Outlet::Queue { tx, writer, onion }
     };
 
     let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
     let mut actions = session.receive(&leftover);
+    if let Some(loops) = server.loops.get() {
+        // Echo: answer what came with the head here, then let an event loop carry on.
+        let over = react(server, peer, &mut session, &stream, &mut outlet, actions)
+            || matches!(outlet, Outlet::Direct { done: true, .. });
+        if !over && stream.set_nonblocking(true).is_ok() {
+            let token = server.next_id.fetch_add(1, Ordering::Relaxed);
+            let lp = &loops[token as usize % loops.len()];
+            let conn = LoopConn {
+                stream,
+                session,
+                peer: peer.to_string(),
+                outlet: Outlet::Buffered {
+                    out: Vec::new(),
+                    done: false,
+                },
+                interest: Interest::Read,
+                lingering: None,
+                _guard: guard,
+            };
+            let fd = conn.stream.as_raw_fd();
+            lock(&lp.pending).push((token, conn));
+            // Registered after it is queued, so that its first event finds it. Until
+            // then no event can make the loop close it: `fd` stays open meanwhile.
+            // SAFETY: see above; the descriptor outlives this borrow.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            if let Err(e) = lp.poller.add(&borrowed, token, Interest::Read) {
+                lock(&lp.pending).retain(|(t, _)| *t != token);
+                println!("[{peer}] cannot watch the connection: {e}");
+            }
+            return Ok(());
+        }
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.shutdown(Shutdown::Write);
+        linger_close(&mut stream);
+        return Ok(());
+    }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         if react(server, peer, &mut session, &stream, &mut outlet, actions) {
@@ -350,7 +461,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
             }
         }
     }
-    if let Outlet::Queue { tx, writer } = outlet {
+    if let Outlet::Queue { tx, writer, .. } = outlet {
         lock(&server.clients).retain(|(i, _)| *i != id);
         let _ = tx.send(Out::Shutdown);
         let _ = writer.join();
@@ -364,18 +475,32 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str) -> Result<()> {
 /// Where a connection's outgoing frames go.
 enum Outlet {
     /// Written at once by the connection's own thread (echo mode).
-    Direct { done: bool },
+    Direct {
+        done: bool,
+        onion: Option<Arc<Mutex<Onion>>>,
+    },
     /// Queued for the connection's writer thread (chat mode).
     Queue {
         tx: Sender<Out>,
         writer: thread::JoinHandle<()>,
+        onion: Option<Arc<Mutex<Onion>>>,
     },
+    /// Appended to a buffer that an event loop writes when the socket has room.
+    Buffered { out: Vec<u8>, done: bool },
 }
 
 impl Outlet {
+    /// The lower-layer tracer (`--trace`).
+    fn onion(&self) -> Option<&Mutex<Onion>> {
+        match self {
+            Outlet::Direct { onion, .. } | Outlet::Queue { onion, .. } => onion.as_deref(),
+            Outlet::Buffered { .. } => None,
+        }
+    }
+
     fn send(&mut self, stream: &TcpStream, f: Frame, trace: bool, peer: &str) {
         match self {
-            Outlet::Direct { done } => {
+            Outlet::Direct { done, onion } => {
                 if *done {
                     return;
                 }
@@ -384,11 +509,203 @@ impl Outlet {
                 }
                 // RFC 6455 § 5.5.1: nothing may follow our close frame.
                 let written = (&*stream).write_all(&f.encode()).is_ok();
+                if written {
+                    onion_sent(onion.as_deref(), &format!("[{peer}] "), &f);
+                }
                 *done = !written || f.opcode == OpCode::Close;
             }
             Outlet::Queue { tx, .. } => {
                 let _ = tx.send(Out::Frame(f));
             }
+            Outlet::Buffered { out, done } => {
+                if *done {
+                    return;
+                }
+                if trace {
+                    println!("[{peer}] {}", trace_frame("→", &f));
+                }
+                f.encode_into(out);
+                *done = f.opcode == OpCode::Close;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Echo mode's event loops.
+// ---------------------------------------------------------------------------------------
+
+/// Bytes waiting to be written beyond which a connection is not read until the peer
+/// has taken some: a client that sends without reading cannot grow the server's memory.
+const BACKLOG_LIMIT: usize = 1 << 20;
+
+/// One `epoll` instance and the thread that waits on it.
+struct EchoLoop {
+    poller: Poller,
+    /// Connections handed over by handshake threads, taken in at the next wake-up.
+    pending: Mutex<Vec<(u64, LoopConn)>>,
+}
+
+/// An open WebSocket served by an event loop.
+struct LoopConn {
+    stream: TcpStream,
+    session: Session,
+    peer: String,
+    /// Always [`Outlet::Buffered`].
+    outlet: Outlet,
+    interest: Interest,
+    /// After our last byte and FIN: until when we read and discard (see [`LINGER`]).
+    lingering: Option<Instant>,
+    _guard: Active,
+}
+
+/// What an event leaves a connection in.
+enum Next {
+    Open,
+    Lingering,
+    Done,
+}
+
+impl LoopConn {
+    fn backlog(&mut self) -> &mut Vec<u8> {
+        match &mut self.outlet {
+            Outlet::Buffered { out, .. } => out,
+            _ => unreachable!("event-loop connections buffer their output"),
+        }
+    }
+
+    /// Writes what the socket takes now; false if the connection broke.
+    fn flush(&mut self, poller: &Poller, token: u64) -> bool {
+        let stream = &self.stream;
+        let out = match &mut self.outlet {
+            Outlet::Buffered { out, .. } => out,
+            _ => return false,
+        };
+        let mut written = 0;
+        while written < out.len() {
+            match (&*stream).write(&out[written..]) {
+                Ok(0) => return false,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        out.drain(..written);
+        let want = match out.len() {
+            0 => Interest::Read,
+            n if n > BACKLOG_LIMIT => Interest::Write,
+            _ => Interest::ReadWrite,
+        };
+        if want != self.interest {
+            if poller.modify(&self.stream, token, want).is_err() {
+                return false;
+            }
+            self.interest = want;
+        }
+        true
+    }
+
+    fn on_event(&mut self, ev: &Event, server: &Server, poller: &Poller, buf: &mut [u8]) -> Next {
+        if ev.writable && !self.flush(poller, ev.token) {
+            return Next::Done;
+        }
+        if ev.readable && self.interest != Interest::Write {
+            match (&self.stream).read(buf) {
+                Ok(0) => {
+                    if self.lingering.is_none()
+                        && let Some(Action::Closed { code, reason, .. }) = self.session.eof()
+                    {
+                        println!("[{}] closed: {}", self.peer, describe_close(code, &reason));
+                    }
+                    return Next::Done;
+                }
+                Ok(_) if self.lingering.is_some() => return Next::Lingering,
+                Ok(n) => {
+                    let actions = self.session.receive(&buf[..n]);
+                    let over = react(
+                        server,
+                        &self.peer,
+                        &mut self.session,
+                        &self.stream,
+                        &mut self.outlet,
+                        actions,
+                    );
+                    if !self.flush(poller, ev.token) {
+                        return Next::Done;
+                    }
+                    if over {
+                        // Whatever was still queued after a failure is not sent.
+                        if let Outlet::Buffered { done, .. } = &mut self.outlet {
+                            *done = true;
+                        }
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    if self.lingering.is_none() {
+                        println!("[{}] read failed: {e}", self.peer);
+                    }
+                    return Next::Done;
+                }
+            }
+        }
+        if self.lingering.is_some() {
+            return Next::Lingering;
+        }
+        let finished = matches!(self.outlet, Outlet::Buffered { done: true, .. });
+        if finished && self.backlog().is_empty() {
+            // Our close frame (or the failure) is out: FIN, then read until theirs.
+            let _ = self.stream.shutdown(Shutdown::Write);
+            self.lingering = Some(Instant::now() + LINGER);
+            return Next::Lingering;
+        }
+        Next::Open
+    }
+}
+
+/// An event loop's thread: wait, serve every ready connection, repeat.
+fn run_echo_loop(lp: &EchoLoop, server: &Server) {
+    let mut conns: HashMap<u64, LoopConn> = HashMap::new();
+    let mut lingering: Vec<u64> = Vec::new();
+    let mut events = Vec::with_capacity(256);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        events.clear();
+        let timeout = (!lingering.is_empty()).then_some(Duration::from_millis(250));
+        if let Err(e) = lp.poller.wait(&mut events, timeout) {
+            eprintln!("netlab ws serve: epoll_wait failed: {e}");
+            thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        conns.extend(lock(&lp.pending).drain(..));
+        for ev in &events {
+            let Some(conn) = conns.get_mut(&ev.token) else {
+                continue;
+            };
+            let was_lingering = conn.lingering.is_some();
+            match conn.on_event(ev, server, &lp.poller, &mut buf) {
+                Next::Open => {}
+                Next::Lingering if !was_lingering => lingering.push(ev.token),
+                Next::Lingering => {}
+                // Dropping the socket closes it, which also removes it from epoll.
+                Next::Done => drop(conns.remove(&ev.token)),
+            }
+        }
+        if !lingering.is_empty() {
+            let now = Instant::now();
+            lingering.retain(|t| match conns.get(t).and_then(|c| c.lingering) {
+                Some(until) if until > now => true,
+                Some(_) => {
+                    conns.remove(t);
+                    false
+                }
+                None => false,
+            });
         }
     }
 }
@@ -399,6 +716,7 @@ fn start_writer(
     rx: mpsc::Receiver<Out>,
     trace: bool,
     peer: &str,
+    onion: Option<Arc<Mutex<Onion>>>,
 ) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
     let wpeer = peer.to_string();
@@ -412,6 +730,9 @@ fn start_writer(
                     }
                     // RFC 6455 § 5.5.1: nothing may follow our close frame.
                     let written = wstream.write_all(&f.encode()).is_ok();
+                    if written {
+                        onion_sent(onion.as_deref(), &format!("[{wpeer}] "), &f);
+                    }
                     done = !written || f.opcode == OpCode::Close;
                 }
                 Out::Frame(_) => {}
@@ -444,6 +765,7 @@ fn react(
             Action::Received { header, preview } => {
                 if server.trace {
                     println!("[{peer}] {}", trace_line("←", &header, &preview));
+                    onion_received(outlet.onion(), &format!("[{peer}] "), &header);
                 }
             }
             Action::Message(m) => {
@@ -632,6 +954,8 @@ struct Client {
     stream: TcpStream,
     session: Session,
     trace: bool,
+    /// `--trace`: the lower layers under each frame.
+    onion: Option<Mutex<Onion>>,
     /// Send every received message back (`--echo`).
     echo: bool,
     received: usize,
@@ -644,12 +968,14 @@ impl Client {
         if self.trace {
             println!("{}", trace_frame("→", &frame));
         }
+        self.stream
+            .write_all(&frame.encode())
+            .context("cannot write to the connection")?;
+        onion_sent(self.onion.as_ref(), "", &frame);
         if show {
             println!("→ {}", describe(frame.opcode, &frame.payload));
         }
-        self.stream
-            .write_all(&frame.encode())
-            .context("cannot write to the connection")
+        Ok(())
     }
 
     fn send(&mut self, frame: Frame) -> Result<()> {
@@ -676,6 +1002,7 @@ impl Client {
                 Action::Received { header, preview } => {
                     if self.trace {
                         println!("{}", trace_line("←", &header, &preview));
+                        onion_received(self.onion.as_ref(), "", &header);
                     }
                 }
                 Action::Message(m) => {
@@ -751,7 +1078,23 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         }
         None => None,
     };
-    let mut stream = TcpStream::connect((url.host.trim_matches(['[', ']']), url.port))
+    let target = (url.host.trim_matches(['[', ']']), url.port);
+    // `--trace`: watch the server's port on lo before connecting, to see the SYNs.
+    let watch = match args.trace {
+        true => {
+            let first = std::net::ToSocketAddrs::to_socket_addrs(&target)
+                .ok()
+                .and_then(|mut a| a.next());
+            let w = match first {
+                Some(a) => onion::watch(a),
+                None => Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+            };
+            println!("{}", onion::banner(&w));
+            Some(w)
+        }
+        false => None,
+    };
+    let mut stream = TcpStream::connect(target)
         .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))?;
     let _ = stream.set_nodelay(true);
     let peer: SocketAddr = stream.peer_addr()?;
@@ -764,8 +1107,9 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     let key = wsw::client_key(rng.nonce());
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
     let req = wsw::client_request(&host, &url.target, &key, &protocols);
+    let req = req.to_bytes();
     stream
-        .write_all(&req.to_bytes())
+        .write_all(&req)
         .context("cannot send the handshake")?;
     let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
     let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
@@ -809,10 +1153,14 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     }
     drop(tx);
 
+    let onion = watch
+        .as_ref()
+        .map(|w| Mutex::new(Onion::new(&stream, w, req.len() as u64, leftover.len())));
     let mut client = Client {
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
+        onion,
         echo: args.echo,
         received: 0,
         ended: None,

@@ -2,9 +2,15 @@
 //! Everything that touches the operating system lives here, so protocol engines
 //! (`src/tcp/`) stay testable without privileges.
 //!
-//! Imports: `std`, `libc`.
+//! Imports: `std`, `libc`, `pnet_datalink` (live capture).
 
+pub mod conn_watch;
 pub mod http;
+pub mod poll;
+pub mod ports;
 pub mod raw;
 pub mod sandbox;
+pub mod sniff;
+pub mod sockio;
 pub mod tcp_info;
+pub mod wire_pair;

@@ -258,3 +258,180 @@ pub fn catch_interrupts() {
 pub fn interrupted() -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
+
+/// A packet socket bound to one interface that keeps the link header (`SOCK_RAW`), with
+/// a kernel filter (classic BPF) so only the TCP segments of one port are copied to
+/// user space, and the kernel's receive timestamp of each frame.
+pub struct LinkSniffer {
+    fd: OwnedFd,
+}
+
+/// A frame seen by a [`LinkSniffer`].
+pub struct LinkFrame {
+    /// Bytes written into the caller's buffer (the whole frame up to the buffer size).
+    pub len: usize,
+    /// The frame's length on the link (may exceed `len` if the buffer was short).
+    pub wire_len: usize,
+    /// The kernel's timestamp: seconds and nanoseconds since the Unix epoch.
+    pub ts: (i64, u32),
+    /// `PACKET_OUTGOING`: sent by this host. On `lo` every frame is seen twice, once
+    /// leaving and once arriving; keeping the outgoing copy sees each exactly once.
+    pub outgoing: bool,
+}
+
+/// `tcpdump -dd 'tcp port 3000'` (Ethernet link type), with the port patched in: IPv4
+/// (non-first fragments excluded) or IPv6 without extension headers, either port.
+fn tcp_port_filter(port: u16) -> Vec<libc::sock_filter> {
+    const PROG: [(u16, u8, u8, u32); 20] = [
+        (0x28, 0, 0, 0x0000000c),
+        (0x15, 0, 6, 0x000086dd),
+        (0x30, 0, 0, 0x00000014),
+        (0x15, 0, 15, 0x00000006),
+        (0x28, 0, 0, 0x00000036),
+        (0x15, 12, 0, 0xffff_ffff),
+        (0x28, 0, 0, 0x00000038),
+        (0x15, 10, 11, 0xffff_ffff),
+        (0x15, 0, 10, 0x00000800),
+        (0x30, 0, 0, 0x00000017),
+        (0x15, 0, 8, 0x00000006),
+        (0x28, 0, 0, 0x00000014),
+        (0x45, 6, 0, 0x00001fff),
+        (0xb1, 0, 0, 0x0000000e),
+        (0x48, 0, 0, 0x0000000e),
+        (0x15, 2, 0, 0xffff_ffff),
+        (0x48, 0, 0, 0x00000010),
+        (0x15, 0, 1, 0xffff_ffff),
+        (0x6, 0, 0, 0x00040000),
+        (0x6, 0, 0, 0x00000000),
+    ];
+    PROG.iter()
+        .map(|&(code, jt, jf, k)| libc::sock_filter {
+            code,
+            jt,
+            jf,
+            k: if k == 0xffff_ffff { u32::from(port) } else { k },
+        })
+        .collect()
+}
+
+impl LinkSniffer {
+    /// Opens a packet socket on interface `ifname` that sees TCP segments to or from
+    /// `port`. Needs CAP_NET_RAW.
+    pub fn open(ifname: &str, port: u16) -> Result<LinkSniffer, RawError> {
+        // Protocol 0: nothing is queued until the filter is attached and `bind` names
+        // the protocol, so no unfiltered frame slips in.
+        // SAFETY: plain socket(2) call.
+        let fd = check(
+            unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) },
+            "packet socket",
+        )?;
+        let name = std::ffi::CString::new(ifname)
+            .map_err(|_| RawError::Io("interface name", io::ErrorKind::InvalidInput.into()))?;
+        // SAFETY: a NUL-terminated name.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(RawError::Io("interface", io::Error::last_os_error()));
+        }
+        let mut filter = tcp_port_filter(port);
+        let prog = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        // SAFETY: `prog` points at `filter`, alive for the call; the kernel copies it.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&prog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(RawError::Io(
+                "attaching the packet filter",
+                io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: sockaddr_ll is plain data; zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_ALL.to_be();
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: a valid sockaddr_ll for the duration of the call.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(RawError::Io(
+                "binding the packet socket",
+                io::Error::last_os_error(),
+            ));
+        }
+        Ok(LinkSniffer { fd })
+    }
+
+    /// Waits up to `timeout` for a frame; the frame (link header included) lands in `buf`.
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<LinkFrame>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one pollfd we own.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n <= 0 {
+            let e = io::Error::last_os_error();
+            if n < 0 && e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+            return Ok(None);
+        }
+        // SAFETY: sockaddr_ll is plain data; zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // MSG_TRUNC: the return value is the frame's real length even when cut.
+        // SAFETY: valid buffer and address storage.
+        let n = unsafe {
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC,
+                (&mut sll as *mut libc::sockaddr_ll).cast(),
+                &mut sl,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The kernel's timestamp of the frame just read (SIOCGSTAMPNS).
+        const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+        let mut tsp = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: the ioctl writes one timespec.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), SIOCGSTAMPNS as _, &mut tsp) };
+        let ts = if rc == 0 {
+            (tsp.tv_sec, tsp.tv_nsec as u32)
+        } else {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (now.as_secs() as i64, now.subsec_nanos())
+        };
+        let wire_len = n as usize;
+        Ok(Some(LinkFrame {
+            len: wire_len.min(buf.len()),
+            wire_len,
+            ts,
+            outgoing: sll.sll_pkttype == libc::PACKET_OUTGOING,
+        }))
+    }
+}

@@ -15,7 +15,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::process::Command;
 use std::time::Duration;
 
@@ -38,14 +38,18 @@ pub enum SandboxError {
     Command(String),
 }
 
+/// What to do about [`SandboxError::NotPermitted`], for every command that needs the
+/// sandbox.
+pub const REMEDY: &str = "run `sudo netlab …`, or once: \
+     sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\"";
+
 impl std::fmt::Display for SandboxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SandboxError::NotPermitted => write!(
                 f,
                 "creating a private network namespace and a TUN device needs CAP_NET_ADMIN; \
-                 run `sudo netlab …`, or once: sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\" \
-                 (or try `--simulate`, which needs no privileges)"
+                 {REMEDY} (or try `--simulate`, which needs no privileges)"
             ),
             SandboxError::Io(what, e) => write!(f, "{what}: {e}"),
             SandboxError::Command(s) => f.write_str(s),
@@ -197,5 +201,12 @@ impl Sandbox {
     /// Hands one IP packet to the kernel, as if it arrived on the wire.
     pub fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         self.tun.write_all(packet)
+    }
+}
+
+impl AsRawFd for Sandbox {
+    /// The TUN device's descriptor (to poll several devices at once).
+    fn as_raw_fd(&self) -> RawFd {
+        self.tun.as_raw_fd()
     }
 }

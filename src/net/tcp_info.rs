@@ -108,21 +108,7 @@ pub struct TcpInfo {
 
 /// The kernel's TCP state numbers (`include/net/tcp_states.h`) with RFC 9293 names.
 pub fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "ESTABLISHED",
-        2 => "SYN-SENT",
-        3 => "SYN-RECEIVED",
-        4 => "FIN-WAIT-1",
-        5 => "FIN-WAIT-2",
-        6 => "TIME-WAIT",
-        7 => "CLOSED",
-        8 => "CLOSE-WAIT",
-        9 => "LAST-ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW-SYN-RECV",
-        _ => "UNKNOWN",
-    }
+    crate::wire::procnet::tcp_state_name(state)
 }
 
 /// Reads `TCP_INFO` from a connected (or listening) TCP socket.
@@ -170,6 +156,37 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
     })
 }
 
+/// Bytes the application has read from a connected TCP socket so far: what the kernel
+/// received in order (`bytes_received`) minus what still waits in the receive queue
+/// (`SIOCINQ`). Lets a tracer find where in the stream the next unread byte sits
+/// without counting every read itself. Needs Linux 4.1+ (`bytes_received`).
+pub fn bytes_read(sock: &impl AsRawFd) -> io::Result<u64> {
+    let inq = || -> io::Result<u64> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: SIOCINQ (FIONREAD) writes one int.
+        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::FIONREAD, &mut n) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n.max(0) as u64)
+    };
+    // Data may arrive between the two calls: retry until both agree.
+    for _ in 0..100 {
+        let before = inq()?;
+        let info = tcp_info(sock)?;
+        let after = inq()?;
+        let Some(received) = info.bytes_received else {
+            return Err(io::Error::other(
+                "this kernel's TCP_INFO has no bytes_received",
+            ));
+        };
+        if before == after {
+            return Ok(received.saturating_sub(after));
+        }
+    }
+    Err(io::Error::other("the receive queue kept changing"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +220,25 @@ mod tests {
             assert_eq!(received, 5, "{info:?}");
         }
         assert_eq!(tcp_info(&listener).unwrap().state, "LISTEN");
+    }
+
+    #[test]
+    fn bytes_read_counts_what_the_application_took() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.write_all(b"hello world").unwrap();
+        let mut buf = [0u8; 5];
+        server.read_exact(&mut buf).unwrap();
+        // 11 bytes arrived (wait until the kernel has them all), 5 were read.
+        let start = std::time::Instant::now();
+        while tcp_info(&server).unwrap().bytes_received.unwrap_or(11) < 11 {
+            assert!(start.elapsed().as_secs() < 5);
+        }
+        assert_eq!(bytes_read(&server).unwrap(), 5);
+        let mut rest = [0u8; 6];
+        server.read_exact(&mut rest).unwrap();
+        assert_eq!(bytes_read(&server).unwrap(), 11);
     }
 
     #[test]

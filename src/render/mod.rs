@@ -5,6 +5,7 @@
 
 pub mod hex;
 pub mod json;
+pub mod onion;
 pub mod stats;
 pub mod summary;
 pub mod tree;

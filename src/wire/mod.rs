@@ -21,6 +21,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod link;
 pub mod pcap;
+pub mod procnet;
 pub mod socketio;
 pub mod tcp;
 pub mod udp;
