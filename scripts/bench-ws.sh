@@ -7,7 +7,8 @@
 # (scripts/bench-ws/loadgen, tokio-tungstenite, its own cargo workspace):
 #   * echo round-trips per second and MB/s (10^6 bytes/s, payload counted both
 #     ways) for 16 B, 1 KiB and 64 KiB binary messages: BENCH_CONNS connections
-#     (8) each doing ping-pong for BENCH_SECS seconds (5);
+#     (8) each doing ping-pong for BENCH_SECS seconds (5); BENCH_ROUNDS (3) rounds
+#     with the servers interleaved, the median reported (the spread is printed too);
 #   * concurrent idle connections: up to BENCH_IDLE (10000) are opened (64
 #     handshakes in flight), held idle for 5 s, then the server's VmRSS is read
 #     and 100 of them, evenly spread, must still echo.
@@ -23,13 +24,14 @@
 # Everything listens on 127.0.0.1 only, every wait is bounded, and every server
 # is stopped at the end. About 2 minutes once everything is built.
 #
-# Environment: BENCH_SECS, BENCH_CONNS, BENCH_IDLE, BENCH_PORT (first port, 18700).
+# Environment: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS, BENCH_IDLE, BENCH_PORT (first port, 18700).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/target/bench-ws
 SECS=${BENCH_SECS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-8}
 IDLE=${BENCH_IDLE:-10000}
 HOLD=5
@@ -147,30 +149,55 @@ start_server() {
 }
 
 # --- measure -------------------------------------------------------------------
-declare -A RT MB HELD RSS NOTE
+declare -A RT MB HELD RSS NOTE RTS MBS
+# Echo rates: ROUNDS rounds, servers interleaved within each round, median reported
+# (this 2-core machine's figures drift by ±15 % from one minute to the next).
+for round in $(seq "$ROUNDS"); do
+    for s in "${SERVERS[@]}"; do
+        [ -n "${SKIP[$s]:-}" ] && continue
+        if ! start_server "$s"; then
+            SKIP[$s]="server did not start (see $OUT/$s.log)"
+            say "bench-ws: skipping $s: ${SKIP[$s]}"
+            continue
+        fi
+        for i in "${!SIZES[@]}"; do
+            size=${SIZES[$i]}
+            say "bench-ws: round $round/$ROUNDS: $s: ${SIZE_NAMES[$i]} echo, $CONNS connections, $SECS s…"
+            line=$(timeout $((SECS + 60)) "$LOADGEN" echo "ws://$ADDR/" "$CONNS" "$size" "$SECS" \
+                2>>"$OUT/loadgen.log" | tail -n 1)
+            rt=$(sed -n 's/.*rt_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+            mb=$(sed -n 's/.*mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+            errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
+            RTS[$s,$size]+=" ${rt:-}"
+            MBS[$s,$size]+=" ${mb:-}"
+            if [ -z "$line" ]; then
+                NOTE[$s]+=" ${SIZE_NAMES[$i]} echo failed (round $round);"
+            elif [ "${errors:-0}" != 0 ]; then
+                NOTE[$s]+=" ${SIZE_NAMES[$i]}: $errors connections failed (round $round);"
+            fi
+        done
+        stop_server
+    done
+done
+median() { # the median of the numbers in $1 ("-" if none)
+    tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
+              else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 for s in "${SERVERS[@]}"; do
-    [ -n "${SKIP[$s]:-}" ] && { say "bench-ws: skipping $s: ${SKIP[$s]}"; continue; }
+    for size in "${SIZES[@]}"; do
+        RT[$s,$size]=$(median "${RTS[$s,$size]:-}")
+        MB[$s,$size]=$(median "${MBS[$s,$size]:-}")
+    done
+done
+
+for s in "${SERVERS[@]}"; do
+    [ -n "${SKIP[$s]:-}" ] && continue
     if ! start_server "$s"; then
         SKIP[$s]="server did not start (see $OUT/$s.log)"
         say "bench-ws: skipping $s: ${SKIP[$s]}"
         continue
     fi
-    for i in "${!SIZES[@]}"; do
-        size=${SIZES[$i]}
-        say "bench-ws: $s: ${SIZE_NAMES[$i]} echo, $CONNS connections, $SECS s…"
-        line=$(timeout $((SECS + 60)) "$LOADGEN" echo "ws://$ADDR/" "$CONNS" "$size" "$SECS" \
-            2>>"$OUT/loadgen.log" | tail -n 1)
-        rt=$(sed -n 's/.*rt_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-        mb=$(sed -n 's/.*mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-        errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
-        RT[$s,$size]=${rt:--}
-        MB[$s,$size]=${mb:--}
-        if [ -z "$line" ]; then
-            NOTE[$s]+=" ${SIZE_NAMES[$i]} echo failed;"
-        elif [ "${errors:-0}" != 0 ]; then
-            NOTE[$s]+=" ${SIZE_NAMES[$i]}: $errors connections failed;"
-        fi
-    done
     say "bench-ws: $s: opening up to $IDLE idle connections, holding $HOLD s…"
     line=$(timeout 300 "$LOADGEN" idle "ws://$ADDR/" "$IDLE" "$HOLD" "$SAMPLE" "$PID" \
         2>>"$OUT/loadgen.log" | tail -n 1)
@@ -195,8 +222,8 @@ done
 pick() { local v=$1; [ -n "$v" ] && [ "$v" != - ] && echo "$v"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
-printf '\nWebSocket echo benchmark — %s, %s cores, %s connections × %s s per size, loopback\n' \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$CONNS" "$SECS"
+printf '\nWebSocket echo benchmark — %s, %s cores, %s connections × %s s per size, median of %s interleaved rounds, loopback\n' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$CONNS" "$SECS" "$ROUNDS"
 printf '%-11s' server
 for n in "${SIZE_NAMES[@]}"; do printf ' %10s %9s' "$n rt/s" "MB/s"; done
 printf ' %8s %8s\n' idle "RSS MiB"
@@ -248,6 +275,13 @@ fi
     printf 'note: websocat was unavailable; websocketd (Go) spawns one `cat` per connection\n'
 for s in "${SERVERS[@]}"; do
     [ -n "${NOTE[$s]:-}" ] && printf 'note: %s:%s\n' "$s" "${NOTE[$s]}"
+done
+printf 'rounds (round trips/s, in order):\n'
+for s in "${SERVERS[@]}"; do
+    [ -n "${SKIP[$s]:-}" ] && continue
+    printf '  %-9s' "$s"
+    for i in "${!SIZES[@]}"; do printf ' %s:%s' "${SIZE_NAMES[$i]// /}" "$(tr -s ' ' <<<"${RTS[$s,${SIZES[$i]}]:-}" | tr ' ' ',' | sed 's/^,//')"; done
+    printf '\n'
 done
 printf 'target idle connections: %s; logs in %s\n' "$IDLE" "${OUT#"$ROOT"/}"
 exit 0
