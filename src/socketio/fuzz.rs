@@ -145,39 +145,13 @@ mod tests {
 
     #[test]
     fn mutated_packets_never_panic_and_round_trip() {
-        let seed = std::env::var("NETLAB_MUTATION_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x6e65_746c_6162_2121_u64);
-        let mut rng = XorShift::new(seed);
+        let mut rng = crate::ws::fuzz::mutation_seed();
         let mut cases = 0;
         for s in SEEDS {
             check(s.as_bytes());
             for _ in 0..1500 {
                 let mut b = s.as_bytes().to_vec();
-                for _ in 0..=(rng.next_u64() % 4) {
-                    let r = rng.next_u64();
-                    let at = if b.is_empty() {
-                        0
-                    } else {
-                        (r >> 8) as usize % b.len()
-                    };
-                    let special = SPECIAL[(r >> 24) as usize % SPECIAL.len()];
-                    match r % 6 {
-                        0 if !b.is_empty() => b[at] = special,
-                        1 => b.insert(at, special),
-                        2 if !b.is_empty() => {
-                            b.remove(at);
-                        }
-                        3 => b.truncate(at),
-                        4 if !b.is_empty() => b[at] ^= 1 << ((r >> 32) % 8),
-                        _ => {
-                            let end = (at + 1 + (r >> 40) as usize % 8).min(b.len());
-                            let dup = b[at..end].to_vec();
-                            b.splice(at..at, dup);
-                        }
-                    }
-                }
+                crate::ws::fuzz::mutate(&mut b, &mut rng, SPECIAL);
                 check(&b);
                 cases += 1;
             }

@@ -18,6 +18,8 @@
 //!
 //! Imports: `std` and [`crate::wire::websocket`] only.
 
+pub mod fuzz;
+
 use crate::wire::websocket::{
     self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, OpCode, Role, Rules,
     close_code,

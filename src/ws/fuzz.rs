@@ -1,0 +1,163 @@
+//! The checks shared by the `websocket` fuzz target (fuzz/) and the mutation loop below,
+//! which CI runs: whatever bytes arrive, the HTTP head parsers, the opening-handshake
+//! check, the frame codec and both roles' sessions must not panic; what decodes must
+//! encode back to the same thing; and a session must reach the same verdicts whether
+//! the bytes come in one read or in many (TCP keeps no boundaries).
+//!
+//! A broken invariant panics (that is how libFuzzer and the test notice it). [`mutate`]
+//! is the mutation step the protocol layers above share.
+
+use crate::wire::http;
+use crate::wire::websocket::{self as wsw, Frame, Role};
+use crate::ws::{Action, Session, XorShift};
+
+/// Runs every parser and both sessions over `data`.
+pub fn check(data: &[u8]) {
+    if let Ok(Some((req, used))) = http::parse_request(data) {
+        assert!(used <= data.len());
+        // A head we accept, written back, reads back to the same head (the written form
+        // is a fixed point: spacing is normalised, names and values are kept).
+        let again = req.to_bytes();
+        let (back, n) = http::parse_request(&again)
+            .expect("a written request head parses")
+            .expect("a written request head is complete");
+        assert_eq!(n, again.len());
+        assert_eq!(
+            (&back.method, &back.target, back.to_bytes()),
+            (&req.method, &req.target, again),
+            "request head round trip"
+        );
+        if let Ok(hs) = wsw::validate_client_request(&req) {
+            let resp = hs.accept_response(None).to_bytes();
+            let (r, _) = http::parse_response(&resp)
+                .expect("our 101 parses")
+                .expect("our 101 is complete");
+            assert_eq!(r.status, 101);
+        }
+    }
+    if let Ok(Some((resp, used))) = http::parse_response(data) {
+        // status-code = 3DIGIT (RFC 9112 § 4)
+        assert!(
+            used <= data.len() && resp.status < 1000,
+            "status {}",
+            resp.status
+        );
+    }
+
+    // Frames one after the other: each decodes, re-encodes and decodes to itself.
+    let mut rest = data;
+    while let Ok(Some((frame, used))) = Frame::decode(rest) {
+        assert!(used > 0 && used <= rest.len());
+        let again = frame.encode();
+        let (back, n) = Frame::decode(&again)
+            .expect("an encoded frame decodes")
+            .expect("an encoded frame is complete");
+        assert_eq!((&back, n), (&frame, again.len()), "frame round trip");
+        rest = &rest[used..];
+    }
+
+    // Sessions: one read, or the same bytes cut into pieces, give the same verdicts.
+    for role in [Role::Server, Role::Client] {
+        let whole = verdicts(role, &[data]);
+        let cuts: Vec<&[u8]> = data.chunks(1 + data.len() % 7).collect();
+        assert_eq!(whole, verdicts(role, &cuts), "{role:?}: split reads");
+    }
+}
+
+/// What a session concluded from these reads: messages, pings/pongs, close or failure
+/// (trace previews and the frames it sends back are left out).
+fn verdicts(role: Role, reads: &[&[u8]]) -> Vec<Action> {
+    let mut s = Session::new(role, 1 << 16, XorShift::new(7));
+    let mut out = Vec::new();
+    for r in reads {
+        out.extend(
+            s.receive(r)
+                .into_iter()
+                .filter(|a| !matches!(a, Action::Send(_) | Action::Received { .. })),
+        );
+    }
+    out
+}
+
+/// One to four random edits of `b` (overwrite with one of `special`, insert, remove,
+/// truncate, flip a bit, duplicate a run): the mutation step of the in-process
+/// mutation tests.
+pub fn mutate(b: &mut Vec<u8>, rng: &mut XorShift, special: &[u8]) {
+    for _ in 0..=(rng.next_u64() % 4) {
+        let r = rng.next_u64();
+        let at = if b.is_empty() {
+            0
+        } else {
+            (r >> 8) as usize % b.len()
+        };
+        let byte = special[(r >> 24) as usize % special.len()];
+        match r % 6 {
+            0 if !b.is_empty() => b[at] = byte,
+            1 => b.insert(at, byte),
+            2 if !b.is_empty() => {
+                b.remove(at);
+            }
+            3 => b.truncate(at),
+            4 if !b.is_empty() => b[at] ^= 1 << ((r >> 32) % 8),
+            _ => {
+                let end = (at + 1 + (r >> 40) as usize % 8).min(b.len());
+                let dup = b[at..end].to_vec();
+                b.splice(at..at, dup);
+            }
+        }
+    }
+}
+
+/// The seed of the in-process mutation tests: `NETLAB_MUTATION_SEED`, else a fixed one.
+pub fn mutation_seed() -> XorShift {
+    XorShift::new(
+        std::env::var("NETLAB_MUTATION_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x6e65_746c_6162_2121_u64),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6455's handshake (§ 1.2) and frames (§ 5.7), and what the browser test sends.
+    const SEEDS: &[&[u8]] = &[
+        b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        b"\x81\x05\x48\x65\x6c\x6c\x6f",
+        b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
+        b"\x01\x03\x48\x65\x6c\x80\x02\x6c\x6f",
+        b"\x89\x05\x48\x65\x6c\x6c\x6f\x8a\x05\x48\x65\x6c\x6c\x6f",
+        b"\x82\x7e\x01\x00",
+        b"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00",
+        b"\x88\x02\x03\xe8\x81\x02\xce\xbb",
+    ];
+
+    /// Bytes that mean something to these protocols.
+    const SPECIAL: &[u8] = b"\x00\x01\x02\x08\x09\x0a\x7e\x7f\x80\x81\x82\x88\x89\x8a\xff\r\n: ";
+
+    #[test]
+    fn mutated_heads_and_frames_never_panic_and_agree_with_themselves() {
+        let mut rng = mutation_seed();
+        let mut cases = 0;
+        for seed in SEEDS {
+            check(seed);
+            for _ in 0..1500 {
+                let mut b = seed.to_vec();
+                mutate(&mut b, &mut rng, SPECIAL);
+                check(&b);
+                cases += 1;
+            }
+        }
+        assert!(cases > 10_000);
+    }
+
+    #[test]
+    fn the_checks_see_real_messages() {
+        // Not vacuous: the RFC's masked "Hello" is a message for a server session.
+        let v = verdicts(Role::Server, &[SEEDS[3]]);
+        assert!(matches!(&v[..], [Action::Message(_)]), "{v:?}");
+    }
+}
