@@ -312,23 +312,9 @@ fn an_unknown_interface_names_the_ones_there_are() {
 #[test]
 fn without_cap_net_raw_the_remedy_is_printed() {
     need_root!();
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netlab"))
+    let out = crate::common::netlab_unprivileged()
         .args(["capture", "-c", "1"])
         .output()
         .expect("setpriv (util-linux)");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("netlab: error: "), "{err}");
-    assert!(
-        err.contains("CAP_NET_RAW") && err.contains("sudo setcap cap_net_admin,cap_net_raw+ep"),
-        "{err}"
-    );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    crate::common::assert_privilege_error(&out, "CAP_NET_RAW");
 }

@@ -165,25 +165,11 @@ fn simulate_server_role_and_reorder() {
 #[test]
 fn without_privileges_the_remedy_is_printed() {
     need_root!();
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netlab"))
+    let out = crate::common::netlab_unprivileged()
         .arg("tcp-handshake")
         .output()
         .expect("setpriv (util-linux)");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("netlab: error: "), "{err}");
-    assert!(
-        err.contains("CAP_NET_ADMIN") && err.contains("sudo setcap cap_net_admin,cap_net_raw+ep"),
-        "{err}"
-    );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    crate::common::assert_privilege_error(&out, "CAP_NET_ADMIN");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! hidden.
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::netlab;
@@ -294,14 +294,7 @@ fn trace_over_ipv6_shows_the_ipv6_header() {
 fn without_cap_net_raw_the_trace_shows_tcp_info_and_says_what_it_cannot_see() {
     need_root!();
     let server = Server::start("127.0.0.1");
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netlab"))
+    let out = crate::common::netlab_unprivileged()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
         .args(["--send", "hi", "--trace"])
         .output()
@@ -444,14 +437,7 @@ fn socketio_trace_goes_from_the_emit_down_to_the_link() {
 fn socketio_trace_without_cap_net_raw_shows_tcp_info() {
     need_root!();
     let (_server, addr) = sio_server();
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netlab"))
+    let out = crate::common::netlab_unprivileged()
         .args(["socketio", "connect", &format!("http://{addr}")])
         .args(["--emit", "chat", "\"hi\"", "--ack", "--trace"])
         .output()

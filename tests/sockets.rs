@@ -605,14 +605,7 @@ fn ports_below_1024_need_privilege() {
         ["tcp", "serve", "--addr", "127.0.0.1:1"],
         ["udp", "serve", "--addr", "127.0.0.1:1"],
     ] {
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .arg(env!("CARGO_BIN_EXE_netlab"))
+        let out = crate::common::netlab_unprivileged()
             .args(args)
             .output()
             .expect("setpriv (util-linux)");
