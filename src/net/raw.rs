@@ -144,43 +144,53 @@ impl RawWire {
 
     /// Waits up to `timeout` for a packet on any interface; the IP packet lands in `buf`.
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<Seen>> {
-        let mut pfd = libc::pollfd {
-            fd: self.sniff.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one pollfd we own.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n <= 0 {
-            let e = io::Error::last_os_error();
-            if n < 0 && e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-            return Ok(None);
-        }
-        // SAFETY: sockaddr_ll is plain data; zero is a valid value.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // SAFETY: valid buffer and address storage.
-        let n = unsafe {
-            libc::recvfrom(
-                self.sniff.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                (&mut sll as *mut libc::sockaddr_ll).cast(),
-                &mut sl,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Some(Seen {
-            len: n as usize,
-            outgoing: sll.sll_pkttype == libc::PACKET_OUTGOING,
-        }))
+        Ok(recv_packet(&self.sniff, buf, timeout, 0)?
+            .map(|(n, outgoing)| Seen { len: n, outgoing }))
     }
+}
+
+/// Waits up to `timeout` for a packet on packet socket `fd` and reads it into `buf`:
+/// its length (with `MSG_TRUNC` in `flags`, the length before any cut) and whether this
+/// host sent it. `None` when nothing came in time.
+fn recv_packet(
+    fd: &OwnedFd,
+    buf: &mut [u8],
+    timeout: Duration,
+    flags: libc::c_int,
+) -> io::Result<Option<(usize, bool)>> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one pollfd we own.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if n <= 0 {
+        let e = io::Error::last_os_error();
+        if n < 0 && e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        return Ok(None);
+    }
+    // SAFETY: sockaddr_ll is plain data; zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: valid buffer and address storage.
+    let n = unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            flags,
+            (&mut sll as *mut libc::sockaddr_ll).cast(),
+            &mut sl,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Some((n as usize, sll.sll_pkttype == libc::PACKET_OUTGOING)))
 }
 
 /// A temporary nftables rule that drops the local kernel's outgoing RSTs for exactly one
@@ -377,39 +387,10 @@ impl LinkSniffer {
 
     /// Waits up to `timeout` for a frame; the frame (link header included) lands in `buf`.
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<LinkFrame>> {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one pollfd we own.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n <= 0 {
-            let e = io::Error::last_os_error();
-            if n < 0 && e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+        // MSG_TRUNC: the length returned is the frame's real length even when cut.
+        let Some((n, outgoing)) = recv_packet(&self.fd, buf, timeout, libc::MSG_TRUNC)? else {
             return Ok(None);
-        }
-        // SAFETY: sockaddr_ll is plain data; zero is a valid value.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // MSG_TRUNC: the return value is the frame's real length even when cut.
-        // SAFETY: valid buffer and address storage.
-        let n = unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC,
-                (&mut sll as *mut libc::sockaddr_ll).cast(),
-                &mut sl,
-            )
         };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
         // The kernel's timestamp of the frame just read (SIOCGSTAMPNS).
         const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
         let mut tsp = libc::timespec {
@@ -426,12 +407,12 @@ impl LinkSniffer {
                 .unwrap_or_default();
             (now.as_secs() as i64, now.subsec_nanos())
         };
-        let wire_len = n as usize;
+        let wire_len = n;
         Ok(Some(LinkFrame {
             len: wire_len.min(buf.len()),
             wire_len,
             ts,
-            outgoing: sll.sll_pkttype == libc::PACKET_OUTGOING,
+            outgoing,
         }))
     }
 }
