@@ -269,8 +269,9 @@ pub struct WsServeArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Most connections served at once; more are answered `503 Service Unavailable`.
-    /// Default 12,000 with --echo (a thread per connection) and 6,000 with --chat (two):
-    /// Linux's default of 65,530 memory maps per process allows about 16,000 threads.
+    /// Default 12,000 with --echo (event loops) and 6,000 with --chat (two threads per
+    /// connection: Linux's default of 65,530 memory maps per process allows about 16,000
+    /// threads).
     #[arg(long)]
     pub max_connections: Option<usize>,
 }
@@ -697,6 +698,11 @@ pub struct SioServeArgs {
     /// No line per event (sessions, errors and --trace still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Most TCP connections served at once; more are answered `503 Service Unavailable`.
+    /// A WebSocket takes two threads: Linux's default of 65,530 memory maps per process
+    /// allows about 16,000 threads.
+    #[arg(long, value_name = "N", default_value_t = 6000)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Args)]

@@ -884,3 +884,28 @@ fn rooms_reach_only_their_members() {
     coffee.wait_for(r#"say ["coffee","grinding"]"#);
     assert!(!coffee.text().contains("brewing"), "{}", coffee.text());
 }
+
+#[test]
+fn a_full_server_answers_503_and_recovers() {
+    let (_server, addr) = serve(&["--max-connections", "1"]);
+    // Holds the only slot: a connection whose request head never comes.
+    let first = TcpStream::connect(&addr).unwrap();
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    assert_eq!(request(&addr, "GET", polling, b"", "").0, 503);
+    drop(first);
+    // The slot is given back once the server sees that connection end.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (status, body) = request(&addr, "GET", polling, b"", "");
+        if status == 200 {
+            assert!(body.starts_with("0{\"sid\":\""), "{body}");
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            Instant::now() < deadline,
+            "still full after the first connection closed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

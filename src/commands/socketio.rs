@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
 use crate::net::http::{
-    HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, spawn_small,
+    ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
+    spawn_small,
 };
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
 use crate::socketio::trace::{self, Layer};
@@ -268,6 +269,8 @@ struct Server {
     quiet: bool,
     /// No log lines (the demo's server: only the client's trace is shown).
     silent: bool,
+    /// TCP connections being served, against `--max-connections`.
+    limit: Arc<ConnLimit>,
 }
 
 enum WsOut {
@@ -391,6 +394,7 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Serv
         tracer: tracer(args.trace, Some(addr)),
         quiet: args.quiet,
         silent,
+        limit: ConnLimit::new(args.max_connections),
     });
     let ticker = Arc::clone(&server);
     thread::Builder::new()
@@ -403,8 +407,13 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
+                let Some(slot) = server.limit.try_take() else {
+                    refuse_busy(stream);
+                    continue;
+                };
                 let server = Arc::clone(server);
                 let spawned = spawn_small(move || {
+                    let _slot = slot;
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -439,6 +448,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         ping_timeout: eio::DEFAULT_PING_TIMEOUT,
         max_payload: eio::DEFAULT_MAX_PAYLOAD,
         quiet: true,
+        max_connections: 16,
     };
     let server = start(&serve_args, addr, true)?;
     thread::Builder::new()

@@ -27,7 +27,8 @@ use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
 use crate::net::conn_watch::{LoopbackWatch, WhyNot};
 use crate::net::http::{
-    HEAD_TIMEOUT, Head, LINGER, linger_close, read_head, read_response, spawn_small,
+    ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, linger_close, read_head, read_response,
+    refuse_busy, spawn_small,
 };
 use crate::net::poll::{Event, Interest, Poller};
 use crate::wire::http::{self, Response};
@@ -167,22 +168,12 @@ struct Server {
     next_id: AtomicU64,
     /// `--quiet`: no line per message.
     quiet: bool,
-    /// Connections being served, against `max_connections`.
-    active: std::sync::atomic::AtomicUsize,
-    max_connections: usize,
+    /// Connections being served, against `--max-connections`.
+    limit: Arc<ConnLimit>,
     /// Echo mode: the event loops open connections are handed to, round robin.
     loops: OnceLock<Vec<Arc<EchoLoop>>>,
     /// `--trace`: the packet watch on lo for the lower layers (or why there is none).
     watch: Option<Result<LoopbackWatch, WhyNot>>,
-}
-
-/// Counts a connection while its thread lives.
-struct Active(Arc<Server>);
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 fn serve(args: &WsServeArgs) -> Result<()> {
@@ -197,11 +188,11 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         max_message: args.max_message,
         clients: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(1),
-        active: std::sync::atomic::AtomicUsize::new(0),
-        max_connections: args
-            .max_connections
-            .unwrap_or(if args.chat { 6000 } else { 12_000 })
-            .max(1),
+        limit: ConnLimit::new(args.max_connections.unwrap_or(if args.chat {
+            6000
+        } else {
+            12_000
+        })),
         quiet: args.quiet,
         loops: OnceLock::new(),
         // Started before the first accept, so it sees every connection's SYN.
@@ -236,28 +227,12 @@ fn serve(args: &WsServeArgs) -> Result<()> {
     }
     for conn in listener.incoming() {
         match conn {
-            Ok(mut stream) => {
-                if server.active.fetch_add(1, Ordering::SeqCst) >= server.max_connections {
-                    server.active.fetch_sub(1, Ordering::SeqCst);
-                    // Full: say so rather than run out of threads or memory maps.
-                    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    // Read what the client sent before closing, or the kernel would
-                    // answer its unread bytes with a reset that may destroy the 503.
-                    let _ = stream.shutdown(Shutdown::Write);
-                    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-                    let mut sink = [0u8; 4096];
-                    for _ in 0..16 {
-                        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
-                            break;
-                        }
-                    }
+            Ok(stream) => {
+                let Some(guard) = server.limit.try_take() else {
+                    refuse_busy(stream);
                     continue;
-                }
+                };
                 let server = Arc::clone(&server);
-                let guard = Active(Arc::clone(&server));
                 // One thread per connection: see the module docs.
                 let spawned = spawn_small(move || {
                     let peer = stream
@@ -300,7 +275,7 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 
 /// Serves one connection: the request head, the handshake, then the WebSocket (here,
 /// or in an [`EchoLoop`]). `guard` counts the connection while it lives.
-fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Active) -> Result<()> {
+fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Result<()> {
     let _ = stream.set_nodelay(true);
     let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
         Head::Request(req, rest) => (req, rest),
@@ -556,7 +531,7 @@ struct LoopConn {
     interest: Interest,
     /// After our last byte and FIN: until when we read and discard (see [`LINGER`]).
     lingering: Option<Instant>,
-    _guard: Active,
+    _guard: Slot,
 }
 
 /// What an event leaves a connection in.

@@ -141,3 +141,60 @@ pub fn linger_close(stream: &mut TcpStream) {
 pub fn spawn_small(f: impl FnOnce() + Send + 'static) -> io::Result<thread::JoinHandle<()>> {
     thread::Builder::new().stack_size(128 * 1024).spawn(f)
 }
+
+/// How many connections a server serves at once. A slot is taken when a connection is
+/// accepted and given back when its [`Slot`] is dropped, whichever thread holds it then.
+pub struct ConnLimit {
+    active: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+/// One connection counted against a [`ConnLimit`].
+pub struct Slot(std::sync::Arc<ConnLimit>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl ConnLimit {
+    pub fn new(max: usize) -> std::sync::Arc<ConnLimit> {
+        std::sync::Arc::new(ConnLimit {
+            active: std::sync::atomic::AtomicUsize::new(0),
+            max: max.max(1),
+        })
+    }
+
+    /// A slot for one more connection, or `None` when `max` are being served.
+    pub fn try_take(self: &std::sync::Arc<Self>) -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        if self.active.fetch_add(1, Ordering::SeqCst) >= self.max {
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Slot(std::sync::Arc::clone(self)))
+    }
+}
+
+/// Turns a connection away when the server is full: `503 Service Unavailable`, rather
+/// than running out of threads or memory maps. What the client already sent is read
+/// first (briefly), or the kernel would answer the unread bytes with a reset that may
+/// destroy the 503.
+pub fn refuse_busy(mut stream: TcpStream) {
+    use std::io::Write;
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
+}
