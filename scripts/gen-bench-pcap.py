@@ -272,9 +272,9 @@ def tcp_flow(pool, conn_idx, start_us):
 # UDP flows
 # --------------------------------------------------------------------------
 DNS_NAMES = [
-    "www.netlab.test", "netlab.test", "api.example.net", "mail.example.org",
-    "cdn%d.example.org", "host%d.test", "svc%d.corp.example", "static.netlab.test",
-    "img%d.example.net", "login.example.org", "updates.netlab.test",
+    "www.netlab.test", "netlab.test", "api.netlab.test", "mail.netlab.test",
+    "cdn%d.netlab.test", "host%d.test", "svc%d.corp.test", "static.netlab.test",
+    "img%d.netlab.test", "login.netlab.test", "updates.netlab.test",
 ]
 
 
