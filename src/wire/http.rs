@@ -975,13 +975,12 @@ fn parse_headers(buf: &[u8], lines: &[Field], limits: &Limits) -> Result<Headers
     Ok(headers)
 }
 
+/// Real messages for the tests of this module and the ones above it.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
+pub(crate) mod examples {
     /// The client handshake of RFC 6455 § 1.2, as bytes on the wire (its example hosts
     /// renamed to `.test` names of the same length, so no offset changes).
-    const RFC6455_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
+    pub(crate) const RFC6455_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
 Host: server.netlab.test\r\n\
 Upgrade: websocket\r\n\
 Connection: Upgrade\r\n\
@@ -992,12 +991,18 @@ Sec-WebSocket-Version: 13\r\n\
 \r\n";
 
     /// The server handshake of RFC 6455 § 1.2 (the subprotocol chosen: chat).
-    const RFC6455_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+    pub(crate) const RFC6455_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
 Upgrade: websocket\r\n\
 Connection: Upgrade\r\n\
 Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
 Sec-WebSocket-Protocol: chat\r\n\
 \r\n";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::examples::*;
+    use super::*;
 
     #[test]
     fn rfc6455_request() {

@@ -2782,24 +2782,9 @@ mod tests {
     const RFC_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
     const RFC_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-    /// The client handshake of RFC 6455 § 1.2.
-    const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
-Host: server.netlab.test\r\n\
-Upgrade: websocket\r\n\
-Connection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Origin: http://netlab.test\r\n\
-Sec-WebSocket-Protocol: chat, superchat\r\n\
-Sec-WebSocket-Version: 13\r\n\
-\r\n";
-
-    /// The server handshake of RFC 6455 § 1.2.
-    const RFC_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
-Upgrade: websocket\r\n\
-Connection: Upgrade\r\n\
-Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
-Sec-WebSocket-Protocol: chat\r\n\
-\r\n";
+    use crate::wire::http::examples::{
+        RFC6455_REQUEST as RFC_REQUEST, RFC6455_RESPONSE as RFC_RESPONSE,
+    };
 
     fn rfc_request() -> Request {
         http::parse_request(RFC_REQUEST).unwrap().unwrap().0

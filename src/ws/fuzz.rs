@@ -121,11 +121,12 @@ pub fn mutation_seed() -> XorShift {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::http::examples::{RFC6455_REQUEST, RFC6455_RESPONSE};
 
-    /// RFC 6455's handshake (§ 1.2, with a loopback Host and Origin) and frames (§ 5.7).
+    /// RFC 6455's handshake (§ 1.2) and frames (§ 5.7).
     const SEEDS: &[&[u8]] = &[
-        b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://127.0.0.1:9001\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        RFC6455_REQUEST,
+        RFC6455_RESPONSE,
         b"\x81\x05\x48\x65\x6c\x6c\x6f",
         b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
         b"\x01\x03\x48\x65\x6c\x80\x02\x6c\x6f",
