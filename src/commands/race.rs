@@ -38,6 +38,7 @@ use crate::net::sandbox::{self, Plan, SandboxError};
 use crate::net::tcp_info::{TcpInfo, tcp_info};
 use crate::net::wire_pair::{Side, WirePair};
 use crate::render::Style;
+use crate::wire::{ipv4, ipv6};
 
 /// The receivers' ports in namespace A (private: they cannot clash with anything).
 const UDP_PORT: u16 = 5001;
@@ -81,10 +82,13 @@ pub enum Class {
     Udp = 1,
 }
 
+/// The transport right after the IP header. An IPv6 packet with extension headers
+/// (the kernel's MLD reports start with hop-by-hop options) is not TCP or UDP traffic
+/// of the race, so it passes.
 fn classify(packet: &[u8]) -> Option<Class> {
     let proto = match packet.first()? >> 4 {
-        4 => *packet.get(9)?,
-        6 => *packet.get(6)?,
+        4 => ipv4::Packet::new_checked(packet).ok()?.protocol(),
+        6 => ipv6::Packet::new_checked(packet).ok()?.next_header(),
         _ => return None,
     };
     match proto {
@@ -449,11 +453,7 @@ fn race_udp(
                         }
                         got.push((num, Instant::now()));
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
+                    Err(e) if crate::net::sockio::is_timeout(&e) => {}
                     Err(e) => return Err(e),
                 }
                 if done.load(Ordering::SeqCst) {
@@ -545,11 +545,7 @@ fn race_tcp(
                         }
                         pending.drain(..whole);
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
+                    Err(e) if crate::net::sockio::is_timeout(&e) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -1085,9 +1081,11 @@ fn explain(
 mod tests {
     use super::*;
 
+    /// An IPv4 header (total length 28, protocol UDP) and 8 bytes, the last one `tag`.
     fn udp_packet(tag: u8) -> Vec<u8> {
         let mut p = vec![0u8; 28];
         p[0] = 0x45;
+        p[3] = 28;
         p[9] = 17;
         p[27] = tag;
         p

@@ -191,14 +191,7 @@ fn recv(t: &Trace, sock: &Socket, buf: &mut [u8], eof_note: &str) -> io::Result<
             );
             Ok(Some(n))
         }
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Ok(None)
-        }
+        Err(e) if crate::net::sockio::is_timeout(&e) => Ok(None),
         Err(e) => {
             t.call(
                 "recv",

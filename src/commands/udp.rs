@@ -102,14 +102,7 @@ fn recv_from(
             );
             Ok(Some((n, from)))
         }
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Ok(None)
-        }
+        Err(e) if crate::net::sockio::is_timeout(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }

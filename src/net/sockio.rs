@@ -1,5 +1,6 @@
 //! Small socket calls that `std` and `socket2` do not expose as such, so a command can
-//! show them one by one: `ioctl(FIONREAD)` and an explicit `close()`.
+//! show them one by one: `ioctl(FIONREAD)` and an explicit `close()`; and what a timed-out
+//! read looks like.
 
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd};
@@ -24,4 +25,12 @@ pub fn close(sock: impl IntoRawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A read timed out (`set_read_timeout` gives WouldBlock or TimedOut).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

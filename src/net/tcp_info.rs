@@ -106,11 +106,6 @@ pub struct TcpInfo {
     pub bytes_retrans: Option<u64>,
 }
 
-/// The kernel's TCP state numbers (`include/net/tcp_states.h`) with RFC 9293 names.
-pub fn state_name(state: u8) -> &'static str {
-    crate::wire::procnet::tcp_state_name(state)
-}
-
 /// Reads `TCP_INFO` from a connected (or listening) TCP socket.
 pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
     let mut raw = RawTcpInfo::default();
@@ -137,7 +132,7 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
         };
     }
     Ok(TcpInfo {
-        state: state_name(raw.state),
+        state: crate::wire::procnet::tcp_state_name(raw.state),
         rtt_us: raw.rtt,
         rttvar_us: raw.rttvar,
         rto_us: raw.rto,
@@ -161,15 +156,7 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
 /// (`SIOCINQ`). Lets a tracer find where in the stream the next unread byte sits
 /// without counting every read itself. Needs Linux 4.1+ (`bytes_received`).
 pub fn bytes_read(sock: &impl AsRawFd) -> io::Result<u64> {
-    let inq = || -> io::Result<u64> {
-        let mut n: libc::c_int = 0;
-        // SAFETY: SIOCINQ (FIONREAD) writes one int.
-        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::FIONREAD, &mut n) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n.max(0) as u64)
-    };
+    let inq = || crate::net::sockio::bytes_queued(sock).map(|n| n as u64);
     // Data may arrive between the two calls: retry until both agree.
     for _ in 0..100 {
         let before = inq()?;
