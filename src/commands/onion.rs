@@ -132,16 +132,6 @@ impl Onion {
         onion
     }
 
-    pub fn with_style(mut self, style: Style) -> Onion {
-        self.style = style;
-        self
-    }
-
-    /// Whether the packets are seen (false: the `TCP_INFO` fallback).
-    pub fn sees_packets(&self) -> bool {
-        self.below.is_ok()
-    }
-
     fn info(&self) -> Option<tcp_info::TcpInfo> {
         self.sock.as_ref().and_then(|s| tcp_info::tcp_info(s).ok())
     }

@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
 use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
-    spawn_small,
+    spawn_small, websocket_upgrade,
 };
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
 use crate::socketio::trace::{self, Layer};
@@ -1381,20 +1381,14 @@ fn dial_websocket(
     let mut stream = url.dial()?;
     let addrs = ConnAddrs::of(&stream);
     let mut rng = XorShift::from_clock();
-    let key = wsw::client_key(rng.nonce());
-    let req = wsw::client_request(&url.host_header(), target, &key, &[]);
-    stream
-        .write_all(&req.to_bytes())
-        .context("cannot send the handshake")?;
-    let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
-    wsw::validate_server_response(&resp, &key, &[], &[])
-        .context("the WebSocket handshake failed")?;
+    let up = websocket_upgrade(&mut stream, &url.host_header(), target, &[], rng.nonce())?;
+    let leftover = up.leftover;
     if tracer.enabled() {
         tracer.upgrade(
             addrs.as_ref(),
             target,
-            req.to_bytes().len(),
-            resp.to_bytes().len(),
+            up.request_len,
+            up.response.to_bytes().len(),
         );
     }
     stream.set_read_timeout(None)?;

@@ -27,8 +27,8 @@ use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
 use crate::net::conn_watch::{LoopbackWatch, WhyNot};
 use crate::net::http::{
-    ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, linger_close, read_head, read_response,
-    refuse_busy, spawn_small,
+    ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, Upgraded, linger_close, read_head, refuse_busy,
+    spawn_small, websocket_upgrade,
 };
 use crate::net::poll::{Event, Interest, Poller};
 use crate::wire::http::{self, Response};
@@ -53,10 +53,6 @@ pub fn run(cmd: &WsCommand) -> Result<()> {
 
 /// One line for a frame: `→` sent, `←` received.
 pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String {
-    let key = match h.masking_key {
-        Some(k) => format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]),
-        None => String::new(),
-    };
     let shown = match h.opcode {
         OpCode::Text | OpCode::Continuation => {
             let s = String::from_utf8_lossy(preview);
@@ -83,16 +79,7 @@ pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String
             format!(" {}{more}", hex.join(" "))
         }
     };
-    format!(
-        "{arrow} frame FIN={} RSV={:03b} opcode={:#x} ({}) MASK={} len={} ({}){key}{shown}",
-        u8::from(h.fin),
-        h.rsv,
-        u8::from(h.opcode),
-        h.opcode.name(),
-        u8::from(h.masked()),
-        h.payload_len,
-        h.length_form.name(),
-    )
+    format!("{arrow} frame {}{shown}", h.summary())
 }
 
 /// Prints the lower layers under a trace line, each line with `prefix`.
@@ -1079,16 +1066,13 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         format!("{}:{}", url.host, url.port)
     };
     let mut rng = XorShift::from_clock();
-    let key = wsw::client_key(rng.nonce());
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
-    let req = wsw::client_request(&host, &url.target, &key, &protocols);
-    let req = req.to_bytes();
-    stream
-        .write_all(&req)
-        .context("cannot send the handshake")?;
-    let (resp, leftover) = read_response(&mut stream, HEAD_TIMEOUT)?;
-    let agreed = wsw::validate_server_response(&resp, &key, &protocols, &[])
-        .context("the WebSocket handshake failed")?;
+    let Upgraded {
+        agreed,
+        leftover,
+        request_len,
+        ..
+    } = websocket_upgrade(&mut stream, &host, &url.target, &protocols, rng.nonce())?;
     println!(
         "connected to ws://{peer}{} (101 Switching Protocols, subprotocol: {})",
         url.target,
@@ -1130,7 +1114,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
 
     let onion = watch
         .as_ref()
-        .map(|w| Mutex::new(Onion::new(&stream, w, req.len() as u64, leftover.len())));
+        .map(|w| Mutex::new(Onion::new(&stream, w, request_len as u64, leftover.len())));
     let mut client = Client {
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),

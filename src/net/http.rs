@@ -7,6 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::net::sockio::is_timeout;
 use crate::wire::http::{self, HttpError, Request, Response};
 
 /// How long a peer may take to send a whole head (slowloris defence).
@@ -15,14 +16,6 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// sends, so the kernel does not answer unread data with a RST that would destroy the
 /// response in flight (RFC 9112 § 9.6 "tear-down").
 pub const LINGER: Duration = Duration::from_secs(1);
-
-/// A read timed out (`set_read_timeout` gives WouldBlock or TimedOut).
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
 
 /// What reading a request head gave.
 pub enum Head {
@@ -197,4 +190,42 @@ pub fn refuse_busy(mut stream: TcpStream) {
             break;
         }
     }
+}
+
+/// What a client's WebSocket opening handshake left: the server's answer and what it
+/// agreed to, the bytes that came after the `101` head, and the request's size.
+pub struct Upgraded {
+    pub response: Response,
+    pub agreed: crate::wire::websocket::ServerHandshake,
+    pub leftover: Vec<u8>,
+    pub request_len: usize,
+}
+
+/// The client's side of the WebSocket opening handshake (RFC 6455 § 4.1) on a connected
+/// stream: sends the Upgrade request with a key made from `nonce`, reads the answer
+/// within [`HEAD_TIMEOUT`] and checks it.
+pub fn websocket_upgrade(
+    stream: &mut TcpStream,
+    host: &str,
+    target: &str,
+    protocols: &[&str],
+    nonce: [u8; 16],
+) -> anyhow::Result<Upgraded> {
+    use crate::wire::websocket as wsw;
+    use anyhow::Context;
+    use std::io::Write;
+    let key = wsw::client_key(nonce);
+    let req = wsw::client_request(host, target, &key, protocols).to_bytes();
+    stream
+        .write_all(&req)
+        .context("cannot send the handshake")?;
+    let (response, leftover) = read_response(stream, HEAD_TIMEOUT)?;
+    let agreed = wsw::validate_server_response(&response, &key, protocols, &[])
+        .context("the WebSocket handshake failed")?;
+    Ok(Upgraded {
+        response,
+        agreed,
+        leftover,
+        request_len: req.len(),
+    })
 }

@@ -153,22 +153,9 @@ pub fn upper_layers(packet: &eio::Packet, polling: bool) -> Vec<Layer> {
 
 /// The WebSocket frame that carried `payload_len` bytes of Engine.IO.
 pub fn ws_layer(h: &FrameHeader) -> Layer {
-    let key = match h.masking_key {
-        Some(k) => format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]),
-        None => String::new(),
-    };
     Layer {
         name: "WebSocket",
-        shown: format!(
-            "FIN={} RSV={:03b} opcode={:#x} ({}) MASK={} len={} ({}){key}",
-            u8::from(h.fin),
-            h.rsv,
-            u8::from(h.opcode),
-            h.opcode.name(),
-            u8::from(h.masked()),
-            h.payload_len,
-            h.length_form.name()
-        ),
+        shown: h.summary(),
         meaning: if h.masked() {
             "frame from the client, masked (RFC 6455 § 5.3)".to_string()
         } else {

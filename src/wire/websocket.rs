@@ -840,6 +840,27 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
+    /// The header's fields in one line, as a trace shows them:
+    /// `FIN=1 RSV=000 opcode=0x1 (Text) MASK=1 len=5 (7-bit) key=37fa213d`.
+    pub fn summary(&self) -> String {
+        let key = match self.masking_key {
+            Some(k) => format!(" key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]),
+            None => String::new(),
+        };
+        format!(
+            "FIN={} RSV={:03b} opcode={:#x} ({}) MASK={} len={} ({}){key}",
+            u8::from(self.fin),
+            self.rsv,
+            u8::from(self.opcode),
+            self.opcode.name(),
+            u8::from(self.masked()),
+            self.payload_len,
+            self.length_form.name(),
+        )
+    }
+}
+
+impl FrameHeader {
     /// A header for `payload_len` bytes, in the minimal length form, RSV bits clear.
     pub fn new(
         fin: bool,
