@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// Why raw sockets could not be opened.
@@ -289,6 +289,29 @@ pub struct LinkFrame {
     pub outgoing: bool,
 }
 
+/// Attaches a classic BPF program to socket `fd` (`SO_ATTACH_FILTER`): the kernel then
+/// queues only the packets the program keeps.
+pub fn attach_filter(fd: RawFd, prog: &[libc::sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `prog`, alive for the call; the kernel copies it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&fprog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `tcpdump -dd 'tcp port 3000'` (Ethernet link type), with the port patched in: IPv4
 /// (non-first fragments excluded) or IPv6 without extension headers, either port.
 fn tcp_port_filter(port: u16) -> Vec<libc::sock_filter> {
@@ -342,27 +365,8 @@ impl LinkSniffer {
         if ifindex == 0 {
             return Err(RawError::Io("interface", io::Error::last_os_error()));
         }
-        let mut filter = tcp_port_filter(port);
-        let prog = libc::sock_fprog {
-            len: filter.len() as u16,
-            filter: filter.as_mut_ptr(),
-        };
-        // SAFETY: `prog` points at `filter`, alive for the call; the kernel copies it.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                (&prog as *const libc::sock_fprog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(RawError::Io(
-                "attaching the packet filter",
-                io::Error::last_os_error(),
-            ));
-        }
+        attach_filter(fd.as_raw_fd(), &tcp_port_filter(port))
+            .map_err(|e| RawError::Io("attaching the packet filter", e))?;
         // SAFETY: sockaddr_ll is plain data; zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
