@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
@@ -1164,18 +1164,7 @@ fn parse_url(url: &str) -> Result<SioUrl> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => (
-            &authority[..i],
-            authority[i + 1..]
-                .parse::<u16>()
-                .with_context(|| format!("{url}: bad port {:?}", &authority[i + 1..]))?,
-        ),
-        _ => (authority, 80),
-    };
-    if host.is_empty() {
-        bail!("{url}: no host");
-    }
+    let (host, port) = http::split_authority(authority, 80).map_err(|e| anyhow!("{url}: {e}"))?;
     let path = match path.split('?').next().unwrap_or_default() {
         "" | "/" => PATH.to_string(),
         p if p.ends_with('/') => p.to_string(),
@@ -1190,11 +1179,7 @@ fn parse_url(url: &str) -> Result<SioUrl> {
 
 impl SioUrl {
     fn host_header(&self) -> String {
-        if self.port == 80 {
-            self.host.clone()
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        http::host_header(&self.host, self.port, 80)
     }
 
     fn target(&self, transport: Transport, sid: Option<&str>) -> String {

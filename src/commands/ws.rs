@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
@@ -884,18 +884,7 @@ fn parse_url(url: &str) -> Result<WsUrl> {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => {
-            let port = authority[i + 1..]
-                .parse::<u16>()
-                .with_context(|| format!("{url}: bad port {:?}", &authority[i + 1..]))?;
-            (&authority[..i], port)
-        }
-        _ => (authority, 80),
-    };
-    if host.is_empty() {
-        bail!("{url}: no host");
-    }
+    let (host, port) = http::split_authority(authority, 80).map_err(|e| anyhow!("{url}: {e}"))?;
     Ok(WsUrl {
         host: host.to_string(),
         port,
@@ -1060,11 +1049,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))?;
     let _ = stream.set_nodelay(true);
     let peer: SocketAddr = stream.peer_addr()?;
-    let host = if url.port == 80 {
-        url.host.clone()
-    } else {
-        format!("{}:{}", url.host, url.port)
-    };
+    let host = http::host_header(&url.host, url.port, 80);
     let mut rng = XorShift::from_clock();
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
     let Upgraded {

@@ -975,6 +975,36 @@ fn parse_headers(buf: &[u8], lines: &[Field], limits: &Limits) -> Result<Headers
     Ok(headers)
 }
 
+/// Splits a URL's authority `HOST[:PORT]` (RFC 3986 § 3.2; an IPv6 host in brackets,
+/// `[::1]:9001`) into host and port, `default_port` when none is given. Errors name
+/// the problem: a port that is not a number from 0 to 65535, or no host.
+pub fn split_authority(authority: &str, default_port: u16) -> Result<(&str, u16), String> {
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => {
+            let port = &authority[i + 1..];
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("bad port {port:?}"))?;
+            (&authority[..i], port)
+        }
+        _ => (authority, default_port),
+    };
+    if host.is_empty() {
+        return Err("no host".to_string());
+    }
+    Ok((host, port))
+}
+
+/// The `Host` header for `host` and `port` (RFC 9110 § 7.2): the port is left out when
+/// it is the scheme's default.
+pub fn host_header(host: &str, port: u16, default_port: u16) -> String {
+    if port == default_port {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Real messages for the tests of this module and the ones above it.
 #[cfg(test)]
 pub(crate) mod examples {
@@ -1003,6 +1033,24 @@ Sec-WebSocket-Protocol: chat\r\n\
 mod tests {
     use super::examples::*;
     use super::*;
+
+    #[test]
+    fn authorities_split_like_urls_do() {
+        assert_eq!(
+            split_authority("127.0.0.1:9001", 80),
+            Ok(("127.0.0.1", 9001))
+        );
+        assert_eq!(split_authority("[::1]:3000", 80), Ok(("[::1]", 3000)));
+        assert_eq!(split_authority("[::1]", 80), Ok(("[::1]", 80)));
+        assert_eq!(split_authority("localhost", 80), Ok(("localhost", 80)));
+        assert_eq!(
+            split_authority("h:99999", 80),
+            Err("bad port \"99999\"".to_string())
+        );
+        assert_eq!(split_authority(":80", 80), Err("no host".to_string()));
+        assert_eq!(host_header("127.0.0.1", 80, 80), "127.0.0.1");
+        assert_eq!(host_header("[::1]", 3000, 80), "[::1]:3000");
+    }
 
     #[test]
     fn rfc6455_request() {
