@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
 use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
-    spawn_small, websocket_upgrade,
+    spawn_small, text_response, websocket_upgrade, write_response,
 };
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
 use crate::socketio::trace::{self, Layer};
@@ -518,25 +518,12 @@ fn heartbeat(server: &Server) {
 }
 
 /// Writes `resp` + `body`; keeps the connection unless the response closes it.
-fn write_response(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
-    let mut out = resp.to_bytes();
-    out.extend_from_slice(body);
-    stream.write_all(&out)
-}
-
 fn error_response(code: ErrorCode) -> (Response, Vec<u8>) {
     let body = code.json().into_bytes();
     let resp = Response::new(code.status())
         .with_header(http::name::CONTENT_TYPE, "application/json")
         .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
     (resp, body)
-}
-
-fn text_response(status: u16, content_type: &str, body: &str) -> (Response, Vec<u8>) {
-    let resp = Response::new(status)
-        .with_header(http::name::CONTENT_TYPE, content_type)
-        .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
-    (resp, body.as_bytes().to_vec())
 }
 
 /// One TCP connection: HTTP requests until it closes or becomes a WebSocket.

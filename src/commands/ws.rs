@@ -28,7 +28,7 @@ use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
 use crate::net::conn_watch::{LoopbackWatch, WhyNot};
 use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, Upgraded, linger_close, read_head, refuse_busy,
-    spawn_small, websocket_upgrade,
+    spawn_small, text_response, websocket_upgrade, write_response,
 };
 use crate::net::poll::{Event, Interest, Poller};
 use crate::wire::http::{self, Response};
@@ -245,19 +245,14 @@ fn serve(args: &WsServeArgs) -> Result<()> {
 
 /// Writes a response head (and body) and closes the connection.
 fn respond(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
-    let mut out = resp.to_bytes();
-    out.extend_from_slice(body);
-    stream.write_all(&out)?;
+    write_response(stream, resp, body)?;
     linger_close(stream);
     Ok(())
 }
 
 fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
-    let resp = Response::new(status)
-        .with_header(http::name::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .with_header(http::name::CONTENT_LENGTH, body.len().to_string())
-        .with_header(http::name::CONNECTION, "close");
-    (resp, body.as_bytes().to_vec())
+    let (resp, body) = text_response(status, "text/plain; charset=utf-8", body);
+    (resp.with_header(http::name::CONNECTION, "close"), body)
 }
 
 /// Serves one connection: the request head, the handshake, then the WebSocket (here,

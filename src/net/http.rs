@@ -229,3 +229,19 @@ pub fn websocket_upgrade(
         request_len: req.len(),
     })
 }
+
+/// Writes a response head and its body in one write.
+pub fn write_response(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut out = resp.to_bytes();
+    out.extend_from_slice(body);
+    stream.write_all(&out)
+}
+
+/// A response carrying `body` as `content_type`, with its `Content-Length`.
+pub fn text_response(status: u16, content_type: &str, body: &str) -> (Response, Vec<u8>) {
+    let resp = Response::new(status)
+        .with_header(http::name::CONTENT_TYPE, content_type)
+        .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
+    (resp, body.as_bytes().to_vec())
+}
