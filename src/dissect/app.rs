@@ -372,12 +372,14 @@ fn unmasked(out: &mut Out, op: OpCode, masked: bool, p: &[u8], whole: bool) {
     }
 }
 
-/// A masked binary (or other) payload after unmasking, in hex. No Wireshark name.
-static UNMASKED: crate::wire::FieldDef = crate::wire::FieldDef::new(
-    "Unmasked payload",
-    "",
-    "the payload XORed with the masking key again: what the application sent",
-);
+crate::wire::fields! {
+    /// A masked binary (or other) payload after unmasking, in hex. No Wireshark name.
+    UNMASKED: Bytes(
+        "Unmasked payload",
+        "",
+        "the payload XORed with the masking key again: what the application sent",
+    );
+}
 
 /// Ends an HTTP head layer of `n` bytes at `at`: its start line is the headline and,
 /// like Wireshark's Info column, the packet's summary.

@@ -255,7 +255,11 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
     b
 }
 
-static SPARE: FieldDef = FieldDef::new("", "", "");
+/// The fields the dissector computes itself (next to the protocols' own lists in
+/// `wire::ALL`), for the display filter.
+pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[app::FIELDS, transport::FIELDS];
+
+static SPARE: FieldDef = FieldDef::new(crate::wire::Kind::Group, "", "", "");
 
 /// Per-capture state: TCP streams, fragments in flight, the first timestamp.
 #[derive(Default)]

@@ -37,6 +37,53 @@ pub enum Proto {
 }
 
 impl Proto {
+    /// Every protocol, in the order of the enum (the display filter's protocol names come
+    /// from here).
+    pub const ALL: [Proto; 17] = [
+        Proto::Eth,
+        Proto::Vlan,
+        Proto::QinQ,
+        Proto::Sll,
+        Proto::Sll2,
+        Proto::Null,
+        Proto::Raw,
+        Proto::Arp,
+        Proto::Ip,
+        Proto::Ipv6,
+        Proto::Icmp,
+        Proto::Icmpv6,
+        Proto::Tcp,
+        Proto::Udp,
+        Proto::Http,
+        Proto::WebSocket,
+        Proto::Data,
+    ];
+
+    /// Its place in [`Proto::ALL`]. The match has no wildcard, so a new protocol cannot
+    /// compile without a place, and the test `all_lists_every_protocol` then checks that
+    /// `ALL` holds it there.
+    pub const fn index(self) -> usize {
+        match self {
+            Proto::Eth => 0,
+            Proto::Vlan => 1,
+            Proto::QinQ => 2,
+            Proto::Sll => 3,
+            Proto::Sll2 => 4,
+            Proto::Null => 5,
+            Proto::Raw => 6,
+            Proto::Arp => 7,
+            Proto::Ip => 8,
+            Proto::Ipv6 => 9,
+            Proto::Icmp => 10,
+            Proto::Icmpv6 => 11,
+            Proto::Tcp => 12,
+            Proto::Udp => 13,
+            Proto::Http => 14,
+            Proto::WebSocket => 15,
+            Proto::Data => 16,
+        }
+    }
+
     pub fn short(self) -> &'static str {
         match self {
             Proto::Eth => "eth",
@@ -322,5 +369,17 @@ impl Packet {
 
     fn ends_with_layer(&self, l: &Layer) -> bool {
         core::ptr::eq(l, self.layers.last().unwrap_or(l))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Proto;
+
+    #[test]
+    fn all_lists_every_protocol() {
+        for (i, p) in Proto::ALL.iter().enumerate() {
+            assert_eq!(p.index(), i, "{p:?} is not at its index in Proto::ALL");
+        }
     }
 }

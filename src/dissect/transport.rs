@@ -778,10 +778,15 @@ pub(crate) fn dissect_payload(out: &mut Out, data: &[u8], at: usize, end: usize)
     out.end(end);
 }
 
-static DATA: crate::wire::FieldDef = crate::wire::FieldDef::new(
-    "Data",
-    "data.data",
-    "bytes of an application protocol netlab does not decode (it reads HTTP heads and WebSocket frames)",
-);
-static DATA_LEN: crate::wire::FieldDef =
-    crate::wire::FieldDef::new("Length", "data.len", "number of payload bytes");
+crate::wire::fields! {
+    DATA: Bytes(
+        "Data",
+        "data.data",
+        "bytes of an application protocol netlab does not decode (it reads HTTP heads and WebSocket frames)",
+    );
+    DATA_LEN: Num(
+        "Length",
+        "data.len",
+        "number of payload bytes",
+    );
+}

@@ -8,7 +8,7 @@
 //! +-------+-------+---+---+-------+------------+----------+------------+----------+
 //! ```
 
-use super::{FieldDef, Result, be16, need};
+use super::{Result, be16, need};
 
 pub mod field {
     use crate::wire::Field;
@@ -25,51 +25,53 @@ pub mod field {
 }
 pub const HEADER_LEN: usize = 28;
 
-pub const HTYPE: FieldDef = FieldDef::new(
-    "Hardware type",
-    "arp.hw.type",
-    "the kind of link (1 = Ethernet)",
-);
-pub const PTYPE: FieldDef = FieldDef::new(
-    "Protocol type",
-    "arp.proto.type",
-    "the kind of address being resolved (0x0800 = IPv4)",
-);
-pub const HLEN: FieldDef = FieldDef::new(
-    "Hardware size",
-    "arp.hw.size",
-    "length of a hardware address in bytes",
-);
-pub const PLEN: FieldDef = FieldDef::new(
-    "Protocol size",
-    "arp.proto.size",
-    "length of a protocol address in bytes",
-);
-pub const OPER: FieldDef = FieldDef::new(
-    "Opcode",
-    "arp.opcode",
-    "1 = request (who has?), 2 = reply (is at)",
-);
-pub const SHA: FieldDef = FieldDef::new(
-    "Sender MAC address",
-    "arp.src.hw_mac",
-    "the asker's (or answerer's) own MAC",
-);
-pub const SPA: FieldDef = FieldDef::new(
-    "Sender IP address",
-    "arp.src.proto_ipv4",
-    "the sender's IPv4 address",
-);
-pub const THA: FieldDef = FieldDef::new(
-    "Target MAC address",
-    "arp.dst.hw_mac",
-    "the MAC being asked for (zeros in a request: that is the question)",
-);
-pub const TPA: FieldDef = FieldDef::new(
-    "Target IP address",
-    "arp.dst.proto_ipv4",
-    "the IPv4 address whose MAC is wanted",
-);
+fields! {
+    HTYPE: Num(
+        "Hardware type",
+        "arp.hw.type",
+        "the kind of link (1 = Ethernet)",
+    );
+    PTYPE: Num(
+        "Protocol type",
+        "arp.proto.type",
+        "the kind of address being resolved (0x0800 = IPv4)",
+    );
+    HLEN: Num(
+        "Hardware size",
+        "arp.hw.size",
+        "length of a hardware address in bytes",
+    );
+    PLEN: Num(
+        "Protocol size",
+        "arp.proto.size",
+        "length of a protocol address in bytes",
+    );
+    OPER: Num(
+        "Opcode",
+        "arp.opcode",
+        "1 = request (who has?), 2 = reply (is at)",
+    );
+    SHA: Mac(
+        "Sender MAC address",
+        "arp.src.hw_mac",
+        "the asker's (or answerer's) own MAC",
+    );
+    SPA: Ipv4(
+        "Sender IP address",
+        "arp.src.proto_ipv4",
+        "the sender's IPv4 address",
+    );
+    THA: Mac(
+        "Target MAC address",
+        "arp.dst.hw_mac",
+        "the MAC being asked for (zeros in a request: that is the question)",
+    );
+    TPA: Ipv4(
+        "Target IP address",
+        "arp.dst.proto_ipv4",
+        "the IPv4 address whose MAC is wanted",
+    );
+}
 
 /// ARP operation code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

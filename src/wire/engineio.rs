@@ -30,8 +30,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use serde_json::Value;
 
-use super::FieldDef;
-
 /// The protocol revision this module speaks: the `EIO=4` query parameter.
 pub const PROTOCOL: u8 = 4;
 
@@ -49,18 +47,20 @@ pub const DEFAULT_PING_TIMEOUT: u64 = 20_000;
 /// The official server's default `maxPayload` (its `maxHttpBufferSize`): 1 MB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1_000_000;
 
-/// The type digit at the start of every packet.
-pub const TYPE: FieldDef = FieldDef::new(
-    "Engine.IO packet type",
-    "",
-    "one digit naming what the packet is: 0 open, 1 close, 2 ping, 3 pong, 4 message, 5 upgrade, 6 noop",
-);
-/// Everything after the type digit.
-pub const DATA: FieldDef = FieldDef::new(
-    "Engine.IO data",
-    "",
-    "the packet's content: the handshake JSON for open, \"probe\" in an upgrade ping/pong, the upper layer's message for message",
-);
+fields! {
+    /// The type digit at the start of every packet.
+    TYPE: Num(
+        "Engine.IO packet type",
+        "",
+        "one digit naming what the packet is: 0 open, 1 close, 2 ping, 3 pong, 4 message, 5 upgrade, 6 noop",
+    );
+    /// Everything after the type digit.
+    DATA: Text(
+        "Engine.IO data",
+        "",
+        "the packet's content: the handshake JSON for open, \"probe\" in an upgrade ping/pong, the upper layer's message for message",
+    );
+}
 
 /// An Engine.IO packet type (v4 § "Packet types").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@
 //! The frame check sequence at the end is stripped by the capturing NIC and never seen
 //! in a capture.
 
-use super::{FieldDef, Result, be16, need, set_be16};
+use super::{Result, be16, need, set_be16};
 
 pub mod field {
     use crate::wire::Field;
@@ -21,21 +21,23 @@ pub mod field {
 
 pub const HEADER_LEN: usize = field::PAYLOAD;
 
-pub const DST: FieldDef = FieldDef::new(
-    "Destination",
-    "eth.dst",
-    "the MAC address of the next hop on this link (ff:ff:ff:ff:ff:ff = everyone)",
-);
-pub const SRC: FieldDef = FieldDef::new(
-    "Source",
-    "eth.src",
-    "the MAC address of the network card that put the frame on the link",
-);
-pub const TYPE: FieldDef = FieldDef::new(
-    "Type",
-    "eth.type",
-    "the EtherType: which protocol the payload carries",
-);
+fields! {
+    DST: Mac(
+        "Destination",
+        "eth.dst",
+        "the MAC address of the next hop on this link (ff:ff:ff:ff:ff:ff = everyone)",
+    );
+    SRC: Mac(
+        "Source",
+        "eth.src",
+        "the MAC address of the network card that put the frame on the link",
+    );
+    TYPE: Num(
+        "Type",
+        "eth.type",
+        "the EtherType: which protocol the payload carries",
+    );
+}
 
 /// EtherType code points (IEEE registry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +184,7 @@ pub fn fmt_mac(a: &[u8; 6], out: &mut String) {
 /// 802.1Q tag: 2 bytes of tag control information then the inner EtherType.
 /// (The 0x8100 / 0x88a8 before it belongs to the enclosing header.) IEEE 802.1Q § 9.6.
 pub mod vlan {
-    use crate::wire::{FieldDef, be16};
+    use crate::wire::be16;
 
     pub mod field {
         use crate::wire::Field;
@@ -192,49 +194,50 @@ pub mod vlan {
     }
     pub const HEADER_LEN: usize = 4;
 
-    pub const PRIORITY: FieldDef = FieldDef::new(
-        "Priority",
-        "vlan.priority",
-        "the 802.1p class of service, 0 (best effort) to 7 (network control)",
-    );
-    pub const DEI: FieldDef = FieldDef::new(
-        "Drop eligible",
-        "vlan.dei",
-        "may a congested switch drop this frame first?",
-    );
-    pub const ID: FieldDef = FieldDef::new(
-        "VLAN id",
-        "vlan.id",
-        "which virtual LAN the frame belongs to (1-4094); switches keep VLANs apart",
-    );
-    pub const TYPE: FieldDef = FieldDef::new(
-        "Type",
-        "vlan.etype",
-        "the EtherType of what follows the tag",
-    );
-
-    /// The same fields in an 802.1ad service tag (the outer tag of QinQ), which
-    /// Wireshark files under its own protocol.
-    pub const S_PRIORITY: FieldDef = FieldDef::new(
-        "Priority",
-        "ieee8021ad.priority",
-        "the service provider's class of service, 0 to 7",
-    );
-    pub const S_DEI: FieldDef = FieldDef::new(
-        "Drop eligible",
-        "ieee8021ad.dei",
-        "may a congested switch drop this frame first?",
-    );
-    pub const S_ID: FieldDef = FieldDef::new(
-        "Service VLAN id",
-        "ieee8021ad.id",
-        "the provider's VLAN that carries the customer's tagged frames (QinQ)",
-    );
-    pub const S_TYPE: FieldDef = FieldDef::new(
-        "Type",
-        "",
-        "the EtherType of what follows: usually the customer's 802.1Q tag (0x8100)",
-    );
+    fields! {
+        PRIORITY: Num(
+            "Priority",
+            "vlan.priority",
+            "the 802.1p class of service, 0 (best effort) to 7 (network control)",
+        );
+        DEI: Bool(
+            "Drop eligible",
+            "vlan.dei",
+            "may a congested switch drop this frame first?",
+        );
+        ID: Num(
+            "VLAN id",
+            "vlan.id",
+            "which virtual LAN the frame belongs to (1-4094); switches keep VLANs apart",
+        );
+        TYPE: Num(
+            "Type",
+            "vlan.etype",
+            "the EtherType of what follows the tag",
+        );
+        /// The same fields in an 802.1ad service tag (the outer tag of QinQ), which
+        /// Wireshark files under its own protocol.
+        S_PRIORITY: Num(
+            "Priority",
+            "ieee8021ad.priority",
+            "the service provider's class of service, 0 to 7",
+        );
+        S_DEI: Bool(
+            "Drop eligible",
+            "ieee8021ad.dei",
+            "may a congested switch drop this frame first?",
+        );
+        S_ID: Num(
+            "Service VLAN id",
+            "ieee8021ad.id",
+            "the provider's VLAN that carries the customer's tagged frames (QinQ)",
+        );
+        S_TYPE: Num(
+            "Type",
+            "",
+            "the EtherType of what follows: usually the customer's 802.1Q tag (0x8100)",
+        );
+    }
 
     pub fn tci(b: &[u8]) -> u16 {
         be16(b, field::TCI.start)

@@ -51,119 +51,121 @@ pub mod name {
     pub const SEC_WEBSOCKET_EXTENSIONS: &str = "Sec-WebSocket-Extensions";
 }
 
-pub const REQUEST_METHOD: FieldDef = FieldDef::new(
-    "Request method",
-    "http.request.method",
-    "what the client asks the server to do with the target (GET reads, POST sends data)",
-);
-pub const REQUEST_URI: FieldDef = FieldDef::new(
-    "Request URI",
-    "http.request.uri",
-    "the request target: which resource on the server, usually a path and query (/chat?room=1)",
-);
-pub const REQUEST_VERSION: FieldDef = FieldDef::new(
-    "Request version",
-    "http.request.version",
-    "the HTTP version the client speaks (a WebSocket handshake needs HTTP/1.1)",
-);
-pub const RESPONSE_VERSION: FieldDef = FieldDef::new(
-    "Response version",
-    "http.response.version",
-    "the HTTP version the server speaks",
-);
-pub const RESPONSE_CODE: FieldDef = FieldDef::new(
-    "Status code",
-    "http.response.code",
-    "three digits: 1xx informational (101 = switching protocols), 2xx success, 3xx redirect, \
+fields! {
+    REQUEST_METHOD: Text(
+        "Request method",
+        "http.request.method",
+        "what the client asks the server to do with the target (GET reads, POST sends data)",
+    );
+    REQUEST_URI: Text(
+        "Request URI",
+        "http.request.uri",
+        "the request target: which resource on the server, usually a path and query (/chat?room=1)",
+    );
+    REQUEST_VERSION: Text(
+        "Request version",
+        "http.request.version",
+        "the HTTP version the client speaks (a WebSocket handshake needs HTTP/1.1)",
+    );
+    RESPONSE_VERSION: Text(
+        "Response version",
+        "http.response.version",
+        "the HTTP version the server speaks",
+    );
+    RESPONSE_CODE: Num(
+        "Status code",
+        "http.response.code",
+        "three digits: 1xx informational (101 = switching protocols), 2xx success, 3xx redirect, \
      4xx client error, 5xx server error",
-);
-pub const RESPONSE_PHRASE: FieldDef = FieldDef::new(
-    "Response phrase",
-    "http.response.phrase",
-    "words for people after the status code; programs must ignore them",
-);
-pub const REQUEST_LINE: FieldDef = FieldDef::new(
-    "Header line",
-    "http.request.line",
-    "one header field of the request: a name, a colon, a value",
-);
-pub const RESPONSE_LINE: FieldDef = FieldDef::new(
-    "Header line",
-    "http.response.line",
-    "one header field of the response: a name, a colon, a value",
-);
-pub const HOST: FieldDef = FieldDef::new(
-    "Host",
-    "http.host",
-    "which site the client wants: many sites can share one IP address and port",
-);
-pub const USER_AGENT: FieldDef = FieldDef::new(
-    "User-Agent",
-    "http.user_agent",
-    "the client program's name and version",
-);
-pub const SERVER: FieldDef = FieldDef::new(
-    "Server",
-    "http.server",
-    "the server program's name and version",
-);
-pub const CONNECTION: FieldDef = FieldDef::new(
-    "Connection",
-    "http.connection",
-    "options for this connection only: close, keep-alive, or Upgrade (the Upgrade header \
+    );
+    RESPONSE_PHRASE: Text(
+        "Response phrase",
+        "http.response.phrase",
+        "words for people after the status code; programs must ignore them",
+    );
+    REQUEST_LINE: Text(
+        "Header line",
+        "http.request.line",
+        "one header field of the request: a name, a colon, a value",
+    );
+    RESPONSE_LINE: Text(
+        "Header line",
+        "http.response.line",
+        "one header field of the response: a name, a colon, a value",
+    );
+    HOST: Text(
+        "Host",
+        "http.host",
+        "which site the client wants: many sites can share one IP address and port",
+    );
+    USER_AGENT: Text(
+        "User-Agent",
+        "http.user_agent",
+        "the client program's name and version",
+    );
+    SERVER: Text(
+        "Server",
+        "http.server",
+        "the server program's name and version",
+    );
+    CONNECTION: Text(
+        "Connection",
+        "http.connection",
+        "options for this connection only: close, keep-alive, or Upgrade (the Upgrade header \
      applies to this hop)",
-);
-pub const UPGRADE: FieldDef = FieldDef::new(
-    "Upgrade",
-    "http.upgrade",
-    "the protocol the client wants to switch this connection to (websocket); the server \
+    );
+    UPGRADE: Text(
+        "Upgrade",
+        "http.upgrade",
+        "the protocol the client wants to switch this connection to (websocket); the server \
      agrees with 101 Switching Protocols",
-);
-pub const CONTENT_LENGTH: FieldDef = FieldDef::new(
-    "Content-Length",
-    "http.content_length_header",
-    "how many bytes of body follow the empty line",
-);
-pub const CONTENT_TYPE: FieldDef = FieldDef::new(
-    "Content-Type",
-    "http.content_type",
-    "what kind of data the body holds (text/html, application/json…)",
-);
-pub const TRANSFER_ENCODING: FieldDef = FieldDef::new(
-    "Transfer-Encoding",
-    "http.transfer_encoding",
-    "chunked: the body comes in pieces, each preceded by its length, instead of a \
+    );
+    CONTENT_LENGTH: Text(
+        "Content-Length",
+        "http.content_length_header",
+        "how many bytes of body follow the empty line",
+    );
+    CONTENT_TYPE: Text(
+        "Content-Type",
+        "http.content_type",
+        "what kind of data the body holds (text/html, application/json…)",
+    );
+    TRANSFER_ENCODING: Text(
+        "Transfer-Encoding",
+        "http.transfer_encoding",
+        "chunked: the body comes in pieces, each preceded by its length, instead of a \
      Content-Length",
-);
-pub const SEC_WEBSOCKET_KEY: FieldDef = FieldDef::new(
-    "Sec-WebSocket-Key",
-    "http.sec_websocket_key",
-    "16 random bytes in base64, chosen by the client; the server proves it read the \
+    );
+    SEC_WEBSOCKET_KEY: Text(
+        "Sec-WebSocket-Key",
+        "http.sec_websocket_key",
+        "16 random bytes in base64, chosen by the client; the server proves it read the \
      request by hashing it into Sec-WebSocket-Accept",
-);
-pub const SEC_WEBSOCKET_ACCEPT: FieldDef = FieldDef::new(
-    "Sec-WebSocket-Accept",
-    "http.sec_websocket_accept",
-    "base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)): proof that this server \
+    );
+    SEC_WEBSOCKET_ACCEPT: Text(
+        "Sec-WebSocket-Accept",
+        "http.sec_websocket_accept",
+        "base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)): proof that this server \
      speaks WebSocket and answered this very request",
-);
-pub const SEC_WEBSOCKET_VERSION: FieldDef = FieldDef::new(
-    "Sec-WebSocket-Version",
-    "http.sec_websocket_version",
-    "the WebSocket protocol version; 13 is RFC 6455, the only one in use",
-);
-pub const SEC_WEBSOCKET_PROTOCOL: FieldDef = FieldDef::new(
-    "Sec-WebSocket-Protocol",
-    "http.sec_websocket_protocol",
-    "subprotocols: the client lists the application protocols it speaks over WebSocket, \
+    );
+    SEC_WEBSOCKET_VERSION: Text(
+        "Sec-WebSocket-Version",
+        "http.sec_websocket_version",
+        "the WebSocket protocol version; 13 is RFC 6455, the only one in use",
+    );
+    SEC_WEBSOCKET_PROTOCOL: Text(
+        "Sec-WebSocket-Protocol",
+        "http.sec_websocket_protocol",
+        "subprotocols: the client lists the application protocols it speaks over WebSocket, \
      the server picks at most one",
-);
-pub const SEC_WEBSOCKET_EXTENSIONS: FieldDef = FieldDef::new(
-    "Sec-WebSocket-Extensions",
-    "http.sec_websocket_extensions",
-    "extensions the client offers (permessage-deflate compresses messages); the server \
+    );
+    SEC_WEBSOCKET_EXTENSIONS: Text(
+        "Sec-WebSocket-Extensions",
+        "http.sec_websocket_extensions",
+        "extensions the client offers (permessage-deflate compresses messages); the server \
      echoes the ones it accepts",
-);
+    );
+}
 
 /// The [`FieldDef`] that describes a header field named `name` (any case), or the
 /// generic header-line definition for a header netlab has no special words for.

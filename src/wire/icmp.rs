@@ -11,7 +11,7 @@
 //! | data (echo: anything; errors: the original IP header + 8 bytes)        |
 //! ```
 
-use super::{FieldDef, Result, be16, checksum, need};
+use super::{Result, be16, checksum, need};
 
 pub mod field {
     use crate::wire::Field;
@@ -25,51 +25,53 @@ pub mod field {
 }
 pub const HEADER_LEN: usize = field::DATA;
 
-pub const TYPE: FieldDef = FieldDef::new(
-    "Type",
-    "icmp.type",
-    "the kind of message (8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded)",
-);
-pub const CODE: FieldDef = FieldDef::new(
-    "Code",
-    "icmp.code",
-    "the detail within the type (for unreachable: 0 net, 1 host, 3 port, 4 fragmentation needed)",
-);
-pub const CHECKSUM: FieldDef = FieldDef::new(
-    "Checksum",
-    "icmp.checksum",
-    "Internet checksum over the whole ICMP message",
-);
-pub const IDENT: FieldDef = FieldDef::new(
-    "Identifier",
-    "icmp.ident",
-    "chosen by the pinger to match replies to its requests (Linux: the socket's id)",
-);
-pub const SEQ: FieldDef = FieldDef::new(
-    "Sequence number",
-    "icmp.seq",
-    "counts the requests: 1, 2, 3…; the reply repeats it",
-);
-pub const UNUSED: FieldDef = FieldDef::new(
-    "Unused / next-hop MTU",
-    "",
-    "zero, except for \"fragmentation needed\" where the low 16 bits give the next link's MTU",
-);
-pub const MTU: FieldDef = FieldDef::new(
-    "Next-hop MTU",
-    "icmp.mtu",
-    "the largest datagram the next link accepts (path MTU discovery)",
-);
-pub const DATA: FieldDef = FieldDef::new(
-    "Data",
-    "data.data",
-    "echo payload: whatever the pinger put in, returned unchanged",
-);
-pub const QUOTED: FieldDef = FieldDef::new(
-    "Original datagram",
-    "",
-    "the start of the datagram this error is about: its IP header and first 8 payload bytes",
-);
+fields! {
+    TYPE: Num(
+        "Type",
+        "icmp.type",
+        "the kind of message (8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded)",
+    );
+    CODE: Num(
+        "Code",
+        "icmp.code",
+        "the detail within the type (for unreachable: 0 net, 1 host, 3 port, 4 fragmentation needed)",
+    );
+    CHECKSUM: Num(
+        "Checksum",
+        "icmp.checksum",
+        "Internet checksum over the whole ICMP message",
+    );
+    IDENT: Num(
+        "Identifier",
+        "icmp.ident",
+        "chosen by the pinger to match replies to its requests (Linux: the socket's id)",
+    );
+    SEQ: Num(
+        "Sequence number",
+        "icmp.seq",
+        "counts the requests: 1, 2, 3…; the reply repeats it",
+    );
+    UNUSED: Num(
+        "Unused / next-hop MTU",
+        "",
+        "zero, except for \"fragmentation needed\" where the low 16 bits give the next link's MTU",
+    );
+    MTU: Num(
+        "Next-hop MTU",
+        "icmp.mtu",
+        "the largest datagram the next link accepts (path MTU discovery)",
+    );
+    DATA: Bytes(
+        "Data",
+        "data.data",
+        "echo payload: whatever the pinger put in, returned unchanged",
+    );
+    QUOTED: Bytes(
+        "Original datagram",
+        "",
+        "the start of the datagram this error is about: its IP header and first 8 payload bytes",
+    );
+}
 
 /// ICMPv4 message types (IANA "ICMP Type Numbers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

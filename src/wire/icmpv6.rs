@@ -3,7 +3,7 @@
 //! solicitation/advertisement let hosts find routers and configure their addresses.
 //! Its checksum covers an IPv6 pseudo-header, unlike ICMPv4's.
 
-use super::{FieldDef, Result, be16, be32, checksum, need};
+use super::{Result, be16, be32, checksum, need};
 
 pub mod field {
     use crate::wire::Field;
@@ -26,112 +26,133 @@ pub mod field {
 pub const HEADER_LEN: usize = 8;
 pub const PROTOCOL: u8 = 58;
 
-pub const TYPE: FieldDef = FieldDef::new(
-    "Type",
-    "icmpv6.type",
-    "the kind of message (128 echo request, 129 reply, 133-136 neighbour discovery, 1-4 errors)",
-);
-pub const CODE: FieldDef = FieldDef::new("Code", "icmpv6.code", "the detail within the type");
-pub const CHECKSUM: FieldDef = FieldDef::new(
-    "Checksum",
-    "icmpv6.checksum",
-    "covers an IPv6 pseudo-header (addresses, length, next header 58) and the message",
-);
-pub const IDENT: FieldDef = FieldDef::new(
-    "Identifier",
-    "icmpv6.echo.identifier",
-    "chosen by the pinger to match replies to requests",
-);
-pub const SEQ: FieldDef = FieldDef::new(
-    "Sequence number",
-    "icmpv6.echo.sequence_number",
-    "counts the requests; the reply repeats it",
-);
-pub const RESERVED: FieldDef = FieldDef::new("Reserved", "", "zero; ignored by receivers");
-pub const NS_TARGET: FieldDef = FieldDef::new(
-    "Target address",
-    "icmpv6.nd.ns.target_address",
-    "the address whose link-layer (MAC) address is asked for — ARP's question in IPv6",
-);
-pub const NA_TARGET: FieldDef = FieldDef::new(
-    "Target address",
-    "icmpv6.nd.na.target_address",
-    "the address the advertised MAC belongs to",
-);
-pub const NA_FLAGS: FieldDef = FieldDef::new(
-    "Flags",
-    "icmpv6.nd.na.flag",
-    "R: sender is a router; S: answer to a solicitation; O: override cached entries",
-);
-pub const NA_ROUTER: FieldDef =
-    FieldDef::new("Router", "icmpv6.nd.na.flag.r", "the sender is a router");
-pub const NA_SOLICITED: FieldDef = FieldDef::new(
-    "Solicited",
-    "icmpv6.nd.na.flag.s",
-    "sent in answer to a neighbour solicitation",
-);
-pub const NA_OVERRIDE: FieldDef = FieldDef::new(
-    "Override",
-    "icmpv6.nd.na.flag.o",
-    "replace any cached link-layer address",
-);
-pub const RA_HOP_LIMIT: FieldDef = FieldDef::new(
-    "Cur hop limit",
-    "icmpv6.nd.ra.cur_hop_limit",
-    "the hop limit hosts should put in their packets (0: unspecified)",
-);
-pub const RA_FLAGS: FieldDef = FieldDef::new(
-    "Flags",
-    "icmpv6.nd.ra.flag",
-    "M: get addresses from DHCPv6; O: other configuration from DHCPv6",
-);
-pub const RA_LIFETIME: FieldDef = FieldDef::new(
-    "Router lifetime",
-    "icmpv6.nd.ra.router_lifetime",
-    "seconds this router may be used as default router (0: not a default router)",
-);
-pub const RA_REACHABLE: FieldDef = FieldDef::new(
-    "Reachable time",
-    "icmpv6.nd.ra.reachable_time",
-    "ms a neighbour is assumed reachable after a confirmation",
-);
-pub const RA_RETRANS: FieldDef = FieldDef::new(
-    "Retrans timer",
-    "icmpv6.nd.ra.retrans_timer",
-    "ms between neighbour solicitations",
-);
-pub const OPT_TYPE: FieldDef = FieldDef::new(
-    "Option",
-    "icmpv6.opt.type",
-    "ND option type (1 source MAC, 2 target MAC, 3 prefix, 5 MTU)",
-);
-pub const OPT_LEN: FieldDef = FieldDef::new(
-    "Length",
-    "icmpv6.opt.length",
-    "option length in 8-byte units",
-);
-pub const OPT_LINKADDR: FieldDef = FieldDef::new(
-    "Link-layer address",
-    "icmpv6.opt.linkaddr",
-    "a MAC address: the answer neighbour discovery is after",
-);
-pub const OPT_MTU: FieldDef = FieldDef::new("MTU", "icmpv6.opt.mtu", "the link's MTU");
-pub const OPT_PREFIX: FieldDef = FieldDef::new(
-    "Prefix",
-    "icmpv6.opt.prefix",
-    "an on-link prefix hosts may build addresses from (SLAAC)",
-);
-pub const OPT_PREFIX_LEN: FieldDef = FieldDef::new(
-    "Prefix length",
-    "icmpv6.opt.prefix.length",
-    "bits of the prefix (usually 64)",
-);
-pub const OPT_DATA: FieldDef = FieldDef::new("Option data", "", "an option netlab shows raw");
-pub const DATA: FieldDef = FieldDef::new(
-    "Data",
-    "data.data",
-    "echo payload, or the start of the packet an error is about",
-);
+fields! {
+    TYPE: Num(
+        "Type",
+        "icmpv6.type",
+        "the kind of message (128 echo request, 129 reply, 133-136 neighbour discovery, 1-4 errors)",
+    );
+    CODE: Num(
+        "Code",
+        "icmpv6.code",
+        "the detail within the type",
+    );
+    CHECKSUM: Num(
+        "Checksum",
+        "icmpv6.checksum",
+        "covers an IPv6 pseudo-header (addresses, length, next header 58) and the message",
+    );
+    IDENT: Num(
+        "Identifier",
+        "icmpv6.echo.identifier",
+        "chosen by the pinger to match replies to requests",
+    );
+    SEQ: Num(
+        "Sequence number",
+        "icmpv6.echo.sequence_number",
+        "counts the requests; the reply repeats it",
+    );
+    RESERVED: Bytes(
+        "Reserved",
+        "",
+        "zero; ignored by receivers",
+    );
+    NS_TARGET: Ipv6(
+        "Target address",
+        "icmpv6.nd.ns.target_address",
+        "the address whose link-layer (MAC) address is asked for — ARP's question in IPv6",
+    );
+    NA_TARGET: Ipv6(
+        "Target address",
+        "icmpv6.nd.na.target_address",
+        "the address the advertised MAC belongs to",
+    );
+    NA_FLAGS: Num(
+        "Flags",
+        "icmpv6.nd.na.flag",
+        "R: sender is a router; S: answer to a solicitation; O: override cached entries",
+    );
+    NA_ROUTER: Bool(
+        "Router",
+        "icmpv6.nd.na.flag.r",
+        "the sender is a router",
+    );
+    NA_SOLICITED: Bool(
+        "Solicited",
+        "icmpv6.nd.na.flag.s",
+        "sent in answer to a neighbour solicitation",
+    );
+    NA_OVERRIDE: Bool(
+        "Override",
+        "icmpv6.nd.na.flag.o",
+        "replace any cached link-layer address",
+    );
+    RA_HOP_LIMIT: Num(
+        "Cur hop limit",
+        "icmpv6.nd.ra.cur_hop_limit",
+        "the hop limit hosts should put in their packets (0: unspecified)",
+    );
+    RA_FLAGS: Num(
+        "Flags",
+        "icmpv6.nd.ra.flag",
+        "M: get addresses from DHCPv6; O: other configuration from DHCPv6",
+    );
+    RA_LIFETIME: Num(
+        "Router lifetime",
+        "icmpv6.nd.ra.router_lifetime",
+        "seconds this router may be used as default router (0: not a default router)",
+    );
+    RA_REACHABLE: Num(
+        "Reachable time",
+        "icmpv6.nd.ra.reachable_time",
+        "ms a neighbour is assumed reachable after a confirmation",
+    );
+    RA_RETRANS: Num(
+        "Retrans timer",
+        "icmpv6.nd.ra.retrans_timer",
+        "ms between neighbour solicitations",
+    );
+    OPT_TYPE: Num(
+        "Option",
+        "icmpv6.opt.type",
+        "ND option type (1 source MAC, 2 target MAC, 3 prefix, 5 MTU)",
+    );
+    OPT_LEN: Num(
+        "Length",
+        "icmpv6.opt.length",
+        "option length in 8-byte units",
+    );
+    OPT_LINKADDR: Mac(
+        "Link-layer address",
+        "icmpv6.opt.linkaddr",
+        "a MAC address: the answer neighbour discovery is after",
+    );
+    OPT_MTU: Num(
+        "MTU",
+        "icmpv6.opt.mtu",
+        "the link's MTU",
+    );
+    OPT_PREFIX: Ipv6(
+        "Prefix",
+        "icmpv6.opt.prefix",
+        "an on-link prefix hosts may build addresses from (SLAAC)",
+    );
+    OPT_PREFIX_LEN: Num(
+        "Prefix length",
+        "icmpv6.opt.prefix.length",
+        "bits of the prefix (usually 64)",
+    );
+    OPT_DATA: Bytes(
+        "Option data",
+        "",
+        "an option netlab shows raw",
+    );
+    DATA: Bytes(
+        "Data",
+        "data.data",
+        "echo payload, or the start of the packet an error is about",
+    );
+}
 
 /// ICMPv6 message types (IANA "ICMPv6 Parameters").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 //! |                    Options (IHL > 5)                          |
 //! ```
 
-use super::{FieldDef, Result, be16, checksum, need, set_be16};
+use super::{Result, be16, checksum, need, set_be16};
 
 pub mod field {
     use crate::wire::Field;
@@ -31,89 +31,103 @@ pub mod field {
 /// Header length without options. RFC 791 § 3.1.
 pub const HEADER_LEN: usize = 20;
 
-pub const VERSION: FieldDef = FieldDef::new("Version", "ip.version", "4 for IPv4");
-pub const IHL: FieldDef = FieldDef::new(
-    "Header length",
-    "ip.hdr_len",
-    "the header's size (the 4-bit field counts 32-bit words: 5 = 20 bytes, no options)",
-);
-pub const DSCP: FieldDef = FieldDef::new(
-    "DSCP",
-    "ip.dsfield.dscp",
-    "differentiated services: a traffic class routers may prioritise",
-);
-pub const ECN: FieldDef = FieldDef::new(
-    "ECN",
-    "ip.dsfield.ecn",
-    "explicit congestion notification: routers can mark instead of dropping",
-);
-pub const LENGTH: FieldDef = FieldDef::new(
-    "Total length",
-    "ip.len",
-    "header plus data of this datagram (or fragment), in bytes",
-);
-pub const IDENT: FieldDef = FieldDef::new(
-    "Identification",
-    "ip.id",
-    "a number shared by all fragments of one datagram, so they can be put back together",
-);
-pub const FLAGS: FieldDef = FieldDef::new("Flags", "ip.flags", "three bits about fragmentation");
-pub const FLAG_RB: FieldDef = FieldDef::new("Reserved bit", "ip.flags.rb", "must be 0");
-pub const FLAG_DF: FieldDef = FieldDef::new(
-    "Don't fragment",
-    "ip.flags.df",
-    "routers must drop (and report) rather than split this datagram; used for path MTU discovery",
-);
-pub const FLAG_MF: FieldDef = FieldDef::new(
-    "More fragments",
-    "ip.flags.mf",
-    "more fragments of this datagram follow this one",
-);
-pub const FRAG_OFFSET: FieldDef = FieldDef::new(
-    "Fragment offset",
-    "ip.frag_offset",
-    "where this fragment's data goes in the original datagram (in 8-byte units on the wire; shown here in bytes)",
-);
-pub const TTL: FieldDef = FieldDef::new(
-    "Time to live",
-    "ip.ttl",
-    "routers it may still cross before it is dropped (each router subtracts 1)",
-);
-pub const PROTOCOL: FieldDef = FieldDef::new(
-    "Protocol",
-    "ip.proto",
-    "which transport protocol the data is for (1 ICMP, 6 TCP, 17 UDP)",
-);
-pub const CHECKSUM: FieldDef = FieldDef::new(
-    "Header checksum",
-    "ip.checksum",
-    "ones' complement sum over the header only; recomputed by every router since the TTL changes",
-);
-pub const SRC: FieldDef = FieldDef::new(
-    "Source address",
-    "ip.src",
-    "the IPv4 address of the host that sent the datagram",
-);
-pub const DST: FieldDef = FieldDef::new(
-    "Destination address",
-    "ip.dst",
-    "the IPv4 address of the host it is going to",
-);
-pub const OPTIONS: FieldDef = FieldDef::new(
-    "Options",
-    "",
-    "rarely used extras (record route, timestamps, router alert…) between the fixed header and the data",
-);
-pub const OPTION: FieldDef = FieldDef::new(
-    "Option",
-    "ip.opt.type",
-    "one option: a type byte, and for most types a length byte and data",
-);
-pub const REASSEMBLED: FieldDef = FieldDef::new(
-    "Reassembled datagram",
-    "",
-    "this fragment completed a datagram; the layers above are read from the reassembled bytes",
-);
+fields! {
+    VERSION: Num(
+        "Version",
+        "ip.version",
+        "4 for IPv4",
+    );
+    IHL: Num(
+        "Header length",
+        "ip.hdr_len",
+        "the header's size (the 4-bit field counts 32-bit words: 5 = 20 bytes, no options)",
+    );
+    DSCP: Num(
+        "DSCP",
+        "ip.dsfield.dscp",
+        "differentiated services: a traffic class routers may prioritise",
+    );
+    ECN: Num(
+        "ECN",
+        "ip.dsfield.ecn",
+        "explicit congestion notification: routers can mark instead of dropping",
+    );
+    LENGTH: Num(
+        "Total length",
+        "ip.len",
+        "header plus data of this datagram (or fragment), in bytes",
+    );
+    IDENT: Num(
+        "Identification",
+        "ip.id",
+        "a number shared by all fragments of one datagram, so they can be put back together",
+    );
+    FLAGS: Num(
+        "Flags",
+        "ip.flags",
+        "three bits about fragmentation",
+    );
+    FLAG_RB: Bool(
+        "Reserved bit",
+        "ip.flags.rb",
+        "must be 0",
+    );
+    FLAG_DF: Bool(
+        "Don't fragment",
+        "ip.flags.df",
+        "routers must drop (and report) rather than split this datagram; used for path MTU discovery",
+    );
+    FLAG_MF: Bool(
+        "More fragments",
+        "ip.flags.mf",
+        "more fragments of this datagram follow this one",
+    );
+    FRAG_OFFSET: Num(
+        "Fragment offset",
+        "ip.frag_offset",
+        "where this fragment's data goes in the original datagram (in 8-byte units on the wire; shown here in bytes)",
+    );
+    TTL: Num(
+        "Time to live",
+        "ip.ttl",
+        "routers it may still cross before it is dropped (each router subtracts 1)",
+    );
+    PROTOCOL: Num(
+        "Protocol",
+        "ip.proto",
+        "which transport protocol the data is for (1 ICMP, 6 TCP, 17 UDP)",
+    );
+    CHECKSUM: Num(
+        "Header checksum",
+        "ip.checksum",
+        "ones' complement sum over the header only; recomputed by every router since the TTL changes",
+    );
+    SRC: Ipv4(
+        "Source address",
+        "ip.src",
+        "the IPv4 address of the host that sent the datagram",
+    );
+    DST: Ipv4(
+        "Destination address",
+        "ip.dst",
+        "the IPv4 address of the host it is going to",
+    );
+    OPTIONS: Group(
+        "Options",
+        "",
+        "rarely used extras (record route, timestamps, router alert…) between the fixed header and the data",
+    );
+    OPTION: Num(
+        "Option",
+        "ip.opt.type",
+        "one option: a type byte, and for most types a length byte and data",
+    );
+    REASSEMBLED: Bytes(
+        "Reassembled datagram",
+        "",
+        "this fragment completed a datagram; the layers above are read from the reassembled bytes",
+    );
+}
 
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! |              Destination Address (128 bits)                   |
 //! ```
 
-use super::{FieldDef, Result, be16, be32, need};
+use super::{Result, be16, be32, need};
 
 pub mod field {
     use crate::wire::Field;
@@ -23,97 +23,108 @@ pub mod field {
 }
 pub const HEADER_LEN: usize = field::PAYLOAD;
 
-pub const VERSION: FieldDef =
-    FieldDef::new("Version", "ipv6.version", "6 for IPv6").with_alias("ip.version");
-pub const TCLASS: FieldDef = FieldDef::new(
-    "Traffic class",
-    "ipv6.tclass",
-    "priority and congestion bits (DSCP and ECN, as in IPv4)",
-);
-pub const FLOW: FieldDef = FieldDef::new(
-    "Flow label",
-    "ipv6.flow",
-    "a tag the sender puts on all packets of one flow so routers can keep them on one path",
-);
-pub const PLEN: FieldDef = FieldDef::new(
-    "Payload length",
-    "ipv6.plen",
-    "bytes after this 40-byte header (extension headers included)",
-);
-pub const NXT: FieldDef = FieldDef::new(
-    "Next header",
-    "ipv6.nxt",
-    "what follows: an extension header or the transport (6 TCP, 17 UDP, 58 ICMPv6)",
-);
-pub const HLIM: FieldDef = FieldDef::new(
-    "Hop limit",
-    "ipv6.hlim",
-    "routers it may still cross before it is dropped (IPv4's TTL, renamed honestly)",
-);
-pub const SRC: FieldDef = FieldDef::new(
-    "Source address",
-    "ipv6.src",
-    "the 128-bit address of the sender",
-);
-pub const DST: FieldDef = FieldDef::new(
-    "Destination address",
-    "ipv6.dst",
-    "the 128-bit address of the receiver",
-);
-pub const EXT_NXT: FieldDef =
-    FieldDef::new("Next header", "", "what follows this extension header");
-pub const EXT_LEN: FieldDef = FieldDef::new(
-    "Length",
-    "",
-    "this extension header's length in bytes (the field counts 8-byte units after the first 8)",
-);
-pub const EXT_DATA: FieldDef = FieldDef::new(
-    "Options / data",
-    "",
-    "the header's options (TLV-encoded) or routing data",
-);
-pub const HOPOPTS: FieldDef = FieldDef::new(
-    "Hop-by-hop options",
-    "ipv6.hopopts",
-    "options every router on the path must examine (e.g. router alert for MLD)",
-);
-pub const DSTOPTS: FieldDef = FieldDef::new(
-    "Destination options",
-    "ipv6.dstopts",
-    "options only the destination examines",
-);
-pub const ROUTING: FieldDef = FieldDef::new(
-    "Routing header",
-    "ipv6.routing",
-    "a list of nodes the packet must visit on its way",
-);
-pub const ROUTING_TYPE: FieldDef = FieldDef::new(
-    "Routing type",
-    "ipv6.routing.type",
-    "which routing header variant (3 RPL, 4 segment routing)",
-);
-pub const ROUTING_SEGLEFT: FieldDef = FieldDef::new(
-    "Segments left",
-    "ipv6.routing.segleft",
-    "how many listed nodes are still to be visited",
-);
-pub const FRAGMENT: FieldDef = FieldDef::new(
-    "Fragment header",
-    "ipv6.fraghdr",
-    "this packet is one piece of a larger one; only the source fragments in IPv6",
-);
-pub const FRAG_OFFSET: FieldDef = FieldDef::new(
-    "Offset",
-    "ipv6.fraghdr.offset",
-    "where this piece goes in the original packet, in bytes (8-byte units on the wire)",
-);
-pub const FRAG_MORE: FieldDef =
-    FieldDef::new("More fragments", "ipv6.fraghdr.more", "more pieces follow");
-pub const FRAG_ID: FieldDef = FieldDef::new(
-    "Identification",
-    "ipv6.fraghdr.ident",
-    "shared by all pieces of one packet",
-);
+fields! {
+    VERSION: Num(
+        "Version",
+        "ipv6.version",
+        "6 for IPv6",
+    ).alias("ip.version");
+    TCLASS: Num(
+        "Traffic class",
+        "ipv6.tclass",
+        "priority and congestion bits (DSCP and ECN, as in IPv4)",
+    );
+    FLOW: Num(
+        "Flow label",
+        "ipv6.flow",
+        "a tag the sender puts on all packets of one flow so routers can keep them on one path",
+    );
+    PLEN: Num(
+        "Payload length",
+        "ipv6.plen",
+        "bytes after this 40-byte header (extension headers included)",
+    );
+    NXT: Num(
+        "Next header",
+        "ipv6.nxt",
+        "what follows: an extension header or the transport (6 TCP, 17 UDP, 58 ICMPv6)",
+    );
+    HLIM: Num(
+        "Hop limit",
+        "ipv6.hlim",
+        "routers it may still cross before it is dropped (IPv4's TTL, renamed honestly)",
+    );
+    SRC: Ipv6(
+        "Source address",
+        "ipv6.src",
+        "the 128-bit address of the sender",
+    );
+    DST: Ipv6(
+        "Destination address",
+        "ipv6.dst",
+        "the 128-bit address of the receiver",
+    );
+    EXT_NXT: Num(
+        "Next header",
+        "",
+        "what follows this extension header",
+    );
+    EXT_LEN: Num(
+        "Length",
+        "",
+        "this extension header's length in bytes (the field counts 8-byte units after the first 8)",
+    );
+    EXT_DATA: Bytes(
+        "Options / data",
+        "",
+        "the header's options (TLV-encoded) or routing data",
+    );
+    HOPOPTS: Group(
+        "Hop-by-hop options",
+        "ipv6.hopopts",
+        "options every router on the path must examine (e.g. router alert for MLD)",
+    );
+    DSTOPTS: Group(
+        "Destination options",
+        "ipv6.dstopts",
+        "options only the destination examines",
+    );
+    ROUTING: Group(
+        "Routing header",
+        "ipv6.routing",
+        "a list of nodes the packet must visit on its way",
+    );
+    ROUTING_TYPE: Num(
+        "Routing type",
+        "ipv6.routing.type",
+        "which routing header variant (3 RPL, 4 segment routing)",
+    );
+    ROUTING_SEGLEFT: Num(
+        "Segments left",
+        "ipv6.routing.segleft",
+        "how many listed nodes are still to be visited",
+    );
+    FRAGMENT: Group(
+        "Fragment header",
+        "ipv6.fraghdr",
+        "this packet is one piece of a larger one; only the source fragments in IPv6",
+    );
+    FRAG_OFFSET: Num(
+        "Offset",
+        "ipv6.fraghdr.offset",
+        "where this piece goes in the original packet, in bytes (8-byte units on the wire)",
+    );
+    FRAG_MORE: Bool(
+        "More fragments",
+        "ipv6.fraghdr.more",
+        "more pieces follow",
+    );
+    FRAG_ID: Num(
+        "Identification",
+        "ipv6.fraghdr.ident",
+        "shared by all pieces of one packet",
+    );
+}
 
 /// A view of an IPv6 fixed header.
 #[derive(Debug, Clone)]

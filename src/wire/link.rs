@@ -5,7 +5,7 @@
 //! - BSD loopback / NULL (0): a 4-byte address family in the *capturing host's* byte order.
 //! - Raw IP (101, 228, 229): no link header at all; the first nibble says IPv4 or IPv6.
 
-use super::{FieldDef, Result, be16, be32, need};
+use super::{Result, be16, be32, need};
 
 /// pcap/pcapng link types (tcpdump.org "LINK-LAYER HEADER TYPES").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,44 +115,53 @@ pub mod sll2 {
     }
 }
 
-pub const SLL_PKTTYPE: FieldDef = FieldDef::new(
-    "Packet type",
-    "sll.pkttype",
-    "how the capturing host saw it: 0 to us, 1 broadcast, 2 multicast, 3 to someone else, 4 sent by us",
-);
-pub const SLL_HATYPE: FieldDef = FieldDef::new(
-    "Link-layer address type",
-    "sll.hatype",
-    "the ARPHRD type of the interface (1 Ethernet, 772 loopback)",
-);
-pub const SLL_HALEN: FieldDef = FieldDef::new(
-    "Link-layer address length",
-    "sll.halen",
-    "how many of the 8 address bytes are used",
-);
-pub const SLL_SRC: FieldDef = FieldDef::new(
-    "Source",
-    "sll.src.eth",
-    "the link-layer source address (the sender's MAC)",
-);
-pub const SLL_ADDR: FieldDef = FieldDef::new(
-    "Link-layer address",
-    "sll.unused",
-    "the link-layer address bytes",
-);
-pub const SLL_PROTOCOL: FieldDef =
-    FieldDef::new("Protocol", "sll.etype", "the EtherType of the payload");
-pub const SLL_RESERVED: FieldDef = FieldDef::new("Reserved", "", "zero");
-pub const SLL_IFINDEX: FieldDef = FieldDef::new(
-    "Interface index",
-    "sll.ifindex",
-    "which interface of the capturing host (as `ip link` numbers them)",
-);
-pub const NULL_FAMILY: FieldDef = FieldDef::new(
-    "Family",
-    "null.family",
-    "the address family of the payload (2 IPv4; 24, 28 or 30 IPv6 depending on the OS)",
-);
+fields! {
+    SLL_PKTTYPE: Num(
+        "Packet type",
+        "sll.pkttype",
+        "how the capturing host saw it: 0 to us, 1 broadcast, 2 multicast, 3 to someone else, 4 sent by us",
+    );
+    SLL_HATYPE: Num(
+        "Link-layer address type",
+        "sll.hatype",
+        "the ARPHRD type of the interface (1 Ethernet, 772 loopback)",
+    );
+    SLL_HALEN: Num(
+        "Link-layer address length",
+        "sll.halen",
+        "how many of the 8 address bytes are used",
+    );
+    SLL_SRC: Mac(
+        "Source",
+        "sll.src.eth",
+        "the link-layer source address (the sender's MAC)",
+    );
+    SLL_ADDR: Bytes(
+        "Link-layer address",
+        "sll.unused",
+        "the link-layer address bytes",
+    );
+    SLL_PROTOCOL: Num(
+        "Protocol",
+        "sll.etype",
+        "the EtherType of the payload",
+    );
+    SLL_RESERVED: Bytes(
+        "Reserved",
+        "",
+        "zero",
+    );
+    SLL_IFINDEX: Num(
+        "Interface index",
+        "sll.ifindex",
+        "which interface of the capturing host (as `ip link` numbers them)",
+    );
+    NULL_FAMILY: Num(
+        "Family",
+        "null.family",
+        "the address family of the payload (2 IPv4; 24, 28 or 30 IPv6 depending on the OS)",
+    );
+}
 
 pub fn pkttype_name(t: u16) -> &'static str {
     match t {

@@ -10,6 +10,32 @@
 //! May import: `std`, `sha1`/`base64` for the WebSocket accept key, `serde_json` for
 //! Engine.IO / Socket.IO JSON.
 
+/// Declares a protocol's fields: each `NAME: Kind("Name", "wireshark.key", "meaning")`
+/// becomes a `pub const NAME: FieldDef`, and the module gets `pub const FIELDS`, the list of
+/// all of them. The display filter's table of names and types is built from these lists
+/// ([`ALL`]), so a field cannot be dissected without the filter knowing its name and type.
+///
+/// `.alias("key")` gives the same bytes a second Wireshark name.
+macro_rules! fields {
+    ($(
+        $(#[$attr:meta])*
+        $id:ident: $kind:ident($name:expr, $key:expr, $meaning:expr $(,)?) $(.alias($alias:expr))?;
+    )*) => {
+        $(
+            $(#[$attr])*
+            pub const $id: $crate::wire::FieldDef = $crate::wire::FieldDef::new(
+                $crate::wire::Kind::$kind,
+                $name,
+                $key,
+                $meaning,
+            ) $(.with_alias($alias))?;
+        )*
+        /// Every field this module defines (see `wire::fields!`).
+        pub const FIELDS: &[&$crate::wire::FieldDef] = &[$(&$id),*];
+    };
+}
+pub(crate) use fields;
+
 pub mod arp;
 pub mod checksum;
 pub mod engineio;
@@ -37,22 +63,50 @@ pub type Field = Range<usize>;
 ///
 /// `key` is the Wireshark display-filter name (`ip.ttl`), or `""` when Wireshark has no
 /// field of that exact meaning. `meaning` completes the sentence "this field is …", e.g.
-/// for the TTL: "routers it may still cross before it is dropped".
+/// for the TTL: "routers it may still cross before it is dropped". `kind` is the type of
+/// its value, as Wireshark's field types say it (`FT_UINT8` is a number, `FT_BOOLEAN` a
+/// flag…): the display filter checks a literal against it when the filter is read.
 #[derive(Debug)]
 pub struct FieldDef {
     pub name: &'static str,
     pub key: &'static str,
     pub meaning: &'static str,
+    pub kind: Kind,
     /// A second Wireshark name for the same bytes (IPv6's version is also `ip.version`).
     pub alias: &'static str,
 }
 
+/// The type of a field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An integer (Wireshark's `FT_UINT*`, `FT_INT*`, `FT_FRAMENUM`, `FT_RELATIVE_TIME`).
+    Num,
+    /// One bit or yes/no (`FT_BOOLEAN`).
+    Bool,
+    /// A MAC address (`FT_ETHER`).
+    Mac,
+    Ipv4,
+    Ipv6,
+    /// Raw bytes (`FT_BYTES`).
+    Bytes,
+    /// Text (`FT_STRING`); the filter compares it as bytes, like Wireshark.
+    Text,
+    /// A heading that groups the fields below it (`FT_NONE`): present or not.
+    Group,
+}
+
 impl FieldDef {
-    pub const fn new(name: &'static str, key: &'static str, meaning: &'static str) -> Self {
+    pub const fn new(
+        kind: Kind,
+        name: &'static str,
+        key: &'static str,
+        meaning: &'static str,
+    ) -> Self {
         FieldDef {
             name,
             key,
             meaning,
+            kind,
             alias: "",
         }
     }
@@ -61,6 +115,25 @@ impl FieldDef {
         FieldDef { alias, ..self }
     }
 }
+
+/// Every protocol's fields, for the display filter's table (the dissector adds its own
+/// computed fields: see `dissect::filter`).
+pub const ALL: &[&[&FieldDef]] = &[
+    arp::FIELDS,
+    engineio::FIELDS,
+    ethernet::FIELDS,
+    ethernet::vlan::FIELDS,
+    http::FIELDS,
+    icmp::FIELDS,
+    icmpv6::FIELDS,
+    ipv4::FIELDS,
+    ipv6::FIELDS,
+    link::FIELDS,
+    socketio::FIELDS,
+    tcp::FIELDS,
+    udp::FIELDS,
+    websocket::FIELDS,
+];
 
 /// Why a buffer could not be read as a given header.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,8 +27,6 @@ use core::fmt;
 
 use serde_json::Value;
 
-use super::FieldDef;
-
 /// The protocol revision: Socket.IO v5 (socket.io 3 and 4).
 pub const PROTOCOL: u8 = 5;
 
@@ -46,31 +44,33 @@ pub const RESERVED_EVENTS: [&str; 6] = [
     "removeListener",
 ];
 
-pub const TYPE: FieldDef = FieldDef::new(
-    "Socket.IO packet type",
-    "",
-    "one digit: 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, 5 BINARY_EVENT, 6 BINARY_ACK",
-);
-pub const ATTACHMENTS: FieldDef = FieldDef::new(
-    "attachments",
-    "",
-    "how many binary messages follow this packet (binary packets only), ended by `-`",
-);
-pub const NAMESPACE: FieldDef = FieldDef::new(
-    "namespace",
-    "",
-    "which namespace (a channel multiplexed on one connection) the packet is for, ended by `,`; absent means \"/\"",
-);
-pub const ACK_ID: FieldDef = FieldDef::new(
-    "ack id",
-    "",
-    "a number the sender wants echoed in an ACK packet: it asked for an acknowledgement",
-);
-pub const DATA: FieldDef = FieldDef::new(
-    "data",
-    "",
-    "JSON: the auth object (CONNECT), [event name, arguments…] (EVENT), [arguments…] (ACK), the error (CONNECT_ERROR)",
-);
+fields! {
+    TYPE: Num(
+        "Socket.IO packet type",
+        "",
+        "one digit: 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, 5 BINARY_EVENT, 6 BINARY_ACK",
+    );
+    ATTACHMENTS: Num(
+        "attachments",
+        "",
+        "how many binary messages follow this packet (binary packets only), ended by `-`",
+    );
+    NAMESPACE: Text(
+        "namespace",
+        "",
+        "which namespace (a channel multiplexed on one connection) the packet is for, ended by `,`; absent means \"/\"",
+    );
+    ACK_ID: Num(
+        "ack id",
+        "",
+        "a number the sender wants echoed in an ACK packet: it asked for an acknowledgement",
+    );
+    DATA: Text(
+        "data",
+        "",
+        "JSON: the auth object (CONNECT), [event name, arguments…] (EVENT), [arguments…] (ACK), the error (CONNECT_ERROR)",
+    );
+}
 
 /// A Socket.IO packet type (v5 § "Packet format").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@
 //! |                           [Options]                           |
 //! ```
 
-use super::{FieldDef, Result, be16, be32, checksum, need, set_be16, set_be32};
+use super::{Result, be16, be32, checksum, need, set_be16, set_be32};
 
 pub mod field {
     use crate::wire::Field;
@@ -48,193 +48,208 @@ pub mod flags {
     pub const AE: u16 = 0x100;
 }
 
-pub const SRC_PORT: FieldDef =
-    FieldDef::new("Source port", "tcp.srcport", "the sending socket's port");
-pub const DST_PORT: FieldDef = FieldDef::new(
-    "Destination port",
-    "tcp.dstport",
-    "the receiving socket's port (80 HTTP, 443 HTTPS, 22 SSH…)",
-);
-pub const STREAM: FieldDef = FieldDef::new(
-    "Stream index",
-    "tcp.stream",
-    "netlab's number for this connection (the 4-tuple), counted from 0 in the capture",
-);
-pub const SEGMENT_LEN: FieldDef = FieldDef::new(
-    "Segment length",
-    "tcp.len",
-    "bytes of data in this segment (header not counted)",
-);
-pub const SEQ: FieldDef = FieldDef::new(
-    "Sequence number",
-    "tcp.seq",
-    "relative: the stream position of this segment's first byte, counted from 0 at the SYN",
-);
-pub const SEQ_RAW: FieldDef = FieldDef::new(
-    "Sequence number (raw)",
-    "tcp.seq_raw",
-    "the 32-bit number on the wire; each side starts from a random initial number (ISN)",
-);
-pub const NXTSEQ: FieldDef = FieldDef::new(
-    "Next sequence number",
-    "tcp.nxtseq",
-    "relative sequence number the sender will use next: seq + data length (+1 for SYN or FIN)",
-);
-pub const ACK: FieldDef = FieldDef::new(
-    "Acknowledgment number",
-    "tcp.ack",
-    "relative: the next byte expected from the other side (everything before it arrived)",
-);
-pub const ACK_RAW: FieldDef = FieldDef::new(
-    "Acknowledgment number (raw)",
-    "tcp.ack_raw",
-    "the 32-bit number on the wire, in the other side's sequence space",
-);
-pub const HDR_LEN: FieldDef = FieldDef::new(
-    "Header length",
-    "tcp.hdr_len",
-    "the data offset: header size (the 4-bit field counts 32-bit words: 5 = 20 bytes)",
-);
-pub const FLAGS: FieldDef =
-    FieldDef::new("Flags", "tcp.flags", "control bits: what this segment does");
-pub const FLAG_RES: FieldDef = FieldDef::new("Reserved", "tcp.flags.res", "must be zero");
-pub const FLAG_AE: FieldDef = FieldDef::new(
-    "Accurate ECN",
-    "tcp.flags.ae",
-    "AE (formerly the ECN nonce): accurate ECN feedback",
-);
-pub const FLAG_CWR: FieldDef = FieldDef::new(
-    "Congestion window reduced",
-    "tcp.flags.cwr",
-    "CWR: the sender has slowed down after an ECN echo",
-);
-pub const FLAG_ECE: FieldDef = FieldDef::new(
-    "ECN-Echo",
-    "tcp.flags.ece",
-    "ECE: a router marked congestion on the way (or ECN offered, on a SYN)",
-);
-pub const FLAG_URG: FieldDef = FieldDef::new(
-    "Urgent",
-    "tcp.flags.urg",
-    "URG: the urgent pointer is meaningful",
-);
-pub const FLAG_ACK: FieldDef = FieldDef::new(
-    "Acknowledgment",
-    "tcp.flags.ack",
-    "ACK: the acknowledgment number is valid (set on every segment after the first SYN)",
-);
-pub const FLAG_PSH: FieldDef = FieldDef::new(
-    "Push",
-    "tcp.flags.push",
-    "PSH: hand the data to the application now instead of waiting for more",
-);
-pub const FLAG_RST: FieldDef = FieldDef::new(
-    "Reset",
-    "tcp.flags.reset",
-    "RST: abort the connection at once (or: nobody listens on this port)",
-);
-pub const FLAG_SYN: FieldDef = FieldDef::new(
-    "Syn",
-    "tcp.flags.syn",
-    "SYN: synchronise sequence numbers; opens a connection and uses one sequence number",
-);
-pub const FLAG_FIN: FieldDef = FieldDef::new(
-    "Fin",
-    "tcp.flags.fin",
-    "FIN: the sender has no more data; closes its direction and uses one sequence number",
-);
-pub const WINDOW: FieldDef = FieldDef::new(
-    "Window",
-    "tcp.window_size_value",
-    "how many more bytes the sender of this segment can receive (before window scaling)",
-);
-pub const WINDOW_CALC: FieldDef = FieldDef::new(
-    "Calculated window size",
-    "tcp.window_size",
-    "the window multiplied by 2^shift from the SYN's window-scale option",
-);
-pub const CHECKSUM: FieldDef = FieldDef::new(
-    "Checksum",
-    "tcp.checksum",
-    "covers a pseudo-header (addresses, protocol, length), the header and the data",
-);
-pub const URGENT: FieldDef = FieldDef::new(
-    "Urgent pointer",
-    "tcp.urgent_pointer",
-    "with URG: where urgent data ends (almost never used)",
-);
-pub const OPTIONS: FieldDef = FieldDef::new(
-    "Options",
-    "tcp.options",
-    "extras negotiated or carried beyond the fixed 20 bytes",
-);
-pub const OPT_EOL: FieldDef = FieldDef::new(
-    "End of option list",
-    "tcp.option_kind",
-    "kind 0: nothing follows",
-);
-pub const OPT_NOP: FieldDef = FieldDef::new(
-    "No-Operation (NOP)",
-    "tcp.option_kind",
-    "kind 1: padding so the next option starts on a 4-byte boundary",
-);
-pub const OPT_MSS: FieldDef = FieldDef::new(
-    "Maximum segment size",
-    "tcp.options.mss_val",
-    "kind 2: the largest segment data this side wants to receive (MTU - IP and TCP headers)",
-);
-pub const OPT_WSCALE: FieldDef = FieldDef::new(
-    "Window scale",
-    "tcp.options.wscale.shift",
-    "kind 3: the window field is multiplied by 2^shift, so windows can exceed 64 KiB (RFC 7323)",
-);
-pub const OPT_WSCALE_MULT: FieldDef =
-    FieldDef::new("Multiplier", "tcp.options.wscale.multiplier", "2^shift");
-pub const OPT_SACK_PERM: FieldDef = FieldDef::new(
-    "SACK permitted",
-    "tcp.options.sack_perm",
-    "kind 4: this side understands selective acknowledgments (RFC 2018)",
-);
-pub const OPT_SACK: FieldDef = FieldDef::new(
-    "SACK",
-    "tcp.options.sack",
-    "kind 5: blocks of data received beyond a hole, so only the hole is resent",
-);
-pub const OPT_SACK_LE: FieldDef = FieldDef::new(
-    "Left edge",
-    "tcp.options.sack_le",
-    "first sequence number of a block received (relative)",
-);
-pub const OPT_SACK_RE: FieldDef = FieldDef::new(
-    "Right edge",
-    "tcp.options.sack_re",
-    "sequence number just after the block (relative)",
-);
-pub const OPT_TSVAL: FieldDef = FieldDef::new(
-    "Timestamp value",
-    "tcp.options.timestamp.tsval",
-    "kind 8: the sender's clock, used to measure round-trip time (RFC 7323)",
-);
-pub const OPT_TSECR: FieldDef = FieldDef::new(
-    "Timestamp echo reply",
-    "tcp.options.timestamp.tsecr",
-    "the peer's latest timestamp value, echoed back",
-);
-pub const OPT_UNKNOWN: FieldDef = FieldDef::new(
-    "Unknown option",
-    "tcp.option_kind",
-    "an option netlab does not decode: kind, length and data shown raw",
-);
-pub const CHECKSUM_STATUS: FieldDef = FieldDef::new(
-    "Checksum status",
-    "",
-    "whether the checksum netlab computed matches",
-);
-pub const PAYLOAD: FieldDef = FieldDef::new(
-    "TCP payload",
-    "tcp.payload",
-    "the application's bytes carried by this segment",
-);
+fields! {
+    SRC_PORT: Num(
+        "Source port",
+        "tcp.srcport",
+        "the sending socket's port",
+    );
+    DST_PORT: Num(
+        "Destination port",
+        "tcp.dstport",
+        "the receiving socket's port (80 HTTP, 443 HTTPS, 22 SSH…)",
+    );
+    STREAM: Num(
+        "Stream index",
+        "tcp.stream",
+        "netlab's number for this connection (the 4-tuple), counted from 0 in the capture",
+    );
+    SEGMENT_LEN: Num(
+        "Segment length",
+        "tcp.len",
+        "bytes of data in this segment (header not counted)",
+    );
+    SEQ: Num(
+        "Sequence number",
+        "tcp.seq",
+        "relative: the stream position of this segment's first byte, counted from 0 at the SYN",
+    );
+    SEQ_RAW: Num(
+        "Sequence number (raw)",
+        "tcp.seq_raw",
+        "the 32-bit number on the wire; each side starts from a random initial number (ISN)",
+    );
+    NXTSEQ: Num(
+        "Next sequence number",
+        "tcp.nxtseq",
+        "relative sequence number the sender will use next: seq + data length (+1 for SYN or FIN)",
+    );
+    ACK: Num(
+        "Acknowledgment number",
+        "tcp.ack",
+        "relative: the next byte expected from the other side (everything before it arrived)",
+    );
+    ACK_RAW: Num(
+        "Acknowledgment number (raw)",
+        "tcp.ack_raw",
+        "the 32-bit number on the wire, in the other side's sequence space",
+    );
+    HDR_LEN: Num(
+        "Header length",
+        "tcp.hdr_len",
+        "the data offset: header size (the 4-bit field counts 32-bit words: 5 = 20 bytes)",
+    );
+    FLAGS: Num(
+        "Flags",
+        "tcp.flags",
+        "control bits: what this segment does",
+    );
+    FLAG_RES: Num(
+        "Reserved",
+        "tcp.flags.res",
+        "must be zero",
+    );
+    FLAG_AE: Bool(
+        "Accurate ECN",
+        "tcp.flags.ae",
+        "AE (formerly the ECN nonce): accurate ECN feedback",
+    );
+    FLAG_CWR: Bool(
+        "Congestion window reduced",
+        "tcp.flags.cwr",
+        "CWR: the sender has slowed down after an ECN echo",
+    );
+    FLAG_ECE: Bool(
+        "ECN-Echo",
+        "tcp.flags.ece",
+        "ECE: a router marked congestion on the way (or ECN offered, on a SYN)",
+    );
+    FLAG_URG: Bool(
+        "Urgent",
+        "tcp.flags.urg",
+        "URG: the urgent pointer is meaningful",
+    );
+    FLAG_ACK: Bool(
+        "Acknowledgment",
+        "tcp.flags.ack",
+        "ACK: the acknowledgment number is valid (set on every segment after the first SYN)",
+    );
+    FLAG_PSH: Bool(
+        "Push",
+        "tcp.flags.push",
+        "PSH: hand the data to the application now instead of waiting for more",
+    );
+    FLAG_RST: Bool(
+        "Reset",
+        "tcp.flags.reset",
+        "RST: abort the connection at once (or: nobody listens on this port)",
+    );
+    FLAG_SYN: Bool(
+        "Syn",
+        "tcp.flags.syn",
+        "SYN: synchronise sequence numbers; opens a connection and uses one sequence number",
+    );
+    FLAG_FIN: Bool(
+        "Fin",
+        "tcp.flags.fin",
+        "FIN: the sender has no more data; closes its direction and uses one sequence number",
+    );
+    WINDOW: Num(
+        "Window",
+        "tcp.window_size_value",
+        "how many more bytes the sender of this segment can receive (before window scaling)",
+    );
+    WINDOW_CALC: Num(
+        "Calculated window size",
+        "tcp.window_size",
+        "the window multiplied by 2^shift from the SYN's window-scale option",
+    );
+    CHECKSUM: Num(
+        "Checksum",
+        "tcp.checksum",
+        "covers a pseudo-header (addresses, protocol, length), the header and the data",
+    );
+    URGENT: Num(
+        "Urgent pointer",
+        "tcp.urgent_pointer",
+        "with URG: where urgent data ends (almost never used)",
+    );
+    OPTIONS: Bytes(
+        "Options",
+        "tcp.options",
+        "extras negotiated or carried beyond the fixed 20 bytes",
+    );
+    OPT_EOL: Num(
+        "End of option list",
+        "tcp.option_kind",
+        "kind 0: nothing follows",
+    );
+    OPT_NOP: Num(
+        "No-Operation (NOP)",
+        "tcp.option_kind",
+        "kind 1: padding so the next option starts on a 4-byte boundary",
+    );
+    OPT_MSS: Num(
+        "Maximum segment size",
+        "tcp.options.mss_val",
+        "kind 2: the largest segment data this side wants to receive (MTU - IP and TCP headers)",
+    );
+    OPT_WSCALE: Num(
+        "Window scale",
+        "tcp.options.wscale.shift",
+        "kind 3: the window field is multiplied by 2^shift, so windows can exceed 64 KiB (RFC 7323)",
+    );
+    OPT_WSCALE_MULT: Num(
+        "Multiplier",
+        "tcp.options.wscale.multiplier",
+        "2^shift",
+    );
+    OPT_SACK_PERM: Bool(
+        "SACK permitted",
+        "tcp.options.sack_perm",
+        "kind 4: this side understands selective acknowledgments (RFC 2018)",
+    );
+    OPT_SACK: Group(
+        "SACK",
+        "tcp.options.sack",
+        "kind 5: blocks of data received beyond a hole, so only the hole is resent",
+    );
+    OPT_SACK_LE: Num(
+        "Left edge",
+        "tcp.options.sack_le",
+        "first sequence number of a block received (relative)",
+    );
+    OPT_SACK_RE: Num(
+        "Right edge",
+        "tcp.options.sack_re",
+        "sequence number just after the block (relative)",
+    );
+    OPT_TSVAL: Num(
+        "Timestamp value",
+        "tcp.options.timestamp.tsval",
+        "kind 8: the sender's clock, used to measure round-trip time (RFC 7323)",
+    );
+    OPT_TSECR: Num(
+        "Timestamp echo reply",
+        "tcp.options.timestamp.tsecr",
+        "the peer's latest timestamp value, echoed back",
+    );
+    OPT_UNKNOWN: Num(
+        "Unknown option",
+        "tcp.option_kind",
+        "an option netlab does not decode: kind, length and data shown raw",
+    );
+    CHECKSUM_STATUS: Text(
+        "Checksum status",
+        "",
+        "whether the checksum netlab computed matches",
+    );
+    PAYLOAD: Bytes(
+        "TCP payload",
+        "tcp.payload",
+        "the application's bytes carried by this segment",
+    );
+}
 
 /// A view of a TCP segment.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@
 //! +--------+--------+--------+--------+
 //! ```
 
-use super::{FieldDef, Result, be16, checksum, need, set_be16};
+use super::{Result, be16, checksum, need, set_be16};
 
 pub mod field {
     use crate::wire::Field;
@@ -25,27 +25,33 @@ pub const HEADER_LEN: usize = field::PAYLOAD;
 /// UDP's IP protocol number.
 pub const PROTOCOL: u8 = 17;
 
-pub const SRC_PORT: FieldDef = FieldDef::new(
-    "Source port",
-    "udp.srcport",
-    "the sending socket's port (where a reply should go)",
-);
-pub const DST_PORT: FieldDef = FieldDef::new(
-    "Destination port",
-    "udp.dstport",
-    "which socket on the receiving host gets the datagram",
-);
-pub const LENGTH: FieldDef = FieldDef::new(
-    "Length",
-    "udp.length",
-    "header (8 bytes) plus data, in bytes",
-);
-pub const CHECKSUM: FieldDef = FieldDef::new(
-    "Checksum",
-    "udp.checksum",
-    "covers a pseudo-header (addresses, protocol, length), the header and the data; 0 over IPv4 means \"not computed\"",
-);
-pub const PAYLOAD: FieldDef = FieldDef::new("Payload length", "", "bytes of application data");
+fields! {
+    SRC_PORT: Num(
+        "Source port",
+        "udp.srcport",
+        "the sending socket's port (where a reply should go)",
+    );
+    DST_PORT: Num(
+        "Destination port",
+        "udp.dstport",
+        "which socket on the receiving host gets the datagram",
+    );
+    LENGTH: Num(
+        "Length",
+        "udp.length",
+        "header (8 bytes) plus data, in bytes",
+    );
+    CHECKSUM: Num(
+        "Checksum",
+        "udp.checksum",
+        "covers a pseudo-header (addresses, protocol, length), the header and the data; 0 over IPv4 means \"not computed\"",
+    );
+    PAYLOAD: Num(
+        "Payload length",
+        "",
+        "bytes of application data",
+    );
+}
 
 /// A view of a UDP datagram.
 #[derive(Debug, Clone)]

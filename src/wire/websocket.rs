@@ -43,7 +43,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
 use super::http::{self, Request, Response};
-use super::{Field, FieldDef, need};
+use super::{Field, need};
 
 /// Byte ranges of the frame header's fields. The fixed part is two bytes; where the
 /// masking key sits depends on which length form the frame uses.
@@ -96,97 +96,99 @@ pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The protocol version of RFC 6455, sent in `Sec-WebSocket-Version`.
 pub const VERSION: &str = "13";
 
-pub const FIN: FieldDef = FieldDef::new(
-    "Fin",
-    "websocket.fin",
-    "set on the last frame of a message; a message may be split into several frames",
-);
-pub const RSV: FieldDef = FieldDef::new(
-    "Reserved",
-    "websocket.rsv",
-    "RSV1–RSV3: must be 0 unless an extension gives them a meaning",
-);
-pub const PMC: FieldDef = FieldDef::new(
-    "Per-Message Compressed",
-    "websocket.pmc",
-    "RSV1 when permessage-deflate was agreed: this message's payload is compressed",
-);
-pub const OPCODE: FieldDef = FieldDef::new(
-    "Opcode",
-    "websocket.opcode",
-    "what the payload is: 1 text, 2 binary, 0 a continuation; 8 close, 9 ping, 10 pong",
-);
-pub const MASK: FieldDef = FieldDef::new(
-    "Mask",
-    "websocket.mask",
-    "set when the payload is masked: every frame from a client is, none from a server",
-);
-pub const PAYLOAD_LEN: FieldDef = FieldDef::new(
-    "Payload length",
-    "websocket.payload_length",
-    "7 bits: the length itself up to 125; 126 means a 16-bit length follows, 127 a 64-bit one",
-);
-pub const PAYLOAD_LEN_EXT_16: FieldDef = FieldDef::new(
-    "Extended payload length (16 bits)",
-    "websocket.payload_length_ext_16",
-    "the payload length, for 126 to 65535 bytes",
-);
-pub const PAYLOAD_LEN_EXT_64: FieldDef = FieldDef::new(
-    "Extended payload length (64 bits)",
-    "websocket.payload_length_ext_64",
-    "the payload length, from 65536 bytes up (its top bit must be 0)",
-);
-pub const MASKING_KEY: FieldDef = FieldDef::new(
-    "Masking-Key",
-    "websocket.masking_key",
-    "4 random bytes XORed over the payload, so a client cannot make its bytes look like \
+fields! {
+    FIN: Bool(
+        "Fin",
+        "websocket.fin",
+        "set on the last frame of a message; a message may be split into several frames",
+    );
+    RSV: Num(
+        "Reserved",
+        "websocket.rsv",
+        "RSV1–RSV3: must be 0 unless an extension gives them a meaning",
+    );
+    PMC: Bool(
+        "Per-Message Compressed",
+        "websocket.pmc",
+        "RSV1 when permessage-deflate was agreed: this message's payload is compressed",
+    );
+    OPCODE: Num(
+        "Opcode",
+        "websocket.opcode",
+        "what the payload is: 1 text, 2 binary, 0 a continuation; 8 close, 9 ping, 10 pong",
+    );
+    MASK: Bool(
+        "Mask",
+        "websocket.mask",
+        "set when the payload is masked: every frame from a client is, none from a server",
+    );
+    PAYLOAD_LEN: Num(
+        "Payload length",
+        "websocket.payload_length",
+        "7 bits: the length itself up to 125; 126 means a 16-bit length follows, 127 a 64-bit one",
+    );
+    PAYLOAD_LEN_EXT_16: Num(
+        "Extended payload length (16 bits)",
+        "websocket.payload_length_ext_16",
+        "the payload length, for 126 to 65535 bytes",
+    );
+    PAYLOAD_LEN_EXT_64: Num(
+        "Extended payload length (64 bits)",
+        "websocket.payload_length_ext_64",
+        "the payload length, from 65536 bytes up (its top bit must be 0)",
+    );
+    MASKING_KEY: Bytes(
+        "Masking-Key",
+        "websocket.masking_key",
+        "4 random bytes XORed over the payload, so a client cannot make its bytes look like \
      another protocol to proxies on the way",
-);
-pub const MASKED_PAYLOAD: FieldDef = FieldDef::new(
-    "Masked payload",
-    "websocket.masked_payload",
-    "the payload as sent: XORed with the masking key, byte i with key[i % 4]",
-);
-pub const PAYLOAD: FieldDef = FieldDef::new(
-    "Payload",
-    "websocket.payload",
-    "the application's data (after unmasking)",
-);
-pub const PAYLOAD_TEXT: FieldDef = FieldDef::new(
-    "Text",
-    "",
-    "a text message's payload: UTF-8, checked by the receiver",
-);
-pub const PAYLOAD_CONTINUE: FieldDef = FieldDef::new(
-    "Continue",
-    "websocket.payload.continue",
-    "the next piece of a message begun by an earlier text or binary frame",
-);
-pub const CLOSE_CODE: FieldDef = FieldDef::new(
-    "Status code",
-    "websocket.payload.close.status_code",
-    "why the connection closes: 1000 normal, 1001 going away, 1002 protocol error…",
-);
-pub const CLOSE_REASON: FieldDef = FieldDef::new(
-    "Reason",
-    "websocket.payload.close.reason",
-    "words about the closure, UTF-8, for debugging; not for showing to users",
-);
-pub const PING: FieldDef = FieldDef::new(
-    "Ping",
-    "websocket.payload.ping",
-    "a ping's payload: the peer must answer with a pong carrying the same bytes",
-);
-pub const PONG: FieldDef = FieldDef::new(
-    "Pong",
-    "websocket.payload.pong",
-    "a pong's payload: the bytes of the ping it answers (or an unasked heartbeat)",
-);
-pub const PAYLOAD_UNKNOWN: FieldDef = FieldDef::new(
-    "Unknown",
-    "websocket.payload.unknown",
-    "the payload of a reserved opcode, which no endpoint may send",
-);
+    );
+    MASKED_PAYLOAD: Bytes(
+        "Masked payload",
+        "websocket.masked_payload",
+        "the payload as sent: XORed with the masking key, byte i with key[i % 4]",
+    );
+    PAYLOAD: Group(
+        "Payload",
+        "websocket.payload",
+        "the application's data (after unmasking)",
+    );
+    PAYLOAD_TEXT: Text(
+        "Text",
+        "",
+        "a text message's payload: UTF-8, checked by the receiver",
+    );
+    PAYLOAD_CONTINUE: Bytes(
+        "Continue",
+        "websocket.payload.continue",
+        "the next piece of a message begun by an earlier text or binary frame",
+    );
+    CLOSE_CODE: Num(
+        "Status code",
+        "websocket.payload.close.status_code",
+        "why the connection closes: 1000 normal, 1001 going away, 1002 protocol error…",
+    );
+    CLOSE_REASON: Bytes(
+        "Reason",
+        "websocket.payload.close.reason",
+        "words about the closure, UTF-8, for debugging; not for showing to users",
+    );
+    PING: Bytes(
+        "Ping",
+        "websocket.payload.ping",
+        "a ping's payload: the peer must answer with a pong carrying the same bytes",
+    );
+    PONG: Bytes(
+        "Pong",
+        "websocket.payload.pong",
+        "a pong's payload: the bytes of the ping it answers (or an unasked heartbeat)",
+    );
+    PAYLOAD_UNKNOWN: Bytes(
+        "Unknown",
+        "websocket.payload.unknown",
+        "the payload of a reserved opcode, which no endpoint may send",
+    );
+}
 
 // ---------------------------------------------------------------------------------------
 // The opening handshake. RFC 6455 § 4.
