@@ -551,7 +551,7 @@ impl Run<'_> {
                     );
                     self.event(&j);
                 }
-                Action::TimerStopped { .. } => {}
+                Action::TimerStopped { .. } | Action::Congestion(_) => {}
                 Action::Retransmit { seq, attempt, rto } => {
                     self.say(&format!(
                         "{}   ⟳ netlab's retransmission timer expired after {} (RFC 6298): resending seq {seq}, attempt {attempt}; the next timeout doubles",
