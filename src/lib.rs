@@ -3,6 +3,8 @@
 //! Layering (a module never imports one above it):
 //! `wire` (pure codecs) → `capture` (pcap I/O) / `dissect` (frames → layered model) →
 //! `render` (model → text/JSON) → `commands` (one per subcommand) → `cli`/`main`.
+//! `wiremodel` (the simulated wire: delay, loss, a bottleneck) sits at the bottom beside
+//! `wire`, below the TCP engine's simulator and the commands that play the wire.
 
 pub mod capture;
 pub mod cli;
@@ -13,4 +15,5 @@ pub mod render;
 pub mod socketio;
 pub mod tcp;
 pub mod wire;
+pub mod wiremodel;
 pub mod ws;

@@ -21,6 +21,13 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "socketio",
         &["capture", "dissect", "render", "commands", "cli", "net"],
     ),
+    (
+        "wiremodel",
+        &[
+            "wire", "capture", "dissect", "render", "commands", "cli", "net", "tcp", "ws",
+            "socketio",
+        ],
+    ),
     ("commands", &[]),
 ];
 

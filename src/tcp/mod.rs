@@ -49,7 +49,8 @@
 //! - The application reads instantly (`Deliver`), so the receive window never shrinks.
 //! - Urgent data, security/compartment checks and ECN are ignored.
 //!
-//! Contract: imports `std` and [`crate::wire`] only; never does I/O or prints.
+//! Contract: imports `std` and [`crate::wire`] only (the simulator [`sim`] also
+//! [`crate::wiremodel`]); never does I/O or prints.
 
 pub mod cc;
 mod endpoint;

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::sim::{Impairment, Side, Sim, WireRecord, close_on_fin, echo};
+use super::sim::{Impairment, OnWire, Side, Sim, WireRecord, close_on_fin, echo};
 use super::*;
 use crate::wire::tcp::{Packet, Repr, TcpOption, flags, parse_option};
+use crate::wiremodel::{Bottleneck, Conditions, Dir, Link};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -488,11 +489,11 @@ fn time_wait_reacks_a_retransmitted_fin() {
     // Lose A's ACK of B's FIN: B's FIN comes again, A must ACK it again from TIME-WAIT.
     let mut seen_fin = false;
     sim.impair(Impairment::drop_first(move |w| {
-        if w.from == Side::B && w.segment.has(flags::FIN) {
+        if w.from() == Side::B && w.segment().has(flags::FIN) {
             seen_fin = true;
             return false;
         }
-        seen_fin && w.from == Side::A
+        seen_fin && w.from() == Side::A
     }));
     sim.close(Side::A);
     assert!(sim.run());
@@ -690,7 +691,7 @@ fn dropped_syn_is_resent_after_the_initial_rto() {
 #[test]
 fn dropped_syn_ack_is_resent() {
     let imps = vec![Impairment::drop_first(|w| {
-        w.from == Side::B && w.segment.has(flags::SYN)
+        w.from() == Side::B && w.segment().has(flags::SYN)
     })];
     let mut sim = Sim::connect_with(client(), server(), imps);
     sim.run();
@@ -740,7 +741,8 @@ fn dropped_data_is_resent_on_timeout_with_back_off() {
     // After a 20 ms handshake RTT: RTO = 20 + 4·10 = 60 ms, raised to the 200 ms minimum.
     assert_eq!(sim.endpoint(Side::A).rto(), ms(200));
     sim.impair(
-        Impairment::drop_matching(|w| w.from == Side::A && !w.segment.payload.is_empty()).times(2),
+        Impairment::drop_matching(|w| w.from() == Side::A && !w.segment().payload.is_empty())
+            .times(2),
     );
     let t0 = sim.now();
     sim.send(Side::A, b"data");
@@ -793,7 +795,7 @@ fn dropped_data_is_resent_on_timeout_with_back_off() {
 fn three_duplicate_acks_trigger_fast_retransmit() {
     let mut sim = established();
     sim.impair(Impairment::drop_first(|w| {
-        w.from == Side::A && !w.segment.payload.is_empty()
+        w.from() == Side::A && !w.segment().payload.is_empty()
     }));
     let t0 = sim.now();
     let data: Vec<u8> = (0..5 * 1448).map(|i| i as u8).collect();
@@ -842,7 +844,7 @@ fn several_losses_are_repaired_by_partial_acks() {
     // Lose data segments 1 and 3 of 6.
     let mut n = 0;
     sim.impair(Impairment::drop_matching(move |w| {
-        if w.from == Side::A && !w.segment.payload.is_empty() {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
             n += 1;
             return n == 1 || n == 3;
         }
@@ -912,7 +914,7 @@ fn gives_up_after_max_retries() {
     c.max_retries = 3;
     let mut sim = Sim::connect(c, server());
     sim.run();
-    sim.impair(Impairment::drop_matching(|w| w.from == Side::A));
+    sim.impair(Impairment::drop_matching(|w| w.from() == Side::A));
     sim.send(Side::A, b"into the void");
     sim.run();
     assert_eq!(sim.state(Side::A), State::Closed);
@@ -940,7 +942,7 @@ fn gives_up_after_max_retries() {
     let mut sim = Sim::connect_with(
         c,
         server(),
-        vec![Impairment::drop_matching(|w| w.from == Side::A)],
+        vec![Impairment::drop_matching(|w| w.from() == Side::A)],
     );
     sim.run();
     assert_eq!(sim.state(Side::A), State::Closed);
@@ -1091,7 +1093,7 @@ fn three_duplicate_acks_halve_cwnd_then_it_grows_by_one_mss_per_round_trip() {
     // Lose the first segment of the third round trip (10 + 20 segments went before it).
     let mut n = 0;
     sim.impair(Impairment::drop_matching(move |w| {
-        if w.from == Side::A && !w.segment.payload.is_empty() {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
             n += 1;
             return n == 31;
         }
@@ -1167,7 +1169,7 @@ fn a_timeout_restarts_from_one_segment() {
     // only the retransmission timer notices.
     let mut n = 0;
     sim.impair(Impairment::drop_matching(move |w| {
-        if w.from == Side::A && !w.segment.payload.is_empty() {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
             n += 1;
             return (11..=30).contains(&n);
         }
@@ -1236,7 +1238,7 @@ fn newreno_partial_ack_resends_the_next_hole() {
     // Lose segments 3 and 7 of the initial window.
     let mut n = 0;
     sim.impair(Impairment::drop_matching(move |w| {
-        if w.from == Side::A && !w.segment.payload.is_empty() {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
             n += 1;
             return n == 3 || n == 7;
         }
@@ -1299,7 +1301,10 @@ fn byte_counting_keeps_doubling_when_every_other_ack_is_missing() {
     let mut sim = bulk_pair();
     let mut n = 0;
     sim.impair(Impairment::drop_matching(move |w| {
-        if w.from == Side::B && w.segment.payload.is_empty() && w.segment.flags_text() == "ACK" {
+        if w.from() == Side::B
+            && w.segment().payload.is_empty()
+            && w.segment().flags_text() == "ACK"
+        {
             n += 1;
             return n % 2 == 1;
         }
@@ -1344,6 +1349,44 @@ fn the_sender_respects_the_smaller_of_cwnd_and_rwnd() {
             .iter()
             .any(|r| r.segment.why.contains("all their window allows"))
     );
+}
+
+#[test]
+fn through_a_bottleneck_the_window_saws() {
+    // 10 Mbit/s with a 20-packet drop-tail queue, 10 ms each way: the bandwidth-delay
+    // product is 25,000 B (about 17 segments), so the queue overflows once cwnd passes
+    // about 37 segments. Every overflow is a congestion loss: cwnd halves, then climbs.
+    let fwd = Conditions {
+        delay: ms(10),
+        bottleneck: Some(Bottleneck::new(10_000_000, 20)),
+        ..Conditions::default()
+    };
+    let link = Link::asymmetric([fwd, Conditions::delay(ms(10))], 1);
+    let mut s = server();
+    s.window = 1 << 22;
+    let mut sim = Sim::client_server(client(), s).over(link);
+    sim.open(Side::A);
+    sim.run();
+    let t0 = sim.now();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    let secs = (sim.now() - t0).as_secs_f64();
+    let goodput = data.len() as f64 * 8.0 / secs;
+    assert!(goodput <= 10_000_000.0, "{goodput}");
+    assert!(goodput > 6_000_000.0, "the link stays busy: {goodput}");
+    let drops = sim.link().counts(Dir::Forward, 0).queue_drops;
+    let ch = cc_changes(&sim, Side::A);
+    let cuts = ch
+        .iter()
+        .filter(|c| c.to == cc::Phase::FastRecovery)
+        .count();
+    assert!(drops > 0 && cuts >= 3, "{drops} drops, {cuts} cuts: {ch:?}");
+    // Each cut halves what was in flight, and cwnd then climbs again by 1 MSS per RTT.
+    for c in ch.iter().filter(|c| c.to == cc::Phase::FastRecovery) {
+        assert_eq!(c.ssthresh, cc::ssthresh_after_loss(c.in_flight, MSS));
+    }
 }
 
 // ----- numbers -----
