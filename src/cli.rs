@@ -94,19 +94,22 @@ short (every complete packet is shown first, then a warning says where it stoppe
 
 const HANDSHAKE_EXAMPLES: &str = "\
 Examples:
-  sudo netlab tcp-handshake                          SYN, SYN-ACK, ACK with the kernel, then FIN/ACK
-  sudo netlab tcp-handshake --send hello             data, its echo, the ACKs
-  sudo netlab tcp-handshake --role server            the kernel connects to netlab (passive open)
-  sudo netlab tcp-handshake --drop syn-ack           the kernel retransmits its SYN-ACK after its RTO
-  sudo netlab tcp-handshake --send a --send b --reorder   duplicate ACKs, in-order delivery
-  sudo netlab tcp-handshake --closed-port            a SYN to a closed port: RST/ACK
-  sudo netlab tcp-handshake --ipv6 -w hs.pcap        the same over IPv6, saved for Wireshark
-  netlab tcp-handshake --simulate --drop data        no privileges: netlab talks to itself
+  netlab tcp-handshake                               SYN, SYN-ACK, ACK with the kernel, then FIN/ACK
+  netlab tcp-handshake --send hello                  data, its echo, the ACKs
+  netlab tcp-handshake --role server                 the kernel connects to netlab (passive open)
+  netlab tcp-handshake --drop syn-ack                the kernel retransmits its SYN-ACK after its RTO
+  netlab tcp-handshake --send a --send b --reorder   duplicate ACKs, in-order delivery
+  netlab tcp-handshake --closed-port                 a SYN to a closed port: RST/ACK
+  netlab tcp-handshake --ipv6 -w hs.pcap             the same over IPv6, saved for Wireshark
+  netlab tcp-handshake --simulate --drop data        no kernel: netlab talks to itself
   sudo netlab tcp-handshake --target 127.0.0.1:8000 --suppress-kernel-rst   raw sockets, real stack
 
 The default mode moves netlab into a private, anonymous network namespace with a TUN
 device: the kernel owns 10.0.0.1 there, netlab's endpoint 10.0.0.2, and netlab is the
-wire between them. The namespace disappears when netlab exits, however it exits.";
+wire between them. The namespace disappears when netlab exits, however it exits. No root
+needed: netlab makes the namespace inside a user namespace of its own (as `unshare -Ur`
+does), where it may configure that namespace and nothing else. Only --target, which
+uses the host's raw sockets, needs root.";
 
 const WS_UPGRADE_EXAMPLES: &str = "\
 Examples:
@@ -120,18 +123,19 @@ The pcap's TCP/IP packets are reconstructed from the bytes each side wrote, not 
 
 const RACE_EXAMPLES: &str = "\
 Examples:
-  sudo netlab race                                   100 messages, 20% loss each way
-  sudo netlab race --loss 0%                         a perfect wire: both deliver everything
-  sudo netlab race --loss 20% --reorder 10% --delay 30ms --count 200
-  sudo netlab race --seed 7                          the same wire decisions as another --seed 7 run
-  sudo netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
-  sudo netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
+  netlab race                                   100 messages, 20% loss each way
+  netlab race --loss 0%                         a perfect wire: both deliver everything
+  netlab race --loss 20% --reorder 10% --delay 30ms --count 200
+  netlab race --seed 7                          the same wire decisions as another --seed 7 run
+  netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
+  netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
 
 netlab moves into two private, anonymous network namespaces (the server sockets in one,
 the clients in the other), each with a TUN device, and is itself the wire between them:
 it drops, holds back and delays packets in both directions — TCP's ACKs too. UDP runs
 first, then TCP, over the same wire. Both namespaces vanish when netlab exits, however it
-exits (Ctrl-C included); the host's own network is never touched.";
+exits (Ctrl-C included); the host's own network is never touched. No root needed: both
+namespaces belong to a user namespace netlab makes first.";
 
 const CAPTURE_EXAMPLES: &str = "\
 Examples:
