@@ -52,8 +52,9 @@ pub enum Command {
     /// retransmitted, side by side.
     #[command(after_help = RACE_EXAMPLES)]
     Race(RaceArgs),
-    /// Capture live packets on an interface (lo by default) and explain each one, as
-    /// `netlab dissect` does for a file.
+    /// Capture live packets on an interface (lo by default), or those a command
+    /// exchanges in a private namespace (`-- CMD`), and explain each one, as `netlab
+    /// dissect` does for a file.
     #[command(after_help = CAPTURE_EXAMPLES)]
     Capture(CaptureArgs),
     /// TCP between real kernel sockets, every system call printed: an echo server and a
@@ -139,16 +140,29 @@ namespaces belong to a user namespace netlab makes first.";
 
 const CAPTURE_EXAMPLES: &str = "\
 Examples:
-  sudo netlab capture                                    everything on lo, one line a packet
+  netlab capture -- netlab tcp connect --own-server --send hello   a command's own packets, no root
+  netlab capture -v -- python3 client.py                 the layer tree of everything it sends
+  netlab capture --json -w run.pcap -- sh -c '(node server.js & sleep 1; node client.js) >&2'
+  sudo netlab capture                                    everything on this machine's lo
   sudo netlab capture -i lo --filter 'tcp.port == 7000'  then run a client in another terminal
-  sudo netlab capture -v -c 4 --filter 'udp'             the layer tree of 4 UDP packets
   sudo netlab capture -x -c 1                            one packet's bytes, coloured by layer
-  sudo netlab capture --json --filter 'udp.port == 9999' NDJSON, Wireshark field names
   sudo netlab capture -c 10 -w lo.pcap                   also save them for tshark/Wireshark
 
+With `-- CMD [ARGS…]`, netlab runs CMD in a private network namespace whose only
+interface is lo (up), and shows every packet CMD exchanges there: no root needed (a user
+namespace of netlab's own), and CMD runs as you (with no privileges unless you are root).
+CMD sees no outside network: it can talk to itself and its children on 127.0.0.1 and ::1,
+nothing else. Whatever it leaves running in the background is ended with it. CMD's own
+output goes where netlab's does; to keep --json clean, send it elsewhere (sh -c 'CMD >&2').
+netlab ends when CMD does and exits with CMD's status (128+N if signal N ended it; 127 if
+CMD cannot be found); -c N ends CMD after N packets (status 0); Ctrl-C reaches CMD, and
+if it has not ended 2 s later (or at a second Ctrl-C) netlab ends it.
+
+Without `--`, netlab captures on one of this machine's interfaces (-i, lo by default):
+that needs CAP_NET_RAW (sudo), because a packet socket there sees every user's traffic.
 Ctrl-C stops the capture and prints how many packets were captured. The filter is a
 display filter, the same as `netlab dissect --filter`; -c and -w count and save only the
-packets it keeps. Without root: sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\"";
+packets it keeps.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -427,6 +441,11 @@ pub struct CaptureArgs {
     /// The interface to capture on (`ip link` lists them).
     #[arg(short = 'i', long, value_name = "IFACE", default_value = "lo")]
     pub interface: String,
+
+    /// Run CMD in a private network namespace (only lo) and capture what it exchanges
+    /// there: no root needed.
+    #[arg(last = true, value_name = "CMD [ARGS]", conflicts_with = "interface")]
+    pub command: Vec<std::ffi::OsString>,
 
     /// Only show packets matching a display filter, e.g. `udp.port == 9999`.
     #[arg(short = 'Y', long, value_name = "EXPR")]
