@@ -610,6 +610,20 @@ fn capture_cmd_ends_what_it_left_running_and_passes_signals_on() {
     let (out, _) = run.finish();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("`sleep` was ended by signal 2 (SIGINT)"));
+    // CMD gets SIGPIPE's default action back (Rust ignores it, and exec keeps that).
+    let mut cmd = learner.netlab();
+    cmd.args(["capture", "--", "grep", "SigIgn", "/proc/self/status"]);
+    let (out, _) = run_watched(cmd);
+    let ignored = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(
+        ignored & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE ignored in CMD"
+    );
     // A command that is nowhere: 127, as a shell says.
     let mut cmd = learner.netlab();
     cmd.args(["capture", "--", "netlab-no-such-command"]);

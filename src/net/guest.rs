@@ -272,6 +272,16 @@ impl Guest {
         })?;
         let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
+        // fork() copies one thread; another thread could hold a lock the child needs.
+        let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+        if threads != 1 {
+            return Err(GuestError::Io(
+                "starting the command",
+                io::Error::other(format!(
+                    "netlab has {threads} threads; it must start the command with one"
+                )),
+            ));
+        }
         let (exec_r, exec_w) = pipe().map_err(|e| GuestError::Io("pipe", e))?;
         let (report_r, report_w) = pipe().map_err(|e| GuestError::Io("pipe", e))?;
         let (life_r, life_w) = pipe().map_err(|e| GuestError::Io("pipe", e))?;
@@ -454,6 +464,9 @@ fn init(
             for sig in PASSED_ON {
                 libc::signal(sig, libc::SIG_DFL);
             }
+            // Rust's runtime ignores SIGPIPE, and an ignored signal stays ignored across
+            // exec: give CMD the default back, as std::process::Command does.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             libc::execv(path.as_ptr(), argv.as_ptr());
             send_i32(exec_w.as_raw_fd(), errno());
             libc::_exit(127);
