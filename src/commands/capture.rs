@@ -22,7 +22,7 @@ use crate::capture::Writer;
 use crate::cli::CaptureArgs;
 use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
-use crate::net::guest::{self, Exit, Guest};
+use crate::net::guest::{self, Guest};
 use crate::net::raw::{catch_interrupts, interrupted};
 use crate::net::sandbox::{self, Identity};
 use crate::net::sniff::Sniffer;
@@ -199,44 +199,10 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
         g.stop();
     }
     let exit = g.wait();
-    let status = match exit {
-        _ if ended_by_count => {
-            eprintln!("netlab: ended `{p}` after {shown} packet{plural} (-c)");
-            0
-        }
-        Exit::Code(c) => {
-            eprintln!("netlab: `{p}` exited with status {c}");
-            *c
-        }
-        Exit::Signal(s) => {
-            eprintln!(
-                "netlab: `{p}` was ended by signal {s} ({})",
-                signal_name(*s)
-            );
-            exit.status()
-        }
-        Exit::Killed => {
-            eprintln!(
-                "netlab: `{p}` did not end within {} s of being asked to: its namespace was \
-                 killed",
-                guest::GRACE.as_secs()
-            );
-            exit.status()
-        }
-    };
-    Ok(ExitCode::from(status.clamp(0, 255) as u8))
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGTERM => "SIGTERM",
-        _ => "a signal",
+    if ended_by_count {
+        eprintln!("netlab: ended `{p}` after {shown} packet{plural} (-c)");
+        return Ok(ExitCode::SUCCESS);
     }
+    eprintln!("netlab: `{p}` {exit}");
+    Ok(ExitCode::from(exit.status().clamp(0, 255) as u8))
 }

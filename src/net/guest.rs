@@ -72,6 +72,35 @@ impl Exit {
     }
 }
 
+impl fmt::Display for Exit {
+    /// What happened, after the command's name: "exited with status 3".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with status {c}"),
+            Exit::Signal(s) => write!(f, "was ended by signal {s} ({})", signal_name(*s)),
+            Exit::Killed => write!(
+                f,
+                "did not end within {} s of being asked to: its PID namespace was killed",
+                GRACE.as_secs()
+            ),
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
 /// Why CMD could not be started.
 #[derive(Debug)]
 pub enum GuestError {
