@@ -299,7 +299,10 @@ fn bad_settings_are_usage_errors() {
 fn help_shows_pasteable_examples() {
     for (cmd, example) in [
         ("race", "\n  netlab race --loss 0%"),
-        ("capture", "netlab capture -- netlab tcp connect --own-server"),
+        (
+            "capture",
+            "netlab capture -- netlab tcp connect --own-server",
+        ),
         (
             "capture",
             "sudo netlab capture -i lo --filter 'tcp.port == 7000'",

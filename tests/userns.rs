@@ -234,7 +234,7 @@ impl Run {
         let until = Instant::now() + d;
         while Instant::now() < until && self.child.try_wait().unwrap().is_none() {
             record(self.child.id(), &self.host, &mut self.seen);
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
