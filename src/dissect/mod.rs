@@ -315,9 +315,9 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
 /// The fields the dissector computes itself (next to the protocols' own lists in
 /// `wire::ALL`), for the display filter.
 pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
-    app::FIELD_LISTS[0],
-    app::FIELD_LISTS[1],
-    app::FIELD_LISTS[2],
+    app::FIELDS,
+    app::http::FIELDS,
+    app::engineio::FIELDS,
     transport::FIELDS,
 ];
 

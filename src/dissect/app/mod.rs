@@ -101,10 +101,10 @@
 //!
 //! Imports: `wire` (codecs and fields) and the dissection model. Never prints.
 
-mod engineio;
+pub(crate) mod engineio;
 pub(crate) mod flow;
-mod http;
-mod websocket;
+pub(crate) mod http;
+pub(crate) mod websocket;
 
 #[cfg(test)]
 mod tests;
@@ -1420,6 +1420,3 @@ crate::wire::fields! {
         "the message's length once put back together",
     );
 }
-
-/// The fields this module and its protocols compute, for the display filter.
-pub(crate) const FIELD_LISTS: [&[&FieldDef]; 3] = [FIELDS, http::FIELDS, engineio::FIELDS];
