@@ -88,6 +88,7 @@ Examples:
   netlab dissect --json captures/dns.pcap | head -1    NDJSON, Wireshark field names
   netlab dissect --filter 'tcp.flags.syn == 1 && !tcp.flags.ack' captures/http.pcap
   netlab dissect --stats captures/http.pcap            protocols and conversations
+  netlab dissect -d tcp.port==8765,http chat.pcap      HTTP on a port Wireshark does not know
   tcpdump -i lo -w - | netlab dissect -                read a capture from standard input
 
 Exit status: 0 when every packet was read; 1 on an error, or when the capture is cut
@@ -362,6 +363,12 @@ pub struct DissectArgs {
     /// conversations.
     #[arg(long)]
     pub stats: bool,
+
+    /// Dissect a port's traffic as a protocol, in Wireshark's syntax:
+    /// `tcp.port==8765,http`, `udp.port==5300,dns`, `tcp.port==9000-9010,websocket`
+    /// (`data` turns a dissector off). Repeatable.
+    #[arg(short = 'd', long = "decode-as", value_name = "LAYER==PORT,PROTOCOL")]
+    pub decode_as: Vec<String>,
 }
 
 /// A percentage: `20%`, `20` or `0.5%`.
