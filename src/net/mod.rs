@@ -4,12 +4,14 @@
 //!
 //! Imports: `std`, `libc`, `pnet_datalink` (live capture).
 
+pub mod bulk;
 pub mod conn_watch;
 pub mod guest;
 pub mod http;
 pub mod poll;
 pub mod ports;
 pub mod raw;
+pub mod relay;
 pub mod sandbox;
 pub mod sniff;
 pub mod sockio;

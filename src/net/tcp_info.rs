@@ -104,6 +104,26 @@ pub struct TcpInfo {
     pub bytes_sent: Option<u64>,
     /// Bytes retransmitted (Linux 4.19+).
     pub bytes_retrans: Option<u64>,
+    /// The congestion-control state machine's state (`tcpi_ca_state`): "open",
+    /// "disorder" (duplicate ACKs seen), "cwr" (cut after an ECN mark or a local
+    /// congestion), "recovery" (fast recovery) or "loss" (after a retransmission timeout).
+    pub ca_state: &'static str,
+    /// The smallest RTT seen, µs (Linux 4.6+): the path's round trip without queueing.
+    pub min_rtt_us: Option<u32>,
+    /// The rate the connection recently delivered data at, bytes per second (Linux 4.9+).
+    pub delivery_rate: Option<u64>,
+}
+
+/// `tcpi_ca_state`'s names (`enum tcp_ca_state` in linux/include/uapi/linux/tcp.h).
+pub fn ca_state_name(v: u8) -> &'static str {
+    match v {
+        0 => "open",
+        1 => "disorder",
+        2 => "cwr",
+        3 => "recovery",
+        4 => "loss",
+        _ => "unknown",
+    }
 }
 
 /// Reads `TCP_INFO` from a connected (or listening) TCP socket.
@@ -148,6 +168,9 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
         segs_in: has(end_of!(segs_in)).then_some(raw.segs_in),
         bytes_sent: has(end_of!(bytes_sent)).then_some(raw.bytes_sent),
         bytes_retrans: has(end_of!(bytes_retrans)).then_some(raw.bytes_retrans),
+        ca_state: ca_state_name(raw.ca_state),
+        min_rtt_us: has(end_of!(min_rtt)).then_some(raw.min_rtt),
+        delivery_rate: has(end_of!(delivery_rate)).then_some(raw.delivery_rate),
     })
 }
 
