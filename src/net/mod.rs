@@ -12,6 +12,7 @@ pub mod poll;
 pub mod ports;
 pub mod raw;
 pub mod relay;
+pub mod rounds;
 pub mod sandbox;
 pub mod sniff;
 pub mod sockio;
