@@ -1389,6 +1389,52 @@ fn through_a_bottleneck_the_window_saws() {
     }
 }
 
+#[test]
+fn random_loss_reordering_and_a_queue_never_lose_data_or_break_the_rules() {
+    // Many seeded runs of a lossy, reordering wire with a bottleneck, both directions
+    // impaired: every byte arrives intact, and every segment's congestion state obeys
+    // the rules (cwnd ≥ 1 MSS; after a loss ssthresh ≥ 2 MSS).
+    for seed in 0..24u64 {
+        let loss = [0.0, 0.01, 0.03, 0.08][seed as usize % 4];
+        let c = Conditions {
+            delay: ms(5 + seed % 20),
+            loss,
+            reorder: if seed % 3 == 0 { 0.05 } else { 0.0 },
+            reorder_hold: ms(30),
+            bottleneck: (seed % 2 == 0).then(|| Bottleneck::new(20_000_000, 10 + seed as usize)),
+        };
+        let back = Conditions {
+            bottleneck: None,
+            ..c.clone()
+        };
+        let link = Link::asymmetric([c, back], seed);
+        let mut s = server();
+        s.window = 1 << 21;
+        let mut sim = Sim::client_server(client(), s).over(link);
+        sim.hook(echo(Side::B));
+        sim.open(Side::A);
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(seed as u32 + 7) >> 3) as u8)
+            .collect();
+        sim.send(Side::A, &data);
+        sim.run_for(Duration::from_secs(600));
+        assert_eq!(sim.received(Side::B).len(), data.len(), "seed {seed}: to B");
+        assert!(
+            sim.received(Side::B) == &data[..],
+            "seed {seed}: bytes differ"
+        );
+        assert!(sim.received(Side::A) == &data[..], "seed {seed}: the echo");
+        for r in sim.wire() {
+            if let Some(cc) = r.segment.cc {
+                assert!(cc.cwnd >= cc.smss, "seed {seed}: {cc}");
+                if cc.ssthresh_known().is_some() {
+                    assert!(cc.ssthresh >= 2 * cc.smss, "seed {seed}: {cc}");
+                }
+            }
+        }
+    }
+}
+
 // ----- numbers -----
 
 #[test]
