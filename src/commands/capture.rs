@@ -1,6 +1,6 @@
 //! `netlab capture`: live packets from one interface (pnet's `AF_PACKET` channel, see
 //! `net::sniff`), each through the same dissector, display filter and renderers as
-//! `netlab dissect` (`commands::printer`), optionally saved to a pcap file.
+//! `netlab dissect` (`render::printer`), optionally saved to a pcap file.
 //!
 //! Ctrl-C (or SIGTERM) sets a flag; the read loop wakes every 100 ms to look at it, so
 //! the capture ends cleanly: the pcap is flushed, the count is printed, exit status 0.
@@ -13,11 +13,11 @@ use anyhow::{Context, Result};
 
 use crate::capture::Writer;
 use crate::cli::CaptureArgs;
-use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
 use crate::net::raw::{catch_interrupts, interrupted};
 use crate::net::sniff::Sniffer;
 use crate::render::Style;
+use crate::render::printer::{Printer, View};
 
 /// How long one wait for a frame lasts before the loop looks at the Ctrl-C flag.
 const POLL: Duration = Duration::from_millis(100);

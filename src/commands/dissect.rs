@@ -7,9 +7,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::capture::{ReadError, Reader};
 use crate::cli::DissectArgs;
-use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
 use crate::dissect::stats::Stats;
+use crate::render::printer::{Printer, View};
 use crate::render::{self, Style};
 
 /// What the run ended with, for the exit status.

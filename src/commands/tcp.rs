@@ -15,11 +15,12 @@ use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::{TcpCommand, TcpConnectArgs, TcpServeArgs};
-use crate::commands::syscall::{
-    Trace, bytes, ephemeral_note, explain, family, shell_addr, show_bytes,
-};
+use crate::net::explain::{explain, shell_addr};
+use crate::net::ports::ephemeral_range;
 use crate::net::sockio;
+use crate::net::tcp_info::tcp_info;
 use crate::render::Style;
+use crate::render::syscall::{Trace, bytes, ephemeral_note, family, show_bytes};
 use crate::wire::procnet::Transport;
 
 pub fn run(cmd: &TcpCommand, style: Style) -> Result<()> {
@@ -258,7 +259,11 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                 json!({"ms": d.as_millis() as u64}),
             );
             thread::sleep(d);
-            t.queued(&conn, "{n} bytes wait in the receive buffer, not yet read");
+            t.queued(
+                conn.as_raw_fd(),
+                sockio::bytes_queued(&conn),
+                "{n} bytes wait in the receive buffer, not yet read",
+            );
         }
         FirstRead::Gate(rx) => {
             let expected = rx.recv_timeout(Duration::from_secs(10)).unwrap_or(0);
@@ -277,7 +282,11 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                 {
                     thread::sleep(Duration::from_millis(1));
                 }
-                t.queued(&conn, "{n} bytes wait in the receive buffer, not yet read");
+                t.queued(
+                    conn.as_raw_fd(),
+                    sockio::bytes_queued(&conn),
+                    "{n} bytes wait in the receive buffer, not yet read",
+                );
             }
         }
     }
@@ -297,7 +306,7 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                 if send_all(t, &conn, &buf[..n]).is_err() {
                     break;
                 }
-                t.tcp_info(&conn, "after this exchange");
+                t.tcp_info(conn.as_raw_fd(), tcp_info(&conn), "after this exchange");
             }
             Err(_) => break,
         }
@@ -311,9 +320,10 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
         json!({"bytes": total, "reads": reads}),
     );
     shutdown_write(t, &conn, "our FIN: the server is done too");
-    t.tcp_info(&conn, "after both FINs");
+    t.tcp_info(conn.as_raw_fd(), tcp_info(&conn), "after both FINs");
     t.close(
-        conn,
+        conn.as_raw_fd(),
+        sockio::close(conn),
         "the descriptor is freed; the kernel finishes the connection",
     );
 }
@@ -404,7 +414,7 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
         json!({"fd": fd, "peer": addr.to_string()}),
     );
     let local = local_of(&sock)?;
-    let (note, range) = ephemeral_note(local.port());
+    let (note, range) = ephemeral_note(local.port(), ephemeral_range());
     t.call(
         "getsockname",
         &fd.to_string(),
@@ -413,7 +423,7 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
         json!({"fd": fd, "local": local.to_string(), "ephemeral_port": local.port(), "ephemeral_range": range}),
     );
     four_tuple(&t, local, addr);
-    t.tcp_info(&sock, "after the handshake");
+    t.tcp_info(sock.as_raw_fd(), tcp_info(&sock), "after the handshake");
 
     let mut sends = 0;
     let mut total = 0;
@@ -463,7 +473,7 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
         }
     }
     if total > 0 {
-        t.tcp_info(&sock, "after the exchange");
+        t.tcp_info(sock.as_raw_fd(), tcp_info(&sock), "after the exchange");
         t.event(
             "summary",
             &format!(
@@ -499,9 +509,10 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
             }
         }
     }
-    t.tcp_info(&sock, "after both FINs");
+    t.tcp_info(sock.as_raw_fd(), tcp_info(&sock), "after both FINs");
     t.close(
-        sock,
+        fd,
+        sockio::close(sock),
         "we sent the first FIN, so our side of the 4-tuple waits in TIME-WAIT for 60 s: no late segment can be mistaken for a new connection's",
     );
     if let Some((handle, gate)) = own {

@@ -14,10 +14,11 @@ use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::{UdpCommand, UdpSendArgs, UdpServeArgs};
-use crate::commands::syscall::{
-    Trace, bytes, ephemeral_note, explain, family, shell_addr, show_bytes,
-};
+use crate::net::explain::{explain, shell_addr};
+use crate::net::ports::ephemeral_range;
+use crate::net::sockio;
 use crate::render::Style;
+use crate::render::syscall::{Trace, bytes, ephemeral_note, family, show_bytes};
 use crate::wire::procnet::Transport;
 
 pub fn run(cmd: &UdpCommand, style: Style) -> Result<()> {
@@ -157,7 +158,7 @@ fn serve(a: &UdpServeArgs, style: Style) -> Result<()> {
             json!({"ms": ms}),
         );
         thread::sleep(Duration::from_millis(ms));
-        t.queued(&sock, UDP_FIONREAD);
+        t.queued(sock.as_raw_fd(), sockio::bytes_queued(&sock), UDP_FIONREAD);
     }
     serve_loop(&t, &sock, !a.no_echo, None)
 }
@@ -173,7 +174,7 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
             // out one per recvfrom().
             let n = rx.recv_timeout(Duration::from_secs(10)).unwrap_or(0);
             let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
-            st.queued(&sock, UDP_FIONREAD);
+            st.queued(sock.as_raw_fd(), sockio::bytes_queued(&sock), UDP_FIONREAD);
             let _ = serve_loop(&st, &sock, true, Some(n));
         });
         (local, &a.args[..], Some((handle, gate)))
@@ -209,7 +210,7 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
         .local_addr()?
         .as_socket()
         .context("getsockname() gave no IP address")?;
-    let (note, range) = ephemeral_note(local.port());
+    let (note, range) = ephemeral_note(local.port(), ephemeral_range());
     t.call(
         "getsockname",
         &fd.to_string(),
@@ -256,7 +257,7 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
                     );
                     break;
                 }
-                Err(e) => return Err(explain("recv", addr, Transport::Udp, e)),
+                Err(e) => return Err(explain("recv", addr, Transport::Udp, e).into()),
             }
         }
     }
@@ -268,7 +269,11 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
         ),
         json!({"sent": texts.len(), "received": replies}),
     );
-    t.close(sock, "nothing is sent: UDP has no connection to tear down");
+    t.close(
+        fd,
+        sockio::close(sock),
+        "nothing is sent: UDP has no connection to tear down",
+    );
     if let Some((handle, gate)) = own {
         drop(gate);
         let _ = handle.join();

@@ -1,13 +1,18 @@
 //! Model -> text. Renderers for the packet list (summary), the layer tree (`-v`), the
-//! coloured hex dump (`-x`) and NDJSON (`--json`), plus `--stats`.
+//! coloured hex dump (`-x`) and NDJSON (`--json`), plus `--stats`; the packet pipeline
+//! `dissect` and `capture` share ([`printer`]); the system-call lines of `tcp` and
+//! `udp` ([`syscall`]).
 //!
-//! Imports: the dissection model only. A renderer never sees a socket or a file.
+//! Imports: `dissect` (its model, and the dissector the printer drives), `wire`. A
+//! renderer never sees a socket or a file.
 
 pub mod hex;
 pub mod json;
 pub mod onion;
+pub mod printer;
 pub mod stats;
 pub mod summary;
+pub mod syscall;
 pub mod tree;
 
 use std::fmt::Write;

@@ -1,17 +1,17 @@
-//! Shared by `netlab tcp` and `netlab udp`: the system-call tracer (one line, or one
-//! NDJSON object, per call or event), TCP_INFO printed for a learner, and the errors a
-//! learner meets (address in use, refused, permission denied, unreachable) explained.
+//! The system-call printer `netlab tcp` and `netlab udp` share: one line, or one
+//! NDJSON object, per call or event, and TCP_INFO laid out for a learner.
+//!
+//! It prints what the command did and the kernel answered; the calls themselves are
+//! made by the command (through `net`). Imports: `std`, `serde_json`, `wire::procnet`.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, IntoRawFd};
 
 use serde_json::{Map, Value, json};
 
-use crate::net::{ports, sockio, tcp_info};
 use crate::render::Style;
-use crate::wire::procnet::Transport;
+use crate::wire::procnet::{TcpInfo, tcp_state_meaning};
 
 /// Prints what one side (`client`, `server`, `conn 2`) does. Cloneable so each
 /// connection's thread has its own, with its own label.
@@ -95,10 +95,9 @@ impl Trace {
         }
     }
 
-    /// `close()`, printed with the kernel's answer (`Drop` would ignore it).
-    pub fn close(&self, sock: impl AsRawFd + IntoRawFd, note: &str) {
-        let fd = sock.as_raw_fd();
-        match sockio::close(sock) {
+    /// `close(fd)` and the kernel's answer (`net::sockio::close`; `Drop` would ignore it).
+    pub fn close(&self, fd: i32, result: io::Result<()>, note: &str) {
+        match result {
             Ok(()) => self.call("close", &fd.to_string(), "0", note, json!({"fd": fd})),
             Err(e) => self.call(
                 "close",
@@ -110,11 +109,11 @@ impl Trace {
         }
     }
 
-    /// `ioctl(FIONREAD)`, printed: what waits in the receive buffer (`note` says what
-    /// the number means for this transport).
-    pub fn queued(&self, sock: &impl AsRawFd, note: &str) {
-        let fd = sock.as_raw_fd();
-        if let Ok(n) = sockio::bytes_queued(sock) {
+    /// `ioctl(fd, FIONREAD)` and its answer: what waits in the receive buffer (`note`
+    /// says what the number means for this transport; `{n}` stands for it). Nothing is
+    /// printed when the call failed.
+    pub fn queued(&self, fd: i32, result: io::Result<usize>, note: &str) {
+        if let Ok(n) = result {
             self.call(
                 "ioctl",
                 &format!("{fd}, FIONREAD"),
@@ -125,11 +124,10 @@ impl Trace {
         }
     }
 
-    /// `getsockopt(fd, IPPROTO_TCP, TCP_INFO)`, printed as the kernel's view of the
-    /// connection: state, RTT, congestion window, MSS, retransmissions, bytes.
-    pub fn tcp_info(&self, sock: &impl AsRawFd, when: &str) {
-        let fd = sock.as_raw_fd();
-        let info = match tcp_info::tcp_info(sock) {
+    /// `getsockopt(fd, IPPROTO_TCP, TCP_INFO)` and its answer, printed as the kernel's
+    /// view of the connection: state, RTT, congestion window, MSS, retransmissions, bytes.
+    pub fn tcp_info(&self, fd: i32, result: io::Result<TcpInfo>, when: &str) {
+        let info = match result {
             Ok(i) => i,
             Err(e) => {
                 self.call(
@@ -180,7 +178,7 @@ impl Trace {
             Value::Null,
         );
         let lines = [
-            format!("state {} — {}", info.state, state_meaning(info.state)),
+            format!("state {} — {}", info.state, tcp_state_meaning(info.state)),
             format!(
                 "RTT {:.3} ms ± {:.3} ms (smoothed round-trip time and its variation, RFC 6298); RTO {:.0} ms",
                 f64::from(info.rtt_us) / 1000.0,
@@ -208,24 +206,6 @@ impl Trace {
         for l in lines {
             self.emit_text(&format!("    {l}"));
         }
-    }
-}
-
-/// What a TCP state means for the socket that reports it.
-fn state_meaning(state: &str) -> &'static str {
-    match state {
-        "ESTABLISHED" => "the handshake is done, data may flow both ways",
-        "FIN-WAIT-1" => "we sent FIN, it is not acknowledged yet",
-        "FIN-WAIT-2" => "our FIN is acknowledged; the peer may still send until its own FIN",
-        "CLOSE-WAIT" => "the peer sent FIN; we may still send until we close",
-        "LAST-ACK" => "both sides sent FIN; waiting for the ACK of ours",
-        "TIME-WAIT" => "both FINs exchanged; the 4-tuple is held for 2×MSL",
-        "CLOSED" => {
-            "this socket is finished (had it sent the first FIN, a small TIME-WAIT record now holds the 4-tuple: netlab ports --tcp shows it)"
-        }
-        "LISTEN" => "waiting for SYNs",
-        "SYN-SENT" | "SYN-RECEIVED" => "the handshake is under way",
-        _ => "",
     }
 }
 
@@ -259,19 +239,10 @@ pub fn bytes(n: usize) -> String {
     }
 }
 
-/// An address as a shell argument: IPv6 in quotes (`'[::1]:7000'`), so brackets are
-/// not taken as a glob.
-pub fn shell_addr(addr: SocketAddr) -> String {
-    if addr.is_ipv6() {
-        format!("'{addr}'")
-    } else {
-        addr.to_string()
-    }
-}
-
-/// The ephemeral port range as a phrase, e.g. "32768–60999 (net.ipv4.ip_local_port_range)".
-pub fn ephemeral_note(port: u16) -> (String, Value) {
-    match ports::ephemeral_range() {
+/// The ephemeral port range (`net::ports::ephemeral_range`) as a phrase, e.g. "the kernel
+/// picked ephemeral port 35294 from 32768–60999 (…ip_local_port_range)", and for JSON.
+pub fn ephemeral_note(port: u16, range: Option<(u16, u16)>) -> (String, Value) {
+    match range {
         Some((lo, hi)) => (
             format!(
                 "the kernel picked ephemeral port {port} from {lo}–{hi} (/proc/sys/net/ipv4/ip_local_port_range)"
@@ -283,60 +254,4 @@ pub fn ephemeral_note(port: u16) -> (String, Value) {
             Value::Null,
         ),
     }
-}
-
-/// Who holds `transport` port `port`, as "pid 42 (python3)", for an error message.
-fn holders_text(transport: Transport, port: u16) -> String {
-    let owners = ports::holders(transport, port);
-    if owners.is_empty() {
-        return "another socket (its process is not visible to this user; try `sudo netlab ports`)"
-            .to_string();
-    }
-    owners
-        .iter()
-        .map(|o| format!("pid {} ({})", o.pid, o.name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The error of a failed system call, explained on one line.
-pub fn explain(call: &str, addr: SocketAddr, transport: Transport, e: io::Error) -> anyhow::Error {
-    let proto = transport.name().to_uppercase();
-    let port = addr.port();
-    let ip = addr.ip();
-    let why = match e.raw_os_error() {
-        Some(libc::EADDRINUSE) => format!(
-            "address already in use: {} already holds {proto} port {port} (see `netlab ports --port {port}`); stop it, or choose another port with --addr",
-            holders_text(transport, port)
-        ),
-        Some(libc::EACCES) if call == "bind" => {
-            let start = ports::unprivileged_port_start().unwrap_or(1024);
-            format!(
-                "permission denied: ports below {start} (net.ipv4.ip_unprivileged_port_start) are privileged and need CAP_NET_BIND_SERVICE; use a port from {start} up (e.g. --addr 127.0.0.1:7000), run it with sudo, or once: sudo setcap cap_net_bind_service+ep \"$(command -v netlab)\""
-            )
-        }
-        Some(libc::ECONNREFUSED) if transport == Transport::Tcp => format!(
-            "connection refused: nobody listens on TCP port {port} at {ip}, so its kernel answered our SYN with RST (start a server first: netlab tcp serve --addr {})",
-            shell_addr(addr)
-        ),
-        Some(libc::ECONNREFUSED) => format!(
-            "connection refused: nobody listens on UDP port {port} at {ip}; its kernel answered a datagram with ICMP \"port unreachable\" (start one: netlab udp serve --addr {})",
-            shell_addr(addr)
-        ),
-        Some(libc::ENETUNREACH) => format!(
-            "network is unreachable: no route leads to {ip} (no interface for it is up; `ip route get {ip}` shows the kernel's choice — in an empty network namespace even lo is down)"
-        ),
-        Some(libc::EHOSTUNREACH) => format!(
-            "no route to host: {ip} did not answer (ARP/neighbour discovery failed, or an ICMP \"host unreachable\" came back)"
-        ),
-        Some(libc::EADDRNOTAVAIL) => format!(
-            "cannot assign requested address: no interface of this machine has an address to reach {ip} from, or {ip} is not one of its own (is the interface down?)"
-        ),
-        Some(libc::ETIMEDOUT) => {
-            format!("timed out: {ip} never answered our SYN (its retransmissions ran out)")
-        }
-        _ => e.to_string(),
-    };
-    let prep = if call == "bind" { "on" } else { "to" };
-    anyhow::anyhow!("{call}() {prep} {addr}: {why}")
 }
