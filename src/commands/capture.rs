@@ -6,7 +6,7 @@
 //! the capture ends cleanly: the pcap is flushed, the count is printed, exit status 0.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::BufWriter;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -16,7 +16,7 @@ use crate::cli::CaptureArgs;
 use crate::dissect::Meta;
 use crate::net::raw::{catch_interrupts, interrupted};
 use crate::net::sniff::Sniffer;
-use crate::render::Style;
+use crate::render::Output;
 use crate::render::printer::{Printer, View};
 
 /// How long one wait for a frame lasts before the loop looks at the Ctrl-C flag.
@@ -39,7 +39,7 @@ fn ssh_exclusion(interface: &str) -> Option<String> {
     Some(format!("!(tcp.port == {client} && tcp.port == {server})"))
 }
 
-pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
+pub fn run(args: &CaptureArgs, out: &Output) -> Result<()> {
     let view = View {
         verbose: args.verbose,
         hex: args.hex,
@@ -50,13 +50,13 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
     let filter = match (&args.filter, &exclusion) {
         (Some(f), Some(x)) => {
             // Checked alone first, so that an error's column refers to what the user typed.
-            Printer::new(view, Some(f), style, false)?;
+            Printer::new(view, Some(f), out.style, false)?;
             Some(format!("({f}) && {x}"))
         }
         (Some(f), None) => Some(f.clone()),
         (None, x) => x.clone(),
     };
-    let mut printer = Printer::new(view, filter.as_deref(), style, false)?;
+    let mut printer = Printer::new(view, filter.as_deref(), out.style, false)?;
     catch_interrupts();
     let mut sniffer = Sniffer::open(&args.interface, POLL)?;
     let mut pcap = match &args.write {
@@ -73,7 +73,7 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
         101 => "raw IP",
         _ => "?",
     };
-    eprintln!(
+    out.status(format_args!(
         "netlab: capturing on {} (link type {linktype}){}; Ctrl-C stops",
         sniffer.name,
         if exclusion.is_some() {
@@ -81,9 +81,7 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
         } else {
             ""
         }
-    );
-    let stdout = io::stdout();
-    let mut sink = stdout.lock();
+    ));
     let mut seen = 0u64;
     let mut shown = 0u64;
     while !interrupted() && args.count.is_none_or(|c| shown < c) {
@@ -113,20 +111,20 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
                 .context("writing the pcap file")?;
         }
         printer.render();
-        printer.flush(&mut sink, true)?;
+        printer.flush(out, true)?;
     }
     if let Some(mut w) = pcap {
         w.flush().context("writing the pcap file")?;
     }
     let plural = if shown == 1 { "" } else { "s" };
     if seen == shown {
-        eprintln!("{shown} packet{plural} captured");
+        out.status(format_args!("{shown} packet{plural} captured"));
     } else {
-        eprintln!(
+        out.status(format_args!(
             "{shown} packet{plural} captured ({seen} seen on {}, {} left out by the filter)",
             sniffer.name,
             seen - shown
-        );
+        ));
     }
     Ok(())
 }

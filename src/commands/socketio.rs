@@ -27,6 +27,8 @@ use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
     spawn_small, text_response, websocket_upgrade, write_response,
 };
+use crate::net::sockio;
+use crate::render::{Output, Paint};
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
 use crate::socketio::trace::{self, Layer};
 use crate::socketio::{Config, Hub, Note, Transport};
@@ -36,23 +38,10 @@ use crate::wire::socketio as sio;
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift};
 
-/// Writes to standard output; a closed pipe (`netlab socketio demo | head`) ends the
-/// process quietly with status 0, as everywhere in netlab.
-fn write_stdout(text: &str) {
-    let mut out = io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
-        std::process::exit(0);
-    }
-}
-
-/// `println!` through [`write_stdout`].
+/// A line on `out` ([`Output::line`]): its `io::Result` is the caller's to pass up.
 macro_rules! say {
-    ($($arg:tt)*) => {
-        write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    ($out:expr, $($arg:tt)*) => {
+        $out.line(format_args!($($arg)*))
     };
 }
 
@@ -64,11 +53,14 @@ const UPGRADE_CHECK: Duration = Duration::from_millis(100);
 /// How long a keep-alive connection may stay idle between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-pub fn run(cmd: &SocketioCommand) -> Result<()> {
+/// How often the accept loop looks up from waiting: has standard output been closed?
+const LOOK_UP: Duration = Duration::from_millis(200);
+
+pub fn run(cmd: &SocketioCommand, out: &Output) -> Result<()> {
     match cmd {
-        SocketioCommand::Serve(args) => serve(args),
-        SocketioCommand::Connect(args) => connect(args),
-        SocketioCommand::Demo(args) => demo(args),
+        SocketioCommand::Serve(args) => serve(args, out),
+        SocketioCommand::Connect(args) => connect(args, out),
+        SocketioCommand::Demo(args) => demo(args, out),
     }
 }
 
@@ -90,6 +82,14 @@ impl Direction {
         match self {
             Direction::Sent => "→",
             Direction::Received => "←",
+        }
+    }
+
+    /// The arrow in its direction's colour.
+    fn painted(self, out: &Output) -> String {
+        match self {
+            Direction::Sent => out.paint(Paint::SENT, self.arrow()),
+            Direction::Received => out.paint(Paint::RECEIVED, self.arrow()),
         }
     }
 }
@@ -145,13 +145,15 @@ impl LowerLayers for SocketOnly {
 /// Prints each message at every layer, nested under the call that made it.
 pub struct Tracer {
     enabled: bool,
+    out: Output,
     lower: Box<dyn LowerLayers>,
 }
 
 impl Tracer {
-    pub fn new(enabled: bool) -> Tracer {
+    pub fn new(enabled: bool, out: &Output) -> Tracer {
         Tracer {
             enabled,
+            out: out.clone(),
             lower: Box::new(SocketOnly),
         }
     }
@@ -166,11 +168,21 @@ impl Tracer {
         self.enabled
     }
 
-    fn layer_line(l: &Layer) -> String {
+    fn layer_line(&self, l: &Layer) -> String {
         format!(
-            "{:<10} {}   {}   (+{} B, {} B in all)",
-            l.name, l.shown, l.meaning, l.overhead, l.total
+            "{} {}   {}   (+{} B, {} B in all)",
+            self.out.paint(Paint::HEADING, &format!("{:<10}", l.name)),
+            l.shown,
+            l.meaning,
+            l.overhead,
+            l.total
         )
+    }
+
+    /// `[PEER]` in the actor colour.
+    fn who(&self, conn: Option<&ConnAddrs>) -> String {
+        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
+        self.out.paint(Paint::ACTOR, &format!("[{who}]"))
     }
 
     /// The HTTP request that turned the connection into a WebSocket, and its 101.
@@ -180,14 +192,15 @@ impl Tracer {
         target: &str,
         request_len: usize,
         response_len: usize,
-    ) {
+    ) -> io::Result<()> {
         if !self.enabled {
-            return;
+            return Ok(());
         }
-        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
+        let who = self.who(conn);
         say!(
-            "[{who}] HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames"
-        );
+            self.out,
+            "{who} HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames"
+        )
     }
 
     /// One carrier (a frame, an HTTP message) with the Engine.IO packets inside it.
@@ -198,32 +211,33 @@ impl Tracer {
         packets: &[eio::Packet],
         carrier: Layer,
         polling: bool,
-    ) {
+    ) -> io::Result<()> {
         if !self.enabled {
-            return;
+            return Ok(());
         }
         let mut out = String::new();
-        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
+        let who = self.who(conn);
+        let arrow = dir.painted(&self.out);
         let wire_len = carrier.total;
         if packets.is_empty() {
-            out.push_str(&format!("[{who}] {} (no Engine.IO packet)\n", dir.arrow()));
+            out.push_str(&format!("{who} {arrow} (no Engine.IO packet)\n"));
         }
         for (i, p) in packets.iter().enumerate() {
-            out.push_str(&format!("[{who}] {} {}\n", dir.arrow(), trace::call(p)));
+            out.push_str(&format!("{who} {arrow} {}\n", trace::call(p)));
             for l in trace::upper_layers(p, polling) {
-                out.push_str(&format!("    {}\n", Self::layer_line(&l)));
+                out.push_str(&format!("    {}\n", self.layer_line(&l)));
             }
             if i + 1 < packets.len() {
                 out.push_str("    (same HTTP body, after \\x1e)\n");
             }
         }
-        out.push_str(&format!("    {}\n", Self::layer_line(&carrier)));
+        out.push_str(&format!("    {}\n", self.layer_line(&carrier)));
         if let Some(c) = conn {
             for line in self.lower.describe(c, dir, wire_len) {
                 out.push_str(&format!("    {line}\n"));
             }
         }
-        write_stdout(&out);
+        self.out.print(out)
     }
 }
 
@@ -232,16 +246,16 @@ impl Tracer {
 /// packet watch on lo, or `TCP_INFO` without CAP_NET_RAW (see
 /// [`super::onion::SioLower`]). `endpoint`: the server's address; the watch starts now,
 /// before the connections, to see their SYNs.
-fn tracer(enabled: bool, endpoint: Option<SocketAddr>) -> Tracer {
-    let tracer = Tracer::new(enabled);
-    match endpoint {
+fn tracer(enabled: bool, endpoint: Option<SocketAddr>, out: &Output) -> io::Result<Tracer> {
+    let tracer = Tracer::new(enabled, out);
+    Ok(match endpoint {
         Some(endpoint) if enabled => {
             let lower = super::onion::SioLower::new(endpoint);
-            say!("{}", lower.banner());
+            say!(out, "{}", lower.banner())?;
             tracer.with_lower(Box::new(lower))
         }
         _ => tracer,
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -264,6 +278,7 @@ struct Shared {
 }
 
 struct Server {
+    out: Output,
     shared: Mutex<Shared>,
     tracer: Tracer,
     quiet: bool,
@@ -288,12 +303,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Server {
     /// Wakes every session the hub marked and prints its notes. Called with the lock.
-    fn flush(&self, sh: &mut Shared) {
+    /// Every session is woken whatever happens to the printing; the error is the
+    /// output's (standard output closed), for a caller that can pass it up — the
+    /// heartbeat thread cannot, and leaves it to the accept loop ([`Output::check`]).
+    fn flush(&self, sh: &mut Shared) -> io::Result<()> {
+        let mut printed = Ok(());
         for note in sh.hub.drain_notes() {
             if !self.silent
+                && printed.is_ok()
                 && let Some(line) = note_line(&note, self.quiet)
             {
-                say!("{line}");
+                printed = say!(self.out, "{line}");
             }
             if let Note::Closed { sid, .. } = &note
                 && let Some(link) = sh.links.get(sid)
@@ -309,6 +329,7 @@ impl Server {
                 link.poll.notify_all();
             }
         }
+        printed
     }
 }
 
@@ -362,21 +383,22 @@ fn note_line(n: &Note, quiet: bool) -> Option<String> {
     })
 }
 
-fn serve(args: &SioServeArgs) -> Result<()> {
+fn serve(args: &SioServeArgs, out: &Output) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    let server = start(args, addr, false)?;
+    let server = start(args, addr, false, out)?;
     say!(
+        out,
         "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
-    );
-    accept_loop(&listener, &server);
+    )?;
+    accept_loop(&listener, &server)?;
     Ok(())
 }
 
 /// The server's state and its heartbeat thread. `silent`: no log lines at all.
 /// `addr`: where the listener is bound (the trace watches its port).
-fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Server>> {
+fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool, out: &Output) -> Result<Arc<Server>> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
     }
@@ -387,11 +409,12 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Serv
         auth_token: args.auth_token.clone(),
     };
     let server = Arc::new(Server {
+        out: out.clone(),
         shared: Mutex::new(Shared {
             hub: Hub::new(config, XorShift::from_clock()),
             links: HashMap::new(),
         }),
-        tracer: tracer(args.trace, Some(addr)),
+        tracer: tracer(args.trace, Some(addr), out)?,
         quiet: args.quiet,
         silent,
         limit: ConnLimit::new(args.max_connections),
@@ -403,32 +426,46 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Serv
     Ok(server)
 }
 
-fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
+/// Serves every connection, each in a thread of its own, until standard output is
+/// found closed (the error).
+fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
+    loop {
+        server.out.check()?;
+        if !sockio::wait_readable(listener, LOOK_UP)? {
+            continue;
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
                 let Some(slot) = server.limit.try_take() else {
                     refuse_busy(stream);
                     continue;
                 };
-                let server = Arc::clone(server);
+                let conn_server = Arc::clone(server);
                 let spawned = spawn_small(move || {
+                    let server = conn_server;
                     let _slot = slot;
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
                     if let Err(e) = handle(stream, &server)
                         && !server.silent
+                        && !server.out.is_closed()
                     {
-                        say!("[{peer}] error: {e:#}");
+                        // If this fails too, the accept loop sees it.
+                        let error = server.out.paint(Paint::ERROR, &format!("error: {e:#}"));
+                        let _ = say!(server.out, "[{peer}] {error}");
                     }
                 });
                 if let Err(e) = spawned {
-                    eprintln!("netlab socketio serve: cannot start a thread: {e}");
+                    server
+                        .out
+                        .warn(format_args!("socketio serve: cannot start a thread: {e}"));
                 }
             }
             Err(e) => {
-                eprintln!("netlab socketio serve: accept failed: {e}");
+                server
+                    .out
+                    .warn(format_args!("socketio serve: accept failed: {e}"));
                 thread::sleep(Duration::from_millis(100));
             }
         }
@@ -437,7 +474,7 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
 
 /// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
 /// client's `--trace` shows one emit and its ack at every layer.
-fn demo(args: &SioDemoArgs) -> Result<()> {
+fn demo(args: &SioDemoArgs, out: &Output) -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
     let addr = listener.local_addr()?;
     let serve_args = SioServeArgs {
@@ -450,11 +487,12 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         quiet: true,
         max_connections: 16,
     };
-    let server = start(&serve_args, addr, true)?;
+    let server = start(&serve_args, addr, true, out)?;
     thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept_loop(&listener, &server))?;
     say!(
+        out,
         "netlab socketio demo: netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
         match args.transport {
             SioTransport::Websocket => "a WebSocket",
@@ -468,7 +506,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         } else {
             ""
         }
-    );
+    )?;
     let client_args = SioConnectArgs {
         url: format!("http://{addr}"),
         namespace: "/".to_string(),
@@ -491,7 +529,13 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
             vec![b"hello\x00\x01\x02\xff".to_vec()],
         ));
     }
-    run_client(&client_args, &parse_url(&client_args.url)?, None, emits)
+    run_client(
+        &client_args,
+        &parse_url(&client_args.url)?,
+        None,
+        emits,
+        out,
+    )
 }
 
 /// Sends pings when due and closes sessions whose pong is late.
@@ -507,7 +551,8 @@ fn heartbeat(server: &Server) {
         let next = {
             let mut sh = lock(&server.shared);
             let next = sh.hub.tick(now);
-            server.flush(&mut sh);
+            // A closed output is the accept loop's to see; the heartbeat goes on.
+            let _ = server.flush(&mut sh);
             next
         };
         let wait = next.map_or(cap, |n| {
@@ -539,7 +584,11 @@ fn handle(mut stream: TcpStream, server: &Arc<Server>) -> Result<()> {
         let (req, rest) = match read_head(&mut stream, std::mem::take(&mut leftover), timeout)? {
             Head::Request(req, rest) => (req, rest),
             Head::Bad(e) => {
-                say!("[{peer}] bad request head: {e} → {}", e.status());
+                say!(
+                    server.out,
+                    "[{peer}] bad request head: {e} → {}",
+                    e.status()
+                )?;
                 let resp = Response::new(e.status())
                     .with_header(http::name::CONNECTION, "close")
                     .with_header(http::name::CONTENT_LENGTH, "0");
@@ -649,12 +698,13 @@ fn engine_request(
         Err(code) => {
             let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
             say!(
+                server.out,
                 "[{who}] {} {} → {} {}",
                 req.method,
                 req.target,
                 code.status(),
                 code.json()
-            );
+            )?;
             if upgrade {
                 // The official server answers a refused upgrade with a plain 400.
                 let msg = code.message();
@@ -684,7 +734,7 @@ fn engine_request(
                 let mut sh = lock(&server.shared);
                 let sid = sh.hub.open(Transport::Polling, Instant::now());
                 sh.links.insert(sid.clone(), Link::default());
-                server.flush(&mut sh);
+                server.flush(&mut sh)?;
                 sid
             };
             poll(stream, server, &sid, conn, req)
@@ -715,7 +765,7 @@ fn poll(
         let mut sh = lock(&server.shared);
         if !sh.hub.begin_poll(sid) {
             // Two GETs at once: the official server answers 400 and closes the session.
-            server.flush(&mut sh);
+            server.flush(&mut sh)?;
             drop(sh);
             let resp = Response::new(400).with_header(http::name::CONTENT_LENGTH, "0");
             write_response(stream, &resp, b"")?;
@@ -773,7 +823,7 @@ fn poll(
         );
         server
             .tracer
-            .carried(conn, Direction::Sent, &packets, carrier, true);
+            .carried(conn, Direction::Sent, &packets, carrier, true)?;
     }
     Ok(Next::KeepAlive)
 }
@@ -791,12 +841,12 @@ fn post(
     let close = |reason: &str| {
         let mut sh = lock(&server.shared);
         sh.hub.close(sid, reason);
-        server.flush(&mut sh);
+        server.flush(&mut sh)
     };
     let len = match req.headers.content_length() {
         Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
         _ => {
-            close("transport error");
+            close("transport error")?;
             let (resp, body) = text_response(411, "text/plain", "Length Required");
             write_response(stream, &resp, &body)?;
             return Ok(Next::Close);
@@ -804,7 +854,7 @@ fn post(
     };
     if len > max {
         // engine.io's polling transport: `res.writeHead(413).end()`.
-        close("transport error: payload too large");
+        close("transport error: payload too large")?;
         let resp = Response::new(413)
             .with_header(http::name::CONNECTION, "close")
             .with_header(http::name::CONTENT_LENGTH, "0");
@@ -816,13 +866,13 @@ fn post(
         .get(http::name::CONTENT_TYPE)
         .is_some_and(|t| t.eq_ignore_ascii_case("application/octet-stream"))
     {
-        close("invalid content");
+        close("invalid content")?;
         let resp = Response::new(400).with_header(http::name::CONTENT_LENGTH, "0");
         write_response(stream, &resp, b"")?;
         return Ok(Next::Close);
     }
     if !read_body(stream, leftover, len, HEAD_TIMEOUT)? {
-        close("data request connection closed prematurely");
+        close("data request connection closed prematurely")?;
         return Ok(Next::Close);
     }
     let body: Vec<u8> = leftover.drain(..len).collect();
@@ -841,20 +891,20 @@ fn post(
                 );
                 server
                     .tracer
-                    .carried(conn, Direction::Received, &packets, carrier, true);
+                    .carried(conn, Direction::Received, &packets, carrier, true)?;
             }
             let mut sh = lock(&server.shared);
             let now = Instant::now();
             for p in packets {
                 sh.hub.receive(sid, Transport::Polling, p, now);
             }
-            server.flush(&mut sh);
+            server.flush(&mut sh)?;
         }
         Err(e) => {
             let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-            say!("[{who}] bad polling payload: {e}");
+            say!(server.out, "[{who}] bad polling payload: {e}")?;
             // The official server answers "ok" and closes the session ("parse error").
-            close("parse error");
+            close("parse error")?;
         }
     }
     let (resp, body) = text_response(200, "text/html", "ok");
@@ -884,7 +934,7 @@ fn websocket(
     if server.tracer.enabled() {
         server
             .tracer
-            .upgrade(conn, &req.target, req.to_bytes().len(), accept.len());
+            .upgrade(conn, &req.target, req.to_bytes().len(), accept.len())?;
     }
     stream.set_read_timeout(None)?;
     let (tx, rx) = mpsc::channel::<WsOut>();
@@ -899,7 +949,7 @@ fn websocket(
         };
         sh.links.entry(sid.clone()).or_default().ws = Some((ws_id, tx.clone()));
         let _ = tx.send(WsOut::Wake);
-        server.flush(&mut sh);
+        server.flush(&mut sh)?;
         sid
     };
     let writer = {
@@ -915,6 +965,9 @@ fn websocket(
     let mut actions = session.receive(&leftover);
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_header: Option<FrameHeader> = None;
+    // The output's error (standard output closed) ends the connection, after the
+    // clean-up below.
+    let mut printed: io::Result<()> = Ok(());
     'outer: loop {
         for a in actions.drain(..) {
             match a {
@@ -938,7 +991,7 @@ fn websocket(
                                     Message::Text(t) => t.len() as u64,
                                     Message::Binary(b) => b.len() as u64,
                                 };
-                                server.tracer.carried(
+                                printed = server.tracer.carried(
                                     conn,
                                     Direction::Received,
                                     std::slice::from_ref(&p),
@@ -950,11 +1003,18 @@ fn websocket(
                                 .receive(&sid, Transport::WebSocket, p, Instant::now());
                         }
                         Err(e) => {
-                            say!("[{}] bad Engine.IO packet: {e}", short(&sid));
+                            printed =
+                                say!(server.out, "[{}] bad Engine.IO packet: {e}", short(&sid));
                             sh.hub.close(&sid, "parse error");
                         }
                     }
-                    server.flush(&mut sh);
+                    let flushed = server.flush(&mut sh);
+                    if printed.is_ok() {
+                        printed = flushed;
+                    }
+                    if printed.is_err() {
+                        break 'outer;
+                    }
                 }
                 Action::Ping(_) | Action::Pong(_) => {}
                 Action::Closed { .. } | Action::Failed { .. } => break 'outer,
@@ -980,12 +1040,15 @@ fn websocket(
             sh.hub.take(&sid, Transport::WebSocket);
             sh.links.remove(&sid);
         }
-        server.flush(&mut sh);
+        let flushed = server.flush(&mut sh);
+        if printed.is_ok() {
+            printed = flushed;
+        }
     }
     let _ = tx.send(WsOut::Shutdown);
     let _ = writer.join();
     let _ = stream.shutdown(Shutdown::Both);
-    Ok(())
+    Ok(printed?)
 }
 
 /// Owns the WebSocket's sending side: packets from the hub, control frames from the
@@ -1038,13 +1101,18 @@ fn ws_writer(
             done = true;
         }
         for (p, header) in traced {
-            server.tracer.carried(
+            let printed = server.tracer.carried(
                 conn,
                 Direction::Sent,
                 std::slice::from_ref(&p),
                 trace::ws_layer(&header),
                 false,
             );
+            if printed.is_err() {
+                // Standard output is closed: the connection ends with the server.
+                done = true;
+                break;
+            }
         }
         if close {
             done = true;
@@ -1279,7 +1347,7 @@ impl Conn {
                         std::slice::from_ref(p),
                         trace::ws_layer(&h),
                         false,
-                    );
+                    )?;
                 }
                 Ok(())
             }
@@ -1307,7 +1375,7 @@ impl Conn {
                         packets.len(),
                     ),
                     true,
-                );
+                )?;
                 if resp.status != 200 {
                     bail!("the server answered the POST with {}", resp.status);
                 }
@@ -1361,7 +1429,7 @@ fn dial_websocket(
             target,
             up.request_len,
             up.response.to_bytes().len(),
-        );
+        )?;
     }
     stream.set_read_timeout(None)?;
     let mut reader = stream.try_clone()?;
@@ -1565,7 +1633,7 @@ impl Conn {
             std::slice::from_ref(&p),
             trace::ws_layer(&frame.header()),
             false,
-        );
+        )?;
         Ok(())
     }
 
@@ -1616,7 +1684,7 @@ fn show_event(name: &str, args: &[Value], attachments: &[Vec<u8>]) -> String {
     )
 }
 
-fn connect(args: &SioConnectArgs) -> Result<()> {
+fn connect(args: &SioConnectArgs, out: &Output) -> Result<()> {
     let url = parse_url(&args.url)?;
     let auth = match &args.auth {
         Some(a) => {
@@ -1641,7 +1709,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
         let data = fs::read(&c[1]).with_context(|| format!("cannot read {}", c[1]))?;
         emits.push((c[0].clone(), vec![sio::placeholder(0)], vec![data]));
     }
-    run_client(args, &url, auth, emits)
+    run_client(args, &url, auth, emits, out)
 }
 
 /// One emit: event name, arguments (placeholders name the attachments), attachments.
@@ -1652,6 +1720,7 @@ fn run_client(
     url: &SioUrl,
     auth: Option<Value>,
     emits: Vec<Emit>,
+    out: &Output,
 ) -> Result<()> {
     for (name, _, _) in &emits {
         if sio::RESERVED_EVENTS.contains(&name.as_str()) {
@@ -1668,18 +1737,22 @@ fn run_client(
         url,
         args.transport,
         tx.clone(),
-        tracer(args.trace, endpoint),
+        tracer(args.trace, endpoint, out)?,
     )?;
     let mut client = Client::new(&args.namespace, auth);
     if args.ignore_pings {
         client.ignore_pings();
-        say!("not answering the server's pings (--ignore-pings)");
+        say!(out, "not answering the server's pings (--ignore-pings)")?;
     }
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
         SioTransport::Polling => "polling",
         SioTransport::Auto => "polling (upgrading to websocket)",
     };
+    let (sent, back) = (
+        Direction::Sent.painted(out),
+        Direction::Received.painted(out),
+    );
     let mut emitted = false;
     let mut deadline = Instant::now() + HEAD_TIMEOUT;
     let mut outcome: Option<Result<()>> = None;
@@ -1703,13 +1776,13 @@ fn run_client(
                         std::slice::from_ref(&p),
                         trace::ws_layer(&h),
                         false,
-                    );
+                    )?;
                 }
                 conn.probe_answered();
             }
             Ok(Input::PollStopped) => {
                 if conn.finish_upgrade()? {
-                    say!("upgraded to websocket (2probe, 3probe, then 5)");
+                    say!(out, "upgraded to websocket (2probe, 3probe, then 5)")?;
                 }
             }
             Ok(Input::Packet(p, header)) => {
@@ -1720,7 +1793,7 @@ fn run_client(
                         std::slice::from_ref(&p),
                         trace::ws_layer(&h),
                         false,
-                    );
+                    )?;
                 }
                 client.receive(p, now);
             }
@@ -1731,7 +1804,7 @@ fn run_client(
                     &packets,
                     layer,
                     true,
-                );
+                )?;
                 for p in packets {
                     client.receive(p, now);
                 }
@@ -1759,36 +1832,39 @@ fn run_client(
                     }
                     if args.trace {
                         say!(
+                            out,
                             "Engine.IO session {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {})",
                             h.sid,
                             h.ping_interval,
                             h.ping_timeout,
                             h.max_payload
-                        );
+                        )?;
                     }
                 }
                 ClientEvent::Connected { sid } => {
                     say!(
+                        out,
                         "connected to http://{}{} namespace {} over {transport} (socket id {sid})",
                         url.host_header(),
                         url.path,
                         args.namespace
-                    );
+                    )?;
                     if !emitted {
                         emitted = true;
                         for (name, eargs, bins) in &emits {
                             let id = client.emit(name, eargs.clone(), bins, args.ack);
                             say!(
-                                "→ emit {}{}",
+                                out,
+                                "{sent} emit {}{}",
                                 show_event(name, eargs, bins),
                                 id.map_or(String::new(), |i| format!(" (ack id {i})"))
-                            );
+                            )?;
                         }
                         deadline = now + Duration::from_millis(args.wait);
                     }
                 }
                 ClientEvent::ConnectError(v) => {
-                    say!("← connect_error {v}");
+                    say!(out, "{back} connect_error {v}")?;
                     outcome = Some(Err(anyhow::anyhow!(
                         "the server refused namespace {}: {}",
                         args.namespace,
@@ -1801,25 +1877,28 @@ fn run_client(
                     attachments,
                     ack,
                 } => say!(
-                    "← event {}{}",
+                    out,
+                    "{back} event {}{}",
                     show_event(&name, &eargs, &attachments),
                     ack.map_or(String::new(), |i| format!(" (acked, id {i})"))
-                ),
+                )?,
                 ClientEvent::Ack {
                     id,
                     event,
                     args: aargs,
                     attachments,
                 } => say!(
-                    "← ack #{id} for {}: ({})",
+                    out,
+                    "{back} ack #{id} for {}: ({})",
                     Value::String(event),
                     sio::show_args(&aargs, &attachments)
-                ),
+                )?,
                 ClientEvent::Disconnected => {
                     say!(
-                        "← disconnect: the server closed namespace {}",
+                        out,
+                        "{back} disconnect: the server closed namespace {}",
                         args.namespace
-                    );
+                    )?;
                     outcome = Some(Ok(()));
                 }
                 ClientEvent::Closed { reason } => {

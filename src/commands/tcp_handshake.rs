@@ -14,8 +14,8 @@ use crate::cli::{CloseHow, HandshakeArgs, Role};
 use crate::dissect::{Dissector, Meta, Packet};
 use crate::net::raw::{self, RawWire, RstFilter};
 use crate::net::sandbox::{Plan, Sandbox};
-use crate::render::Style;
 use crate::render::json::write_str;
+use crate::render::{Output, Paint};
 use crate::tcp::packet::{build_packet, parse_packet};
 use crate::tcp::{self as engine, Action, Endpoint, State};
 use crate::wire::tcp::flags;
@@ -129,7 +129,9 @@ struct Script {
 
 struct Run<'a> {
     args: &'a HandshakeArgs,
-    style: Style,
+    out: &'a Output,
+    /// The first failed write (a closed pipe): [`Run::step`] returns it, which ends the run.
+    out_error: Option<std::io::Error>,
     virtual_clock: bool,
     start: Instant,
     now: Duration,
@@ -142,7 +144,6 @@ struct Run<'a> {
     dissector: Dissector,
     pkt: Packet,
     pcap: Option<Writer<std::io::BufWriter<std::fs::File>>>,
-    out: std::io::StdoutLock<'static>,
     script: Script,
     used: bool,
     syn_sent_at: Option<Duration>,
@@ -167,15 +168,34 @@ impl Run<'_> {
         format!("{:>9.3} ms", t.as_secs_f64() * 1000.0)
     }
 
+    /// A line for people (not with `--json`). A failed write is kept for
+    /// [`Run::written`]: the packet handlers that print cannot return it.
     fn say(&mut self, line: &str) {
         if !self.args.json {
-            let _ = writeln!(self.out, "{line}");
+            self.write(line);
         }
     }
 
+    /// An NDJSON event (only with `--json`).
     fn event(&mut self, json: &str) {
         if self.args.json {
-            let _ = writeln!(self.out, "{json}");
+            self.write(json);
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.out_error.is_none()
+            && let Err(e) = self.out.line(line)
+        {
+            self.out_error = Some(e);
+        }
+    }
+
+    /// The first write that failed since the start, as the run's error.
+    fn written(&mut self) -> std::io::Result<()> {
+        match self.out_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -295,7 +315,7 @@ impl Run<'_> {
             Dir::In => format!("{peer} → netlab "),
         };
         let mark = if dropped {
-            self.style_paint("1;31", "✗ DROPPED by netlab ")
+            self.out.paint(Paint::ERROR, "✗ DROPPED by netlab ")
         } else {
             String::new()
         };
@@ -307,7 +327,14 @@ impl Run<'_> {
         let line = format!(
             "{} #{index:<3} {}{mark}{info}{raw}",
             Self::ms(now),
-            self.style_paint(if dir == Dir::Out { "1;36" } else { "1;33" }, &arrow),
+            self.out.paint(
+                if dir == Dir::Out {
+                    Paint::SENT
+                } else {
+                    Paint::RECEIVED
+                },
+                &arrow
+            ),
         );
         let line = format!("{line}   [netlab: {state}]");
         self.say(&line);
@@ -341,12 +368,6 @@ impl Run<'_> {
         }
     }
 
-    fn style_paint(&self, code: &str, s: &str) -> String {
-        let mut o = String::new();
-        self.style.paint(&mut o, code, s);
-        o
-    }
-
     /// The local kernel's own segment on a `--target` connection: it never opened this
     /// connection (netlab's raw socket bypassed it), so it resets it.
     fn kernel_segment(&mut self, bytes: &[u8]) {
@@ -371,7 +392,7 @@ impl Run<'_> {
             self.event(&j);
             return;
         }
-        let who = self.style_paint("1;31", "local kernel → target ");
+        let who = self.out.paint(Paint::ERROR, "local kernel → target ");
         self.say(&format!("{}      {who}{info}", Self::ms(now)));
         self.say(&format!(
             "{:>12}        └ the local kernel got a SYN-ACK for a connection it never opened (netlab's raw socket bypassed it) and answered RST, as RFC 9293 § 3.10.7 requires; --suppress-kernel-rst drops it with a temporary nftables rule",
@@ -494,7 +515,7 @@ impl Run<'_> {
                         "{}   netlab: {} → {}  ({why})",
                         Self::ms(now),
                         from.name(),
-                        self.style_paint("1", to.name())
+                        self.out.paint(Paint::HEADING, to.name())
                     ));
                     let mut j = String::from("{\"event\":\"state\",");
                     j.push_str(&format!(
@@ -694,6 +715,7 @@ impl Run<'_> {
             self.peer_actions(acts);
         }
         self.advance_script();
+        self.written()?;
         Ok(())
     }
 
@@ -801,7 +823,7 @@ Why not a raw socket on a normal interface? Then the kernel would see the SYN-AC
 connection it never opened and answer it with RST, killing the hand-made connection.
 Here the kernel has no socket for NETLAB at all: NETLAB is on the far side of the wire.";
 
-pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
+pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     let drops = args
         .drop
         .iter()
@@ -933,7 +955,8 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     let expected = args.send.iter().map(|s| s.len()).sum();
     let mut run = Run {
         args,
-        style,
+        out,
+        out_error: None,
         virtual_clock: args.simulate,
         start: Instant::now(),
         now: Duration::ZERO,
@@ -952,7 +975,6 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
         dissector: Dissector::new(),
         pkt: Packet::default(),
         pcap,
-        out: std::io::stdout().lock(),
         script: Script {
             to_send: args.send.clone(),
             sent: false,
@@ -1079,6 +1101,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
         ));
     }
     summary(&mut run);
+    run.written()?;
     drop(run);
     for t in kernel_threads {
         let _ = t.join();

@@ -31,6 +31,8 @@ use crate::net::http::{
     spawn_small, text_response, websocket_upgrade, write_response,
 };
 use crate::net::poll::{Event, Interest, Poller};
+use crate::net::sockio;
+use crate::render::{Output, Paint};
 use crate::wire::http::{self, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
 use crate::ws::{Action, Session, XorShift, describe};
@@ -40,10 +42,13 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest message `netlab ws connect` accepts.
 const CLIENT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-pub fn run(cmd: &WsCommand) -> Result<()> {
+/// How often the accept loop looks up from waiting: has standard output been closed?
+const LOOK_UP: Duration = Duration::from_millis(200);
+
+pub fn run(cmd: &WsCommand, out: &Output) -> Result<()> {
     match cmd {
-        WsCommand::Serve(args) => serve(args),
-        WsCommand::Connect(args) => connect(args),
+        WsCommand::Serve(args) => serve(args, out),
+        WsCommand::Connect(args) => connect(args, out),
     }
 }
 
@@ -82,33 +87,61 @@ pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String
     format!("{arrow} frame {}{shown}", h.summary())
 }
 
-/// Prints the lower layers under a trace line, each line with `prefix`.
-fn print_below(prefix: &str, text: &str) {
-    for line in text.lines() {
-        println!("{prefix}{line}");
-    }
-}
-
 /// Traces the lower layers of a frame just written.
-fn onion_sent(onion: Option<&Mutex<Onion>>, prefix: &str, f: &Frame) {
-    if let Some(o) = onion {
-        let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
-        print_below(prefix, &text);
+fn onion_sent(
+    out: &Output,
+    onion: Option<&Mutex<Onion>>,
+    prefix: &str,
+    f: &Frame,
+) -> io::Result<()> {
+    match onion {
+        Some(o) => {
+            let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
+            out.lines(prefix, &text)
+        }
+        None => Ok(()),
     }
 }
 
 /// Traces the lower layers of a frame just read.
-fn onion_received(onion: Option<&Mutex<Onion>>, prefix: &str, h: &FrameHeader) {
-    if let Some(o) = onion {
-        let len = h.header_len() + h.payload_len as usize;
-        let text = lock(o).received(len, h.header_len(), "WebSocket frame");
-        print_below(prefix, &text);
+fn onion_received(
+    out: &Output,
+    onion: Option<&Mutex<Onion>>,
+    prefix: &str,
+    h: &FrameHeader,
+) -> io::Result<()> {
+    match onion {
+        Some(o) => {
+            let len = h.header_len() + h.payload_len as usize;
+            let text = lock(o).received(len, h.header_len(), "WebSocket frame");
+            out.lines(prefix, &text)
+        }
+        None => Ok(()),
     }
 }
 
 fn trace_frame(arrow: &str, f: &Frame) -> String {
     let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
     trace_line(arrow, &f.header(), &f.payload[..end])
+}
+
+/// A frame's trace line in its direction's colour.
+fn frame_line(out: &Output, sent: bool, line: &str) -> String {
+    out.paint(if sent { Paint::SENT } else { Paint::RECEIVED }, line)
+}
+
+/// A message's arrow in its direction's colour.
+fn arrow(out: &Output, sent: bool) -> String {
+    if sent {
+        out.paint(Paint::SENT, "→")
+    } else {
+        out.paint(Paint::RECEIVED, "←")
+    }
+}
+
+/// `[PEER] `: which connection a server line is about.
+fn who(out: &Output, peer: &str) -> String {
+    format!("{} ", out.paint(Paint::ACTOR, &format!("[{peer}]")))
 }
 
 pub(crate) fn message_frame(m: &Message) -> Frame {
@@ -145,6 +178,7 @@ enum Out {
 }
 
 struct Server {
+    out: Output,
     echo: bool,
     trace: bool,
     origins: Vec<String>,
@@ -163,11 +197,12 @@ struct Server {
     watch: Option<Result<LoopbackWatch, WhyNot>>,
 }
 
-fn serve(args: &WsServeArgs) -> Result<()> {
+fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     let server = Arc::new(Server {
+        out: out.clone(),
         echo: !args.chat,
         trace: args.trace,
         origins: args.origin.clone(),
@@ -206,15 +241,20 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         let _ = server.loops.set(loops);
     }
     let mode = if args.chat { "chat" } else { "echo" };
-    println!(
+    out.line(format_args!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
-    );
+    ))?;
     if let Some(w) = &server.watch {
-        println!("{}", onion::banner(w));
+        out.line(onion::banner(w))?;
     }
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
+    loop {
+        // A connection's thread may have found standard output closed: stop then.
+        out.check()?;
+        if !sockio::wait_readable(&listener, LOOK_UP)? {
+            continue;
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
                 let Some(guard) = server.limit.try_take() else {
                     refuse_busy(stream);
                     continue;
@@ -225,22 +265,30 @@ fn serve(args: &WsServeArgs) -> Result<()> {
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server, &peer, guard) {
-                        println!("[{peer}] error: {e:#}");
+                    if let Err(e) = handle(stream, &server, &peer, guard)
+                        && !server.out.is_closed()
+                    {
+                        // If this fails too, the accept loop sees it.
+                        let _ = server.out.line(format_args!(
+                            "{}{}",
+                            who(&server.out, &peer),
+                            server.out.paint(Paint::ERROR, &format!("error: {e:#}"))
+                        ));
                     }
                 });
                 if let Err(e) = spawned {
-                    eprintln!("netlab ws serve: cannot start a thread, connection dropped: {e}");
+                    out.warn(format_args!(
+                        "ws serve: cannot start a thread, connection dropped: {e}"
+                    ));
                 }
             }
             Err(e) => {
                 // Out of file descriptors, say: wait a moment instead of spinning.
-                eprintln!("netlab ws serve: accept failed: {e}");
+                out.warn(format_args!("ws serve: accept failed: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
     }
-    Ok(())
 }
 
 /// Writes a response head (and body) and closes the connection.
@@ -259,10 +307,12 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 /// or in an [`EchoLoop`]). `guard` counts the connection while it lives.
 fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Result<()> {
     let _ = stream.set_nodelay(true);
+    let out = &server.out;
+    let at = who(out, peer);
     let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
         Head::Request(req, rest) => (req, rest),
         Head::Bad(e) => {
-            println!("[{peer}] bad request head: {e} → {}", e.status());
+            out.line(format_args!("{at}bad request head: {e} → {}", e.status()))?;
             let resp = Response::new(e.status())
                 .with_header(http::name::CONNECTION, "close")
                 .with_header(http::name::CONTENT_LENGTH, "0");
@@ -270,10 +320,10 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
             return Ok(());
         }
         Head::TimedOut => {
-            println!(
-                "[{peer}] no complete request head within {} s: closing",
+            out.line(format_args!(
+                "{at}no complete request head within {} s: closing",
                 HEAD_TIMEOUT.as_secs()
-            );
+            ))?;
             return Ok(());
         }
         Head::Closed => return Ok(()),
@@ -293,17 +343,17 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
                 "not found: the WebSocket is at / (with Upgrade: websocket)\n",
             )
         };
-        println!(
-            "[{peer}] {} {} (plain HTTP) → {}",
+        out.line(format_args!(
+            "{at}{} {} (plain HTTP) → {}",
             req.method, req.target, resp.status
-        );
+        ))?;
         respond(&mut stream, &resp, &body)?;
         return Ok(());
     }
     let hs = match wsw::validate_client_request(&req) {
         Ok(hs) => hs,
         Err(e) => {
-            println!("[{peer}] bad handshake: {e} → {}", e.status());
+            out.line(format_args!("{at}bad handshake: {e} → {}", e.status()))?;
             respond(&mut stream, &e.response(), b"")?;
             return Ok(());
         }
@@ -314,10 +364,10 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
             .as_ref()
             .is_some_and(|o| server.origins.iter().any(|a| a == o))
     {
-        println!(
-            "[{peer}] Origin {:?} is not allowed → 403",
+        out.line(format_args!(
+            "{at}Origin {:?} is not allowed → 403",
             hs.origin.as_deref().unwrap_or("(none)")
-        );
+        ))?;
         let (resp, body) = plain(403, "this Origin is not allowed\n");
         respond(&mut stream, &resp, &body)?;
         return Ok(());
@@ -335,8 +385,8 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         )))
     });
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
-    println!(
-        "[{peer}] open: GET {} → 101 (subprotocol: {}{})",
+    out.line(format_args!(
+        "{at}open: GET {} → 101 (subprotocol: {}{})",
         hs.target,
         protocol.unwrap_or("none"),
         if declined.is_empty() {
@@ -344,7 +394,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         } else {
             format!("; extensions declined: {}", declined.join(", "))
         }
-    );
+    ))?;
     stream.set_read_timeout(None)?;
 
     let id = server.next_id.fetch_add(1, Ordering::Relaxed);
@@ -355,7 +405,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         Outlet::Direct { done: false, onion }
     } else {
         let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server.trace, peer, onion.clone())?;
+        let writer = start_writer(&stream, rx, server, peer, onion.clone())?;
         lock(&server.clients).push((id, tx.clone()));
         Outlet::Queue { tx, writer, onion }
     };
@@ -364,7 +414,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
     let mut actions = session.receive(&leftover);
     if let Some(loops) = server.loops.get() {
         // Echo: answer what came with the head here, then let an event loop carry on.
-        let over = react(server, peer, &mut session, &stream, &mut outlet, actions)
+        let over = react(server, peer, &mut session, &stream, &mut outlet, actions)?
             || matches!(outlet, Outlet::Direct { done: true, .. });
         if !over && stream.set_nonblocking(true).is_ok() {
             let token = server.next_id.fetch_add(1, Ordering::Relaxed);
@@ -389,7 +439,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             if let Err(e) = lp.poller.add(&borrowed, token, Interest::Read) {
                 lock(&lp.pending).retain(|(t, _)| *t != token);
-                println!("[{peer}] cannot watch the connection: {e}");
+                out.line(format_args!("{at}cannot watch the connection: {e}"))?;
             }
             return Ok(());
         }
@@ -399,25 +449,28 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         return Ok(());
     }
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if react(server, peer, &mut session, &stream, &mut outlet, actions) {
-            break;
+    // The output's error ends the connection too (after the writer's clean-up below).
+    let ended: io::Result<()> = loop {
+        match react(server, peer, &mut session, &stream, &mut outlet, actions) {
+            Ok(false) => {}
+            Ok(true) => break Ok(()),
+            Err(e) => break Err(e),
         }
         match (&stream).read(&mut buf) {
             Ok(0) => {
-                if let Some(Action::Closed { code, reason, .. }) = session.eof() {
-                    println!("[{peer}] closed: {}", describe_close(code, &reason));
-                }
-                break;
+                break match session.eof() {
+                    Some(Action::Closed { code, reason, .. }) => out.line(format_args!(
+                        "{at}closed: {}",
+                        describe_close(code, &reason)
+                    )),
+                    _ => Ok(()),
+                };
             }
             Ok(n) => actions = session.receive(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => actions = Vec::new(),
-            Err(e) => {
-                println!("[{peer}] read failed: {e}");
-                break;
-            }
+            Err(e) => break out.line(format_args!("{at}read failed: {e}")),
         }
-    }
+    };
     if let Outlet::Queue { tx, writer, .. } = outlet {
         lock(&server.clients).retain(|(i, _)| *i != id);
         let _ = tx.send(Out::Shutdown);
@@ -426,7 +479,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         let _ = stream.shutdown(Shutdown::Write);
     }
     linger_close(&mut stream);
-    Ok(())
+    Ok(ended?)
 }
 
 /// Where a connection's outgoing frames go.
@@ -455,36 +508,53 @@ impl Outlet {
         }
     }
 
-    fn send(&mut self, stream: &TcpStream, f: Frame, trace: bool, peer: &str) {
+    /// Sends `f` (with `--trace`, its line and lower layers); the error is the output's.
+    fn send(
+        &mut self,
+        stream: &TcpStream,
+        f: Frame,
+        server: &Server,
+        peer: &str,
+    ) -> io::Result<()> {
+        let out = &server.out;
         match self {
             Outlet::Direct { done, onion } => {
                 if *done {
-                    return;
+                    return Ok(());
                 }
-                if trace {
-                    println!("[{peer}] {}", trace_frame("→", &f));
+                let at = who(out, peer);
+                if server.trace {
+                    out.line(format_args!(
+                        "{at}{}",
+                        frame_line(out, true, &trace_frame("→", &f))
+                    ))?;
                 }
                 // RFC 6455 § 5.5.1: nothing may follow our close frame.
                 let written = (&*stream).write_all(&f.encode()).is_ok();
-                if written {
-                    onion_sent(onion.as_deref(), &format!("[{peer}] "), &f);
-                }
                 *done = !written || f.opcode == OpCode::Close;
+                if written {
+                    onion_sent(out, onion.as_deref(), &at, &f)?;
+                }
             }
             Outlet::Queue { tx, .. } => {
                 let _ = tx.send(Out::Frame(f));
             }
-            Outlet::Buffered { out, done } => {
+            Outlet::Buffered { out: buf, done } => {
                 if *done {
-                    return;
+                    return Ok(());
                 }
-                if trace {
-                    println!("[{peer}] {}", trace_frame("→", &f));
+                if server.trace {
+                    out.line(format_args!(
+                        "{}{}",
+                        who(out, peer),
+                        frame_line(out, true, &trace_frame("→", &f))
+                    ))?;
                 }
-                f.encode_into(out);
+                f.encode_into(buf);
                 *done = f.opcode == OpCode::Close;
             }
         }
+        Ok(())
     }
 }
 
@@ -573,21 +643,29 @@ impl LoopConn {
                     if self.lingering.is_none()
                         && let Some(Action::Closed { code, reason, .. }) = self.session.eof()
                     {
-                        println!("[{}] closed: {}", self.peer, describe_close(code, &reason));
+                        // Closing anyway: a closed output is the accept loop's to see.
+                        let _ = server.out.line(format_args!(
+                            "{}closed: {}",
+                            who(&server.out, &self.peer),
+                            describe_close(code, &reason)
+                        ));
                     }
                     return Next::Done;
                 }
                 Ok(_) if self.lingering.is_some() => return Next::Lingering,
                 Ok(n) => {
                     let actions = self.session.receive(&buf[..n]);
-                    let over = react(
+                    let Ok(over) = react(
                         server,
                         &self.peer,
                         &mut self.session,
                         &self.stream,
                         &mut self.outlet,
                         actions,
-                    );
+                    ) else {
+                        // Standard output is closed: the server is ending.
+                        return Next::Done;
+                    };
                     if !self.flush(poller, ev.token) {
                         return Next::Done;
                     }
@@ -605,7 +683,11 @@ impl LoopConn {
                     ) => {}
                 Err(e) => {
                     if self.lingering.is_none() {
-                        println!("[{}] read failed: {e}", self.peer);
+                        // Closing anyway: a closed output is the accept loop's to see.
+                        let _ = server.out.line(format_args!(
+                            "{}read failed: {e}",
+                            who(&server.out, &self.peer)
+                        ));
                     }
                     return Next::Done;
                 }
@@ -635,7 +717,9 @@ fn run_echo_loop(lp: &EchoLoop, server: &Server) {
         events.clear();
         let timeout = (!lingering.is_empty()).then_some(Duration::from_millis(250));
         if let Err(e) = lp.poller.wait(&mut events, timeout) {
-            eprintln!("netlab ws serve: epoll_wait failed: {e}");
+            server
+                .out
+                .warn(format_args!("ws serve: epoll_wait failed: {e}"));
             thread::sleep(Duration::from_millis(100));
             continue;
         }
@@ -671,24 +755,29 @@ fn run_echo_loop(lp: &EchoLoop, server: &Server) {
 fn start_writer(
     stream: &TcpStream,
     rx: mpsc::Receiver<Out>,
-    trace: bool,
+    server: &Server,
     peer: &str,
     onion: Option<Arc<Mutex<Onion>>>,
 ) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
-    let wpeer = peer.to_string();
+    let at = who(&server.out, peer);
+    let (trace, out) = (server.trace, server.out.clone());
     spawn_small(move || {
         let mut done = false;
-        for out in rx {
-            match out {
+        for msg in rx {
+            match msg {
                 Out::Frame(f) if !done => {
-                    if trace {
-                        println!("[{wpeer}] {}", trace_frame("→", &f));
+                    // A closed output stops the traces; the accept loop ends the server.
+                    if trace && !out.is_closed() {
+                        let _ = out.line(format_args!(
+                            "{at}{}",
+                            frame_line(&out, true, &trace_frame("→", &f))
+                        ));
                     }
                     // RFC 6455 § 5.5.1: nothing may follow our close frame.
                     let written = wstream.write_all(&f.encode()).is_ok();
-                    if written {
-                        onion_sent(onion.as_deref(), &format!("[{wpeer}] "), &f);
+                    if written && !out.is_closed() {
+                        let _ = onion_sent(&out, onion.as_deref(), &at, &f);
                     }
                     done = !written || f.opcode == OpCode::Close;
                 }
@@ -706,7 +795,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Carries out a server session's actions; true when the connection is over.
+/// Carries out a server session's actions; true when the connection is over. The
+/// error is the output's (standard output closed).
 fn react(
     server: &Server,
     peer: &str,
@@ -714,24 +804,33 @@ fn react(
     stream: &TcpStream,
     outlet: &mut Outlet,
     actions: Vec<Action>,
-) -> bool {
+) -> io::Result<bool> {
+    let out = &server.out;
+    let at = who(out, peer);
     let mut over = false;
     for a in actions {
         match a {
-            Action::Send(f) => outlet.send(stream, f, server.trace, peer),
+            Action::Send(f) => outlet.send(stream, f, server, peer)?,
             Action::Received { header, preview } => {
                 if server.trace {
-                    println!("[{peer}] {}", trace_line("←", &header, &preview));
-                    onion_received(outlet.onion(), &format!("[{peer}] "), &header);
+                    out.line(format_args!(
+                        "{at}{}",
+                        frame_line(out, false, &trace_line("←", &header, &preview))
+                    ))?;
+                    onion_received(out, outlet.onion(), &at, &header)?;
                 }
             }
             Action::Message(m) => {
                 if !server.quiet {
-                    println!("[{peer}] ← {}", describe_message(&m));
+                    out.line(format_args!(
+                        "{at}{} {}",
+                        arrow(out, false),
+                        describe_message(&m)
+                    ))?;
                 }
                 if server.echo {
                     if let Some(f) = session.send(message_frame(&m)) {
-                        outlet.send(stream, f, server.trace, peer);
+                        outlet.send(stream, f, server, peer)?;
                     }
                 } else {
                     // Server frames are never masked, so one frame serves every client.
@@ -743,19 +842,23 @@ fn react(
             }
             Action::Ping(_) | Action::Pong(_) => {}
             Action::Closed { code, reason, .. } => {
-                println!("[{peer}] closed: {}", describe_close(code, &reason));
+                out.line(format_args!(
+                    "{at}closed: {}",
+                    describe_close(code, &reason)
+                ))?;
                 over = true;
             }
             Action::Failed { close_code, why } => {
-                println!(
-                    "[{peer}] protocol error: {why} → close {close_code} ({}), dropping the connection",
+                let text = format!(
+                    "protocol error: {why} → close {close_code} ({}), dropping the connection",
                     wsw::close_code_name(close_code)
                 );
+                out.line(format_args!("{at}{}", out.paint(Paint::ERROR, &text)))?;
                 over = true;
             }
         }
     }
-    over
+    Ok(over)
 }
 
 /// The page served at `/`: the browser's own WebSocket API talking to this server.
@@ -897,6 +1000,7 @@ enum Input {
 }
 
 struct Client {
+    out: Output,
     stream: TcpStream,
     session: Session,
     trace: bool,
@@ -911,15 +1015,20 @@ struct Client {
 
 impl Client {
     fn write(&mut self, frame: Frame, show: bool) -> Result<()> {
+        let out = &self.out;
         if self.trace {
-            println!("{}", trace_frame("→", &frame));
+            out.line(frame_line(out, true, &trace_frame("→", &frame)))?;
         }
         self.stream
             .write_all(&frame.encode())
             .context("cannot write to the connection")?;
-        onion_sent(self.onion.as_ref(), "", &frame);
+        onion_sent(out, self.onion.as_ref(), "", &frame)?;
         if show {
-            println!("→ {}", describe(frame.opcode, &frame.payload));
+            out.line(format_args!(
+                "{} {}",
+                arrow(out, true),
+                describe(frame.opcode, &frame.payload)
+            ))?;
         }
         Ok(())
     }
@@ -947,25 +1056,40 @@ impl Client {
                 }
                 Action::Received { header, preview } => {
                     if self.trace {
-                        println!("{}", trace_line("←", &header, &preview));
-                        onion_received(self.onion.as_ref(), "", &header);
+                        let out = &self.out;
+                        out.line(frame_line(out, false, &trace_line("←", &header, &preview)))?;
+                        onion_received(out, self.onion.as_ref(), "", &header)?;
                     }
                 }
                 Action::Message(m) => {
                     self.received += 1;
-                    println!("← {}", describe_message(&m));
+                    let back = arrow(&self.out, false);
+                    self.out
+                        .line(format_args!("{back} {}", describe_message(&m)))?;
                     if self.echo {
                         self.send(message_frame(&m))?;
                     }
                 }
-                Action::Ping(d) => println!("← ping {} bytes (answered with a pong)", d.len()),
-                Action::Pong(d) => println!("← pong {} bytes", d.len()),
+                Action::Ping(d) => self.out.line(format_args!(
+                    "{} ping {} bytes (answered with a pong)",
+                    arrow(&self.out, false),
+                    d.len()
+                ))?,
+                Action::Pong(d) => self.out.line(format_args!(
+                    "{} pong {} bytes",
+                    arrow(&self.out, false),
+                    d.len()
+                ))?,
                 Action::Closed {
                     code,
                     reason,
                     by_peer,
                 } => {
-                    println!("← {}", describe_close(code, &reason));
+                    self.out.line(format_args!(
+                        "{} {}",
+                        arrow(&self.out, false),
+                        describe_close(code, &reason)
+                    ))?;
                     let clean = matches!(
                         code,
                         None | Some(wsw::close_code::NORMAL | wsw::close_code::GOING_AWAY)
@@ -1016,7 +1140,7 @@ impl Client {
     }
 }
 
-fn connect(args: &WsConnectArgs) -> Result<()> {
+fn connect(args: &WsConnectArgs, out: &Output) -> Result<()> {
     let url = parse_url(&args.url)?;
     let binary = match &args.binary_file {
         Some(path) => {
@@ -1035,7 +1159,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
                 Some(a) => onion::watch(a),
                 None => Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
             };
-            println!("{}", onion::banner(&w));
+            out.line(onion::banner(&w))?;
             Some(w)
         }
         false => None,
@@ -1053,11 +1177,11 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         request_len,
         ..
     } = websocket_upgrade(&mut stream, &host, &url.target, &protocols, rng.nonce())?;
-    println!(
+    out.line(format_args!(
         "connected to ws://{peer}{} (101 Switching Protocols, subprotocol: {})",
         url.target,
         agreed.protocol.as_deref().unwrap_or("none")
-    );
+    ))?;
     stream.set_read_timeout(None)?;
 
     let (tx, rx) = mpsc::channel::<Input>();
@@ -1096,6 +1220,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         .as_ref()
         .map(|w| Mutex::new(Onion::new(&stream, w, request_len as u64, leftover.len())));
     let mut client = Client {
+        out: out.clone(),
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
@@ -1150,10 +1275,10 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(i) => client.input(i)?,
             Err(_) => {
-                eprintln!(
-                    "netlab: no close frame from the server within {} s",
+                out.warn(format_args!(
+                    "no close frame from the server within {} s",
                     CLOSE_TIMEOUT.as_secs()
-                );
+                ));
                 break;
             }
         }

@@ -30,7 +30,7 @@ use sha1::{Digest, Sha1};
 use super::ws::{describe_close, describe_message, message_frame, trace_line};
 use crate::capture::Writer;
 use crate::cli::WsUpgradeArgs;
-use crate::render::Style;
+use crate::render::{Output, Paint};
 use crate::tcp::packet::build_packet;
 use crate::wire::http::{self, Request, Response};
 use crate::wire::tcp::{self, flags};
@@ -59,13 +59,15 @@ const MAX_SEGMENT: usize = 65_535 - 40;
 const ORIGIN_MEANING: &str = "the page that opened the connection (browsers always send it): \
      a server checks it to refuse scripts from other sites (RFC 6455 § 10.2)";
 
-/// Colour codes for the printout.
+/// The printout's colours (the client tells the story: what it sends, what the server
+/// sends and says).
 mod color {
-    pub const HEADING: &str = "1";
-    pub const CLIENT: &str = "32";
-    pub const SERVER: &str = "35";
-    pub const FIELD: &str = "36";
-    pub const OK: &str = "32";
+    use crate::render::Paint;
+    pub const HEADING: Paint = Paint::HEADING;
+    pub const CLIENT: Paint = Paint::SENT;
+    pub const SERVER: Paint = Paint::PEER;
+    pub const FIELD: Paint = Paint::ACTOR;
+    pub const OK: Paint = Paint::OK;
 }
 
 /// Which way bytes crossed the connection.
@@ -88,7 +90,7 @@ impl Dir {
             Dir::ToClient => "server → client",
         }
     }
-    fn color(self) -> &'static str {
+    fn color(self) -> Paint {
         match self {
             Dir::ToServer => color::CLIENT,
             Dir::ToClient => color::SERVER,
@@ -169,7 +171,7 @@ impl Conn {
     }
 }
 
-pub fn run(args: &WsUpgradeArgs, style: Style) -> Result<()> {
+pub fn run(args: &WsUpgradeArgs, output: &Output) -> Result<()> {
     let key = match &args.key {
         Some(k) => {
             check_key(k)?;
@@ -199,10 +201,7 @@ pub fn run(args: &WsUpgradeArgs, style: Style) -> Result<()> {
             r
         })
     };
-    let mut out = Printer {
-        style,
-        stdout: io::stdout().lock(),
-    };
+    let mut out = Printer { out: output };
     // On a client error the server thread may still wait in accept(): return without
     // joining it; the process ends.
     let client_addr = demo(&mut out, server_addr, &key, &log, &notes)?;
@@ -357,21 +356,18 @@ fn serve(listener: &TcpListener, log: Log, notes: &Sender<String>) -> Result<()>
 // ---------------------------------------------------------------------------------------
 
 struct Printer<'a> {
-    style: Style,
-    stdout: io::StdoutLock<'a>,
+    out: &'a Output,
 }
 
 impl Printer<'_> {
     fn line(&mut self, s: &str) -> io::Result<()> {
-        writeln!(self.stdout, "{s}")
+        self.out.line(s)
     }
     fn blank(&mut self) -> io::Result<()> {
         self.line("")
     }
-    fn paint(&self, code: &str, s: &str) -> String {
-        let mut o = String::new();
-        self.style.paint(&mut o, code, s);
-        o
+    fn paint(&self, paint: Paint, s: &str) -> String {
+        self.out.paint(paint, s)
     }
     fn heading(&mut self, s: &str) -> io::Result<()> {
         let h = self.paint(color::HEADING, s);

@@ -9,8 +9,10 @@
 pub mod hex;
 pub mod json;
 pub mod onion;
+pub mod output;
 pub mod printer;
 pub mod stats;
+pub mod style;
 pub mod summary;
 pub mod syscall;
 pub mod tree;
@@ -19,45 +21,20 @@ use std::fmt::Write;
 
 use crate::dissect::model::{Packet, Proto, Value};
 
-/// Colours on or off, decided once by the command from `--color`, `NO_COLOR` and
-/// whether standard output is a terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
-    pub color: bool,
-}
+pub use output::Output;
+pub use style::{Paint, Style};
 
-/// ANSI colour codes per layer, chosen so neighbouring layers differ.
-pub fn layer_color(proto: Proto) -> &'static str {
+/// Each layer's colour, chosen so neighbouring layers differ.
+pub fn layer_color(proto: Proto) -> Paint {
     match proto {
-        Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
-        Proto::Vlan | Proto::QinQ => "96",
-        Proto::Arp => "93",
-        Proto::Ip | Proto::Ipv6 => "32",        // green
-        Proto::Icmp | Proto::Icmpv6 => "95",    // magenta
-        Proto::Tcp | Proto::Udp => "33",        // yellow
-        Proto::Http | Proto::WebSocket => "91", // bright red
-        Proto::Data => "34",                    // blue
-    }
-}
-
-impl Style {
-    /// Wraps `s` in an ANSI colour when colours are on.
-    pub fn paint(&self, out: &mut String, code: &str, s: &str) {
-        if self.color {
-            let _ = write!(out, "\x1b[{code}m{s}\x1b[0m");
-        } else {
-            out.push_str(s);
-        }
-    }
-    pub fn start(&self, out: &mut String, code: &str) {
-        if self.color {
-            let _ = write!(out, "\x1b[{code}m");
-        }
-    }
-    pub fn reset(&self, out: &mut String) {
-        if self.color {
-            out.push_str("\x1b[0m");
-        }
+        Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => Paint::CYAN,
+        Proto::Vlan | Proto::QinQ => Paint::BRIGHT_CYAN,
+        Proto::Arp => Paint::BRIGHT_YELLOW,
+        Proto::Ip | Proto::Ipv6 => Paint::GREEN,
+        Proto::Icmp | Proto::Icmpv6 => Paint::BRIGHT_MAGENTA,
+        Proto::Tcp | Proto::Udp => Paint::YELLOW,
+        Proto::Http | Proto::WebSocket => Paint::BRIGHT_RED,
+        Proto::Data => Paint::BLUE,
     }
 }
 

@@ -5,30 +5,36 @@
 //! made by the command (through `net`). Imports: `std`, `serde_json`, `wire::procnet`.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 
 use serde_json::{Map, Value, json};
 
-use crate::render::Style;
+use crate::render::{Output, Paint};
 use crate::wire::procnet::{TcpInfo, tcp_state_meaning};
 
 /// Prints what one side (`client`, `server`, `conn 2`) does. Cloneable so each
 /// connection's thread has its own, with its own label.
+/// Every method returns the output's error (a closed pipe ends the command).
 #[derive(Debug, Clone)]
 pub struct Trace {
     json: bool,
-    style: Style,
+    out: Output,
     who: String,
 }
 
 impl Trace {
-    pub fn new(json: bool, style: Style, who: &str) -> Trace {
+    pub fn new(json: bool, out: &Output, who: &str) -> Trace {
         Trace {
             json,
-            style,
+            out: out.clone(),
             who: who.to_string(),
         }
+    }
+
+    /// Where the lines go (to check it from a loop: [`Output::check`]).
+    pub fn output(&self) -> &Output {
+        &self.out
     }
 
     /// The same printer for another actor.
@@ -43,7 +49,7 @@ impl Trace {
         self.json
     }
 
-    fn emit_json(&self, event: &str, fields: Value) {
+    fn emit_json(&self, event: &str, fields: Value) -> io::Result<()> {
         let mut m = Map::new();
         m.insert("event".into(), event.into());
         m.insert("who".into(), self.who.clone().into());
@@ -51,52 +57,55 @@ impl Trace {
             m.extend(f);
         }
         // One write per line: lines of concurrent connections never interleave.
-        let _ = writeln!(io::stdout().lock(), "{}", Value::Object(m));
+        self.out.line(Value::Object(m))
     }
 
-    fn emit_text(&self, line: &str) {
-        let mut out = String::new();
-        self.style
-            .paint(&mut out, "36", &format!("{:>8}", self.who));
-        out.push_str("  ");
-        out.push_str(line);
-        let _ = writeln!(io::stdout().lock(), "{out}");
+    fn emit_text(&self, line: &str) -> io::Result<()> {
+        let who = self.out.paint(Paint::ACTOR, &format!("{:>8}", self.who));
+        self.out.line(format_args!("{who}  {line}"))
     }
 
     /// A system call: `name(args) = result  — note`. `fields` go into the JSON object
     /// (with `call`, `args`, `result`).
-    pub fn call(&self, name: &str, args: &str, result: &str, note: &str, fields: Value) {
+    pub fn call(
+        &self,
+        name: &str,
+        args: &str,
+        result: &str,
+        note: &str,
+        fields: Value,
+    ) -> io::Result<()> {
         if self.json {
             let mut f = json!({"args": args, "result": result});
             if let (Value::Object(m), Value::Object(extra)) = (&mut f, fields) {
                 m.extend(extra);
             }
-            self.emit_json(name, f);
-            return;
+            return self.emit_json(name, f);
         }
+        let style = self.out.style;
         let mut line = String::new();
-        self.style.paint(&mut line, "1;33", name);
+        style.paint(&mut line, Paint::CALL, name);
         let _ = write!(line, "({args}) = ");
-        self.style.paint(&mut line, "1", result);
+        style.paint(&mut line, Paint::HEADING, result);
         if !note.is_empty() {
             line.push_str("   ");
-            self.style.paint(&mut line, "2", &format!("— {note}"));
+            style.paint(&mut line, Paint::NOTE, &format!("— {note}"));
         }
-        self.emit_text(&line);
+        self.emit_text(&line)
     }
 
     /// An event that is not a system call (the 4-tuple, a summary): `text` for people,
     /// `fields` for `--json`.
-    pub fn event(&self, event: &str, text: &str, fields: Value) {
+    pub fn event(&self, event: &str, text: &str, fields: Value) -> io::Result<()> {
         if self.json {
-            self.emit_json(event, fields);
+            self.emit_json(event, fields)
         } else {
-            self.emit_text(text);
+            self.emit_text(text)
         }
     }
 
     /// `close(fd)` and the kernel's answer (`net::sockio::close`; `Drop` would ignore it).
-    pub fn close(&self, fd: i32, result: io::Result<()>, note: &str) {
+    pub fn close(&self, fd: i32, result: io::Result<()>, note: &str) -> io::Result<()> {
         match result {
             Ok(()) => self.call("close", &fd.to_string(), "0", note, json!({"fd": fd})),
             Err(e) => self.call(
@@ -112,36 +121,36 @@ impl Trace {
     /// `ioctl(fd, FIONREAD)` and its answer: what waits in the receive buffer (`note`
     /// says what the number means for this transport; `{n}` stands for it). Nothing is
     /// printed when the call failed.
-    pub fn queued(&self, fd: i32, result: io::Result<usize>, note: &str) {
-        if let Ok(n) = result {
-            self.call(
+    pub fn queued(&self, fd: i32, result: io::Result<usize>, note: &str) -> io::Result<()> {
+        match result {
+            Ok(n) => self.call(
                 "ioctl",
                 &format!("{fd}, FIONREAD"),
                 &n.to_string(),
                 &note.replace("{n}", &n.to_string()),
                 json!({"fd": fd, "request": "FIONREAD", "queued": n}),
-            );
+            ),
+            Err(_) => Ok(()),
         }
     }
 
     /// `getsockopt(fd, IPPROTO_TCP, TCP_INFO)` and its answer, printed as the kernel's
     /// view of the connection: state, RTT, congestion window, MSS, retransmissions, bytes.
-    pub fn tcp_info(&self, fd: i32, result: io::Result<TcpInfo>, when: &str) {
+    pub fn tcp_info(&self, fd: i32, result: io::Result<TcpInfo>, when: &str) -> io::Result<()> {
         let info = match result {
             Ok(i) => i,
             Err(e) => {
-                self.call(
+                return self.call(
                     "getsockopt",
                     &format!("{fd}, IPPROTO_TCP, TCP_INFO"),
                     &format!("-1 {e}"),
                     "",
                     json!({"error": e.to_string()}),
                 );
-                return;
             }
         };
         if self.json {
-            self.emit_json(
+            return self.emit_json(
                 "tcp_info",
                 json!({
                     "when": when,
@@ -162,7 +171,6 @@ impl Trace {
                     "segs_in": info.segs_in,
                 }),
             );
-            return;
         }
         let opt = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
         let ssthresh = if info.snd_ssthresh >= 0x7fff_ffff {
@@ -176,7 +184,7 @@ impl Trace {
             "0",
             &format!("the kernel's view {when}:"),
             Value::Null,
-        );
+        )?;
         let lines = [
             format!("state {} — {}", info.state, tcp_state_meaning(info.state)),
             format!(
@@ -204,8 +212,9 @@ impl Trace {
             ),
         ];
         for l in lines {
-            self.emit_text(&format!("    {l}"));
+            self.emit_text(&format!("    {l}"))?;
         }
+        Ok(())
     }
 }
 
