@@ -4,91 +4,30 @@
 //! `nobody` (no CAP_NET_RAW), what the socket knows from TCP_INFO and why the rest is
 //! hidden.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::netlab;
+use crate::common::{Listening, Need, ipv6_loopback, netlab, require};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+/// What the tests that need root need it for.
+const ROOT: &str = "CAP_NET_RAW for a packet socket, and setpriv to drop to nobody";
 
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: this test needs root (CAP_NET_RAW for a packet socket, and setpriv \
-                 to drop to nobody); CI runs as root"
-            );
-            return;
-        }
+/// `netlab ws serve --trace` on port 0 of `host`, listening where it says.
+fn ws_server(host: &str) -> Listening {
+    let addr = if host.contains(':') {
+        format!("[{host}]:0")
+    } else {
+        format!("{host}:0")
     };
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--trace", "--addr", &addr]);
+    Listening::start(cmd)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `netlab ws serve --trace` on a free loopback port; killed (and its output kept) at
-/// the end.
-struct Server {
-    child: Option<Child>,
-    addr: String,
-}
-
-impl Server {
-    fn start(host: &str) -> Server {
-        let port = free_port();
-        let addr = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
-        let mut child = netlab()
-            .args(["ws", "serve", "--trace", "--addr", &addr])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(child.try_wait().unwrap().is_none(), "the server exited");
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "nothing on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server {
-            child: Some(child),
-            addr,
-        }
-    }
-
-    /// Stops the server and returns what it printed.
-    fn output(mut self) -> String {
-        let mut child = self.child.take().unwrap();
-        // Let it print the close of the last connection.
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// Stops a server, after letting it print the close of the last connection, and
+/// returns what it printed.
+fn printed(server: Listening) -> String {
+    std::thread::sleep(Duration::from_millis(300));
+    server.output()
 }
 
 /// The numbers of one segment block under a frame's trace line.
@@ -195,8 +134,8 @@ fn check_arithmetic(seg: &Seg, frame_len: u64) {
 
 #[test]
 fn trace_shows_tcp_ip_and_link_under_each_frame_with_consistent_numbers() {
-    need_root!();
-    let server = Server::start("127.0.0.1");
+    require!(Need::Root(ROOT));
+    let server = ws_server("127.0.0.1");
     let port: u16 = server.addr.rsplit(':').next().unwrap().parse().unwrap();
     let out = netlab()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
@@ -205,7 +144,7 @@ fn trace_shows_tcp_ip_and_link_under_each_frame_with_consistent_numbers() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let client = String::from_utf8_lossy(&out.stdout).into_owned();
-    let server_out = server.output();
+    let server_out = printed(server);
     assert!(
         client.starts_with("trace: TCP/IP/link layers from a packet socket on lo"),
         "{client}"
@@ -256,12 +195,9 @@ fn trace_shows_tcp_ip_and_link_under_each_frame_with_consistent_numbers() {
 
 #[test]
 fn trace_over_ipv6_shows_the_ipv6_header() {
-    need_root!();
-    if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("SKIPPED: no IPv6 loopback here");
-        return;
-    }
-    let server = Server::start("::1");
+    require!(Need::Root(ROOT));
+    require!(ipv6_loopback());
+    let server = ws_server("::1");
     let out = netlab()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
         .args(["--send", "hi", "--trace"])
@@ -292,8 +228,8 @@ fn trace_over_ipv6_shows_the_ipv6_header() {
 
 #[test]
 fn without_cap_net_raw_the_trace_shows_tcp_info_and_says_what_it_cannot_see() {
-    need_root!();
-    let server = Server::start("127.0.0.1");
+    require!(Need::Root(ROOT));
+    let server = ws_server("127.0.0.1");
     let out = crate::common::netlab_unprivileged()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
         .args(["--send", "hi", "--trace"])
@@ -347,32 +283,13 @@ fn without_cap_net_raw_the_trace_shows_tcp_info_and_says_what_it_cannot_see() {
     assert!(text.contains("data bytes received: "), "{text}");
 }
 
-/// `netlab socketio serve --trace` on a free loopback port.
-fn sio_server() -> (Server, String) {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = netlab()
-        .args(["socketio", "serve", "--trace", "--addr", &addr])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "nothing on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (
-        Server {
-            child: Some(child),
-            addr: addr.clone(),
-        },
-        addr,
-    )
+/// `netlab socketio serve --trace` on port 0 of 127.0.0.1, listening where it says.
+fn sio_server() -> (Listening, String) {
+    let mut cmd = netlab();
+    cmd.args(["socketio", "serve", "--trace", "--addr", "127.0.0.1:0"]);
+    let server = Listening::start(cmd);
+    let addr = server.addr.clone();
+    (server, addr)
 }
 
 /// The total of the WebSocket layer line in a socketio trace block: `(+6 B, 22 B in all)`.
@@ -387,7 +304,7 @@ fn ws_total(block: &[String]) -> u64 {
 
 #[test]
 fn socketio_trace_goes_from_the_emit_down_to_the_link() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (server, addr) = sio_server();
     let out = netlab()
         .args(["socketio", "connect", &format!("http://{addr}")])
@@ -396,7 +313,7 @@ fn socketio_trace_goes_from_the_emit_down_to_the_link() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let client = String::from_utf8_lossy(&out.stdout).into_owned();
-    let server_out = server.output();
+    let server_out = printed(server);
     let top = |l: &str| !l.starts_with(' ');
     // The emit: Socket.IO `20["chat","hi"]` (15 B) → Engine.IO `420[…]` (16 B) → a masked
     // WebSocket text frame (22 B) → one TCP segment carrying exactly those 22 bytes.
@@ -435,7 +352,7 @@ fn socketio_trace_goes_from_the_emit_down_to_the_link() {
 
 #[test]
 fn socketio_trace_without_cap_net_raw_shows_tcp_info() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (_server, addr) = sio_server();
     let out = crate::common::netlab_unprivileged()
         .args(["socketio", "connect", &format!("http://{addr}")])

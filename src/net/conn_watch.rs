@@ -774,6 +774,11 @@ mod tests {
         use std::io::{Read, Write};
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
+            // In CI a skip is a failure (tests/common.rs, `available`).
+            assert!(
+                std::env::var_os("NETLAB_REQUIRE_ROOT").is_none_or(|v| v != "1"),
+                "needs CAP_NET_RAW (root), and NETLAB_REQUIRE_ROOT=1 says it must run"
+            );
             eprintln!("SKIPPED: needs CAP_NET_RAW (root); CI runs as root");
             return;
         }
