@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod dissect;
 pub mod net;
+pub mod random;
 pub mod render;
 pub mod socketio;
 pub mod tcp;

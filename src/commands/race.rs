@@ -641,12 +641,9 @@ fn race_tcp(
 // The command
 // ---------------------------------------------------------------------------------------
 
+/// A seed for a run without `--seed` (printed, so the run can be repeated).
 fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut d = Dice(t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32));
-    d.next() % 1_000_000
+    crate::random::os_u64() % 1_000_000
 }
 
 pub fn run(args: &RaceArgs, out: &Output) -> Result<()> {

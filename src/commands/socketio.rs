@@ -28,6 +28,7 @@ use crate::net::http::{
     spawn_small, text_response, websocket_upgrade, write_response,
 };
 use crate::net::sockio;
+use crate::random::Rng;
 use crate::render::{Output, Paint};
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
 use crate::socketio::trace::{self, Layer};
@@ -36,7 +37,7 @@ use crate::wire::engineio::{self as eio, Data, ErrorCode, Query};
 use crate::wire::http::{self, Request, Response};
 use crate::wire::socketio as sio;
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
-use crate::ws::{Action, Session, XorShift};
+use crate::ws::{Action, Session};
 
 /// A line on `out` ([`Output::line`]): its `io::Result` is the caller's to pass up.
 macro_rules! say {
@@ -411,7 +412,7 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool, out: &Output) -> R
     let server = Arc::new(Server {
         out: out.clone(),
         shared: Mutex::new(Shared {
-            hub: Hub::new(config, XorShift::from_clock()),
+            hub: Hub::new(config, Rng::os()),
             links: HashMap::new(),
         }),
         tracer: tracer(args.trace, Some(addr), out)?,
@@ -961,7 +962,7 @@ fn websocket(
             ws_writer(wstream, &server, &wsid, rx, conn.as_ref());
         })?
     };
-    let mut session = Session::new(Role::Server, max, XorShift::from_clock());
+    let mut session = Session::new(Role::Server, max, Rng::os());
     let mut actions = session.receive(&leftover);
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_header: Option<FrameHeader> = None;
@@ -1420,7 +1421,7 @@ fn dial_websocket(
 ) -> Result<(TcpStream, Session, Option<ConnAddrs>)> {
     let mut stream = url.dial()?;
     let addrs = ConnAddrs::of(&stream);
-    let mut rng = XorShift::from_clock();
+    let mut rng = Rng::os();
     let up = websocket_upgrade(&mut stream, &url.host_header(), target, &[], rng.nonce())?;
     let leftover = up.leftover;
     if tracer.enabled() {
@@ -1434,7 +1435,8 @@ fn dial_websocket(
     stream.set_read_timeout(None)?;
     let mut reader = stream.try_clone()?;
     thread::spawn(move || {
-        let mut session = Session::new(Role::Client, usize::MAX / 2, XorShift::new(1));
+        // Only reads: it never masks a frame (the writer's session below does).
+        let mut session = Session::new(Role::Client, usize::MAX / 2, Rng::seeded(1));
         let mut last: Option<FrameHeader> = None;
         let mut buf = vec![0u8; 64 * 1024];
         let mut actions = session.receive(&leftover);

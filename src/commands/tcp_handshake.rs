@@ -14,6 +14,7 @@ use crate::cli::{CloseHow, HandshakeArgs, Role};
 use crate::dissect::{Dissector, Meta, Packet};
 use crate::net::raw::{self, RawWire, RstFilter};
 use crate::net::sandbox::{Plan, Sandbox};
+use crate::random::Rng;
 use crate::render::json::write_str;
 use crate::render::{Output, Paint};
 use crate::tcp::packet::{build_packet, parse_packet};
@@ -799,19 +800,6 @@ impl Run<'_> {
     }
 }
 
-/// A number that differs from run to run (ISNs, the client's port), without a
-/// dependency: the clock's nanoseconds, mixed.
-fn entropy() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9e37_79b9);
-    let mut x = t ^ (std::process::id() as u64).rotate_left(32);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^ (x >> 29)
-}
-
 const INTRO: &str = "\
 netlab is the wire. It moved itself into a private network namespace of its own (it
 vanishes when netlab exits) with a TUN device: the Linux kernel owns KERNEL there, and
@@ -843,7 +831,11 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
             24,
         )
     };
-    let rnd = entropy();
+    // ISNs, the client's port and the timestamp offset, each drawn on its own from the
+    // OS's CSPRNG: unpredictable, as a real stack's (RFC 6528).
+    let mut rng = Rng::os();
+    let (my_isn, peer_isn, ts_offset) = (rng.next_u32(), rng.next_u32(), rng.next_u32());
+    let client_port = 40_000 + (rng.next_u32() % 20_000) as u16;
     let listen_port = args.port;
     let target_port = if let Some(t) = args.target {
         t.port()
@@ -853,7 +845,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         listen_port
     };
     let my_port = if args.role == Role::Client {
-        40_000 + (rnd % 20_000) as u16
+        client_port
     } else {
         listen_port
     };
@@ -868,8 +860,6 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
             },
         ),
     };
-    let my_isn = (rnd >> 16) as u32;
-    let peer_isn = (rnd >> 40) as u32 ^ 0x5a5a_5a5a;
 
     // The peer: the kernel in a sandbox, or a simulated netlab endpoint.
     let mut kernel_threads = Vec::new();
@@ -1028,7 +1018,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     match args.role {
         Role::Client => {
             let mut cfg = engine::Config::client(my_port, target_port, my_isn);
-            cfg.ts_clock_offset = (rnd >> 8) as u32;
+            cfg.ts_clock_offset = ts_offset;
             if run.impair.drops.iter().any(|(d, _)| *d == DropSpec::SynAck) {
                 // Both sides start with a 1 s RTO; wait longer for the SYN-ACK (RFC 6298
                 // § 2.1 allowed 3 s), so it is the kernel's timer that fires first.
@@ -1057,8 +1047,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
                 ends.netlab
             ));
             if let Peer::Sim(_) = run.peer {
-                let cfg =
-                    engine::Config::client(40_000 + (rnd % 20_000) as u16, listen_port, peer_isn);
+                let cfg = engine::Config::client(client_port, listen_port, peer_isn);
                 run.ends.peer = SocketAddr::new(kernel_ip, cfg.local_port);
                 let (ep, acts) = Endpoint::connect(cfg, now);
                 run.peer = Peer::Sim(Box::new(ep));

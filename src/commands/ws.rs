@@ -32,10 +32,11 @@ use crate::net::http::{
 };
 use crate::net::poll::{Event, Interest, Poller};
 use crate::net::sockio;
+use crate::random::Rng;
 use crate::render::{Output, Paint};
 use crate::wire::http::{self, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
-use crate::ws::{Action, Session, XorShift, describe};
+use crate::ws::{Action, Session, describe};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -410,7 +411,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         Outlet::Queue { tx, writer, onion }
     };
 
-    let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
+    let mut session = Session::new(Role::Server, server.max_message, Rng::os());
     let mut actions = session.receive(&leftover);
     if let Some(loops) = server.loops.get() {
         // Echo: answer what came with the head here, then let an event loop carry on.
@@ -1169,7 +1170,7 @@ fn connect(args: &WsConnectArgs, out: &Output) -> Result<()> {
     let _ = stream.set_nodelay(true);
     let peer: SocketAddr = stream.peer_addr()?;
     let host = http::host_header(&url.host, url.port, 80);
-    let mut rng = XorShift::from_clock();
+    let mut rng = Rng::os();
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
     let Upgraded {
         agreed,

@@ -30,12 +30,13 @@ use sha1::{Digest, Sha1};
 use super::ws::{describe_close, describe_message, message_frame, trace_line};
 use crate::capture::Writer;
 use crate::cli::WsUpgradeArgs;
+use crate::random::{self, Rng};
 use crate::render::{Output, Paint};
 use crate::tcp::packet::build_packet;
 use crate::wire::http::{self, Request, Response};
 use crate::wire::tcp::{self, flags};
 use crate::wire::websocket::{self as wsw, Frame, FrameView, LengthForm, OpCode, Role, bits};
-use crate::ws::{Action, Session, XorShift};
+use crate::ws::{Action, Session};
 
 /// How long either side waits for the other before giving up.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -177,7 +178,7 @@ pub fn run(args: &WsUpgradeArgs, output: &Output) -> Result<()> {
             check_key(k)?;
             k.clone()
         }
-        None => wsw::client_key(XorShift::from_clock().nonce()),
+        None => wsw::client_key(Rng::os().nonce()),
     };
     // Create the file first: a bad path fails before anything is printed.
     let pcap = match &args.write {
@@ -281,7 +282,7 @@ fn serve(listener: &TcpListener, log: Log, notes: &Sender<String>) -> Result<()>
          Sec-WebSocket-Accept {}",
         hs.accept
     ));
-    let mut session = Session::new(Role::Server, MAX_MESSAGE, XorShift::from_clock());
+    let mut session = Session::new(Role::Server, MAX_MESSAGE, Rng::os());
     let mut actions = session.receive(&buf[head_len..]);
     let mut chunk = vec![0u8; 64 * 1024];
     // Data frames seen since the last complete message.
@@ -509,7 +510,7 @@ fn demo(
     let mut client = Client {
         conn,
         buf,
-        session: Session::new(Role::Client, MAX_MESSAGE, XorShift::from_clock()),
+        session: Session::new(Role::Client, MAX_MESSAGE, Rng::os()),
     };
 
     // 3. Data frames in each length form.
@@ -907,9 +908,8 @@ fn write_pcap(
     records: &[Record],
 ) -> Result<usize> {
     let mut w = Writer::new(BufWriter::new(file), 101)?;
-    let mut rng = XorShift::from_clock();
-    // Next sequence number per side: [client, server].
-    let isn = [rng.next_u64() as u32, rng.next_u64() as u32];
+    // Initial sequence numbers as a real stack picks them: unpredictable.
+    let isn = [random::os_u64() as u32, random::os_u64() as u32];
     let mut next = [isn[0].wrapping_add(1), isn[1].wrapping_add(1)];
     let side = |d: Dir| match d {
         Dir::ToServer => 0,
