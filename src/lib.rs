@@ -13,5 +13,6 @@ pub mod random;
 pub mod render;
 pub mod socketio;
 pub mod tcp;
+pub mod trace;
 pub mod wire;
 pub mod ws;

@@ -3,7 +3,6 @@
 
 pub mod capture;
 pub mod dissect;
-pub mod onion;
 pub mod ports;
 pub mod race;
 pub mod socketio;

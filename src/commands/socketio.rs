@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -29,10 +30,12 @@ use crate::net::http::{
 };
 use crate::net::sockio;
 use crate::random::Rng;
-use crate::render::{Output, Paint};
+use crate::render::{Output, Paint, onion as view};
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
-use crate::socketio::trace::{self, Layer};
+use crate::socketio::trace;
 use crate::socketio::{Config, Hub, Note, Transport};
+use crate::trace::onion::{SocketOnly, Watched};
+use crate::trace::{ConnAddrs, Direction, Layer, LowerLayers, UnitInfo};
 use crate::wire::engineio::{self as eio, Data, ErrorCode, Query};
 use crate::wire::http::{self, Request, Response};
 use crate::wire::socketio as sio;
@@ -69,125 +72,41 @@ pub fn run(cmd: &SocketioCommand, out: &Output) -> Result<()> {
 // Trace: the onion.
 // ---------------------------------------------------------------------------------------
 
-/// Which way a message goes, seen from netlab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// netlab wrote it.
-    Sent,
-    /// netlab read it.
-    Received,
-}
-
-impl Direction {
-    pub fn arrow(self) -> &'static str {
-        match self {
-            Direction::Sent => "→",
-            Direction::Received => "←",
-        }
-    }
-
-    /// The arrow in its direction's colour.
-    fn painted(self, out: &Output) -> String {
-        match self {
-            Direction::Sent => out.paint(Paint::SENT, self.arrow()),
-            Direction::Received => out.paint(Paint::RECEIVED, self.arrow()),
-        }
-    }
-}
-
-/// The two ends of a TCP connection, as netlab's socket sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnAddrs {
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
-    /// The stream's descriptor, for the lower layers to ask the kernel (`TCP_INFO`)
-    /// while the stream is open. Never closed through this copy.
-    pub fd: Option<std::os::fd::RawFd>,
-}
-
-impl ConnAddrs {
-    pub fn of(stream: &TcpStream) -> Option<ConnAddrs> {
-        Some(ConnAddrs {
-            local: stream.local_addr().ok()?,
-            peer: stream.peer_addr().ok()?,
-            fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
-        })
-    }
-}
-
-/// The layers under the carrier (WebSocket frame or HTTP message): TCP, IP, link.
-///
-/// **Hook for the lower layers.** [`Tracer::carried`] calls [`LowerLayers::describe`]
-/// once per WebSocket frame or HTTP message, right after it was written to or read from
-/// the socket, with the connection's addresses, the direction and the number of bytes
-/// that crossed the socket for it (`wire_len`: frame header + payload, or HTTP head +
-/// body). An implementation that watches the loopback interface (AF_PACKET) or asks
-/// the kernel (TCP_INFO) returns the lines to print, one per layer, already indented
-/// by nothing — the tracer indents them. Install it with [`Tracer::with_lower`].
-pub trait LowerLayers: Send + Sync {
-    fn describe(&self, conn: &ConnAddrs, dir: Direction, wire_len: usize) -> Vec<String>;
-}
-
-/// What a socket alone can say: the byte count and the ports.
-pub struct SocketOnly;
-
-impl LowerLayers for SocketOnly {
-    fn describe(&self, conn: &ConnAddrs, dir: Direction, wire_len: usize) -> Vec<String> {
-        let (from, to) = match dir {
-            Direction::Sent => (conn.local, conn.peer),
-            Direction::Received => (conn.peer, conn.local),
-        };
-        vec![format!(
-            "TCP        {wire_len} bytes of the byte stream {from} → {to} (segments, IP and link not watched)"
-        )]
-    }
-}
-
-/// Prints each message at every layer, nested under the call that made it.
+/// `--trace`: each message at every layer, nested under the call that made it
+/// (`render::onion::carried`), with the TCP, IP and link layers from the trace's hook
+/// ([`LowerLayers`]): a packet watch on lo, or `TCP_INFO` without CAP_NET_RAW
+/// ([`Watched`]), or only what a socket knows ([`SocketOnly`]).
 pub struct Tracer {
     enabled: bool,
     out: Output,
-    lower: Box<dyn LowerLayers>,
+    lower: Arc<dyn LowerLayers>,
 }
 
 impl Tracer {
-    pub fn new(enabled: bool, out: &Output) -> Tracer {
-        Tracer {
+    /// `endpoint`: the server's address; the watch starts now, before the connections,
+    /// to see their SYNs. Prints which view of the lower layers the trace shows.
+    fn new(enabled: bool, endpoint: Option<SocketAddr>, out: &Output) -> io::Result<Tracer> {
+        let lower: Arc<dyn LowerLayers> = match endpoint {
+            Some(endpoint) if enabled => {
+                let watched = Watched::start(endpoint, out.style);
+                out.line(watched.banner())?;
+                Arc::new(watched)
+            }
+            _ => Arc::new(SocketOnly),
+        };
+        Ok(Tracer {
             enabled,
             out: out.clone(),
-            lower: Box::new(SocketOnly),
-        }
-    }
-
-    /// Replaces the TCP/IP/link part of the trace (see [`LowerLayers`]).
-    pub fn with_lower(mut self, lower: Box<dyn LowerLayers>) -> Tracer {
-        self.lower = lower;
-        self
+            lower,
+        })
     }
 
     pub fn enabled(&self) -> bool {
         self.enabled
     }
 
-    fn layer_line(&self, l: &Layer) -> String {
-        format!(
-            "{} {}   {}   (+{} B, {} B in all)",
-            self.out.paint(Paint::HEADING, &format!("{:<10}", l.name)),
-            l.shown,
-            l.meaning,
-            l.overhead,
-            l.total
-        )
-    }
-
-    /// `[PEER]` in the actor colour.
-    fn who(&self, conn: Option<&ConnAddrs>) -> String {
-        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-        self.out.paint(Paint::ACTOR, &format!("[{who}]"))
-    }
-
     /// The HTTP request that turned the connection into a WebSocket, and its 101.
-    pub fn upgrade(
+    fn upgrade(
         &self,
         conn: Option<&ConnAddrs>,
         target: &str,
@@ -197,17 +116,21 @@ impl Tracer {
         if !self.enabled {
             return Ok(());
         }
-        let who = self.who(conn);
-        say!(
-            self.out,
-            "{who} HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames"
-        )
+        self.out.print(view::upgraded(
+            conn,
+            target,
+            request_len,
+            response_len,
+            self.out.style,
+        ))
     }
 
-    /// One carrier (a frame, an HTTP message) with the Engine.IO packets inside it.
-    pub fn carried(
+    /// One carrier (a frame, an HTTP message) with the Engine.IO packets inside it, just
+    /// written (`Sent`) or read on the connection whose socket is `sock`.
+    fn carried(
         &self,
         conn: Option<&ConnAddrs>,
+        sock: Option<BorrowedFd<'_>>,
         dir: Direction,
         packets: &[eio::Packet],
         carrier: Layer,
@@ -216,47 +139,44 @@ impl Tracer {
         if !self.enabled {
             return Ok(());
         }
-        let mut out = String::new();
-        let who = self.who(conn);
-        let arrow = dir.painted(&self.out);
-        let wire_len = carrier.total;
-        if packets.is_empty() {
-            out.push_str(&format!("{who} {arrow} (no Engine.IO packet)\n"));
-        }
-        for (i, p) in packets.iter().enumerate() {
-            out.push_str(&format!("{who} {arrow} {}\n", trace::call(p)));
-            for l in trace::upper_layers(p, polling) {
-                out.push_str(&format!("    {}\n", self.layer_line(&l)));
+        let calls: Vec<view::Call> = packets
+            .iter()
+            .map(|p| view::Call {
+                call: trace::call(p),
+                layers: trace::upper_layers(p, polling),
+            })
+            .collect();
+        let below = match conn {
+            Some(c) => {
+                let unit = UnitInfo {
+                    name: if carrier.name == "WebSocket" {
+                        "WebSocket frame"
+                    } else {
+                        "HTTP message"
+                    },
+                    len: carrier.total,
+                    header_len: carrier.overhead,
+                };
+                self.lower.describe(c, sock, dir, unit)
             }
-            if i + 1 < packets.len() {
-                out.push_str("    (same HTTP body, after \\x1e)\n");
-            }
-        }
-        out.push_str(&format!("    {}\n", self.layer_line(&carrier)));
-        if let Some(c) = conn {
-            for line in self.lower.describe(c, dir, wire_len) {
-                out.push_str(&format!("    {line}\n"));
-            }
-        }
-        self.out.print(out)
+            None => String::new(),
+        };
+        self.out.print(view::carried(
+            conn,
+            dir,
+            &calls,
+            &carrier,
+            &below,
+            self.out.style,
+        ))
     }
-}
 
-/// The tracer every command uses (`serve`, `connect`, `demo`): the one place to install
-/// a [`LowerLayers`] that shows TCP, IP and link. With `--trace`, they come from a
-/// packet watch on lo, or `TCP_INFO` without CAP_NET_RAW (see
-/// [`super::onion::SioLower`]). `endpoint`: the server's address; the watch starts now,
-/// before the connections, to see their SYNs.
-fn tracer(enabled: bool, endpoint: Option<SocketAddr>, out: &Output) -> io::Result<Tracer> {
-    let tracer = Tracer::new(enabled, out);
-    Ok(match endpoint {
-        Some(endpoint) if enabled => {
-            let lower = super::onion::SioLower::new(endpoint);
-            say!(out, "{}", lower.banner())?;
-            tracer.with_lower(Box::new(lower))
+    /// The connection is over: the hook may forget it.
+    fn closed(&self, conn: Option<&ConnAddrs>) {
+        if let Some(c) = conn {
+            self.lower.closed(c);
         }
-        _ => tracer,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -415,7 +335,7 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool, out: &Output) -> R
             hub: Hub::new(config, Rng::os()),
             links: HashMap::new(),
         }),
-        tracer: tracer(args.trace, Some(addr), out)?,
+        tracer: Tracer::new(args.trace, Some(addr), out)?,
         quiet: args.quiet,
         silent,
         limit: ConnLimit::new(args.max_connections),
@@ -573,9 +493,16 @@ fn error_response(code: ErrorCode) -> (Response, Vec<u8>) {
 }
 
 /// One TCP connection: HTTP requests until it closes or becomes a WebSocket.
-fn handle(mut stream: TcpStream, server: &Arc<Server>) -> Result<()> {
-    let _ = stream.set_nodelay(true);
+fn handle(stream: TcpStream, server: &Arc<Server>) -> Result<()> {
     let conn = ConnAddrs::of(&stream);
+    let r = serve_http(stream, server, conn);
+    server.tracer.closed(conn.as_ref());
+    r
+}
+
+/// HTTP requests on one keep-alive connection (see [`handle`]).
+fn serve_http(mut stream: TcpStream, server: &Arc<Server>, conn: Option<ConnAddrs>) -> Result<()> {
+    let _ = stream.set_nodelay(true);
     let peer = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
     let mut leftover = Vec::new();
     let mut first = true;
@@ -822,9 +749,14 @@ fn poll(
             body.len(),
             packets.len(),
         );
-        server
-            .tracer
-            .carried(conn, Direction::Sent, &packets, carrier, true)?;
+        server.tracer.carried(
+            conn,
+            Some(stream.as_fd()),
+            Direction::Sent,
+            &packets,
+            carrier,
+            true,
+        )?;
     }
     Ok(Next::KeepAlive)
 }
@@ -890,9 +822,14 @@ fn post(
                     body.len(),
                     packets.len(),
                 );
-                server
-                    .tracer
-                    .carried(conn, Direction::Received, &packets, carrier, true)?;
+                server.tracer.carried(
+                    conn,
+                    Some(stream.as_fd()),
+                    Direction::Received,
+                    &packets,
+                    carrier,
+                    true,
+                )?;
             }
             let mut sh = lock(&server.shared);
             let now = Instant::now();
@@ -994,6 +931,7 @@ fn websocket(
                                 };
                                 printed = server.tracer.carried(
                                     conn,
+                                    Some(stream.as_fd()),
                                     Direction::Received,
                                     std::slice::from_ref(&p),
                                     trace::ws_layer(&h),
@@ -1104,6 +1042,7 @@ fn ws_writer(
         for (p, header) in traced {
             let printed = server.tracer.carried(
                 conn,
+                Some(stream.as_fd()),
                 Direction::Sent,
                 std::slice::from_ref(&p),
                 trace::ws_layer(&header),
@@ -1259,8 +1198,10 @@ impl SioUrl {
 enum Input {
     /// An Engine.IO packet, with the frame header that carried it (WebSocket).
     Packet(eio::Packet, Option<FrameHeader>),
-    /// A polling GET's packets, with the HTTP layer that carried them.
-    Polled(Vec<eio::Packet>, Layer),
+    /// A polling GET's packets, with the HTTP layer that carried them and, with
+    /// `--trace`, the GET connection lent for the kernel's view (a handle of its own,
+    /// dropped once traced).
+    Polled(Vec<eio::Packet>, Layer, Option<TcpStream>),
     /// A WebSocket control frame to write (pong, close echo).
     Control(Frame),
     /// The transport ended.
@@ -1344,6 +1285,7 @@ impl Conn {
                 for (p, h) in sent {
                     self.tracer.carried(
                         self.addrs.as_ref(),
+                        Some(stream.as_fd()),
                         Direction::Sent,
                         std::slice::from_ref(p),
                         trace::ws_layer(&h),
@@ -1367,6 +1309,7 @@ impl Conn {
                 let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
                 self.tracer.carried(
                     addrs.as_ref(),
+                    Some(stream.as_fd()),
                     Direction::Sent,
                     &packets,
                     trace::http_layer(
@@ -1385,6 +1328,14 @@ impl Conn {
         }
     }
 
+    /// The WebSocket's stream, once the connection is one.
+    fn websocket(&self) -> Option<&TcpStream> {
+        match &self.wire {
+            Wire::WebSocket { stream, .. } => Some(stream),
+            Wire::Polling { .. } => None,
+        }
+    }
+
     fn write_frame(&mut self, f: Frame) -> Result<()> {
         if let Wire::WebSocket { stream, .. } = &mut self.wire {
             stream.write_all(&f.encode())?;
@@ -1393,6 +1344,7 @@ impl Conn {
     }
 
     fn shutdown(&mut self) {
+        self.tracer.closed(self.addrs.as_ref());
         match &mut self.wire {
             Wire::WebSocket { stream, session } => {
                 if let Some(f) = session.close(wsw::close_code::NORMAL, "") {
@@ -1532,7 +1484,8 @@ fn open_wire(
         text.len(),
         packets.len(),
     );
-    let _ = tx.send(Input::Polled(packets, layer));
+    let trace = tracer.enabled();
+    let _ = tx.send(Input::Polled(packets, layer, lend(&stream, trace)));
     let paused = Arc::new(AtomicBool::new(false));
     let loop_url = url.clone();
     let loop_sid = sid.clone();
@@ -1559,7 +1512,7 @@ fn open_wire(
                                 text.len(),
                                 p.len(),
                             );
-                            Input::Polled(p, layer)
+                            Input::Polled(p, layer, lend(&stream, trace))
                         }
                         Err(e) => Input::Ended(format!("bad polling payload: {e}")),
                     }
@@ -1572,7 +1525,7 @@ fn open_wire(
                 Err(e) => Input::Ended(format!("polling failed: {e:#}")),
             };
             let end = matches!(input, Input::Ended(_));
-            let closing = matches!(&input, Input::Polled(p, _)
+            let closing = matches!(&input, Input::Polled(p, _, _)
                 if p.iter().any(|p| p.ptype == eio::PacketType::Close));
             if tx.send(input).is_err() || end || closing {
                 return;
@@ -1590,6 +1543,12 @@ fn open_wire(
         tracer,
         probe: None,
     })
+}
+
+/// With `--trace`, a handle of `stream`'s own to lend the tracer (see
+/// [`Input::Polled`]).
+fn lend(stream: &TcpStream, trace: bool) -> Option<TcpStream> {
+    trace.then(|| stream.try_clone().ok()).flatten()
 }
 
 /// A WebSocket being probed for the upgrade (Engine.IO v4 § "Upgrade").
@@ -1631,6 +1590,7 @@ impl Conn {
         probe.stream.write_all(&frame.encode())?;
         self.tracer.carried(
             probe.addrs.as_ref(),
+            Some(probe.stream.as_fd()),
             Direction::Sent,
             std::slice::from_ref(&p),
             trace::ws_layer(&frame.header()),
@@ -1739,7 +1699,7 @@ fn run_client(
         url,
         args.transport,
         tx.clone(),
-        tracer(args.trace, endpoint, out)?,
+        Tracer::new(args.trace, endpoint, out)?,
     )?;
     let mut client = Client::new(&args.namespace, auth);
     if args.ignore_pings {
@@ -1752,8 +1712,8 @@ fn run_client(
         SioTransport::Auto => "polling (upgrading to websocket)",
     };
     let (sent, back) = (
-        Direction::Sent.painted(out),
-        Direction::Received.painted(out),
+        view::arrow(Direction::Sent, out.style),
+        view::arrow(Direction::Received, out.style),
     );
     let mut emitted = false;
     let mut deadline = Instant::now() + HEAD_TIMEOUT;
@@ -1774,6 +1734,7 @@ fn run_client(
                 if let (Some(h), Some(probe)) = (header, &conn.probe) {
                     conn.tracer.carried(
                         probe.addrs.as_ref(),
+                        Some(probe.stream.as_fd()),
                         Direction::Received,
                         std::slice::from_ref(&p),
                         trace::ws_layer(&h),
@@ -1791,6 +1752,7 @@ fn run_client(
                 if let Some(h) = header {
                     conn.tracer.carried(
                         conn.addrs.as_ref(),
+                        conn.websocket().map(|s| s.as_fd()),
                         Direction::Received,
                         std::slice::from_ref(&p),
                         trace::ws_layer(&h),
@@ -1799,9 +1761,10 @@ fn run_client(
                 }
                 client.receive(p, now);
             }
-            Ok(Input::Polled(packets, layer)) => {
+            Ok(Input::Polled(packets, layer, lent)) => {
                 conn.tracer.carried(
                     conn.addrs.as_ref(),
+                    lent.as_ref().map(|s| s.as_fd()),
                     Direction::Received,
                     &packets,
                     layer,

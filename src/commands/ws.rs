@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
-use crate::net::conn_watch::{LoopbackWatch, WhyNot};
+use crate::net::conn_watch::WhyNot;
 use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, Upgraded, linger_close, read_head, refuse_busy,
     spawn_small, text_response, websocket_upgrade, write_response,
@@ -33,10 +32,15 @@ use crate::net::http::{
 use crate::net::poll::{Event, Interest, Poller};
 use crate::net::sockio;
 use crate::random::Rng;
+use crate::render::websocket::{
+    describe, describe_close, describe_message, frame_line as frame_text, trace_line,
+};
 use crate::render::{Output, Paint};
+use crate::trace::onion::Watched;
+use crate::trace::{ConnAddrs, Direction, LowerLayers, UnitInfo};
 use crate::wire::http::{self, Response};
-use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
-use crate::ws::{Action, Session, describe};
+use crate::wire::websocket::{self as wsw, Frame, FrameHeader, OpCode, Role};
+use crate::ws::{Action, Session};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -57,73 +61,84 @@ pub fn run(cmd: &WsCommand, out: &Output) -> Result<()> {
 // Trace lines.
 // ---------------------------------------------------------------------------------------
 
-/// One line for a frame: `→` sent, `←` received.
-pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String {
-    let shown = match h.opcode {
-        OpCode::Text | OpCode::Continuation => {
-            let s = String::from_utf8_lossy(preview);
-            let more = if (preview.len() as u64) < h.payload_len {
-                "…"
-            } else {
-                ""
-            };
-            format!(" {s:?}{more}")
-        }
-        OpCode::Close if !preview.is_empty() => format!(" [{}]", describe(h.opcode, preview)),
-        _ if preview.is_empty() => String::new(),
-        _ => {
-            let hex: Vec<String> = preview
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let more = if (preview.len() as u64) > 16 || (preview.len() as u64) < h.payload_len {
-                " …"
-            } else {
-                ""
-            };
-            format!(" {}{more}", hex.join(" "))
-        }
-    };
-    format!("{arrow} frame {}{shown}", h.summary())
+/// `--trace`: the hook for the layers below each frame, and the connection it is about.
+#[derive(Clone)]
+struct Below {
+    lower: Arc<dyn LowerLayers>,
+    conn: ConnAddrs,
 }
 
-/// Traces the lower layers of a frame just written.
-fn onion_sent(
-    out: &Output,
-    onion: Option<&Mutex<Onion>>,
-    prefix: &str,
-    f: &Frame,
-) -> io::Result<()> {
-    match onion {
-        Some(o) => {
-            let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
-            out.lines(prefix, &text)
-        }
-        None => Ok(()),
+impl Below {
+    /// Starts tracing `stream` after its handshake: `written` bytes went out before the
+    /// first frame, `unparsed` were read but belong to frames not traced yet.
+    fn open(
+        lower: &Arc<dyn LowerLayers>,
+        stream: &TcpStream,
+        written: usize,
+        unparsed: usize,
+    ) -> Option<Below> {
+        let conn = ConnAddrs::of(stream)?;
+        lower.opened(&conn, stream.as_fd(), written as u64, unparsed);
+        Some(Below {
+            lower: Arc::clone(lower),
+            conn,
+        })
     }
-}
 
-/// Traces the lower layers of a frame just read.
-fn onion_received(
-    out: &Output,
-    onion: Option<&Mutex<Onion>>,
-    prefix: &str,
-    h: &FrameHeader,
-) -> io::Result<()> {
-    match onion {
-        Some(o) => {
-            let len = h.header_len() + h.payload_len as usize;
-            let text = lock(o).received(len, h.header_len(), "WebSocket frame");
-            out.lines(prefix, &text)
-        }
-        None => Ok(()),
+    /// Prints, each line after `prefix`, the layers below a frame of `len` bytes (its
+    /// header `header_len`) that just went `dir` on `stream`.
+    fn frame(
+        &self,
+        out: &Output,
+        prefix: &str,
+        stream: &TcpStream,
+        dir: Direction,
+        header_len: usize,
+        len: usize,
+    ) -> io::Result<()> {
+        let unit = UnitInfo {
+            name: "WebSocket frame",
+            len,
+            header_len,
+        };
+        let text = self
+            .lower
+            .describe(&self.conn, Some(stream.as_fd()), dir, unit);
+        out.lines(prefix, &text)
     }
-}
 
-fn trace_frame(arrow: &str, f: &Frame) -> String {
-    let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
-    trace_line(arrow, &f.header(), &f.payload[..end])
+    fn sent(&self, out: &Output, prefix: &str, stream: &TcpStream, f: &Frame) -> io::Result<()> {
+        self.frame(
+            out,
+            prefix,
+            stream,
+            Direction::Sent,
+            f.header().header_len(),
+            f.encoded_len(),
+        )
+    }
+
+    fn received(
+        &self,
+        out: &Output,
+        prefix: &str,
+        stream: &TcpStream,
+        h: &FrameHeader,
+    ) -> io::Result<()> {
+        let len = h.header_len() + h.payload_len as usize;
+        self.frame(
+            out,
+            prefix,
+            stream,
+            Direction::Received,
+            h.header_len(),
+            len,
+        )
+    }
+
+    fn close(&self) {
+        self.lower.closed(&self.conn);
+    }
 }
 
 /// A frame's trace line in its direction's colour.
@@ -143,28 +158,6 @@ fn arrow(out: &Output, sent: bool) -> String {
 /// `[PEER] `: which connection a server line is about.
 fn who(out: &Output, peer: &str) -> String {
     format!("{} ", out.paint(Paint::ACTOR, &format!("[{peer}]")))
-}
-
-pub(crate) fn message_frame(m: &Message) -> Frame {
-    match m {
-        Message::Text(t) => Frame::text(t),
-        Message::Binary(b) => Frame::binary(b.clone()),
-    }
-}
-
-pub(crate) fn describe_message(m: &Message) -> String {
-    match m {
-        Message::Text(t) => describe(OpCode::Text, t.as_bytes()),
-        Message::Binary(b) => describe(OpCode::Binary, b),
-    }
-}
-
-pub(crate) fn describe_close(code: Option<u16>, reason: &str) -> String {
-    match code {
-        Some(c) if reason.is_empty() => format!("close {c} ({})", wsw::close_code_name(c)),
-        Some(c) => format!("close {c} ({}) {reason:?}", wsw::close_code_name(c)),
-        None => "close (no status code: 1005)".to_string(),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -194,14 +187,19 @@ struct Server {
     limit: Arc<ConnLimit>,
     /// Echo mode: the event loops open connections are handed to, round robin.
     loops: OnceLock<Vec<Arc<EchoLoop>>>,
-    /// `--trace`: the packet watch on lo for the lower layers (or why there is none).
-    watch: Option<Result<LoopbackWatch, WhyNot>>,
+    /// `--trace`: the layers below each frame, from a packet watch on lo started before
+    /// the first accept (or `TCP_INFO` without CAP_NET_RAW).
+    lower: Option<Arc<dyn LowerLayers>>,
 }
 
 fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    // Started before the first accept, so it sees every connection's SYN.
+    let watched = args
+        .trace
+        .then(|| Arc::new(Watched::start(addr, out.style)));
     let server = Arc::new(Server {
         out: out.clone(),
         echo: !args.chat,
@@ -218,8 +216,7 @@ fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
         })),
         quiet: args.quiet,
         loops: OnceLock::new(),
-        // Started before the first accept, so it sees every connection's SYN.
-        watch: args.trace.then(|| onion::watch(addr)),
+        lower: watched.clone().map(|w| -> Arc<dyn LowerLayers> { w }),
     });
     // `--trace` keeps a thread per connection: its lower layers follow each write.
     if server.echo && !server.trace {
@@ -245,9 +242,10 @@ fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
     out.line(format_args!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
     ))?;
-    if let Some(w) = &server.watch {
-        out.line(onion::banner(w))?;
+    if let Some(w) = &watched {
+        out.line(w.banner())?;
     }
+
     loop {
         // A connection's thread may have found standard output closed: stop then.
         out.check()?;
@@ -377,14 +375,10 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
     let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
     let accept = hs.accept_response(protocol).to_bytes();
     stream.write_all(&accept)?;
-    let onion = server.watch.as_ref().map(|w| {
-        Arc::new(Mutex::new(Onion::new(
-            &stream,
-            w,
-            accept.len() as u64,
-            leftover.len(),
-        )))
-    });
+    let below = server
+        .lower
+        .as_ref()
+        .and_then(|l| Below::open(l, &stream, accept.len(), leftover.len()));
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
     out.line(format_args!(
         "{at}open: GET {} → 101 (subprotocol: {}{})",
@@ -403,12 +397,19 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
     // connections' threads broadcast too, so a writer thread owns the socket's sending
     // side and everyone queues frames for it.
     let mut outlet = if server.echo {
-        Outlet::Direct { done: false, onion }
+        Outlet::Direct {
+            done: false,
+            below: below.clone(),
+        }
     } else {
         let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server, peer, onion.clone())?;
+        let writer = start_writer(&stream, rx, server, peer, below.clone())?;
         lock(&server.clients).push((id, tx.clone()));
-        Outlet::Queue { tx, writer, onion }
+        Outlet::Queue {
+            tx,
+            writer,
+            below: below.clone(),
+        }
     };
 
     let mut session = Session::new(Role::Server, server.max_message, Rng::os());
@@ -480,21 +481,21 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         let _ = stream.shutdown(Shutdown::Write);
     }
     linger_close(&mut stream);
+    if let Some(b) = &below {
+        b.close();
+    }
     Ok(ended?)
 }
 
 /// Where a connection's outgoing frames go.
 enum Outlet {
     /// Written at once by the connection's own thread (echo mode).
-    Direct {
-        done: bool,
-        onion: Option<Arc<Mutex<Onion>>>,
-    },
+    Direct { done: bool, below: Option<Below> },
     /// Queued for the connection's writer thread (chat mode).
     Queue {
         tx: Sender<Out>,
         writer: thread::JoinHandle<()>,
-        onion: Option<Arc<Mutex<Onion>>>,
+        below: Option<Below>,
     },
     /// Appended to a buffer that an event loop writes when the socket has room.
     Buffered { out: Vec<u8>, done: bool },
@@ -502,9 +503,9 @@ enum Outlet {
 
 impl Outlet {
     /// The lower-layer tracer (`--trace`).
-    fn onion(&self) -> Option<&Mutex<Onion>> {
+    fn below(&self) -> Option<&Below> {
         match self {
-            Outlet::Direct { onion, .. } | Outlet::Queue { onion, .. } => onion.as_deref(),
+            Outlet::Direct { below, .. } | Outlet::Queue { below, .. } => below.as_ref(),
             Outlet::Buffered { .. } => None,
         }
     }
@@ -519,7 +520,7 @@ impl Outlet {
     ) -> io::Result<()> {
         let out = &server.out;
         match self {
-            Outlet::Direct { done, onion } => {
+            Outlet::Direct { done, below } => {
                 if *done {
                     return Ok(());
                 }
@@ -527,14 +528,14 @@ impl Outlet {
                 if server.trace {
                     out.line(format_args!(
                         "{at}{}",
-                        frame_line(out, true, &trace_frame("→", &f))
+                        frame_line(out, true, &frame_text("→", &f))
                     ))?;
                 }
                 // RFC 6455 § 5.5.1: nothing may follow our close frame.
                 let written = (&*stream).write_all(&f.encode()).is_ok();
                 *done = !written || f.opcode == OpCode::Close;
-                if written {
-                    onion_sent(out, onion.as_deref(), &at, &f)?;
+                if written && let Some(b) = below {
+                    b.sent(out, &at, stream, &f)?;
                 }
             }
             Outlet::Queue { tx, .. } => {
@@ -548,7 +549,7 @@ impl Outlet {
                     out.line(format_args!(
                         "{}{}",
                         who(out, peer),
-                        frame_line(out, true, &trace_frame("→", &f))
+                        frame_line(out, true, &frame_text("→", &f))
                     ))?;
                 }
                 f.encode_into(buf);
@@ -758,7 +759,7 @@ fn start_writer(
     rx: mpsc::Receiver<Out>,
     server: &Server,
     peer: &str,
-    onion: Option<Arc<Mutex<Onion>>>,
+    below: Option<Below>,
 ) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
     let at = who(&server.out, peer);
@@ -772,13 +773,16 @@ fn start_writer(
                     if trace && !out.is_closed() {
                         let _ = out.line(format_args!(
                             "{at}{}",
-                            frame_line(&out, true, &trace_frame("→", &f))
+                            frame_line(&out, true, &frame_text("→", &f))
                         ));
                     }
                     // RFC 6455 § 5.5.1: nothing may follow our close frame.
                     let written = wstream.write_all(&f.encode()).is_ok();
-                    if written && !out.is_closed() {
-                        let _ = onion_sent(&out, onion.as_deref(), &at, &f);
+                    if written
+                        && !out.is_closed()
+                        && let Some(b) = &below
+                    {
+                        let _ = b.sent(&out, &at, &wstream, &f);
                     }
                     done = !written || f.opcode == OpCode::Close;
                 }
@@ -818,7 +822,9 @@ fn react(
                         "{at}{}",
                         frame_line(out, false, &trace_line("←", &header, &preview))
                     ))?;
-                    onion_received(out, outlet.onion(), &at, &header)?;
+                    if let Some(b) = outlet.below() {
+                        b.received(out, &at, stream, &header)?;
+                    }
                 }
             }
             Action::Message(m) => {
@@ -830,12 +836,12 @@ fn react(
                     ))?;
                 }
                 if server.echo {
-                    if let Some(f) = session.send(message_frame(&m)) {
+                    if let Some(f) = session.send(m.to_frame()) {
                         outlet.send(stream, f, server, peer)?;
                     }
                 } else {
                     // Server frames are never masked, so one frame serves every client.
-                    let f = message_frame(&m);
+                    let f = m.to_frame();
                     for (_, client) in lock(&server.clients).iter() {
                         let _ = client.send(Out::Frame(f.clone()));
                     }
@@ -1006,7 +1012,7 @@ struct Client {
     session: Session,
     trace: bool,
     /// `--trace`: the lower layers under each frame.
-    onion: Option<Mutex<Onion>>,
+    below: Option<Below>,
     /// Send every received message back (`--echo`).
     echo: bool,
     received: usize,
@@ -1018,12 +1024,14 @@ impl Client {
     fn write(&mut self, frame: Frame, show: bool) -> Result<()> {
         let out = &self.out;
         if self.trace {
-            out.line(frame_line(out, true, &trace_frame("→", &frame)))?;
+            out.line(frame_line(out, true, &frame_text("→", &frame)))?;
         }
         self.stream
             .write_all(&frame.encode())
             .context("cannot write to the connection")?;
-        onion_sent(out, self.onion.as_ref(), "", &frame)?;
+        if let Some(b) = &self.below {
+            b.sent(out, "", &self.stream, &frame)?;
+        }
         if show {
             out.line(format_args!(
                 "{} {}",
@@ -1059,7 +1067,9 @@ impl Client {
                     if self.trace {
                         let out = &self.out;
                         out.line(frame_line(out, false, &trace_line("←", &header, &preview)))?;
-                        onion_received(out, self.onion.as_ref(), "", &header)?;
+                        if let Some(b) = &self.below {
+                            b.received(out, "", &self.stream, &header)?;
+                        }
                     }
                 }
                 Action::Message(m) => {
@@ -1068,7 +1078,7 @@ impl Client {
                     self.out
                         .line(format_args!("{back} {}", describe_message(&m)))?;
                     if self.echo {
-                        self.send(message_frame(&m))?;
+                        self.send(m.to_frame())?;
                     }
                 }
                 Action::Ping(d) => self.out.line(format_args!(
@@ -1151,17 +1161,20 @@ fn connect(args: &WsConnectArgs, out: &Output) -> Result<()> {
     };
     let target = (url.host.trim_matches(['[', ']']), url.port);
     // `--trace`: watch the server's port on lo before connecting, to see the SYNs.
-    let watch = match args.trace {
+    let lower: Option<Arc<dyn LowerLayers>> = match args.trace {
         true => {
             let first = std::net::ToSocketAddrs::to_socket_addrs(&target)
                 .ok()
                 .and_then(|mut a| a.next());
             let w = match first {
-                Some(a) => onion::watch(a),
-                None => Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+                Some(a) => Watched::start(a, out.style),
+                None => Watched::with(
+                    Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+                    out.style,
+                ),
             };
-            out.line(onion::banner(&w))?;
-            Some(w)
+            out.line(w.banner())?;
+            Some(Arc::new(w))
         }
         false => None,
     };
@@ -1217,15 +1230,15 @@ fn connect(args: &WsConnectArgs, out: &Output) -> Result<()> {
     }
     drop(tx);
 
-    let onion = watch
+    let below = lower
         .as_ref()
-        .map(|w| Mutex::new(Onion::new(&stream, w, request_len as u64, leftover.len())));
+        .and_then(|l| Below::open(l, &stream, request_len, leftover.len()));
     let mut client = Client {
         out: out.clone(),
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
-        onion,
+        below,
         echo: args.echo,
         received: 0,
         ended: None,
@@ -1285,6 +1298,9 @@ fn connect(args: &WsConnectArgs, out: &Output) -> Result<()> {
         }
     }
     let _ = client.stream.shutdown(Shutdown::Both);
+    if let Some(b) = &client.below {
+        b.close();
+    }
     client.ended.unwrap_or(Ok(()))
 }
 
@@ -1315,7 +1331,7 @@ mod tests {
     #[test]
     fn trace_line_shows_the_fields() {
         let f = Frame::text("hello").with_mask([1, 2, 3, 4]);
-        let line = trace_frame("→", &f);
+        let line = frame_text("→", &f);
         assert_eq!(
             line,
             "→ frame FIN=1 RSV=000 opcode=0x1 (Text) MASK=1 len=5 (7-bit) key=01020304 \"hello\""

@@ -27,10 +27,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
-use super::ws::{describe_close, describe_message, message_frame, trace_line};
 use crate::capture::Writer;
 use crate::cli::WsUpgradeArgs;
 use crate::random::{self, Rng};
+use crate::render::websocket::{describe_close, describe_message, trace_line};
 use crate::render::{Output, Paint};
 use crate::tcp::packet::build_packet;
 use crate::wire::http::{self, Request, Response};
@@ -304,7 +304,7 @@ fn serve(listener: &TcpListener, log: Log, notes: &Sender<String>) -> Result<()>
                         "{how}: {}; echoing it unmasked",
                         describe_message(&m)
                     ));
-                    if let Some(f) = session.send(message_frame(&m)) {
+                    if let Some(f) = session.send(m.to_frame()) {
                         conn.send(&f.encode())?;
                     }
                 }
@@ -759,7 +759,7 @@ fn explain_frame(out: &mut Printer, dir: Dir, raw: &[u8]) -> Result<()> {
     let v = FrameView::new_checked(raw).context("a frame too short to decode")?;
     let h = v.header();
     let payload = v.payload();
-    let preview = &payload[..payload.len().min(crate::ws::PREVIEW_LEN)];
+    let preview = &payload[..payload.len().min(wsw::PREVIEW_LEN)];
     let title = out.paint(dir.color(), &trace_line(dir.arrow(), &h, preview));
     out.line(&format!("  {title}"))?;
     let header_len = v.header_len();

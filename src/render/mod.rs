@@ -16,6 +16,7 @@ pub mod style;
 pub mod summary;
 pub mod syscall;
 pub mod tree;
+pub mod websocket;
 
 use std::fmt::Write;
 

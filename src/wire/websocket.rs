@@ -91,6 +91,9 @@ pub const MIN_HEADER_LEN: usize = 2;
 pub const MAX_HEADER_LEN: usize = 14;
 /// "All control frames MUST have a payload length of 125 bytes or less" (RFC 6455 § 5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
+/// How many bytes of a frame's payload a trace line shows (the session keeps as many
+/// of each received frame for it).
+pub const PREVIEW_LEN: usize = 32;
 /// The GUID the server appends to the client's key before hashing (RFC 6455 § 1.3).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The protocol version of RFC 6455, sent in `Sec-WebSocket-Version`.
@@ -1645,6 +1648,16 @@ impl Utf8Validator {
 pub enum Message {
     Text(String),
     Binary(Vec<u8>),
+}
+
+impl Message {
+    /// The message as one unfragmented, unmasked frame (an echo, a broadcast).
+    pub fn to_frame(&self) -> Frame {
+        match self {
+            Message::Text(t) => Frame::text(t),
+            Message::Binary(b) => Frame::binary(b.clone()),
+        }
+    }
 }
 
 /// What the frames received so far amount to.

@@ -22,12 +22,11 @@ pub mod fuzz;
 
 use crate::random::Rng;
 use crate::wire::websocket::{
-    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, OpCode, Role, Rules,
-    close_code,
+    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, Role, Rules, close_code,
 };
 
 /// How much of each frame's payload [`Action::Received`] keeps for a trace line.
-pub const PREVIEW_LEN: usize = 32;
+pub use crate::wire::websocket::PREVIEW_LEN;
 
 /// Where the closing handshake stands (RFC 6455 § 7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,40 +319,10 @@ fn apply_mask_at(data: &mut [u8], key: [u8; 4], offset: u64) {
     ws::apply_mask(data, key, (offset % 4) as usize);
 }
 
-/// A short, printable description of a message: `text "hello"` or `binary 5 bytes`.
-pub fn describe(opcode: OpCode, payload: &[u8]) -> String {
-    match opcode {
-        OpCode::Text => {
-            let text = String::from_utf8_lossy(payload);
-            if text.chars().count() <= 200 {
-                format!("text {text:?}")
-            } else {
-                let head: String = text.chars().take(60).collect();
-                format!("text {head:?}… ({} bytes)", payload.len())
-            }
-        }
-        OpCode::Binary => format!("binary {} bytes", payload.len()),
-        OpCode::Ping => format!("ping {} bytes", payload.len()),
-        OpCode::Pong => format!("pong {} bytes", payload.len()),
-        OpCode::Close => match ws::parse_close(payload) {
-            Ok(Some((code, reason))) => format!(
-                "close {code} ({}){}",
-                ws::close_code_name(code),
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {reason:?}")
-                }
-            ),
-            _ => "close (no status)".to_string(),
-        },
-        other => format!("{} {} bytes", other.name(), payload.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::websocket::OpCode;
 
     fn pair() -> (Session, Session) {
         (
@@ -512,11 +481,5 @@ mod tests {
             })
         ));
         assert_eq!(s.eof(), None);
-    }
-
-    #[test]
-    fn describe_messages() {
-        assert_eq!(describe(OpCode::Text, b"hello"), "text \"hello\"");
-        assert_eq!(describe(OpCode::Binary, &[0; 123]), "binary 123 bytes");
     }
 }
