@@ -387,3 +387,87 @@ fn socketio_trace_without_cap_net_raw_shows_tcp_info() {
         "the kernel counted the frame's 22 bytes: {kernel}"
     );
 }
+
+/// The trace's model and renderer serve a captured packet too (what a later
+/// `netlab dissect --onion N` draws): frame 8 of captures/websocket.pcap, a masked text
+/// frame from the client (`netlab ws connect` to port 8080, see captures/README.md),
+/// as one unit over its one TCP segment.
+#[test]
+fn a_captured_packet_draws_with_the_trace_model_and_renderer() {
+    use netlab::dissect::{Dissector, Meta, Packet, Proto};
+    use netlab::render::{Style, onion};
+    use netlab::trace::Direction;
+    use netlab::trace::model::{SegmentView, Unit};
+
+    let bytes = std::fs::read(crate::common::root().join("captures/websocket.pcap")).unwrap();
+    // One dissector for frames 1 to 8: it follows the stream to the upgrade.
+    let mut r = netlab::capture::Reader::new(&bytes[..]).unwrap();
+    let mut dissector = Dissector::new();
+    let mut pkt = Packet::default();
+    for number in 1..=8 {
+        let rec = r.next_record().unwrap().expect("frame 8");
+        let meta = Meta {
+            number,
+            ts_sec: rec.ts_sec,
+            ts_nsec: rec.ts_nsec,
+            len: rec.len,
+            interface: rec.interface,
+            linktype: rec.linktype,
+        };
+        dissector.dissect(meta, rec.data, &mut pkt);
+    }
+    let ws = pkt
+        .layers
+        .iter()
+        .find(|l| l.proto == Proto::WebSocket)
+        .expect("a WebSocket layer");
+    let frame = &pkt.data[ws.range.start..];
+    let (header, header_len) = netlab::wire::websocket::parse_header(frame)
+        .unwrap()
+        .unwrap();
+    let len = header_len as u64 + header.payload_len;
+    assert_eq!(len, 11, "77 B on the wire less 66 B of headers");
+    // Relative sequence number 154: the stream's bytes 153.. (0 = the first after the SYN).
+    let seq = match pkt.field("tcp.seq").map(|f| &f.value) {
+        Some(netlab::dissect::Value::Uint(s)) => *s,
+        other => panic!("tcp.seq: {other:?}"),
+    };
+    let stream = seq - 1..seq - 1 + len;
+    let unit = Unit {
+        dir: Direction::Sent,
+        stream: stream.clone(),
+        header_len,
+        name: "WebSocket frame",
+        explain: false,
+        position_known: true,
+    };
+    let seg = SegmentView {
+        pkt: &pkt,
+        number: 8,
+        stream,
+        retransmission: false,
+        rel_us: None,
+    };
+    let text = onion::segments(&unit, &[seg], Style::PLAIN);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("    └─ TCP segment #8 53862 → 8080 [PSH, ACK] seq 154 (raw "),
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "       its data: all 11 bytes are the WebSocket frame"
+    );
+    assert!(
+        text.contains("└─ IPv4 127.0.0.1 → 127.0.0.1 TTL 64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("= 77 B on the wire = 11 B of TCP data + 66 B of TCP/IP/link headers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the WebSocket frame itself: 11 B = 6 B of header + 5 B of payload"),
+        "{text}"
+    );
+}
