@@ -1133,3 +1133,67 @@ mod tests {
         }
     }
 }
+
+/// Real bytes: frames of `captures/websocket.pcap` (`netlab ws connect` to Python's
+/// websockets server on 127.0.0.1:8080, see captures/README.md), each the TCP payload
+/// after 66 bytes of Ethernet, IPv4 and TCP.
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    /// Frame 8: the client's masked text "hello" (key 71 71 3f 01).
+    const CLIENT_TEXT: [u8; 11] = [
+        0x81, 0x85, 0x71, 0x71, 0x3f, 0x01, 0x19, 0x14, 0x53, 0x6d, 0x1e,
+    ];
+    /// Frame 12: the server's echo, unmasked.
+    const SERVER_TEXT: [u8; 7] = [0x81, 0x05, b'h', b'e', b'l', b'l', b'o'];
+    /// Frame 16: the client's close, masked, code 1000.
+    const CLIENT_CLOSE: [u8; 8] = [0x88, 0x82, 0xa1, 0x9c, 0x40, 0xd9, 0xa2, 0x74];
+
+    #[test]
+    fn a_masked_text_frame_from_the_client() {
+        let (h, n) = parse_header(&CLIENT_TEXT).unwrap().unwrap();
+        assert_eq!((h.fin, h.rsv, h.opcode, n), (true, 0, OpCode::Text, 6));
+        assert_eq!(
+            (h.masking_key, h.payload_len),
+            (Some([0x71, 0x71, 0x3f, 0x01]), 5)
+        );
+        assert!(h.validate(&Rules::from_client()).is_ok());
+        let mut payload = CLIENT_TEXT[n..].to_vec();
+        apply_mask(&mut payload, h.masking_key.unwrap(), 0);
+        assert_eq!(payload, b"hello");
+        let (f, used) = Frame::decode(&CLIENT_TEXT).unwrap().unwrap();
+        assert_eq!((f.payload.as_slice(), used), (&b"hello"[..], 11));
+        assert_eq!(
+            Frame::text("hello")
+                .with_mask([0x71, 0x71, 0x3f, 0x01])
+                .encode(),
+            CLIENT_TEXT
+        );
+        for k in 0..CLIENT_TEXT.len() {
+            assert!(
+                Frame::decode(&CLIENT_TEXT[..k]).unwrap().is_none(),
+                "{k} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_servers_echo_and_the_clients_close() {
+        let (h, n) = parse_header(&SERVER_TEXT).unwrap().unwrap();
+        assert_eq!((h.masking_key, h.payload_len, n), (None, 5, 2));
+        assert!(h.validate(&Rules::from_server()).is_ok());
+        assert_eq!(
+            h.validate(&Rules::from_client()),
+            Err(FrameError::UnmaskedFromClient),
+            "a server's frame is never masked"
+        );
+        assert_eq!(Frame::text("hello").encode(), SERVER_TEXT);
+        let (close, _) = Frame::decode(&CLIENT_CLOSE).unwrap().unwrap();
+        assert_eq!(close.opcode, OpCode::Close);
+        assert_eq!(
+            parse_close(&close.payload),
+            Ok(Some((close_code::NORMAL, "")))
+        );
+    }
+}

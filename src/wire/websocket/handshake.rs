@@ -767,3 +767,37 @@ mod tests {
         assert_eq!(check(&r).unwrap().extensions.len(), 1);
     }
 }
+
+/// Real bytes: the opening handshake of `captures/websocket.pcap` (`netlab ws connect`
+/// against Python's websockets server, see captures/README.md): frame 4's Upgrade
+/// request and frame 6's 101, each the TCP payload after 66 bytes of headers.
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: 7p1rAe62qJsBkrm0Z8Xvhw==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: T0GAwAqlLxvtVLUuXrEbTYoug3A=\r\n\r\n";
+
+    #[test]
+    fn a_real_upgrade_and_its_101() {
+        let (req, _) = http::parse_request(REQUEST).unwrap().unwrap();
+        let hs = validate_client_request(&req).unwrap();
+        assert_eq!(
+            (hs.target.as_str(), hs.host.as_str()),
+            ("/", "127.0.0.1:8080")
+        );
+        assert_eq!(hs.key, "7p1rAe62qJsBkrm0Z8Xvhw==");
+        assert!(hs.protocols.is_empty() && hs.extensions.is_empty() && hs.origin.is_none());
+        // The server's Sec-WebSocket-Accept is the SHA-1 of the key and the GUID.
+        assert_eq!(hs.accept, "T0GAwAqlLxvtVLUuXrEbTYoug3A=");
+        assert_eq!(accept_key(&hs.key), hs.accept);
+        let (resp, _) = http::parse_response(RESPONSE).unwrap().unwrap();
+        assert_eq!(resp.status, 101);
+        let agreed = validate_server_response(&resp, &hs.key, &[], &[]).unwrap();
+        assert_eq!(agreed.protocol, None);
+        // Netlab's own 101 for that request is the same bytes.
+        assert_eq!(hs.accept_response(None).to_bytes(), RESPONSE);
+        // The same response does not fit another key.
+        assert!(validate_server_response(&resp, "dGhlIHNhbXBsZSBub25jZQ==", &[], &[]).is_err());
+    }
+}
