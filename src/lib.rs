@@ -1,8 +1,10 @@
 //! netlab: watch the layers of computer networks.
 //!
-//! Layering (a module never imports one above it):
-//! `wire` (pure codecs) → `capture` (pcap I/O) / `dissect` (frames → layered model) →
-//! `render` (model → text/JSON) → `commands` (one per subcommand) → `cli`/`main`.
+//! Layering (a module never imports one above it; `tests/layers.rs` holds the rules):
+//! `wire` (pure codecs), `random`, `trace` (the trace's hook) → `capture` (pcap I/O) /
+//! `dissect` (frames → layered model) → `tcp`, `ws`, `socketio` (I/O-free engines) →
+//! `render` (model → text/JSON) → `net` (the I/O) → `trace::onion` (the trace's
+//! implementation) → `commands` (one per subcommand) → `cli`/`main`.
 
 pub mod capture;
 pub mod cli;
