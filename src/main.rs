@@ -49,10 +49,8 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
             commands::race::run(&args, out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Capture(args) => {
-            commands::capture::run(&args, out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        // With `-- CMD`, CMD's exit status.
+        Command::Capture(args) => commands::capture::run(&args, out),
         Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics on a failed write.
             let mut script = Vec::new();

@@ -6,6 +6,8 @@
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
 //! - `pipes`: a closed standard output ends every subcommand quietly with 0.
+//! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
+//!   namespace; nothing left behind.
 
 mod autobahn;
 mod autobahn_client;
@@ -24,5 +26,6 @@ mod pipes;
 mod race;
 mod socketio;
 mod sockets;
+mod userns;
 mod ws;
 mod ws_upgrade;

@@ -28,6 +28,7 @@ use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
     spawn_small, text_response, websocket_upgrade, write_response,
 };
+use crate::net::sandbox::{self, Identity};
 use crate::net::sockio;
 use crate::random::Rng;
 use crate::render::{Output, Paint, onion as view};
@@ -396,6 +397,18 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
 /// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
 /// client's `--trace` shows one emit and its ack at every layer.
 fn demo(args: &SioDemoArgs, out: &Output) -> Result<()> {
+    // First, while netlab has one thread: a private namespace with only lo, where the
+    // packet watch needs no privilege on the host (a user namespace makes it ours).
+    let private = match sandbox::private_lo(Identity::Caller) {
+        Ok(_) => true,
+        Err(e) => {
+            out.status(format_args!(
+                "netlab: note: {}; the demo runs on this machine's lo instead",
+                e.explain("socketio demo", false)
+            ));
+            false
+        }
+    };
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
     let addr = listener.local_addr()?;
     let serve_args = SioServeArgs {
@@ -414,7 +427,12 @@ fn demo(args: &SioDemoArgs, out: &Output) -> Result<()> {
         .spawn(move || accept_loop(&listener, &server))?;
     say!(
         out,
-        "netlab socketio demo: netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
+        "netlab socketio demo: {}netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
+        if private {
+            "in a private network namespace (only lo; it vanishes with netlab), "
+        } else {
+            ""
+        },
         match args.transport {
             SioTransport::Websocket => "a WebSocket",
             SioTransport::Polling => "HTTP long-polling",

@@ -105,7 +105,9 @@ impl Paint {
     pub const MAGENTA: Paint = Paint::new("35");
     pub const CYAN: Paint = Paint::new("36");
     pub const BRIGHT_RED: Paint = Paint::new("91");
+    pub const BRIGHT_GREEN: Paint = Paint::new("92");
     pub const BRIGHT_YELLOW: Paint = Paint::new("93");
+    pub const BRIGHT_BLUE: Paint = Paint::new("94");
     pub const BRIGHT_MAGENTA: Paint = Paint::new("95");
     pub const BRIGHT_CYAN: Paint = Paint::new("96");
 
