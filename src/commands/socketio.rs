@@ -908,13 +908,18 @@ fn websocket(
         server.flush(&mut sh)?;
         sid
     };
+    // Set once the session engine queued its own close frame (the peer broke the
+    // protocol, or closed): a wake-up still queued before it must not turn the hub's
+    // session end (which follows) into a second, earlier close frame.
+    let closing = Arc::new(AtomicBool::new(false));
     let writer = {
         let wstream = stream.try_clone()?;
         let wsid = sid.clone();
         let conn = conn.copied();
         let server = Arc::clone(server);
+        let closing = Arc::clone(&closing);
         spawn_small(move || {
-            ws_writer(wstream, &server, &wsid, rx, conn.as_ref());
+            ws_writer(wstream, &server, &wsid, rx, conn.as_ref(), &closing);
         })?
     };
     let mut session = Session::new(Role::Server, max, Rng::os());
@@ -928,6 +933,9 @@ fn websocket(
         for a in actions.drain(..) {
             match a {
                 Action::Send(f) => {
+                    if f.opcode == OpCode::Close {
+                        closing.store(true, Ordering::SeqCst);
+                    }
                     let _ = tx.send(WsOut::Frame(f));
                 }
                 Action::Received { header, .. } => last_header = Some(header),
@@ -1016,6 +1024,7 @@ fn ws_writer(
     sid: &str,
     rx: mpsc::Receiver<WsOut>,
     conn: Option<&ConnAddrs>,
+    closing: &AtomicBool,
 ) {
     let mut done = false;
     let mut out = Vec::new();
@@ -1036,6 +1045,8 @@ fn ws_writer(
                 f.encode_into(&mut out);
                 done = f.opcode == OpCode::Close;
             }
+            // The engine's close frame is on its way: it is the last word.
+            WsOut::Wake if closing.load(Ordering::SeqCst) => {}
             WsOut::Wake => {
                 let taken = lock(&server.shared).hub.take(sid, Transport::WebSocket);
                 for p in &taken.packets {
