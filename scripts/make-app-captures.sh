@@ -441,13 +441,16 @@ sio_install() {
 }
 
 cap_socketio() { # ws | polling
-    local mode=$1 name="socketio-$1"
+    local mode=$1 name="socketio-$1" delay=0
+    # polling: the server holds the WebSocket upgrade request 400 ms, so that the
+    # first messages travel over long-polling
+    [[ $mode == polling ]] && delay=400
     log "$name.pcap"
     sio_install
     local logf="$WORK/$name-server.log"
     : >"$logf"
     NODE_PATH="$WORK/sio/node_modules" ip netns exec "$NSB" node "$SIO_PEER" server "$B4" "$SIO_PORT" \
-        "$WORK/$name.server.json" >"$logf" 2>&1 &
+        "$WORK/$name.server.json" "$delay" >"$logf" 2>&1 &
     BG=$!
     PIDS+=("$BG")
     wait_for "$logf" listening
@@ -460,6 +463,19 @@ cap_socketio() { # ws | polling
     wait "$BG" || true
     NODE_PATH="$WORK/sio/node_modules" node "$SIO_PEER" merge "$name.pcap" "$SIO_PORT" "$mode" \
         "$WORK/$name.server.json" "$WORK/$name.clients.json" >"$WORK/$name.log.json"
+    # every Engine.IO packet on a WebSocket is one data frame: the log and the
+    # capture must hold the same number
+    local frames logged
+    frames=$(tshark -n -r "$WORK/$name.pcap" -d "tcp.port==$SIO_PORT,http" \
+        -Y 'websocket.opcode==1 || websocket.opcode==2' 2>/dev/null | wc -l)
+    logged=$(node -e 'const l = JSON.parse(require("fs").readFileSync(process.argv[1]));
+        console.log(l.packets.filter((p) => p.peer === "server" && p.transport === "websocket").length)' \
+        "$WORK/$name.log.json")
+    if [[ $frames != "$logged" ]]; then
+        echo "$name: $frames WebSocket data frames in the capture, $logged in the server's log" >&2
+        exit 1
+    fi
+    echo "   $frames WebSocket data frames = $logged Engine.IO packets logged by the server"
     FILES+=("$name.pcap")
     EXTRA+=("$name.log.json")
 }
