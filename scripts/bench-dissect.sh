@@ -26,6 +26,7 @@
 # The capture is generated once by scripts/gen-bench-pcap.py and cached under
 # target/bench/ (keyed by packet count and generator checksum).  It contains
 # documentation addresses only; nothing is sent on any network.
+# NETLAB_BIN=PATH times that netlab binary instead of target/release/netlab.
 # Times are wall-clock seconds and peak RSS from /usr/bin/time -f '%e %M';
 # output of every tool goes to /dev/null.
 set -euo pipefail
@@ -81,7 +82,7 @@ LOG=$BENCH/bench-stderr.log
 
 # ---------------------------------------------------------------------------
 section "cargo build --release"
-NETLAB=target/release/netlab
+NETLAB=${NETLAB_BIN:-target/release/netlab}   # NETLAB_BIN: time another build
 if ! cargo build --release; then
     echo "    WARNING: build failed; netlab rows will show FAILED" >&2
 fi

@@ -124,8 +124,8 @@ stop() {
 }
 
 wait_for() { # FILE PATTERN
-    local i
-    for i in $(seq 400); do
+    local _
+    for _ in $(seq 400); do
         grep -q "$2" "$1" 2>/dev/null && return 0
         sleep 0.05
     done
@@ -135,9 +135,9 @@ wait_for() { # FILE PATTERN
 }
 
 wait_listen() { # NS tcp|udp PORT
-    local i flag=-Hltn
+    local _ flag=-Hltn
     [[ $2 == udp ]] && flag=-Hlun
-    for i in $(seq 400); do
+    for _ in $(seq 400); do
         [[ -n "$(ip netns exec "$1" ss $flag "sport = :$3")" ]] && return 0
         sleep 0.05
     done
@@ -227,7 +227,7 @@ cap_dns() {
         --cname=www.netlab.test,netlab.test \
         --mx-host=netlab.test,mail.netlab.test,10 \
         --mx-host=netlab.test,backup-mail.netlab.test,20 \
-        --txt-record=netlab.test,"v=spf1 ip4:10.99.0.25 -all","netlab: a course that lets you watch the layers","third string" \
+        "--txt-record=netlab.test,v=spf1 ip4:10.99.0.25 -all,netlab: a course that lets you watch the layers,third string" \
         --srv-host=_sip._udp.netlab.test,sip.netlab.test,5060,10,60 \
         --srv-host=_sip._udp.netlab.test,sip.netlab.test,5070,20,40
     wait_listen "$NSB" udp 53

@@ -24,7 +24,6 @@ Subcommands:
 """
 
 import heapq
-import os
 import random
 import select
 import socket
