@@ -463,19 +463,30 @@ cap_socketio() { # ws | polling
     wait "$BG" || true
     NODE_PATH="$WORK/sio/node_modules" node "$SIO_PEER" merge "$name.pcap" "$SIO_PORT" "$mode" \
         "$WORK/$name.server.json" "$WORK/$name.clients.json" >"$WORK/$name.log.json"
-    # every Engine.IO packet on a WebSocket is one data frame: the log and the
-    # capture must hold the same number
-    local frames logged
-    frames=$(tshark -n -r "$WORK/$name.pcap" -d "tcp.port==$SIO_PORT,http" \
-        -Y 'websocket.opcode==1 || websocket.opcode==2' 2>/dev/null | wc -l)
-    logged=$(node -e 'const l = JSON.parse(require("fs").readFileSync(process.argv[1]));
-        console.log(l.packets.filter((p) => p.peer === "server" && p.transport === "websocket").length)' \
-        "$WORK/$name.log.json")
-    if [[ $frames != "$logged" ]]; then
-        echo "$name: $frames WebSocket data frames in the capture, $logged in the server's log" >&2
-        exit 1
-    fi
-    echo "   $frames WebSocket data frames = $logged Engine.IO packets logged by the server"
+    # every Engine.IO packet on a WebSocket is one data frame: per TCP connection
+    # and direction, the frames' text (as tshark reads it, decoded as HTTP) must
+    # be the Engine.IO packets the server logged, in the same order
+    tshark -n -r "$WORK/$name.pcap" -d "tcp.port==$SIO_PORT,http" \
+        -Y 'websocket.opcode==1 || websocket.opcode==2' -T fields -E separator='|' \
+        -e tcp.srcport -e tcp.dstport -e websocket.opcode -e text 2>/dev/null >"$WORK/$name.frames"
+    "$PY" - "$WORK/$name.log.json" "$WORK/$name.frames" "$SIO_PORT" <<'EOF'
+import json, sys
+log, frames, port = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+wire, logged = {}, {}
+for line in open(frames):
+    sp, dp, op, text = line.rstrip("\n").split("|", 3)
+    key = (dp, "send") if sp == port else (sp, "recv")
+    wire.setdefault(key, []).append(text.split("Timestamps,", 1)[-1] if op == "1" else "<binary>")
+for p in log["packets"]:
+    if p["peer"] == "server" and p["transport"] == "websocket":
+        e = p["engineio"]
+        s = "<binary>" if "binary_base64" in e else str(e["type"]) + e.get("data", "")
+        logged.setdefault((str(p["tcp_client_port"]), p["dir"]), []).append(s)
+if wire != logged:
+    sys.exit("WebSocket frames and the server's log differ")
+print("   %d WebSocket data frames = the server's log, connection by connection"
+      % sum(map(len, wire.values())))
+EOF
     FILES+=("$name.pcap")
     EXTRA+=("$name.log.json")
 }
