@@ -6,6 +6,7 @@
 
 pub mod bulk;
 pub mod conn_watch;
+pub mod explain;
 pub mod guest;
 pub mod http;
 pub mod poll;

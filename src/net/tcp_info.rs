@@ -68,63 +68,7 @@ struct RawTcpInfo {
     snd_wnd: u32,
 }
 
-/// What `TCP_INFO` says about one connection. Times are microseconds, sizes bytes,
-/// the congestion window is in segments (as the kernel counts it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpInfo {
-    /// The RFC 9293 state the kernel's connection is in (`ESTABLISHED`, `TIME-WAIT` …).
-    pub state: &'static str,
-    /// Smoothed round-trip time (SRTT, RFC 6298), µs.
-    pub rtt_us: u32,
-    /// Round-trip time variation (RTTVAR), µs.
-    pub rttvar_us: u32,
-    /// Current retransmission timeout, µs.
-    pub rto_us: u32,
-    /// Congestion window, in segments of `snd_mss` bytes.
-    pub snd_cwnd: u32,
-    /// Slow-start threshold, segments (a huge value means "still in slow start").
-    pub snd_ssthresh: u32,
-    /// Maximum segment size this side sends.
-    pub snd_mss: u32,
-    /// Largest segment seen from the peer (the kernel's estimate of its MSS).
-    pub rcv_mss: u32,
-    /// Segments sent but not yet acknowledged.
-    pub unacked: u32,
-    /// Retransmitted segments over the connection's life.
-    pub total_retrans: u32,
-    /// Sequence space the peer acknowledged (RFC 4898 `HCThruOctetsAcked`; Linux
-    /// 4.1+): the data bytes plus one for the SYN.
-    pub bytes_acked: Option<u64>,
-    /// Bytes received in order (Linux 4.1+).
-    pub bytes_received: Option<u64>,
-    /// Segments sent / received, retransmissions included (Linux 4.2+).
-    pub segs_out: Option<u32>,
-    pub segs_in: Option<u32>,
-    /// Bytes sent, retransmissions included (Linux 4.19+).
-    pub bytes_sent: Option<u64>,
-    /// Bytes retransmitted (Linux 4.19+).
-    pub bytes_retrans: Option<u64>,
-    /// The congestion-control state machine's state (`tcpi_ca_state`): "open",
-    /// "disorder" (duplicate ACKs seen), "cwr" (cut after an ECN mark or a local
-    /// congestion), "recovery" (fast recovery) or "loss" (after a retransmission timeout).
-    pub ca_state: &'static str,
-    /// The smallest RTT seen, µs (Linux 4.6+): the path's round trip without queueing.
-    pub min_rtt_us: Option<u32>,
-    /// The rate the connection recently delivered data at, bytes per second (Linux 4.9+).
-    pub delivery_rate: Option<u64>,
-}
-
-/// `tcpi_ca_state`'s names (`enum tcp_ca_state` in linux/include/uapi/linux/tcp.h).
-pub fn ca_state_name(v: u8) -> &'static str {
-    match v {
-        0 => "open",
-        1 => "disorder",
-        2 => "cwr",
-        3 => "recovery",
-        4 => "loss",
-        _ => "unknown",
-    }
-}
+pub use crate::wire::procnet::TcpInfo;
 
 /// Reads `TCP_INFO` from a connected (or listening) TCP socket.
 pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
@@ -168,7 +112,7 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
         segs_in: has(end_of!(segs_in)).then_some(raw.segs_in),
         bytes_sent: has(end_of!(bytes_sent)).then_some(raw.bytes_sent),
         bytes_retrans: has(end_of!(bytes_retrans)).then_some(raw.bytes_retrans),
-        ca_state: ca_state_name(raw.ca_state),
+        ca_state: crate::wire::procnet::ca_state_name(raw.ca_state),
         min_rtt_us: has(end_of!(min_rtt)).then_some(raw.min_rtt),
         delivery_rate: has(end_of!(delivery_rate)).then_some(raw.delivery_rate),
     })
