@@ -52,6 +52,16 @@ pub enum Command {
     /// retransmitted, side by side.
     #[command(after_help = RACE_EXAMPLES)]
     Race(RaceArgs),
+    /// The kernel's TCP through a bottleneck netlab runs between two private namespaces:
+    /// its congestion window (slow start, the sawtooth) and RTT (the queue filling) from
+    /// TCP_INFO, charted.
+    #[command(after_help = CONGESTION_EXAMPLES)]
+    Congestion(CongestionArgs),
+    /// Latency TCP adds on purpose: two small writes then a read, with Nagle's algorithm
+    /// and with TCP_NODELAY, through netlab's wire; the delayed ACK shown segment by
+    /// segment.
+    #[command(after_help = NAGLE_EXAMPLES)]
+    Nagle(NagleArgs),
     /// Capture live packets on an interface (lo by default), or those a command
     /// exchanges in a private namespace (`-- CMD`), and explain each one, as `netlab
     /// dissect` does for a file.
@@ -439,6 +449,160 @@ pub struct RaceArgs {
     pub write: Option<PathBuf>,
 
     /// Print the result as one JSON object: {"tcp": {…}, "udp": {…}, "wire": {…}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const CONGESTION_EXAMPLES: &str = "\
+Examples:
+  netlab congestion                          4 MB through 10 Mbit/s, a 100-packet queue, 20 ms each way
+  netlab congestion --cc reno                the classic sawtooth (--cc lists what the kernel offers)
+  netlab congestion --queue 10               a small buffer: more drops, less delay
+  netlab congestion --queue 1000             a huge buffer: few drops, bufferbloat
+  netlab congestion --flows 3                three flows share the link
+  netlab congestion --plot cc.svg            the same charts as an SVG file
+  netlab congestion --json | jq 'select(.event == \"summary\")'
+
+netlab moves into two private, anonymous network namespaces (the receiver in one, the
+senders in the other) and is the wire between them: the sender's direction goes through
+a token bucket at --rate with a drop-tail queue of --queue packets; every packet is
+delayed --delay each way. The queue's drops are congestion losses. The kernel's TCP_INFO
+is sampled every 10 ms. No root needed (a user namespace, as for race).";
+
+const NAGLE_EXAMPLES: &str = "\
+Examples:
+  netlab nagle                               20 rounds, Nagle on and off, 10 ms each way
+  netlab nagle --quickack --cork             also TCP_QUICKACK at the server, TCP_CORK at the client
+  netlab nagle --delay 50ms --rounds 10      a longer path
+  netlab nagle --json | jq .nagle.median_ms
+  netlab nagle -w nagle.pcap && netlab dissect nagle.pcap   the segments as the wire saw them
+
+The client (one private namespace) writes a small header and a small body, then reads
+the reply; the server (another namespace) replies once it has both. With Nagle's
+algorithm the body waits for the header's ACK, which the server delays (about 40 ms on
+Linux) hoping to send it with data. No root needed (a user namespace, as for race).";
+
+/// A size in bytes: `4MB`, `500kB`, `1MiB`, `1000000`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let (num, mult) = [
+        ("gib", 1u64 << 30),
+        ("mib", 1 << 20),
+        ("kib", 1 << 10),
+        ("gb", 1_000_000_000),
+        ("mb", 1_000_000),
+        ("kb", 1_000),
+        ("b", 1),
+    ]
+    .into_iter()
+    .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n.to_string(), m)))
+    .unwrap_or((lower.clone(), 1));
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 && v * mult as f64 <= 1e10 => {
+            Ok((v * mult as f64).round() as u64)
+        }
+        _ => Err(format!(
+            "`{s}` is not a size from 1 byte to 10 GB (e.g. 4MB)"
+        )),
+    }
+}
+
+/// A rate: `10mbit`, `1.5mbit`, `500kbit`.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    crate::wiremodel::parse_rate(s)
+}
+
+#[derive(Debug, Args)]
+pub struct CongestionArgs {
+    /// The bottleneck's rate, in the sender's direction (`10mbit`, `1.5mbit`, `500kbit`).
+    #[arg(long, value_name = "RATE", default_value = "10mbit", value_parser = parse_rate)]
+    pub rate: u64,
+
+    /// How many packets the bottleneck's queue holds; the next one is dropped
+    /// (drop-tail). Large queues add delay instead of drops: bufferbloat.
+    #[arg(long, value_name = "PACKETS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub queue: u32,
+
+    /// Delay every packet by this much, each way (`20ms`).
+    #[arg(long, value_name = "TIME", default_value = "20ms", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+
+    /// Also lose this share of the sender's packets at random (not congestion).
+    #[arg(long, value_name = "PERCENT", default_value = "0%", value_parser = parse_percent)]
+    pub loss: f64,
+
+    /// Bytes each flow sends (`4MB`, `500kB`).
+    #[arg(long, value_name = "SIZE", default_value = "4MB", value_parser = parse_size)]
+    pub bytes: u64,
+
+    /// The kernel's congestion control for the senders (TCP_CONGESTION): cubic, reno,
+    /// bbr … (default: cubic where the kernel has it).
+    #[arg(long, value_name = "NAME")]
+    pub cc: Option<String>,
+
+    /// How many flows send at once, sharing the link.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub flows: u32,
+
+    /// Seed of the wire's dice for --loss (random, and printed, without it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Stop after this many seconds even if a flow has not finished.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Also draw the charts into an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Save every packet the wire delivered to a pcap file (raw IP link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print NDJSON: a `sample` event per TCP_INFO sample, a `drop` event per packet
+    /// the wire dropped, then a `summary`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NagleArgs {
+    /// Delay every packet by this much, each way.
+    #[arg(long, value_name = "TIME", default_value = "10ms", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+
+    /// Request/reply rounds per variant.
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rounds: u32,
+
+    /// Bytes of each of the two writes.
+    #[arg(long, value_name = "BYTES", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub size: u32,
+
+    /// Also run with TCP_QUICKACK set by the server after every read (no delayed ACK).
+    #[arg(long)]
+    pub quickack: bool,
+
+    /// Also run with TCP_CORK at the client (both writes leave as one segment).
+    #[arg(long)]
+    pub cork: bool,
+
+    /// Also draw the per-round latencies into an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Save every packet the wire delivered to a pcap file (raw IP link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print one JSON object: {"nagle": {…}, "nodelay": {…}, …}.
     #[arg(long)]
     pub json: bool,
 }

@@ -288,8 +288,8 @@ pub fn segments(wire: &[Seen], from: Duration, to: Duration) -> Vec<WireSegment>
         .collect()
 }
 
-/// One round explained, line by line: what left, and why then.
-pub fn explain(segs: &[WireSegment], start: Duration, delay: Duration) -> Vec<String> {
+/// One round explained, segment by segment: what left and when, and why then.
+pub fn explain(segs: &[WireSegment], start: Duration, delay: Duration) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut last_client_data: Option<Duration> = None;
     let mut last_server_in: Option<Duration> = None;
@@ -347,7 +347,11 @@ pub fn explain(segs: &[WireSegment], start: Duration, delay: Duration) -> Vec<St
                 ("server → client", why)
             }
         };
-        out.push(format!("{ms:8.1} ms  {arrow}  {what:<10} {why}"));
+        if s.dir == Dir::Forward && s.payload == 0 && data_seen == 0 {
+            // The client's ACK of the previous round's reply.
+            continue;
+        }
+        out.push((format!("{ms:8.1} ms  {arrow}  {what}"), why));
     }
     out
 }
@@ -392,15 +396,19 @@ mod tests {
             payload,
         });
         let lines = explain(&segs, Duration::ZERO, ms(10));
-        assert!(lines[0].contains("first write leaves at once"), "{lines:?}");
+        assert_eq!(lines[0].0, "     0.0 ms  client → server  100 bytes");
         assert!(
-            lines[1].contains("delayed ACK: it waited 40 ms"),
+            lines[0].1.contains("first write leaves at once"),
             "{lines:?}"
         );
         assert!(
-            lines[2].contains("Nagle's algorithm held it back"),
+            lines[1].1.contains("delayed ACK: it waited 40 ms"),
             "{lines:?}"
         );
-        assert!(lines[3].contains("the reply"), "{lines:?}");
+        assert!(
+            lines[2].1.contains("Nagle's algorithm held it back"),
+            "{lines:?}"
+        );
+        assert!(lines[3].1.contains("the reply"), "{lines:?}");
     }
 }

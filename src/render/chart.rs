@@ -181,6 +181,43 @@ impl Panel {
     }
 }
 
+/// `text` broken into lines of at most `width` columns at spaces, each line after the
+/// first starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let len = cur.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if cur.is_empty() {
+            if !lines.is_empty() {
+                cur.push_str(indent);
+            }
+        } else {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// Whether the terminal's locale can show Unicode (braille): `LC_ALL`, `LC_CTYPE` or
+/// `LANG`, the first one set, names UTF-8. Otherwise the charts are plain ASCII.
+pub fn unicode_locale() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .is_some_and(|s| {
+            let s = s.to_ascii_lowercase();
+            s.contains("utf-8") || s.contains("utf8")
+        })
+}
+
 /// A bitmap of dots.
 struct Canvas {
     w: usize,
@@ -414,6 +451,16 @@ mod tests {
                 assert!(body.contains('*') && body.contains('^'));
             }
         }
+    }
+
+    #[test]
+    fn wrap_keeps_to_the_width() {
+        let w = wrap("the quick brown fox jumps over the lazy dog", 15, "  ");
+        assert_eq!(
+            w,
+            ["the quick brown", "  fox jumps", "  over the lazy", "  dog"]
+        );
+        assert!(wrap("", 10, "").is_empty());
     }
 
     #[test]
