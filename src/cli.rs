@@ -114,6 +114,7 @@ Examples:
   netlab tcp-handshake --closed-port                 a SYN to a closed port: RST/ACK
   netlab tcp-handshake --ipv6 -w hs.pcap             the same over IPv6, saved for Wireshark
   netlab tcp-handshake --simulate --drop data        no kernel: netlab talks to itself
+  netlab tcp-handshake --bulk 200kB --drop 20        slow start, a loss, fast recovery
   sudo netlab tcp-handshake --target 127.0.0.1:8000 --suppress-kernel-rst   raw sockets, real stack
 
 The default mode moves netlab into a private, anonymous network namespace with a TUN
@@ -200,6 +201,12 @@ pub struct HandshakeArgs {
     /// Send TEXT once the connection is established (repeatable); the kernel side echoes it.
     #[arg(long, value_name = "TEXT")]
     pub send: Vec<String>,
+
+    /// Once established, send this many bytes (`100kB`, `1MB`) and watch netlab's
+    /// congestion control: cwnd, ssthresh and the bytes in flight with every segment,
+    /// and each change of phase explained. The peer just reads (no echo).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, conflicts_with = "target")]
+    pub bulk: Option<u64>,
 
     /// How netlab closes the connection.
     #[arg(long, value_enum, default_value_t = CloseHow::Fin)]

@@ -121,6 +121,8 @@ struct Script {
     to_send: Vec<String>,
     sent: bool,
     expected: usize,
+    /// `--bulk`: bytes to send once established (the peer does not echo them).
+    bulk: usize,
     received: Vec<u8>,
     close: CloseHow,
     closing: bool,
@@ -154,6 +156,8 @@ struct Run<'a> {
     wire_bytes: u64,
     peer_retransmits: u64,
     last_seq: [Option<u32>; 2],
+    /// The congestion state of the segment being offered, for its trace line.
+    sending_cc: Option<engine::cc::Snapshot>,
 }
 
 impl Run<'_> {
@@ -301,6 +305,17 @@ impl Run<'_> {
             }
             if let (Some(s), Some(a)) = (seq_raw, ack_raw) {
                 j.push_str(&format!("\"seq_raw\":{s},\"ack_raw\":{a},"));
+            }
+            if dir == Dir::Out
+                && let Some(c) = self.sending_cc
+            {
+                j.push_str(&format!(
+                    "\"cwnd\":{},\"ssthresh\":{},\"in_flight\":{},",
+                    c.cwnd,
+                    c.ssthresh_known()
+                        .map_or("null".to_string(), |v| v.to_string()),
+                    c.in_flight
+                ));
             }
             j.push_str("\"summary\":");
             write_str(&mut j, &self.pkt.info);
@@ -470,7 +485,7 @@ impl Run<'_> {
                     let b = build_packet(self.ends.peer, self.ends.netlab, &seg.repr, &seg.payload);
                     self.offer(Dir::In, b);
                 }
-                Action::Deliver(data) => echo.extend_from_slice(&data),
+                Action::Deliver(data) if self.script.bulk == 0 => echo.extend_from_slice(&data),
                 Action::StateChange {
                     to: State::CloseWait,
                     ..
@@ -506,9 +521,15 @@ impl Run<'_> {
                     }
                     let why = seg.why.clone();
                     let b = build_packet(self.ends.netlab, self.ends.peer, &seg.repr, &seg.payload);
+                    self.sending_cc = seg.cc;
                     self.offer(Dir::Out, b);
+                    self.sending_cc = None;
                     if !why.is_empty() {
                         self.say(&format!("{:>12}        └ {why}", ""));
+                    }
+                    // Data leaves only as the congestion window allows: show it.
+                    if let Some(c) = seg.cc.filter(|_| !seg.payload.is_empty()) {
+                        self.say(&format!("{:>12}        └ {c}", ""));
                     }
                 }
                 Action::StateChange { from, to, why } => {
@@ -573,7 +594,41 @@ impl Run<'_> {
                     );
                     self.event(&j);
                 }
-                Action::TimerStopped { .. } | Action::Congestion(_) => {}
+                Action::TimerStopped { .. } => {}
+                Action::Congestion(c) => {
+                    let ss = |v: u32| {
+                        if v == engine::cc::INITIAL_SSTHRESH {
+                            "∞".to_string()
+                        } else {
+                            engine::cc::fmt_bytes(v)
+                        }
+                    };
+                    let line = format!(
+                        "{}   congestion control: {}{}, cwnd {}, ssthresh {} — {}",
+                        Self::ms(now),
+                        c.from.map_or(String::new(), |f| format!("{f} → ")),
+                        self.out.paint(Paint::HEADING, c.to.name()),
+                        engine::cc::fmt_bytes(c.cwnd),
+                        ss(c.ssthresh),
+                        c.why
+                    );
+                    self.say(&line);
+                    let mut j = format!(
+                        "{{\"event\":\"cc\",\"t_ms\":{:.3},\"phase\":\"{}\",\"cwnd\":{},\"ssthresh\":{},\"in_flight\":{},\"why\":",
+                        now.as_secs_f64() * 1000.0,
+                        c.to.name(),
+                        c.cwnd,
+                        if c.ssthresh == engine::cc::INITIAL_SSTHRESH {
+                            "null".to_string()
+                        } else {
+                            c.ssthresh.to_string()
+                        },
+                        c.in_flight
+                    );
+                    write_str(&mut j, &c.why);
+                    j.push('}');
+                    self.event(&j);
+                }
                 Action::Retransmit { seq, attempt, rto } => {
                     self.say(&format!(
                         "{}   ⟳ netlab's retransmission timer expired after {} (RFC 6298): resending seq {seq}, attempt {attempt}; the next timeout doubles",
@@ -636,9 +691,22 @@ impl Run<'_> {
                 self.say(&format!("{}   application → send({t:?})", Self::ms(now)));
                 acts.extend(self.me.send(now, t.as_bytes()));
             }
+            if self.script.bulk > 0 {
+                self.say(&format!(
+                    "{}   application → send({} bytes): they leave as the congestion window allows",
+                    Self::ms(now),
+                    self.script.bulk
+                ));
+                let data: Vec<u8> = (0..self.script.bulk)
+                    .map(|i| b'a' + (i % 26) as u8)
+                    .collect();
+                acts.extend(self.me.send(now, &data));
+            }
             self.my_actions(acts);
         }
-        let echoed = self.script.received.len() >= self.script.expected;
+        // Close once the echo is back and (with --bulk) every byte is acknowledged.
+        let echoed = self.script.received.len() >= self.script.expected
+            && (self.script.bulk == 0 || self.me.send_queue_len() == 0);
         if self.script.sent
             && echoed
             && !self.script.closing
@@ -863,6 +931,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
 
     // The peer: the kernel in a sandbox, or a simulated netlab endpoint.
     let mut kernel_threads = Vec::new();
+    let bulk = args.bulk.is_some();
     let peer = if let Some(target) = args.target {
         if args.role == Role::Server {
             bail!("--target opens the connection: it works with --role client only");
@@ -916,7 +985,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
                     .with_context(|| format!("kernel listener on {kernel_ip}:{listen_port}"))?;
                 kernel_threads.push(std::thread::spawn(move || {
                     if let Ok((s, _)) = l.accept() {
-                        echo(s);
+                        echo(s, bulk);
                     }
                 }));
             }
@@ -927,7 +996,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
                     // Give netlab's endpoint a moment to be listening.
                     std::thread::sleep(Duration::from_millis(100));
                     if let Ok(s) = TcpStream::connect_timeout(&to, Duration::from_secs(20)) {
-                        echo(s);
+                        echo(s, bulk);
                     }
                 }));
             }
@@ -970,6 +1039,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
             to_send: args.send.clone(),
             sent: false,
             expected,
+            bulk: args.bulk.unwrap_or(0) as usize,
             received: Vec::new(),
             close: args.close,
             closing: false,
@@ -983,6 +1053,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         wire_bytes: 0,
         peer_retransmits: 0,
         last_seq: [None, None],
+        sending_cc: None,
     };
     run.dissector.detail = false;
     if !args.json {
@@ -1099,13 +1170,14 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// The kernel side's application: echo everything, close when the peer closes.
-fn echo(mut s: TcpStream) {
+/// The kernel side's application: echo everything (only read, with `--bulk`), close
+/// when the peer closes.
+fn echo(mut s: TcpStream, bulk: bool) {
     use std::io::Read;
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let mut buf = [0u8; 65_536];
     while let Ok(n) = s.read(&mut buf) {
-        if n == 0 || s.write_all(&buf[..n]).is_err() {
+        if n == 0 || (!bulk && s.write_all(&buf[..n]).is_err()) {
             break;
         }
     }
