@@ -20,6 +20,7 @@ use crate::render::{Output, Paint};
 use crate::tcp::packet::{build_packet, parse_packet};
 use crate::tcp::{self as engine, Action, Endpoint, State};
 use crate::wire::tcp::flags;
+use crate::wiremodel::{self, Conditions, Fate, Link, Offer, Rule};
 
 /// Which way a packet travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,18 +78,43 @@ impl DropSpec {
     }
 }
 
-/// The impairments netlab applies as the wire.
-struct Impair {
-    drops: Vec<(DropSpec, bool)>,
-    reorder: bool,
-    reorder_done: bool,
-    delay: Duration,
-    count: u32,
+/// The wire netlab plays: netlab's one wire model ([`crate::wiremodel`]) with a rule
+/// per `--drop` (each hits once), `--reorder` (the first data segment waits for the next
+/// one, at most 500 ms) and `--delay` (plus 5 ms each way on the simulated clock, so that
+/// round trips are visible). Forward is netlab → peer.
+fn wire_model(drops: &[DropSpec], reorder: bool, delay: Duration) -> Link<Vec<u8>> {
+    let mut link = Link::new(
+        Conditions {
+            delay,
+            reorder_hold: Duration::from_millis(500),
+            ..Conditions::default()
+        },
+        0,
+    );
+    for &spec in drops {
+        link.add_rule(Rule::drop_first(move |o: &Offer<'_, Vec<u8>>| {
+            let (f, plen) =
+                parse_packet(o.packet).map_or((0, 0), |p| (p.repr.flags, p.payload.len()));
+            spec.matches(o.index as u32 + 1, f, plen)
+        }));
+    }
+    if reorder {
+        link.add_rule(Rule::reorder_first(|o: &Offer<'_, Vec<u8>>| {
+            parse_packet(o.packet).is_some_and(|p| !p.payload.is_empty())
+        }));
+    }
+    link
+}
+
+fn link_dir(d: Dir) -> wiremodel::Dir {
+    match d {
+        Dir::Out => wiremodel::Dir::Forward,
+        Dir::In => wiremodel::Dir::Backward,
+    }
 }
 
 /// A packet in flight on the wire.
 struct InFlight {
-    due: Duration,
     dir: Dir,
     bytes: Vec<u8>,
 }
@@ -141,9 +167,10 @@ struct Run<'a> {
     me: Endpoint,
     peer: Peer,
     ends: Ends,
-    impair: Impair,
-    held: Option<(Dir, Vec<u8>, Duration)>,
-    flight: Vec<InFlight>,
+    /// The wire between netlab's endpoint and the peer.
+    wire: Link<Vec<u8>>,
+    /// `--drop syn-ack` was asked for.
+    drop_syn_ack: bool,
     dissector: Dissector,
     pkt: Packet,
     pcap: Option<Writer<std::io::BufWriter<std::fs::File>>>,
@@ -207,20 +234,13 @@ impl Run<'_> {
     /// Offers a packet to the wire: it is shown, then dropped, held or scheduled.
     fn offer(&mut self, dir: Dir, bytes: Vec<u8>) {
         let now = self.clock();
-        self.impair.count += 1;
-        let index = self.impair.count;
+        let index = self.wire.offered() as u32 + 1;
         let (f, plen, seq) = match parse_packet(&bytes) {
             Some(p) => (p.repr.flags, p.payload.len(), Some(p.repr.seq_number)),
             None => (0, 0, None),
         };
-        let mut drop = false;
-        for (spec, used) in &mut self.impair.drops {
-            if !*used && spec.matches(index, f, plen) {
-                *used = true;
-                drop = true;
-                break;
-            }
-        }
+        let fate = self.wire.offer(now, link_dir(dir), bytes.clone());
+        let drop = matches!(fate, Fate::Lost(_));
         // A segment from the peer with a sequence number it already used is the peer's
         // retransmission (the kernel's RTO at work).
         let mut retx = false;
@@ -234,32 +254,11 @@ impl Run<'_> {
         self.show(now, index, dir, &bytes, drop, retx);
         if drop {
             self.dropped += 1;
-            return;
-        }
-        // The simulated wire takes 5 ms each way, so that round trips are visible.
-        let latency = if self.virtual_clock {
-            Duration::from_millis(5)
-        } else {
-            Duration::ZERO
-        };
-        let due = now + self.impair.delay + latency;
-        if self.impair.reorder && !self.impair.reorder_done && plen > 0 && self.held.is_none() {
-            self.impair.reorder_done = true;
+        } else if fate == Fate::Held {
             self.say(&format!(
                 "{}   ↺ netlab holds this segment back: it will arrive after the next one",
                 Self::ms(now)
             ));
-            self.held = Some((dir, bytes, now + Duration::from_millis(500)));
-            return;
-        }
-        self.flight.push(InFlight { due, dir, bytes });
-        if self.held.as_ref().is_some_and(|h| h.0 == dir) {
-            let (hdir, hb, _) = self.held.take().expect("held");
-            self.flight.push(InFlight {
-                due: due + Duration::from_micros(1),
-                dir: hdir,
-                bytes: hb,
-            });
         }
     }
 
@@ -734,20 +733,14 @@ impl Run<'_> {
     }
 
     fn finished(&self) -> bool {
-        self.used
-            && self.me.state() == State::Closed
-            && self.flight.is_empty()
-            && self.held.is_none()
+        self.used && self.me.state() == State::Closed && self.wire.is_idle()
     }
 
     fn next_deadline(&self) -> Option<Duration> {
         let mut d: Option<Duration> = self.me.poll_at();
         let mut min = |t: Duration| d = Some(d.map_or(t, |x| x.min(t)));
-        for f in &self.flight {
-            min(f.due);
-        }
-        if let Some((_, _, t)) = &self.held {
-            min(*t);
+        if let Some(t) = self.wire.next_due() {
+            min(t);
         }
         if let Peer::Sim(ep) = &self.peer
             && let Some(t) = ep.poll_at()
@@ -760,18 +753,16 @@ impl Run<'_> {
     fn step(&mut self) -> Result<()> {
         let now = self.clock();
         // Packets due for delivery, in order.
-        self.flight.sort_by_key(|f| f.due);
-        while self.flight.first().is_some_and(|f| f.due <= now) {
-            let f = self.flight.remove(0);
-            self.deliver(f)?;
-        }
-        if self.held.as_ref().is_some_and(|h| h.2 <= now) {
-            let (dir, bytes, _) = self.held.take().expect("held");
-            self.flight.push(InFlight {
-                due: now,
+        while let Some(d) = self.wire.pop_due(now) {
+            let dir = if d.dir == wiremodel::Dir::Forward {
+                Dir::Out
+            } else {
+                Dir::In
+            };
+            self.deliver(InFlight {
                 dir,
-                bytes,
-            });
+                bytes: d.packet,
+            })?;
         }
         if self.me.poll_at().is_some_and(|t| t <= now) {
             let acts = self.me.on_timer(now);
@@ -883,7 +874,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     let drops = args
         .drop
         .iter()
-        .map(|s| s.parse::<DropSpec>().map(|d| (d, false)))
+        .map(|s| s.parse::<DropSpec>())
         .collect::<Result<Vec<_>, String>>()
         .map_err(anyhow::Error::msg)?;
     let (kernel_ip, netlab_ip, prefix): (IpAddr, IpAddr, u8) = if args.ipv6 {
@@ -1023,15 +1014,17 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         me,
         peer,
         ends,
-        impair: Impair {
-            drops,
-            reorder: args.reorder,
-            reorder_done: false,
-            delay: Duration::from_millis(args.delay.unwrap_or(0)),
-            count: 0,
-        },
-        held: None,
-        flight: Vec::new(),
+        wire: wire_model(
+            &drops,
+            args.reorder,
+            Duration::from_millis(args.delay.unwrap_or(0))
+                + if args.simulate {
+                    Duration::from_millis(5)
+                } else {
+                    Duration::ZERO
+                },
+        ),
+        drop_syn_ack: drops.contains(&DropSpec::SynAck),
         dissector: Dissector::new(),
         pkt: Packet::default(),
         pcap,
@@ -1091,7 +1084,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         Role::Client => {
             let mut cfg = engine::Config::client(my_port, target_port, my_isn);
             cfg.ts_clock_offset = ts_offset;
-            if run.impair.drops.iter().any(|(d, _)| *d == DropSpec::SynAck) {
+            if run.drop_syn_ack {
                 // Both sides start with a 1 s RTO; wait longer for the SYN-ACK (RFC 6298
                 // § 2.1 allowed 3 s), so it is the kernel's timer that fires first.
                 cfg.initial_rto = Duration::from_secs(3);
