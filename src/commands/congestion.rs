@@ -141,12 +141,20 @@ pub fn run(args: &CongestionArgs, out: &Output) -> Result<()> {
         out.line(format_args!("charts saved to {}", path.display()))?;
     }
     for line in summary_lines(args, &run, &sum) {
-        let indent = if line.starts_with(|c: char| c.is_ascii_lowercase()) {
-            " ".repeat(14)
-        } else {
-            String::new()
+        // "label         text": the text wraps under itself.
+        let text = match line.split_at_checked(14) {
+            Some((label, rest)) if label.ends_with("  ") && !label.starts_with(' ') => {
+                let pad = " ".repeat(14);
+                chart::wrap(rest, 66, "")
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| format!("{}{l}", if i == 0 { label } else { &pad }))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            _ => chart::wrap(&line, 80, "").join("\n"),
         };
-        out.line(chart::wrap(&line, 80, &indent).join("\n"))?;
+        out.line(text)?;
     }
     Ok(())
 }
