@@ -23,7 +23,7 @@ const RULES: &[(&str, &[&str])] = &[
     // Where random numbers come from (the OS's CSPRNG, seeded runs).
     ("random", &[]),
     // The simulated wire: delay, loss, reordering, a bottleneck (I/O-free, seeded).
-    ("wiremodel", &[]),
+    ("wiremodel", &["random"]),
     // The trace's hook: what a traced server reports its units through.
     ("trace", &[]),
     ("capture", &["wire"]),

@@ -17,12 +17,14 @@ use crate::net::bulk::{self, BulkError, BulkPlan, BulkRun, Summary};
 use crate::net::sandbox::SandboxError;
 use crate::render::chart::{self, Panel, Series};
 use crate::render::{Output, Paint};
-use crate::wiremodel::{Bottleneck, Conditions, fmt_rate, fresh_seed};
+use crate::wiremodel::{Bottleneck, Conditions, fmt_rate};
 
 type Pcap = Arc<Mutex<Writer<std::io::BufWriter<std::fs::File>>>>;
 
 pub fn run(args: &CongestionArgs, out: &Output) -> Result<()> {
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args
+        .seed
+        .unwrap_or_else(|| crate::random::os_u64() % 1_000_000);
     // The file first: a bad path is reported before any namespace is made.
     let pcap: Option<Pcap> = match &args.write {
         Some(path) => {

@@ -15,8 +15,8 @@
 //!   token bucket, with a drop-tail queue in front. Its drops are *congestion* losses,
 //!   caused by the senders themselves, and its queue adds delay when it fills.
 //!
-//! Each direction has its own [`Conditions`]. Random decisions come from [`Rng`]
-//! (SplitMix64), one generator per direction and *lane*: a lane is a class of traffic
+//! Each direction has its own [`Conditions`]. Random decisions come from netlab's one
+//! seeded generator, [`crate::random::SplitMix64`], one generator per direction and *lane*: a lane is a class of traffic
 //! with its own dice (`netlab race` gives UDP and TCP one each, so that UDP meets the same
 //! fate for the same `--seed` whatever TCP does). The dice are rolled for every packet of
 //! a lane in the same order, so one decision never shifts the next.
@@ -36,19 +36,18 @@
 //! below both. It knows nothing of protocols — a packet is anything with a length
 //! ([`WirePacket`]); a caller that wants lanes or rules looks inside its own packets.
 //!
-//! Contract: pure, I/O-free, no clock of its own; imports only `std`.
+//! Contract: pure, I/O-free, no clock of its own; imports `std` and [`crate::random`].
 
 mod bottleneck;
-mod rng;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::random::SplitMix64 as Rng;
 pub use bottleneck::Bottleneck;
 use bottleneck::Queue;
-pub use rng::{Rng, fresh_seed};
 
 /// Which way a packet travels on the link. What the two ends are is the caller's choice;
 /// by convention `Forward` carries the data.
