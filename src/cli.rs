@@ -515,9 +515,30 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     }
 }
 
-/// A rate: `10mbit`, `1.5mbit`, `500kbit`.
+/// A rate in bits per second from text: `10mbit`, `1.5mbit`, `500kbit`, `1gbit`, or a
+/// plain number of bits per second. (As `tc` spells them; `bps` would be bytes there, so
+/// netlab refuses it rather than guess.)
 pub fn parse_rate(s: &str) -> Result<u64, String> {
-    crate::wiremodel::parse_rate(s)
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix("gbit") {
+        (n, 1e9)
+    } else if let Some(n) = t.strip_suffix("mbit") {
+        (n, 1e6)
+    } else if let Some(n) = t.strip_suffix("kbit") {
+        (n, 1e3)
+    } else if let Some(n) = t.strip_suffix("bit") {
+        (n, 1.0)
+    } else {
+        (t.as_str(), 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * mult >= 1.0 && v * mult <= 1e12 => {
+            Ok((v * mult).round() as u64)
+        }
+        _ => Err(format!(
+            "bad rate `{s}`: a number with kbit, mbit or gbit, e.g. 10mbit"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -941,4 +962,26 @@ pub struct SioConnectArgs {
     /// pingTimeout (the heartbeat at work).
     #[arg(long)]
     pub ignore_pings: bool,
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_sizes_parse() {
+        assert_eq!(parse_rate("10mbit"), Ok(10_000_000));
+        assert_eq!(parse_rate("1.5Mbit"), Ok(1_500_000));
+        assert_eq!(parse_rate("500kbit"), Ok(500_000));
+        assert_eq!(parse_rate("1gbit"), Ok(1_000_000_000));
+        assert_eq!(parse_rate("64000"), Ok(64_000));
+        for bad in ["", "fast", "10mbps", "-1mbit", "0mbit", "nanmbit"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("4MB"), Ok(4_000_000));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("500kB"), Ok(500_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err() && parse_size("0").is_err());
+    }
 }

@@ -631,32 +631,6 @@ impl<P: WirePacket> Link<P> {
     }
 }
 
-/// A rate in bits per second from text: `10mbit`, `1.5mbit`, `500kbit`, `1gbit`, or a
-/// plain number of bits per second. (As `tc` spells them; `bps` would be bytes there, so
-/// netlab refuses it rather than guess.)
-pub fn parse_rate(s: &str) -> Result<u64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = if let Some(n) = t.strip_suffix("gbit") {
-        (n, 1e9)
-    } else if let Some(n) = t.strip_suffix("mbit") {
-        (n, 1e6)
-    } else if let Some(n) = t.strip_suffix("kbit") {
-        (n, 1e3)
-    } else if let Some(n) = t.strip_suffix("bit") {
-        (n, 1.0)
-    } else {
-        (t.as_str(), 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * mult >= 1.0 && v * mult <= 1e12 => {
-            Ok((v * mult).round() as u64)
-        }
-        _ => Err(format!(
-            "bad rate `{s}`: a number with kbit, mbit or gbit, e.g. 10mbit"
-        )),
-    }
-}
-
 /// A rate for a learner: `10 Mbit/s`, `1.5 Mbit/s`, `500 kbit/s`.
 pub fn fmt_rate(bps: u64) -> String {
     let (v, unit) = if bps >= 1_000_000_000 {

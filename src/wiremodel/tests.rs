@@ -248,15 +248,7 @@ fn a_bottleneck_paces_queues_and_drops() {
 }
 
 #[test]
-fn rates_parse_and_print() {
-    assert_eq!(parse_rate("10mbit"), Ok(10_000_000));
-    assert_eq!(parse_rate("1.5Mbit"), Ok(1_500_000));
-    assert_eq!(parse_rate("500kbit"), Ok(500_000));
-    assert_eq!(parse_rate("1gbit"), Ok(1_000_000_000));
-    assert_eq!(parse_rate("64000"), Ok(64_000));
-    for bad in ["", "fast", "10mbps", "-1mbit", "0mbit", "nanmbit"] {
-        assert!(parse_rate(bad).is_err(), "{bad}");
-    }
+fn rates_print_for_learners() {
     assert_eq!(fmt_rate(10_000_000), "10 Mbit/s");
     assert_eq!(fmt_rate(1_500_000), "1.5 Mbit/s");
     assert_eq!(fmt_rate(500_000), "500 kbit/s");
