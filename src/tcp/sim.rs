@@ -9,8 +9,9 @@
 //! nothing is due it jumps straight to the next event, so a 60-second back-off runs in
 //! microseconds and every run is identical.
 //!
-//! `netlab tcp-handshake --simulate` runs its demo here; the tests of [`super`] use it as
-//! their harness. A [`Sim`] returns a trace: for every event (an application call, a
+//! The tests of [`super`] use it as their harness. (`netlab tcp-handshake --simulate`
+//! drives its two endpoints in its own loop, printing as it goes, over the same wire
+//! model.) A [`Sim`] returns a trace: for every event (an application call, a
 //! segment arriving or lost, a timer) the time, the side, and the [`Action`]s the endpoint
 //! produced.
 //!
