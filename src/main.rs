@@ -51,6 +51,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::capture::run(&args, style)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lesson(args) => match commands::lesson::run(&args, style)? {
+            commands::lesson::Outcome::Done => Ok(ExitCode::SUCCESS),
+            commands::lesson::Outcome::NotAllRight => Ok(ExitCode::from(1)),
+        },
+        Command::Man { subcommand } => {
+            let mut cmd = Cli::command();
+            cmd.build();
+            let page = match subcommand {
+                None => cmd,
+                Some(name) => cmd
+                    .find_subcommand(&name)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("no subcommand `{name}` (see netlab --help)"))?
+                    .name(format!("netlab-{name}")),
+            };
+            let mut out = Vec::new();
+            clap_mangen::Man::new(page).render(&mut out)?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod dissect;
+pub mod lesson;
 pub mod onion;
 pub mod ports;
 pub mod printer;

@@ -1,10 +1,13 @@
 //! Model -> text. Renderers for the packet list (summary), the layer tree (`-v`), the
 //! coloured hex dump (`-x`) and NDJSON (`--json`), plus `--stats`.
 //!
-//! Imports: the dissection model only. A renderer never sees a socket or a file.
+//! Imports: the dissection model, and the course model for `course` and `markdown`
+//! (lessons on the terminal). A renderer never sees a socket or a file.
 
+pub mod course;
 pub mod hex;
 pub mod json;
+pub mod markdown;
 pub mod onion;
 pub mod stats;
 pub mod summary;
