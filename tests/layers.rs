@@ -1,5 +1,6 @@
 //! "Layers never look up": a module may import only the modules below it.
-//! wire → capture / dissect → render → commands → cli/main.
+//! wire → capture / dissect → render → commands → cli/main; course (lessons, progress)
+//! below render and commands, importing no other netlab module.
 
 use crate::common::root;
 
@@ -9,6 +10,13 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("capture", &["dissect", "render", "commands", "cli"]),
     ("dissect", &["capture", "render", "commands", "cli"]),
     ("render", &["capture", "commands", "cli"]),
+    (
+        "course",
+        &[
+            "wire", "capture", "dissect", "render", "tcp", "ws", "socketio", "net", "commands",
+            "cli",
+        ],
+    ),
     (
         "tcp",
         &["capture", "dissect", "render", "commands", "cli", "net"],

@@ -5,6 +5,8 @@
 //!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
+//! - `lessons`: every lesson runs and every question is answered from a fresh run;
+//!   `course`: `netlab lesson` as a learner meets it.
 
 mod autobahn;
 mod autobahn_client;
@@ -12,6 +14,7 @@ mod browser;
 mod capture;
 mod cli;
 mod common;
+mod course;
 mod golden;
 mod handshake;
 mod layers;
