@@ -536,22 +536,14 @@ fn run_step(
             .iter()
             .map(|l| styled(st, inline::CODE, l.label()))
             .collect();
-        report.push_str(&format!(
-            "{} found: {}\n",
-            styled(st, inline::BOLD, "✓"),
-            items.join(" · ")
-        ));
+        report.push_str(&view::wrapped_list("✓ found: ", &items, ctx.layout));
     }
     if !missing.is_empty() {
         let items: Vec<String> = missing
             .iter()
             .map(|l| styled(st, inline::CODE, l.label()))
             .collect();
-        report.push_str(&format!(
-            "{} not found: {}\n",
-            styled(st, inline::BOLD, "✗"),
-            items.join(" · ")
-        ));
+        report.push_str(&view::wrapped_list("✗ not found: ", &items, ctx.layout));
         if let Some(h) = step.hints.first() {
             report.push_str(&view::labelled("Hint:", h, inline::BOLD, ctx.layout));
         }

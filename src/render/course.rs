@@ -75,8 +75,8 @@ pub fn step(lesson: &Lesson, step: &Step, root: bool, layout: Layout) -> String 
     s
 }
 
-/// `label item · item · item`, wrapped under itself.
-fn wrapped_list(label: &str, items: &[String], layout: Layout) -> String {
+/// `label item · item · item`, wrapped under itself (the label in bold).
+pub fn wrapped_list(label: &str, items: &[String], layout: Layout) -> String {
     let mut s = String::new();
     let mut line = styled(layout.style, inline::BOLD, label);
     let indent = markdown::visible_width(label);
