@@ -273,10 +273,14 @@ fn run_lesson(
     let st = ctx.layout.style;
     if status.changed && status.started() {
         out(&view::note(
-            &format!(
-                "This lesson changed since you last worked on it: the marks of steps and questions that changed no longer count ({} of them).",
-                status.stale
-            ),
+            &if status.stale == 0 {
+                "This lesson changed since you last worked on it; its steps and questions did not, so your marks still count.".to_string()
+            } else {
+                format!(
+                    "This lesson changed since you last worked on it: the marks of the steps and questions that changed no longer count ({} of them).",
+                    status.stale
+                )
+            },
             ctx.layout,
         ))?;
     }
@@ -456,10 +460,18 @@ fn run_step(
     };
 
     let st = ctx.layout.style;
-    out(&format!(
-        "{}\n",
-        styled(st, inline::DIM, &format!("$ {}", cmd.text))
-    ))?;
+    // Say what runs when it is not the command shown above.
+    if via_sudo || cmd.text != step.command.text {
+        let shown = if via_sudo {
+            format!("sudo {}", cmd.text.trim_start_matches("sudo "))
+        } else {
+            cmd.text.clone()
+        };
+        out(&format!(
+            "{}\n",
+            styled(st, inline::DIM, &format!("$ {shown}"))
+        ))?;
+    }
     let result = runner::run(
         &Invocation {
             exe: &ctx.exe,
@@ -468,6 +480,8 @@ fn run_step(
             sudo: via_sudo,
             color: st.color,
             timeout: STEP_TIMEOUT,
+            // Interactive: Ctrl-C ends a long step, and the lesson goes on.
+            ctrl_c_stops_only_it: !yes,
         },
         |stream, line| {
             let shown = match stream {
@@ -527,7 +541,7 @@ fn run_step(
             styled(st, inline::BOLD, "✗"),
             match finished.exit_code {
                 Some(c) => format!("exited with status {c}"),
-                None => "was ended by a signal".to_string(),
+                None => "was stopped by a signal (Ctrl-C?)".to_string(),
             }
         ));
     }
@@ -593,6 +607,7 @@ fn expected(ctx: &Ctx, lesson: &Lesson, check: &Check) -> anyhow::Result<Result<
                     sudo: false,
                     color: false,
                     timeout: STEP_TIMEOUT,
+                    ctrl_c_stops_only_it: false,
                 },
                 |_, _| {},
             )?;

@@ -29,6 +29,9 @@ pub struct Invocation<'a> {
     pub color: bool,
     /// Stop it after this long.
     pub timeout: Duration,
+    /// Ctrl-C stops only the command, not the caller (which goes on to its next
+    /// question); otherwise both stop.
+    pub ctrl_c_stops_only_it: bool,
 }
 
 /// How a command ended, and everything it printed.
@@ -77,6 +80,9 @@ pub fn run(inv: &Invocation, mut on_line: impl FnMut(Stream, &str)) -> io::Resul
             ),
         )
     })?;
+    // The child has exec'd by now (spawn waits for that), so it keeps the default
+    // disposition: Ctrl-C reaches it, and it cleans up as netlab does on SIGINT.
+    let _ignoring = inv.ctrl_c_stops_only_it.then(IgnoreSigint::new);
     let (tx, rx) = mpsc::channel::<(Stream, String)>();
     let mut readers = Vec::new();
     for (stream, pipe) in [
@@ -174,6 +180,25 @@ pub fn run(inv: &Invocation, mut on_line: impl FnMut(Stream, &str)) -> io::Resul
     Ok(out)
 }
 
+/// SIGINT ignored while it lives; the previous disposition comes back when it drops.
+struct IgnoreSigint(libc::sighandler_t);
+
+impl IgnoreSigint {
+    fn new() -> IgnoreSigint {
+        // SAFETY: signal() with SIG_IGN installs no handler code; it returns the old one.
+        IgnoreSigint(unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) })
+    }
+}
+
+impl Drop for IgnoreSigint {
+    fn drop(&mut self) {
+        if self.0 != libc::SIG_ERR {
+            // SAFETY: puts back the disposition signal() returned.
+            unsafe { libc::signal(libc::SIGINT, self.0) };
+        }
+    }
+}
+
 /// `text` without ANSI escape sequences (CSI such as colours, and OSC).
 pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -241,6 +266,7 @@ mod tests {
                 sudo: false,
                 color: false,
                 timeout: Duration::from_millis(500),
+                ctrl_c_stops_only_it: false,
             },
             |s, l| lines.push((s, l.to_string())),
         )
