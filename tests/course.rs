@@ -140,7 +140,7 @@ fn list_shows_every_lesson_and_the_bar_and_show_renders_without_fences() {
     let s = ok(lesson(dir.path(), &["list"]).output().unwrap());
     assert!(s.starts_with("Course  [░░░░"), "{s}");
     assert!(s.contains(" lessons done"), "{s}");
-    assert!(s.contains("·  1  capture — Peel the onion"), "{s}");
+    assert!(s.contains("·  1  onion — The onion"), "{s}");
     assert!(!s.contains('\x1b'), "escape codes in piped output: {s:?}");
     let rows = list_json(dir.path());
     assert!(rows.len() >= 6);
@@ -149,7 +149,7 @@ fn list_shows_every_lesson_and_the_bar_and_show_renders_without_fences() {
     assert_eq!(rows[0]["complete"], false);
 
     let s = ok(lesson(dir.path(), &["show", "1"]).output().unwrap());
-    assert!(s.contains("Lesson 1 — Peel the onion"), "{s}");
+    assert!(s.contains("Lesson 1 — The onion"), "{s}");
     assert!(s.contains("── Step 1 of"), "{s}");
     assert!(s.contains("$ netlab dissect captures/http.pcap"), "{s}");
     assert!(s.contains("── Question 1 of"), "{s}");
@@ -157,14 +157,12 @@ fn list_shows_every_lesson_and_the_bar_and_show_renders_without_fences() {
         assert!(!s.contains(raw), "`{raw}` in show's output");
     }
     // The same by id; colours when asked for.
-    let c = ok(
-        lesson(dir.path(), &["--color", "always", "show", "capture"])
-            .output()
-            .unwrap(),
-    );
+    let c = ok(lesson(dir.path(), &["--color", "always", "show", "onion"])
+        .output()
+        .unwrap());
     assert!(c.contains("\x1b[1m"), "no colours with --color always");
     // NO_COLOR and --color never keep it plain.
-    let n = ok(lesson(dir.path(), &["--color", "never", "show", "capture"])
+    let n = ok(lesson(dir.path(), &["--color", "never", "show", "onion"])
         .env("NO_COLOR", "1")
         .output()
         .unwrap());
@@ -183,7 +181,7 @@ fn list_shows_every_lesson_and_the_bar_and_show_renders_without_fences() {
 fn next_where_and_progress_that_survives_between_runs() {
     let dir = tempfile::tempdir().unwrap();
     let s = ok(lesson(dir.path(), &[]).output().unwrap());
-    assert!(s.starts_with("Next: lesson 1 capture"), "{s}");
+    assert!(s.starts_with("Next: lesson 1 onion"), "{s}");
     let w = ok(lesson(dir.path(), &["where"]).output().unwrap());
     assert!(
         w.contains(&format!("{}/progress.json", dir.path().display())),
@@ -194,41 +192,34 @@ fn next_where_and_progress_that_survives_between_runs() {
         "{w}"
     );
 
-    let s = ok(lesson(dir.path(), &["run", "1", "--step", "10", "--yes"])
+    let s = ok(lesson(dir.path(), &["run", "1", "--step", "8", "--yes"])
         .output()
         .unwrap());
-    assert!(s.contains("✓ step 10 done"), "{s}");
+    assert!(s.contains("✓ step 8 done"), "{s}");
     assert!(s.contains("✓ found: Packets: 17"), "{s}");
-    assert!(!s.contains("step 9 done"), "--step 10 starts at step 10");
+    assert!(!s.contains("step 7 done"), "--step 8 starts at step 8");
     let rows = list_json(dir.path());
     assert_eq!(rows[0]["steps"]["done"], 1, "{}", rows[0]);
     // The run is kept for questions, in plain text.
-    let saved = std::fs::read_to_string(dir.path().join("runs/capture/step-10.out")).unwrap();
+    let saved = std::fs::read_to_string(dir.path().join("runs/onion/step-8.out")).unwrap();
     assert!(saved.contains("Packets: 17") && !saved.contains('\x1b'));
     // The workspace holds the captures.
     assert!(dir.path().join("work/captures/http.pcap").is_file());
     let s = ok(lesson(dir.path(), &["list"]).output().unwrap());
-    assert!(
-        s.contains("◐  1  capture") && s.contains("1/10 steps"),
-        "{s}"
-    );
+    assert!(s.contains("◐  1  onion") && s.contains("1/8 steps"), "{s}");
 
     let o = lesson(dir.path(), &["run", "1", "--step", "99", "--yes"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("has 10 steps, not 99"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("has 8 steps, not 99"), "{}", stderr(&o));
 }
 
 #[test]
 fn run_asks_before_each_step_and_offers_hints() {
     let dir = tempfile::tempdir().unwrap();
     // h: a hint; Enter: run step 9; then q at step 10.
-    let o = feed(lesson(dir.path(), &["run", "1", "--step", "9"]), "h\n\nq\n");
+    let o = feed(lesson(dir.path(), &["run", "1", "--step", "7"]), "h\n\nq\n");
     let s = ok(o);
     assert!(
         s.contains("[Enter] run · s skip · h hint · q quit ›"),
@@ -238,12 +229,12 @@ fn run_asks_before_each_step_and_offers_hints() {
         s.contains("The step is done when its output shows everything"),
         "{s}"
     );
-    assert!(s.contains("✓ step 9 done"), "{s}");
+    assert!(s.contains("✓ step 7 done"), "{s}");
     assert!(
-        s.contains("── Step 10 of 10") && s.contains("Stopped. Your progress is kept"),
+        s.contains("── Step 8 of 8") && s.contains("Stopped. Your progress is kept"),
         "{s}"
     );
-    assert!(!s.contains("step 10 done"));
+    assert!(!s.contains("step 8 done"));
     // End of input quits too.
     let s = ok(feed(lesson(dir.path(), &["run", "1"]), ""));
     assert!(s.contains("Stopped."), "{s}");
@@ -253,7 +244,7 @@ fn run_asks_before_each_step_and_offers_hints() {
 fn check_judges_answers_gives_hints_and_remembers() {
     let dir = tempfile::tempdir().unwrap();
     let answers = dir.path().join("answers.txt");
-    std::fs::write(&answers, "63\nforty-two\n74\nc\n").unwrap();
+    std::fs::write(&answers, "63\nb\nforty-two\n56\n").unwrap();
     let o = lesson(dir.path(), &["check", "1", "--answers"])
         .arg(&answers)
         .output()
@@ -265,8 +256,8 @@ fn check_judges_answers_gives_hints_and_remembers() {
         s.contains("✗ `forty-two` is not a number, and the answer is one."),
         "{s}"
     );
-    assert!(s.contains("✓ Right. 1 + 73 = 74"), "{s}");
-    assert!(s.contains("✗ c) is not it."), "{s}");
+    assert!(s.contains("✗ b) is not it."), "{s}");
+    assert!(s.contains("✓ Right. 98 − 42 = 56"), "{s}");
     assert!(s.contains("Hint 1 of 2:"), "{s}");
     assert!(s.contains("✗ 1 of 4 right."), "{s}");
     // The next hint of question 1 is the second; then there are no more.
@@ -282,7 +273,7 @@ fn check_judges_answers_gives_hints_and_remembers() {
 
     let o = feed(
         lesson(dir.path(), &["check", "1", "--answers", "-"]),
-        "64\n42\n74\nb\n",
+        "64\nc\n42\n56\n",
     );
     assert!(stdout(&o).contains("✓ 4 of 4 right."), "{}", stdout(&o));
     assert!(o.status.success());
@@ -294,9 +285,9 @@ fn reset_asks_first() {
     let dir = tempfile::tempdir().unwrap();
     ok(feed(
         lesson(dir.path(), &["check", "1", "--answers", "-"]),
-        "64\n42\n74\nb\n",
+        "64\nc\n42\n56\n",
     ));
-    ok(lesson(dir.path(), &["run", "1", "--step", "10", "--yes"])
+    ok(lesson(dir.path(), &["run", "1", "--step", "8", "--yes"])
         .output()
         .unwrap());
     let s = ok(feed(lesson(dir.path(), &["reset", "1"]), "n\n"));
@@ -315,7 +306,7 @@ fn reset_asks_first() {
         ),
         (Some(0), Some(0))
     );
-    assert!(!dir.path().join("runs/capture").exists());
+    assert!(!dir.path().join("runs/onion").exists());
     let o = feed(
         lesson(dir.path(), &["check", "1", "--answers", "-"]),
         "64\n",
@@ -477,7 +468,7 @@ fn steps_that_need_root_say_so_and_take_the_way_without_root() {
         c.output().unwrap()
     };
     // The handshake's first step has a way without root: --simulate.
-    let o = as_nobody(&["run", "handshake", "--step", "1", "--yes"]);
+    let o = as_nobody(&["run", "tcp", "--step", "1", "--yes"]);
     let s = stdout(&o);
     assert!(o.status.success(), "{s}\n{}", stderr(&o));
     assert!(
@@ -492,17 +483,16 @@ fn steps_that_need_root_say_so_and_take_the_way_without_root() {
         s.contains("not root: running the way without root") && s.contains("✓ step 1 done"),
         "{s}"
     );
-    // The race has none: skipped, and said so.
-    let o = as_nobody(&["run", "race", "--step", "7", "--yes"]);
-    let s = stdout(&o);
-    assert!(s.contains("✓ step 7 done") || s.contains("✗"), "{s}");
-    let o = as_nobody(&["run", "race", "--step", "6", "--yes"]);
+    // The race has none: skipped, and said so (the next step, reading the file the race
+    // would have written, then fails: --yes exits 1).
+    let o = as_nobody(&["run", "udp", "--step", "8", "--yes"]);
     let s = stdout(&o);
     assert!(s.contains("skipped: it needs root"), "{s}");
     assert!(
-        s.contains("sudo netlab lesson run 5 --yes runs them"),
+        s.contains("sudo netlab lesson run 4 --yes runs them"),
         "{s}"
     );
+    assert!(!s.contains("✓ step 8 done"), "{s}");
 }
 
 #[test]
@@ -514,7 +504,7 @@ fn under_sudo_progress_belongs_to_the_invoking_user() {
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let o = lesson(&state, &["run", "1", "--step", "10", "--yes"])
+    let o = lesson(&state, &["run", "1", "--step", "8", "--yes"])
         .env("SUDO_UID", "65534")
         .env("SUDO_GID", "65534")
         .output()
@@ -524,7 +514,7 @@ fn under_sudo_progress_belongs_to_the_invoking_user() {
         "",
         "progress.json",
         "runs",
-        "runs/capture/step-10.out",
+        "runs/onion/step-8.out",
         "work",
         "work/captures/http.pcap",
     ] {
@@ -590,7 +580,7 @@ fn the_man_page_and_completions_know_the_course() {
 
     let bash = ok(netlab().args(["completions", "bash"]).output().unwrap());
     assert!(bash.contains("lesson"), "bash completion knows `lesson`");
-    for id in ["capture", "handshake", "socketio"] {
+    for id in ["onion", "tcp", "socketio"] {
         assert!(
             bash.contains(id),
             "bash completion offers the lesson id {id}"

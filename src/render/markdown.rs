@@ -462,27 +462,56 @@ impl Renderer {
                 widths[i] = widths[i].max(c.width());
             }
         }
-        for (r, row) in t.rows.iter().enumerate() {
-            let mut s = String::new();
-            for (i, w) in widths.iter().enumerate() {
-                let cell = row.get(i).map_or("", String::as_str);
-                let pad = w - cell.width();
-                let (left, right) = match t.align.get(i) {
-                    Some(Alignment::Right) => (pad, 0),
-                    Some(Alignment::Center) => (pad / 2, pad - pad / 2),
-                    _ => (0, pad),
-                };
-                if i > 0 {
-                    s.push_str(&styled(self.layout.style, DIM, " │ "));
-                }
-                let text = format!("{}{cell}{}", " ".repeat(left), " ".repeat(right));
-                s.push_str(&styled(
-                    self.layout.style,
-                    if r < t.head_rows { BOLD } else { 0 },
-                    &text,
-                ));
+        // Too wide for the line: narrow the widest column (down to 8) and wrap its cells.
+        let room = self.layout.width.saturating_sub(self.prefix_width());
+        let total = |w: &[usize]| w.iter().sum::<usize>() + 3 * w.len().saturating_sub(1);
+        while total(&widths) > room {
+            let (i, &w) = widths
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, w)| **w)
+                .unwrap_or((0, &0));
+            if w <= 8 {
+                break;
             }
-            self.write_line(&s);
+            widths[i] -= 1;
+        }
+        for (r, row) in t.rows.iter().enumerate() {
+            // Each cell as lines of at most its column's width.
+            let cells: Vec<Vec<String>> = widths
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let cell = row.get(i).map_or("", String::as_str);
+                    wrap(&[(cell.to_string(), 0)], *w)
+                        .into_iter()
+                        .map(|l| l.into_iter().map(|(t, _)| t).collect::<String>())
+                        .collect()
+                })
+                .collect();
+            let height = cells.iter().map(Vec::len).max().unwrap_or(1);
+            for n in 0..height {
+                let mut s = String::new();
+                for (i, w) in widths.iter().enumerate() {
+                    let cell = cells[i].get(n).map_or("", String::as_str);
+                    let pad = w.saturating_sub(cell.width());
+                    let (left, right) = match t.align.get(i) {
+                        Some(Alignment::Right) => (pad, 0),
+                        Some(Alignment::Center) => (pad / 2, pad - pad / 2),
+                        _ => (0, pad),
+                    };
+                    if i > 0 {
+                        s.push_str(&styled(self.layout.style, DIM, " │ "));
+                    }
+                    let text = format!("{}{cell}{}", " ".repeat(left), " ".repeat(right));
+                    s.push_str(&styled(
+                        self.layout.style,
+                        if r < t.head_rows { BOLD } else { 0 },
+                        &text,
+                    ));
+                }
+                self.write_line(&s);
+            }
             if r + 1 == t.head_rows {
                 let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
                 let line = styled(self.layout.style, DIM, &rule.join("─┼─"));
@@ -698,6 +727,16 @@ mod tests {
         );
         assert!(out.contains("a │ bb\n──┼───\n1 │  2\n"), "{out}");
         assert!(out.contains("────"), "{out}");
+        // A table wider than the line wraps its widest column.
+        let out = plain(
+            "| Layer | Its header says |\n|---|---|\n| Transport | which program on each machine: the source and destination port |\n",
+            40,
+        );
+        assert!(fits(&out, 40), "{out}");
+        assert!(
+            out.contains("Transport │ which program on each\n          │ machine:"),
+            "{out}"
+        );
     }
 
     #[test]
