@@ -47,10 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::race::run(&args, style)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Capture(args) => {
-            commands::capture::run(&args, style)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        // With `-- CMD`, CMD's exit status.
+        Command::Capture(args) => commands::capture::run(&args, style),
         Command::Lesson(args) => match commands::lesson::run(&args, style)? {
             commands::lesson::Outcome::Done => Ok(ExitCode::SUCCESS),
             commands::lesson::Outcome::NotAllRight => Ok(ExitCode::from(1)),

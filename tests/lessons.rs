@@ -317,3 +317,14 @@ fn every_capture_a_lesson_names_dissects_cleanly() {
     }
     assert!(seen >= 5, "only {seen} captures named");
 }
+
+/// `PATH` with the tested binary's directory first: a step may run `netlab` itself as a
+/// command (`netlab capture -- netlab tcp connect …`).
+pub(crate) fn path_with_netlab() -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_netlab"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest))).unwrap()
+}

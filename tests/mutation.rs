@@ -336,20 +336,26 @@ fn invariants(pkt: &Packet, input_len: usize) -> Result<(), Bad> {
             format!("caplen {} for a frame of {input_len} bytes", pkt.caplen),
         ));
     }
-    match &pkt.reassembled {
-        None if n != input_len => {
+    // After the frame's bytes come the sources (reassembled datagram or PDU, de-chunked
+    // body…), back to back, up to the end of the data.
+    let mut at = input_len;
+    for src in &pkt.sources {
+        if src.range.start != at || src.range.end < at {
             return Err(bad(
-                "data",
-                format!("pkt.data holds {n} bytes for a frame of {input_len}, nothing reassembled"),
+                "source range",
+                format!(
+                    "source {:?} at {:?}, expected to start at {at}",
+                    src.label, src.range
+                ),
             ));
         }
-        Some(r) if r.start != input_len || r.end != n => {
-            return Err(bad(
-                "reassembled range",
-                format!("reassembled {r:?}, frame {input_len} bytes, data {n}"),
-            ));
-        }
-        _ => {}
+        at = src.range.end;
+    }
+    if at != n {
+        return Err(bad(
+            "data",
+            format!("pkt.data holds {n} bytes; the frame and its sources end at {at}"),
+        ));
     }
     for (i, l) in pkt.layers.iter().enumerate() {
         if !within(&l.range, n) {

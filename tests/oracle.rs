@@ -1,19 +1,22 @@
 //! The dissector's truth is tshark: every capture in `captures/` goes through
-//! `netlab dissect --json` and `tshark -T fields -E occurrence=f`, and every listed field
-//! must agree, packet by packet.
+//! `netlab dissect --json` and `tshark -T fields -E occurrence=a`, and every listed field
+//! must agree, packet by packet, occurrence by occurrence.
+//!
+//! Both reassemble TCP the same way: a message that spans segments is dissected on the
+//! segment that completes it (tshark runs with its default preferences, in its default
+//! single pass, so neither fills in fields that point forward, such as
+//! `tcp.reassembled_in` or `http.response_in`).
 //!
 //! Normalisations, each a difference of notation, not of value:
 //! - tshark prints some integers in hex (`0x0800`, `0x0012`); netlab's JSON has numbers;
 //! - tshark prints booleans as 1/0; netlab has true/false;
+//! - tshark prints a string's CR, LF and tab as `\r`, `\n`, `\t`;
 //! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
 //!   present on both sides or absent on both;
-//! - `frame.protocols`: netlab dissects HTTP heads and WebSocket frames only (no TCP
-//!   reassembly, no other application protocol), so where netlab says `data` above the
-//!   transport, tshark may name the application protocol (`http`, `dns`), or nothing
-//!   when it holds the segment for reassembling a larger message; everything below must
-//!   be equal. Where netlab names `http` or `websocket`, the string must be equal.
-//!
-//! tshark runs with `-o http.desegment_body:FALSE` (see [`tshark`]).
+//! - `frame.protocols`: `engineio` and `socketio` are netlab's own (tshark has no such
+//!   dissector) and are left out; where netlab ends with `data` (bytes it does not
+//!   decode), tshark may name a protocol netlab has no dissector for (UDP `echo`), so
+//!   only what is below must be equal.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -102,8 +105,23 @@ const FIELDS: &[&str] = &[
     "udp.dstport",
     "udp.length",
     "udp.checksum",
+    "tcp.segment",
+    "tcp.segment.count",
+    "udp.stream",
     "http.request.method",
     "http.request.uri",
+    "http.request.full_uri",
+    "http.request.line",
+    "http.response.line",
+    "http.request_in",
+    "http.response_for.uri",
+    "http.user_agent",
+    "http.server",
+    "http.content_type",
+    "http.content_length_header",
+    "http.content_length",
+    "http.transfer_encoding",
+    "http.chunk_size",
     "http.request.version",
     "http.response.version",
     "http.response.code",
@@ -122,18 +140,21 @@ const FIELDS: &[&str] = &[
     "websocket.payload_length_ext_16",
     "websocket.payload_length_ext_64",
     "websocket.masking_key",
+    "websocket.payload.close.status_code",
+    "media.type",
 ];
 
-/// Runs tshark on a capture; one map per packet.
+/// What separates the occurrences of a field in tshark's output (a byte no value has).
+const AGG: char = '\u{1f}';
+
+/// Runs tshark on a capture; one map per packet. Every occurrence of a field is listed
+/// (`-E occurrence=a`), as netlab's JSON lists them. tshark runs with its default
+/// preferences: it reassembles TCP as netlab does.
 fn tshark(file: &std::path::Path) -> Vec<BTreeMap<&'static str, String>> {
     let mut cmd = Command::new("tshark");
-    // netlab does not reassemble TCP: an HTTP head is dissected in the segment that
-    // carries it. tshark would hold a head until its body is complete and show the
-    // head's fields in the body's last segment; this option makes it show them where
-    // the head is, as netlab does.
-    cmd.args(["-n", "-o", "http.desegment_body:FALSE", "-r"])
-        .arg(file)
-        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"]);
+    cmd.args(["-n", "-r"]).arg(file);
+    cmd.args(["-T", "fields", "-E", "occurrence=a", "-E", "separator=/t"]);
+    cmd.args(["-E", &format!("aggregator={AGG}")]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }
@@ -195,7 +216,10 @@ fn compare(
     use serde_json::Value as J;
     if field == "frame.protocols" {
         let (o, t) = (ours?.as_str()?, theirs?);
-        let ol: Vec<&str> = o.split(':').collect();
+        let ol: Vec<&str> = o
+            .split(':')
+            .filter(|p| !matches!(*p, "engineio" | "socketio"))
+            .collect();
         let tl: Vec<&str> = t.split(':').collect();
         let ok = match ol.split_last() {
             // Above the transport netlab says "data"; tshark may name the application,
@@ -209,19 +233,43 @@ fn compare(
         (None, None) => None,
         (Some(o), None) => Some(format!("netlab has {o}, tshark has nothing")),
         (None, Some(t)) => Some(format!("netlab has nothing, tshark has {t:?}")),
+        // Every occurrence, in order.
         (Some(o), Some(t)) => {
-            let same = match o {
-                J::Bool(b) if field == "tcp.options.sack_perm" => *b,
-                J::Bool(b) => matches!(
-                    (b, t.as_str()),
-                    (true, "1" | "True") | (false, "0" | "False")
-                ),
-                J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
-                J::String(s) => s == t,
-                _ => false,
+            let ours: Vec<&J> = match o {
+                J::Array(a) => a.iter().collect(),
+                o => vec![o],
             };
-            (!same).then(|| format!("netlab {o} vs tshark {t:?}"))
+            let theirs: Vec<&str> = t.split(AGG).collect();
+            if ours.len() != theirs.len() {
+                return Some(format!(
+                    "netlab has {} occurrence(s) {o}, tshark {} {:?}",
+                    ours.len(),
+                    theirs.len(),
+                    t.replace(AGG, ",")
+                ));
+            }
+            let differ = ours.iter().zip(&theirs).any(|(o, t)| !same(field, o, t));
+            differ.then(|| format!("netlab {o} vs tshark {:?}", t.replace(AGG, ",")))
         }
+    }
+}
+
+/// One occurrence's value, up to notation.
+fn same(field: &str, o: &serde_json::Value, t: &str) -> bool {
+    use serde_json::Value as J;
+    match o {
+        J::Bool(b) if field == "tcp.options.sack_perm" => *b,
+        J::Bool(b) => matches!((b, t), (true, "1" | "True") | (false, "0" | "False")),
+        J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
+        // tshark writes a string's CR, LF and tab as escapes.
+        J::String(s) => {
+            s == t
+                || s.replace('\r', "\\r")
+                    .replace('\n', "\\n")
+                    .replace('\t', "\\t")
+                    == t
+        }
+        _ => false,
     }
 }
 

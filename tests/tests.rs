@@ -7,6 +7,8 @@
 //! - `mutation`: mutated captures and frames must never panic or hang.
 //! - `lessons`: every lesson runs and every question is answered from a fresh run;
 //!   `course`: `netlab lesson` as a learner meets it.
+//! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
+//!   namespace; nothing left behind.
 
 mod autobahn;
 mod autobahn_client;
@@ -25,5 +27,6 @@ mod oracle;
 mod race;
 mod socketio;
 mod sockets;
+mod userns;
 mod ws;
 mod ws_upgrade;

@@ -33,6 +33,9 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
         json: args.json,
     };
     let mut printer = Printer::new(view, args.filter.as_deref(), style, args.stats)?;
+    for rule in &args.decode_as {
+        printer.decode_as(rule)?;
+    }
     let mut reader = match Reader::new(src) {
         Ok(r) => r,
         Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
@@ -91,6 +94,12 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
         render::stats::write(printer.buffer(), &stats);
     }
     printer.flush(&mut sink, true)?;
+    let cut = printer.reassembly_overflows();
+    if cut > 0 {
+        eprintln!(
+            "netlab: warning: {cut} application messages were larger than netlab's reassembly buffers and are shown cut (see the [incomplete: …] marks)"
+        );
+    }
     let evicted = printer.evicted_fragments();
     if evicted > 0 {
         eprintln!(

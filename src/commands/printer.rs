@@ -101,6 +101,18 @@ impl Printer {
         Ok(())
     }
 
+    /// Adds a `--decode-as` rule (Wireshark's `tcp.port==8765,http`).
+    pub fn decode_as(&mut self, rule: &str) -> Result<()> {
+        self.dissector
+            .decode_as(rule)
+            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))
+    }
+
+    /// PDUs cut (or segments not kept) because a reassembly buffer was full.
+    pub fn reassembly_overflows(&self) -> u64 {
+        self.dissector.reassembly_overflows()
+    }
+
     /// Fragments dropped because reassembly reached its memory bound.
     pub fn evicted_fragments(&self) -> u64 {
         self.dissector.evicted_fragments()

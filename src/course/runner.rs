@@ -60,6 +60,15 @@ pub fn run(inv: &Invocation, mut on_line: impl FnMut(Stream, &str)) -> io::Resul
     } else {
         Command::new(inv.exe)
     };
+    // `netlab` inside a step (`netlab capture -- netlab tcp connect …`) is this netlab.
+    if let Some(dir) = inv.exe.parent() {
+        let rest = std::env::var_os("PATH").unwrap_or_default();
+        if let Ok(path) = std::env::join_paths(
+            std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)),
+        ) {
+            cmd.env("PATH", path);
+        }
+    }
     cmd.arg("--color")
         .arg(if inv.color { "always" } else { "never" })
         .args(inv.args)

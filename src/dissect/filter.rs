@@ -526,12 +526,9 @@ impl Source {
             Source::FrameNumber => f(Scalar::Num(pkt.number)),
             Source::Proto(name) => {
                 // A protocol's bytes run from its header to the end of the frame, or of
-                // the reassembled datagram appended after the frame.
-                let frame_end = pkt
-                    .reassembled
-                    .as_ref()
-                    .map_or(pkt.data.len(), |r| r.start.min(pkt.data.len()));
+                // the reassembled bytes (a datagram, a PDU) it was read from.
                 if *name == "frame" {
+                    let frame_end = pkt.buffer_end(0).min(pkt.data.len());
                     return f(Scalar::Bytes(&pkt.data[..frame_end]));
                 }
                 pkt.layers
@@ -539,11 +536,7 @@ impl Source {
                     .filter(|l| l.proto.short() == *name)
                     .any(|l| {
                         let start = l.range.start;
-                        let end = if start < frame_end {
-                            frame_end
-                        } else {
-                            pkt.data.len()
-                        };
+                        let end = pkt.buffer_end(start);
                         pkt.data
                             .get(start..end)
                             .is_some_and(|b| f(Scalar::Bytes(b)))
@@ -1434,6 +1427,7 @@ mod tests {
                     note: None,
                     bits: None,
                     generated: false,
+                    hidden: false,
                 });
             }
             self.0.layers.push(Layer {
@@ -1948,6 +1942,7 @@ mod tests {
             note: None,
             bits: None,
             generated: false,
+            hidden: false,
         });
         p.layers.push(Layer {
             proto: Proto::Tcp,
@@ -1956,7 +1951,10 @@ mod tests {
             headline: String::new(),
             problem: None,
         });
-        p.reassembled = Some(1000..2000);
+        p.sources.push(crate::dissect::model::Source {
+            label: "Reassembled IP payload",
+            range: 1000..2000,
+        });
         assert!(m("data.data contains \"abc\"", &p));
         assert!(!m("tcp contains \"abc\"", &p));
         assert!(m("frame contains \"abc\"", &p));

@@ -4,7 +4,7 @@
 //!
 //! Imports: `wire` (codecs and field knowledge). Never prints.
 
-mod app;
+pub mod app;
 pub mod filter;
 mod ip;
 mod link;
@@ -109,8 +109,11 @@ pub(crate) struct Out<'p> {
     spare: Field,
     /// The outer IP header's TTL / hop limit, for the ICMP echo summary.
     pub ttl: Option<u8>,
-    /// The TCP stream index of the segment whose payload comes next (set by TCP).
-    pub tcp_stream: Option<u32>,
+    /// Where the packet list's Info text of the transport's analysis ends: an
+    /// application's summary replaces what follows, not the marks before.
+    pub info_fence: usize,
+    /// The TCP layer's index, for fields added after it closed (reassembly notes).
+    pub tcp_layer: Option<usize>,
 }
 
 impl Out<'_> {
@@ -167,6 +170,7 @@ impl Out<'_> {
             note: None,
             bits: None,
             generated: false,
+            hidden: false,
         };
         if !self.record {
             self.spare = field;
@@ -230,6 +234,14 @@ impl Out<'_> {
         }
     }
 
+    /// Marks the layer: an application message netlab could not hold whole.
+    pub fn incomplete(&mut self, why: impl Into<String>) {
+        let l = &mut self.pkt.layers[self.layer];
+        if l.problem.is_none() {
+            l.problem = Some(Problem::Incomplete(why.into()));
+        }
+    }
+
     pub fn is_truncated(&self) -> bool {
         self.pkt.layers[self.layer].problem.is_some()
     }
@@ -240,6 +252,51 @@ impl Out<'_> {
 
     pub fn avail(&self) -> usize {
         self.avail
+    }
+
+    /// During the application stage every field is within reach: the PDUs are whole,
+    /// and reassembled bytes are appended after the frame once the stage is done.
+    pub fn set_avail(&mut self, n: usize) {
+        self.avail = n;
+    }
+
+    /// Adds `fields` at the end of the TCP layer, after later layers began (shifting
+    /// their field ranges): what reassembly found out about this segment.
+    pub fn insert_tcp_fields(&mut self, fields: Vec<Field>) {
+        if !self.record || fields.is_empty() {
+            return;
+        }
+        let Some(l) = self.tcp_layer else { return };
+        let at = self.pkt.layers[l].fields.end;
+        let n = fields.len();
+        self.pkt.fields.splice(at..at, fields);
+        for (i, layer) in self.pkt.layers.iter_mut().enumerate() {
+            if i == l {
+                layer.fields.end += n;
+            } else if i > l {
+                layer.fields.start += n;
+                layer.fields.end += n;
+            }
+        }
+    }
+
+    /// A note about this segment's bytes in the TCP layer (`-v` only): retransmitted,
+    /// held out of order, missing from the capture…
+    pub fn note_tcp(&mut self, note: impl Into<Cow<'static, str>>) {
+        if !self.detail {
+            return;
+        }
+        let field = Field {
+            def: &transport::SEGMENT_NOTE,
+            value: Value::Text(note.into()),
+            range: 0..0,
+            depth: 0,
+            note: None,
+            bits: None,
+            generated: true,
+            hidden: false,
+        };
+        self.insert_tcp_fields(vec![field]);
     }
 }
 
@@ -257,7 +314,12 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
 
 /// The fields the dissector computes itself (next to the protocols' own lists in
 /// `wire::ALL`), for the display filter.
-pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[app::FIELDS, transport::FIELDS];
+pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
+    app::FIELDS,
+    app::http::FIELDS,
+    app::engineio::FIELDS,
+    transport::FIELDS,
+];
 
 static SPARE: FieldDef = FieldDef::new(crate::wire::Kind::Group, "", "", "");
 
@@ -265,9 +327,14 @@ static SPARE: FieldDef = FieldDef::new(crate::wire::Kind::Group, "", "", "");
 #[derive(Default)]
 pub struct Dissector {
     pub streams: streams::TcpStreams,
+    /// UDP conversations (`udp.stream`).
+    pub udp: streams::UdpStreams,
     frags: reassembly::Reassembler,
-    /// Which TCP streams were upgraded to WebSocket (see `app`).
-    apps: app::AppStreams,
+    /// Application protocols: `--decode-as` rules, announced connections, UDP sessions
+    /// and the reassembly budget (a TCP stream's own state lives in `streams`).
+    pub(crate) apps: app::Apps,
+    /// Bytes the application stage makes (reassembled PDUs…), appended to the packet.
+    extra: Vec<u8>,
     first_ts: Option<(i64, u32)>,
     /// Build the notes and headlines the tree (`-v`) shows.
     pub detail: bool,
@@ -314,7 +381,6 @@ impl Dissector {
         pkt.rel_nsec = rel.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
         let mut data = std::mem::take(&mut pkt.data);
         data.extend_from_slice(bytes);
-        pkt.reassembled = None;
         let mut out = Out {
             avail: data.len(),
             pkt,
@@ -323,7 +389,8 @@ impl Dissector {
             detail: self.detail,
             record: self.record,
             ttl: None,
-            tcp_stream: None,
+            info_fence: 0,
+            tcp_layer: None,
             spare: Field {
                 def: &SPARE,
                 value: Value::Group,
@@ -332,6 +399,7 @@ impl Dissector {
                 note: None,
                 bits: None,
                 generated: false,
+                hidden: false,
             },
         };
         let mut next = link::dissect_link(&mut out, &data, meta.linktype);
@@ -362,7 +430,10 @@ impl Dissector {
                     let at = data.len();
                     data.extend_from_slice(&payload);
                     out.avail = data.len();
-                    out.pkt.reassembled = Some(at..data.len());
+                    out.pkt.sources.push(model::Source {
+                        label: "Reassembled IP payload",
+                        range: at..data.len(),
+                    });
                     let end = data.len();
                     Next::Transport {
                         proto,
@@ -373,18 +444,14 @@ impl Dissector {
                     }
                 }
                 Next::Payload(at, end) => {
-                    let app = match out.tcp_stream.take() {
-                        Some(s) if !out.quoted => {
-                            app::dissect(&mut out, &mut self.apps, &data, at, end, s)
-                        }
-                        _ => false,
-                    };
-                    if !app {
-                        transport::dissect_payload(&mut out, &data, at, end);
-                    }
+                    transport::dissect_payload(&mut out, &data, at, end);
                     Next::Stop
                 }
             };
+        }
+        if !self.extra.is_empty() {
+            data.extend_from_slice(&self.extra);
+            self.extra.clear();
         }
         if out.pkt.protocol.is_empty() {
             out.pkt.protocol = out
@@ -400,6 +467,17 @@ impl Dissector {
     /// Fragments dropped because reassembly reached its memory bound.
     pub fn evicted_fragments(&self) -> u64 {
         self.frags.evicted
+    }
+
+    /// PDUs cut or segments not kept because a reassembly buffer was full.
+    pub fn reassembly_overflows(&self) -> u64 {
+        self.apps.budget.overflows
+    }
+
+    /// Adds a `--decode-as` rule (`tcp.port==8765,http`).
+    pub fn decode_as(&mut self, rule: &str) -> Result<(), String> {
+        self.apps.decode_as.push(app::DecodeAs::parse(rule)?);
+        Ok(())
     }
 }
 

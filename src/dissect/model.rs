@@ -33,13 +33,38 @@ pub enum Proto {
     Http,
     /// WebSocket frames, in a TCP stream upgraded by an HTTP handshake.
     WebSocket,
+    /// An HTTP body or WebSocket text read as lines of text (Wireshark's
+    /// "Line-based text data", `data-text-lines`).
+    TextLines,
+    /// An HTTP body of type application/json (Wireshark's `json`).
+    Json,
+    /// An HTTP body of a media type with no dissector of its own (Wireshark's `media`).
+    Media,
+    /// Engine.IO packets (in WebSocket frames or HTTP long-polling bodies).
+    EngineIo,
+    /// Socket.IO packets, inside Engine.IO messages.
+    SocketIo,
+    /// DNS over UDP or TCP.
+    Dns,
+    /// TLS records.
+    Tls,
+    /// FTP's control connection.
+    Ftp,
+    /// An FTP data connection (announced by PASV/EPSV/PORT on the control connection).
+    FtpData,
+    /// SMTP commands and replies.
+    Smtp,
+    /// An Internet message (RFC 5322 headers and body), e.g. SMTP's DATA.
+    Imf,
+    /// SSH: version banners and the binary packet layer.
+    Ssh,
     Data,
 }
 
 impl Proto {
     /// Every protocol, in the order of the enum (the display filter's protocol names come
     /// from here).
-    pub const ALL: [Proto; 17] = [
+    pub const ALL: [Proto; 29] = [
         Proto::Eth,
         Proto::Vlan,
         Proto::QinQ,
@@ -56,6 +81,18 @@ impl Proto {
         Proto::Udp,
         Proto::Http,
         Proto::WebSocket,
+        Proto::TextLines,
+        Proto::Json,
+        Proto::Media,
+        Proto::EngineIo,
+        Proto::SocketIo,
+        Proto::Dns,
+        Proto::Tls,
+        Proto::Ftp,
+        Proto::FtpData,
+        Proto::Smtp,
+        Proto::Imf,
+        Proto::Ssh,
         Proto::Data,
     ];
 
@@ -80,7 +117,19 @@ impl Proto {
             Proto::Udp => 13,
             Proto::Http => 14,
             Proto::WebSocket => 15,
-            Proto::Data => 16,
+            Proto::TextLines => 16,
+            Proto::Json => 17,
+            Proto::Media => 18,
+            Proto::EngineIo => 19,
+            Proto::SocketIo => 20,
+            Proto::Dns => 21,
+            Proto::Tls => 22,
+            Proto::Ftp => 23,
+            Proto::FtpData => 24,
+            Proto::Smtp => 25,
+            Proto::Imf => 26,
+            Proto::Ssh => 27,
+            Proto::Data => 28,
         }
     }
 
@@ -102,8 +151,38 @@ impl Proto {
             Proto::Udp => "udp",
             Proto::Http => "http",
             Proto::WebSocket => "websocket",
+            Proto::TextLines => "data-text-lines",
+            Proto::Json => "json",
+            Proto::Media => "media",
+            // Wireshark has no Engine.IO or Socket.IO dissector: netlab's own names.
+            Proto::EngineIo => "engineio",
+            Proto::SocketIo => "socketio",
+            Proto::Dns => "dns",
+            Proto::Tls => "tls",
+            Proto::Ftp => "ftp",
+            Proto::FtpData => "ftp-data",
+            Proto::Smtp => "smtp",
+            Proto::Imf => "imf",
+            Proto::Ssh => "ssh",
             Proto::Data => "data",
         }
+    }
+
+    /// An application protocol (as opposed to what it carries: text, JSON, data).
+    pub fn is_application(self) -> bool {
+        matches!(
+            self,
+            Proto::Http
+                | Proto::WebSocket
+                | Proto::EngineIo
+                | Proto::SocketIo
+                | Proto::Dns
+                | Proto::Tls
+                | Proto::Ftp
+                | Proto::FtpData
+                | Proto::Smtp
+                | Proto::Ssh
+        )
     }
 
     /// Name shown to people: in summaries, trees and legends.
@@ -125,6 +204,18 @@ impl Proto {
             Proto::Udp => "UDP",
             Proto::Http => "HTTP",
             Proto::WebSocket => "WebSocket",
+            Proto::TextLines => "Line-based text data",
+            Proto::Json => "JSON",
+            Proto::Media => "Media type",
+            Proto::EngineIo => "Engine.IO",
+            Proto::SocketIo => "Socket.IO",
+            Proto::Dns => "DNS",
+            Proto::Tls => "TLS",
+            Proto::Ftp => "FTP",
+            Proto::FtpData => "FTP data",
+            Proto::Smtp => "SMTP",
+            Proto::Imf => "Internet Message Format",
+            Proto::Ssh => "SSH",
             Proto::Data => "Payload",
         }
     }
@@ -140,6 +231,16 @@ impl Proto {
             Proto::Udp => "UDP",
             Proto::Http => "HTTP",
             Proto::WebSocket => "WebSocket",
+            Proto::TextLines | Proto::Json | Proto::Media => "HTTP",
+            Proto::EngineIo => "Engine.IO",
+            Proto::SocketIo => "Socket.IO",
+            Proto::Dns => "DNS",
+            Proto::Tls => "TLS",
+            Proto::Ftp => "FTP",
+            Proto::FtpData => "FTP-DATA",
+            Proto::Smtp => "SMTP",
+            Proto::Imf => "IMF",
+            Proto::Ssh => "SSH",
             Proto::Arp => "ARP",
             Proto::Vlan | Proto::QinQ => "VLAN",
             Proto::Data => "DATA",
@@ -176,6 +277,9 @@ pub enum Problem {
     Truncated(String),
     /// The bytes contradict the protocol (a length too small, an option past its end…).
     Malformed(String),
+    /// An application message netlab could not hold whole (its reassembly limits): the
+    /// capture has it, netlab shows its start.
+    Incomplete(String),
 }
 
 impl Problem {
@@ -183,6 +287,7 @@ impl Problem {
         match self {
             Problem::Truncated(s) => format!("[truncated: {s}]"),
             Problem::Malformed(s) => format!("[malformed: {s}]"),
+            Problem::Incomplete(s) => format!("[incomplete: {s}]"),
         }
     }
 }
@@ -204,6 +309,9 @@ pub struct Field {
     /// Computed by netlab rather than read from the bytes (Wireshark shows these in
     /// brackets): relative sequence numbers, stream index.
     pub generated: bool,
+    /// Not shown in the tree, but there for filters and JSON (Wireshark's hidden
+    /// fields: every HTTP header line is also `http.request.line`).
+    pub hidden: bool,
 }
 
 /// One layer of the onion.
@@ -242,6 +350,15 @@ impl Host {
     }
 }
 
+/// Bytes a layer was read from that are not the frame's own: Wireshark's extra "data
+/// sources" (the tabs under its hex pane). `range` is where they sit in [`Packet::data`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// What the bytes are: "Reassembled TCP", "De-chunked entity body"…
+    pub label: &'static str,
+    pub range: Range<usize>,
+}
+
 /// One dissected frame. Reused across packets: call [`Packet::clear`] between frames.
 #[derive(Debug, Default)]
 pub struct Packet {
@@ -256,10 +373,12 @@ pub struct Packet {
     pub caplen: u32,
     pub interface: u32,
     pub linktype: u32,
-    /// The captured bytes; when a fragment completed an IP datagram, the reassembled
-    /// payload is appended after them (see `reassembled`).
+    /// The captured bytes (`..caplen`), followed by the bytes of every [`Source`] a layer
+    /// was read from instead: a reassembled IP datagram, a PDU reassembled from several
+    /// TCP segments, a de-chunked HTTP body, an unmasked WebSocket payload.
     pub data: Vec<u8>,
-    pub reassembled: Option<Range<usize>>,
+    /// The byte buffers appended after the frame's own bytes, in order.
+    pub sources: Vec<Source>,
     pub layers: Vec<Layer>,
     pub fields: Vec<Field>,
     pub warnings: Vec<String>,
@@ -275,6 +394,7 @@ pub struct Packet {
 impl Packet {
     pub fn clear(&mut self) {
         self.data.clear();
+        self.sources.clear();
         self.layers.clear();
         self.fields.clear();
         self.warnings.clear();
@@ -282,6 +402,19 @@ impl Packet {
         self.dst = Host::None;
         self.protocol = "";
         self.info.clear();
+    }
+
+    /// The end of the buffer that holds byte `at`: the frame's bytes end at `caplen`,
+    /// each [`Source`] at its own end.
+    pub fn buffer_end(&self, at: usize) -> usize {
+        let frame = (self.caplen as usize).min(self.data.len());
+        if at < frame {
+            return frame;
+        }
+        self.sources
+            .iter()
+            .find(|s| s.range.contains(&at))
+            .map_or(self.data.len(), |s| s.range.end)
     }
 
     pub fn has(&self, proto: Proto) -> bool {
@@ -311,35 +444,23 @@ impl Packet {
     pub fn protocols(&self) -> String {
         let mut s = String::new();
         for l in &self.layers {
+            let token = l.proto.short();
+            // Wireshark calls an application dissector once per segment, and it reads
+            // every message there (several HTTP messages, WebSocket frames, TLS
+            // records): its name appears once. What it hands the payloads to (text
+            // lines, JSON, data) appears once per payload.
+            if l.proto.is_application() && s.split(':').any(|t| t == token) {
+                continue;
+            }
             if !s.is_empty() {
                 s.push(':');
             }
-            // Wireshark dissects WebSocket as the continuation of the HTTP conversation
-            // that upgraded the connection, so `http` comes first even in a segment
-            // that holds no HTTP at all.
+            // WebSocket is the continuation of the HTTP conversation that upgraded the
+            // connection: `http` comes first even in a segment without HTTP.
             if l.proto == Proto::WebSocket && !s.split(':').any(|t| t == "http") {
                 s.push_str("http:");
             }
-            s.push_str(l.proto.short());
-            // …and hands a frame's payload to another dissector: text to "line-based
-            // text" (`data-text-lines`), binary and continuations to `data`; control
-            // frames keep theirs.
-            if l.proto == Proto::WebSocket {
-                let fields = self.layer_fields(l);
-                let opcode = fields.iter().find_map(|f| match (f.def.key, &f.value) {
-                    ("websocket.opcode", Value::Uint(o)) => Some(*o),
-                    _ => None,
-                });
-                let has_payload = fields.iter().any(|f| {
-                    matches!(f.def.key, "websocket.payload" | "websocket.masked_payload")
-                        && !f.range.is_empty()
-                });
-                match opcode {
-                    Some(1) if has_payload => s.push_str(":data-text-lines"),
-                    Some(0 | 2) if has_payload => s.push_str(":data"),
-                    _ => {}
-                }
-            }
+            s.push_str(token);
             // IPv6 extension headers are protocols of their own in Wireshark.
             if l.proto == Proto::Ipv6 {
                 for f in self.layer_fields(l) {

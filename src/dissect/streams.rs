@@ -20,19 +20,22 @@ struct Direction {
     fin: bool,
 }
 
-#[derive(Debug, Clone)]
-struct Stream {
+pub(crate) struct Stream {
     index: u32,
     dirs: [Direction; 2],
     rst: bool,
     packets: u64,
     bytes: u64,
+    /// The application protocol's state: its session and each direction's reassembly.
+    pub(crate) app: super::app::AppState,
 }
 
 /// What the tracker says about one segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Relative {
     pub stream: u32,
+    /// Which direction of the stream the segment goes (0 or 1, fixed per stream).
+    pub dir: usize,
     pub seq: u32,
     pub ack: u32,
     /// Window multiplier (2^shift) if both sides agreed on window scaling; None when
@@ -52,12 +55,14 @@ pub struct Conversation {
 
 /// Assigns stream indexes and relative numbers. Memory grows with the number of
 /// connections (a few dozen bytes each), not with the number of packets.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TcpStreams {
     map: HashMap<(Endpoint, Endpoint), Stream>,
     next_index: u32,
     /// Closed streams kept for `--stats` after a tuple was reused.
     retired: Vec<Conversation>,
+    /// The application state of a stream just retired, for the caller to release.
+    pub(crate) dropped: Option<super::app::AppState>,
 }
 
 /// A segment's header values the tracker needs.
@@ -82,7 +87,8 @@ impl TcpStreams {
         Self::default()
     }
 
-    pub fn track(&mut self, s: &Segment) -> Relative {
+    /// Tracks a segment: its stream, relative numbers, and the stream's state.
+    pub(crate) fn track(&mut self, s: &Segment) -> (Relative, &mut Stream) {
         let (key, dir) = if s.src <= s.dst {
             ((s.src, s.dst), 0)
         } else {
@@ -95,6 +101,7 @@ impl TcpStreams {
             let other_isn = old.dirs[dir].base.is_some_and(|b| b != s.seq);
             if syn_only && (ended || (other_isn && old.packets > 2)) {
                 let old = self.map.remove(&key).expect("present");
+                self.dropped = Some(old.app);
                 self.retired.push(Conversation {
                     index: old.index,
                     a: key.0,
@@ -114,6 +121,7 @@ impl TcpStreams {
                 rst: false,
                 packets: 0,
                 bytes: 0,
+                app: Default::default(),
             }
         });
         st.packets += 1;
@@ -149,12 +157,16 @@ impl TcpStreams {
             (Some(w), Some(_)) if s.flags & SYN == 0 => Some(w.min(14)),
             _ => None,
         };
-        Relative {
-            stream: st.index,
-            seq,
-            ack,
-            window_shift,
-        }
+        (
+            Relative {
+                stream: st.index,
+                dir,
+                seq,
+                ack,
+                window_shift,
+            },
+            st,
+        )
     }
 
     /// Every conversation seen, by stream index.
@@ -173,6 +185,23 @@ impl TcpStreams {
             .collect();
         v.sort_by_key(|c| c.index);
         v
+    }
+}
+
+/// UDP conversations, numbered as Wireshark numbers `udp.stream`: in the order their
+/// first datagram appears, one per pair of endpoints (either way). Memory grows with the
+/// number of conversations, not of datagrams.
+#[derive(Debug, Default)]
+pub struct UdpStreams {
+    map: HashMap<(Endpoint, Endpoint), u32>,
+}
+
+impl UdpStreams {
+    /// The conversation's index.
+    pub fn track(&mut self, src: Endpoint, dst: Endpoint) -> u32 {
+        let key = if src <= dst { (src, dst) } else { (dst, src) };
+        let next = self.map.len() as u32;
+        *self.map.entry(key).or_insert(next)
     }
 }
 
@@ -203,11 +232,11 @@ mod tests {
         // Numbers from a real loopback connection (tshark agreed: 0/0, 0/1, 1/1).
         let (c, s) = (ep(1, 51000), ep(1, 8765));
         let mut t = TcpStreams::new();
-        let r = t.track(&seg(c, s, 2751598473, 0, SYN));
+        let (r, _) = t.track(&seg(c, s, 2751598473, 0, SYN));
         assert_eq!((r.stream, r.seq, r.ack), (0, 0, 0));
-        let r = t.track(&seg(s, c, 1295451892, 2751598474, SYN | ACK));
+        let (r, _) = t.track(&seg(s, c, 1295451892, 2751598474, SYN | ACK));
         assert_eq!((r.seq, r.ack), (0, 1));
-        let r = t.track(&seg(c, s, 2751598474, 1295451893, ACK));
+        let (r, _) = t.track(&seg(c, s, 2751598474, 1295451893, ACK));
         assert_eq!((r.seq, r.ack), (1, 1));
     }
 
@@ -217,7 +246,7 @@ mod tests {
         let (c, s) = (ep(1, 40000), ep(1, 8766));
         let mut t = TcpStreams::new();
         t.track(&seg(c, s, 3445857943, 0, SYN));
-        let r = t.track(&seg(s, c, 0, 3445857944, RST | ACK));
+        let (r, _) = t.track(&seg(s, c, 0, 3445857944, RST | ACK));
         assert_eq!((r.seq, r.ack), (1, 1));
     }
 
@@ -227,7 +256,7 @@ mod tests {
         let mut t = TcpStreams::new();
         t.track(&seg(c, s, 100, 0, SYN));
         t.track(&seg(s, c, 0, 101, RST | ACK));
-        let r = t.track(&seg(c, s, 5000, 0, SYN));
+        let (r, _) = t.track(&seg(c, s, 5000, 0, SYN));
         assert_eq!(r.stream, 1);
         assert_eq!(t.conversations().len(), 2);
     }

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::streams::Segment;
-use super::{Addr, Dissector, Next, Out, Proto, Value, headline, note, padded};
+use super::{Addr, Dissector, Next, Out, Proto, Value, app, headline, note, padded};
 use crate::wire::tcp::{self, TcpOption, flags as tf};
 use crate::wire::{checksum, icmp, icmpv6, udp};
 
@@ -20,7 +20,7 @@ pub(crate) fn dissect(
 ) -> Next {
     match proto {
         tcp::PROTOCOL => dissect_tcp(out, d, data, at, end, src, dst),
-        udp::PROTOCOL => dissect_udp(out, data, at, end, src, dst),
+        udp::PROTOCOL => dissect_udp(out, d, data, at, end, src, dst),
         1 if matches!(src, Addr::V4(_)) => dissect_icmp(out, data, at, end),
         icmpv6::PROTOCOL => dissect_icmpv6(out, data, at, end, src, dst),
         _ => {
@@ -94,7 +94,7 @@ fn dissect_tcp(
         }
     }
     let have_fixed = data.len() >= at + tcp::HEADER_LEN;
-    let rel = if have_fixed && !out.quoted {
+    let mut tracked = if have_fixed && !out.quoted {
         Some(d.streams.track(&Segment {
             src: (src.key(), sp),
             dst: (dst.key(), dp),
@@ -107,6 +107,7 @@ fn dissect_tcp(
     } else {
         None
     };
+    let rel = tracked.as_ref().map(|t| t.0);
     if let Some(rel) = rel {
         out.push_generated(0, &tcp::STREAM, Value::Uint(rel.stream as u64));
     }
@@ -257,9 +258,38 @@ fn dissect_tcp(
         }
     }
     out.end(at + hl);
+    out.tcp_layer = Some(out.pkt.layers.len() - 1);
+    let payload = (at + hl).min(data.len())..end.min(data.len());
+    // The application stage: the stream's protocol, its bytes in order, PDUs.
+    // (A bare ACK matters too: it may acknowledge bytes the capture never saw.)
+    if let Some((rel, st)) = tracked.as_mut()
+        && (seg_len > 0
+            || flags & (tf::SYN | tf::FIN | tf::RST) != 0
+            || matches!(st.app, app::AppState::App(_)))
+    {
+        let seg = app::TcpSeg {
+            dir: rel.dir,
+            seq: rel.seq,
+            ack: rel.ack,
+            flags,
+            payload,
+            seg_len,
+            src: (src, sp),
+            dst: (dst, dp),
+        };
+        let saved = out.avail();
+        out.set_avail(usize::MAX);
+        let mut env = app::Env::new(out, data, &mut d.extra);
+        let claimed = app::tcp(&mut env, &mut d.apps, &mut st.app, &seg);
+        out.set_avail(saved);
+        if let Some(old) = d.streams.dropped.take() {
+            app::release(&mut d.apps, old);
+        }
+        if claimed || seg_len == 0 {
+            return Next::Stop;
+        }
+    }
     if seg_len > 0 {
-        // Application protocols (HTTP, WebSocket) are looked for per stream.
-        out.tcp_stream = rel.map(|r| r.stream);
         return Next::Payload(at + hl, end);
     }
     Next::Stop
@@ -374,7 +404,15 @@ fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool, ack_base: u32) {
     }
 }
 
-fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst: Addr) -> Next {
+fn dissect_udp(
+    out: &mut Out,
+    d: &mut Dissector,
+    data: &[u8],
+    at: usize,
+    end: usize,
+    src: Addr,
+    dst: Addr,
+) -> Next {
     out.begin(Proto::Udp, at);
     let h = padded::<8>(data, at);
     let p = udp::Packet::new_unchecked(&h[..]);
@@ -396,6 +434,11 @@ fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst
             });
             verify(out, "UDP", ck, want);
         }
+    }
+    // (An ICMP error's quoted datagram belongs to its conversation too, as in Wireshark.)
+    let stream = ok.then(|| d.udp.track((src.key(), sp), (dst.key(), dp)));
+    if let Some(s) = stream {
+        out.push_generated(0, &UDP_STREAM, Value::Uint(s as u64));
     }
     out.end(at + udp::HEADER_LEN);
     headline!(out, "Src Port: {sp}, Dst Port: {dp}");
@@ -420,6 +463,20 @@ fn dissect_udp(out: &mut Out, data: &[u8], at: usize, end: usize, src: Addr, dst
     }
     let pend = dgram_end.min(end);
     if pend > at + udp::HEADER_LEN {
+        let payload = at + udp::HEADER_LEN..pend.min(data.len());
+        if let Some(s) = stream
+            && !payload.is_empty()
+            && !out.quoted
+        {
+            let saved = out.avail();
+            out.set_avail(usize::MAX);
+            let mut env = app::Env::new(out, data, &mut d.extra);
+            let claimed = app::udp(&mut env, &mut d.apps, s, (src, sp), (dst, dp), payload);
+            out.set_avail(saved);
+            if claimed {
+                return Next::Stop;
+            }
+        }
         return Next::Payload(at + udp::HEADER_LEN, pend);
     }
     Next::Stop
@@ -779,10 +836,20 @@ pub(crate) fn dissect_payload(out: &mut Out, data: &[u8], at: usize, end: usize)
 }
 
 crate::wire::fields! {
+    SEGMENT_NOTE: Text(
+        "Reassembly",
+        "",
+        "what became of this segment's bytes on their way to the application",
+    );
+    UDP_STREAM: Num(
+        "Stream index",
+        "udp.stream",
+        "netlab's number for this UDP conversation (a pair of endpoints), counted from 0 in order of appearance",
+    );
     DATA: Bytes(
         "Data",
         "data.data",
-        "bytes of an application protocol netlab does not decode (it reads HTTP heads and WebSocket frames)",
+        "bytes no dissector claimed: an application protocol netlab does not decode, or one it could not recognise here",
     );
     DATA_LEN: Num(
         "Length",

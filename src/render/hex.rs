@@ -31,6 +31,18 @@ fn initial(p: Proto) -> char {
         Proto::Udp => 'U',
         Proto::Http => 'H',
         Proto::WebSocket => 'W',
+        Proto::TextLines => 'L',
+        Proto::Json => 'J',
+        Proto::Media => 'M',
+        Proto::EngineIo => 'e',
+        Proto::SocketIo => 's',
+        Proto::Dns => 'd',
+        Proto::Tls => 't',
+        Proto::Ftp => 'f',
+        Proto::FtpData => 'g',
+        Proto::Smtp => 'm',
+        Proto::Imf => 'i',
+        Proto::Ssh => 'h',
         Proto::Data => 'D',
     }
 }
@@ -104,9 +116,10 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
     out.push('\n');
     let frame_end = pkt.caplen as usize;
     dump(out, pkt, 0..frame_end.min(pkt.data.len()), style);
-    if let Some(r) = &pkt.reassembled {
-        let _ = writeln!(out, "Reassembled IP payload ({} bytes):", r.len());
-        dump(out, pkt, r.clone(), style);
+    for src in &pkt.sources {
+        let r = src.range.start.min(pkt.data.len())..src.range.end.min(pkt.data.len());
+        let _ = writeln!(out, "{} ({} bytes):", src.label, r.len());
+        dump(out, pkt, r, style);
     }
     out.push('\n');
 }

@@ -1,10 +1,12 @@
 //! `--json`: NDJSON, one object per packet:
 //! `{"number","time","len","caplen","layers":[…],"fields":{…},"summary","warnings":[…]}`.
-//! The keys of `fields` are Wireshark display-filter names; the first occurrence of each
-//! wins (like `tshark -T fields -E occurrence=f`). Integers are JSON numbers, flag bits
+//! The keys of `fields` are Wireshark display-filter names. A name that occurs once has
+//! its value; a name that occurs several times (two IP headers in an ICMP error, every
+//! `tcp.segment` of a reassembled PDU, one `socketio.event` per packet of a polling body)
+//! has an array of its values in order (like `tshark -T fields -E occurrence=a`). Integers are JSON numbers, flag bits
 //! booleans, addresses strings in Wireshark's notation, bytes lowercase hex.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -69,9 +71,11 @@ impl std::hash::Hash for Key {
     }
 }
 
-/// Reused between packets so that no set is allocated per packet.
+/// Reused between packets so that no map is allocated per packet.
 #[derive(Default)]
 pub struct JsonWriter {
+    /// How often each name occurs in the packet.
+    counts: HashMap<Key, u32, BuildHasherDefault<NameHasher>>,
     seen: HashSet<Key, BuildHasherDefault<NameHasher>>,
     scratch: String,
 }
@@ -96,13 +100,37 @@ impl JsonWriter {
             ",\"frame.number\":{},\"frame.len\":{},\"frame.cap_len\":{}",
             pkt.number, pkt.len, pkt.caplen
         );
-        self.seen.clear();
+        self.counts.clear();
         for f in &pkt.fields {
+            for key in [f.def.key, f.def.alias] {
+                if !key.is_empty() {
+                    *self.counts.entry(Key(key)).or_default() += 1;
+                }
+            }
+        }
+        self.seen.clear();
+        for (i, f) in pkt.fields.iter().enumerate() {
             for key in [f.def.key, f.def.alias] {
                 if key.is_empty() || !self.seen.insert(Key(key)) {
                     continue;
                 }
-                self.field(out, pkt, f, key);
+                out.push_str(",\"");
+                out.push_str(key);
+                out.push_str("\":");
+                if self.counts.get(&Key(key)).copied().unwrap_or(1) == 1 {
+                    self.value(out, pkt, f);
+                    continue;
+                }
+                // A name that occurs several times: every value, in order.
+                out.push('[');
+                self.value(out, pkt, f);
+                for g in &pkt.fields[i + 1..] {
+                    if g.def.key == key || g.def.alias == key {
+                        out.push(',');
+                        self.value(out, pkt, g);
+                    }
+                }
+                out.push(']');
             }
         }
         out.push_str("},\"summary\":");
@@ -133,11 +161,8 @@ impl JsonWriter {
         }
         out.push_str("]}\n");
     }
-    /// Writes `,"key":value` for one field.
-    fn field(&mut self, out: &mut String, pkt: &Packet, f: &Field, key: &str) {
-        out.push_str(",\"");
-        out.push_str(key);
-        out.push_str("\":");
+    /// Writes one field's value.
+    fn value(&mut self, out: &mut String, pkt: &Packet, f: &Field) {
         match &f.value {
             Value::Uint(n) | Value::Hex(n, _) => {
                 let _ = write!(out, "{n}");

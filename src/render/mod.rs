@@ -30,11 +30,23 @@ pub fn layer_color(proto: Proto) -> &'static str {
         Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
         Proto::Vlan | Proto::QinQ => "96",
         Proto::Arp => "93",
-        Proto::Ip | Proto::Ipv6 => "32",        // green
-        Proto::Icmp | Proto::Icmpv6 => "95",    // magenta
-        Proto::Tcp | Proto::Udp => "33",        // yellow
-        Proto::Http | Proto::WebSocket => "91", // bright red
-        Proto::Data => "34",                    // blue
+        Proto::Ip | Proto::Ipv6 => "32",     // green
+        Proto::Icmp | Proto::Icmpv6 => "95", // magenta
+        Proto::Tcp | Proto::Udp => "33",     // yellow
+        // Application protocols: bright red; what they carry in other colours, so
+        // that neighbouring layers differ.
+        Proto::Http
+        | Proto::Dns
+        | Proto::Tls
+        | Proto::Ftp
+        | Proto::FtpData
+        | Proto::Smtp
+        | Proto::Ssh => "91",
+        Proto::WebSocket => "94", // bright blue
+        Proto::EngineIo => "92",  // bright green
+        Proto::SocketIo => "95",  // bright magenta
+        Proto::TextLines | Proto::Json | Proto::Media | Proto::Imf => "35", // magenta
+        Proto::Data => "34",      // blue
     }
 }
 
@@ -74,9 +86,29 @@ pub fn write_value(out: &mut String, v: &Value, data: &[u8]) {
             let _ = write!(out, "{}", std::net::Ipv4Addr::from(*a));
         }
         Value::Ipv6(a) => crate::wire::ipv6::fmt_addr(a, out),
-        Value::Text(t) => out.push_str(t),
+        Value::Text(t) => write_text(out, t),
         Value::Bytes(r) => write_hex(out, data.get(r.clone()).unwrap_or(&[]), 32),
         Value::Group => {}
+    }
+}
+
+/// Text with its control characters written as escapes (`\r\n`), as tshark prints
+/// them: a header line keeps its CRLF without breaking the output's lines.
+pub fn write_text(out: &mut String, t: &str) {
+    if !t.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        out.push_str(t);
+        return;
+    }
+    for c in t.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
     }
 }
 

@@ -34,6 +34,7 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         let s = match p {
             Problem::Truncated(_) => "[Packet size limited during capture]".to_string(),
             Problem::Malformed(w) => format!("[Malformed Packet: {w}]"),
+            Problem::Incomplete(w) => format!("[Incomplete: {w}]"),
         };
         style.paint(out, "31", &s);
     }

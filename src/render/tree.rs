@@ -98,7 +98,7 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         }
         out.push('\n');
         let bar = if last { "   " } else { "│  " };
-        for f in pkt.layer_fields(layer) {
+        for f in pkt.layer_fields(layer).iter().filter(|f| !f.hidden) {
             out.push_str(bar);
             for _ in 0..=f.depth {
                 out.push_str("  ");

@@ -51,14 +51,49 @@ fields! {
     /// The type digit at the start of every packet.
     TYPE: Num(
         "Engine.IO packet type",
-        "",
+        "engineio.packet_type",
         "one digit naming what the packet is: 0 open, 1 close, 2 ping, 3 pong, 4 message, 5 upgrade, 6 noop",
     );
     /// Everything after the type digit.
     DATA: Text(
         "Engine.IO data",
-        "",
+        "engineio.data",
         "the packet's content: the handshake JSON for open, \"probe\" in an upgrade ping/pong, the upper layer's message for message",
+    );
+    SID: Text(
+        "Session id",
+        "engineio.sid",
+        "the session's name, chosen by the server: every later request of the session carries it (`&sid=`)",
+    );
+    UPGRADES: Text(
+        "Upgrades",
+        "engineio.upgrades",
+        "the transports the client may move to (websocket, from long-polling)",
+    );
+    PING_INTERVAL: Num(
+        "Ping interval (ms)",
+        "engineio.pingInterval",
+        "how often the server pings to check the other side is still there",
+    );
+    PING_TIMEOUT: Num(
+        "Ping timeout (ms)",
+        "engineio.pingTimeout",
+        "how long the server waits for the pong before it gives the session up",
+    );
+    MAX_PAYLOAD: Num(
+        "Max payload (bytes)",
+        "engineio.maxPayload",
+        "the largest body or message the server accepts",
+    );
+    BINARY_PREFIX_FIELD: Text(
+        "Binary marker",
+        "",
+        "`b`: in a long-polling body, a binary message travels as base64 after this letter",
+    );
+    BINARY_LENGTH: Num(
+        "Binary message length",
+        "engineio.binary_length",
+        "a binary message: raw bytes with no type digit (over a WebSocket, a binary frame)",
     );
 }
 

@@ -47,28 +47,38 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 fields! {
     TYPE: Num(
         "Socket.IO packet type",
-        "",
+        "socketio.packet_type",
         "one digit: 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, 5 BINARY_EVENT, 6 BINARY_ACK",
     );
     ATTACHMENTS: Num(
         "attachments",
-        "",
+        "socketio.attachments",
         "how many binary messages follow this packet (binary packets only), ended by `-`",
     );
     NAMESPACE: Text(
         "namespace",
-        "",
+        "socketio.namespace",
         "which namespace (a channel multiplexed on one connection) the packet is for, ended by `,`; absent means \"/\"",
     );
     ACK_ID: Num(
         "ack id",
-        "",
+        "socketio.ack_id",
         "a number the sender wants echoed in an ACK packet: it asked for an acknowledgement",
     );
     DATA: Text(
         "data",
-        "",
+        "socketio.data",
         "JSON: the auth object (CONNECT), [event name, arguments…] (EVENT), [arguments…] (ACK), the error (CONNECT_ERROR)",
+    );
+    EVENT: Text(
+        "event",
+        "socketio.event",
+        "the event's name: the first element of an EVENT's array, what `socket.on(name, …)` listens for",
+    );
+    ARGS: Text(
+        "arguments",
+        "socketio.args",
+        "what the event (or the acknowledgement) hands the listener, as JSON; binary attachments shown as buffers",
     );
 }
 
