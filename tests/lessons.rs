@@ -82,7 +82,7 @@ fn computed(lesson: &Lesson, state: &Path, source: &Source, extract: &Extract) -
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     };
-    let field = |p: &Value, name: &str| p["fields"].get(name).cloned();
+    let field = |p: &Value, name: &str| p["fields"].get(name).or(p.get(name)).cloned();
     let v: Value = match extract {
         Extract::Field { name, packet } => {
             let pkts = lines();
@@ -108,6 +108,10 @@ fn computed(lesson: &Lesson, state: &Path, source: &Source, extract: &Extract) -
                 Reduce::Sum => Value::from(nums().sum::<f64>()),
                 Reduce::Min => Value::from(nums().fold(f64::INFINITY, f64::min)),
                 Reduce::Max => Value::from(nums().fold(f64::NEG_INFINITY, f64::max)),
+                Reduce::Spacing => {
+                    let n: Vec<f64> = nums().collect();
+                    Value::from((n[n.len() - 1] - n[0]) / (n.len() - 1) as f64)
+                }
             }
         }
         Extract::Json { pointer, select } => match serde_json::from_str::<Value>(out.trim()) {

@@ -127,6 +127,16 @@ pub fn extract_value(extract: &Extract, out: &str) -> Result<Value, ComputeError
                     Ok(Value::from(seen.len()))
                 }
                 Reduce::Sum => Ok(number(numbers()?.iter().sum())),
+                Reduce::Spacing => {
+                    let n = numbers()?;
+                    if n.len() < 2 {
+                        return Err(ComputeError(format!(
+                            "`{name}`: the spacing of values needs two of them, the output has {}",
+                            n.len()
+                        )));
+                    }
+                    Ok(number((n[n.len() - 1] - n[0]) / (n.len() - 1) as f64))
+                }
                 Reduce::Min | Reduce::Max => {
                     let n = numbers()?;
                     if n.is_empty() {
@@ -394,6 +404,14 @@ mod tests {
         assert_eq!(r("ip.ttl", Reduce::Sum), Ok(Value::from(191)));
         assert_eq!(r("ip.ttl", Reduce::Min), Ok(Value::from(63)));
         assert_eq!(r("tcp.srcport", Reduce::Max), Ok(Value::from(57950)));
+        // (63 - 64) and (64 - 63): a mean gap of 0 from first to last.
+        assert_eq!(r("ip.ttl", Reduce::Spacing), Ok(Value::from(0)));
+        assert!(
+            r("udp.srcport", Reduce::Spacing)
+                .unwrap_err()
+                .0
+                .contains("needs two")
+        );
         assert!(extract_value(&field("x", PacketSel::First), "not json").is_err());
         assert!(extract_value(&field("x", PacketSel::First), "").is_err());
     }

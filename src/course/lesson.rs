@@ -9,7 +9,7 @@
 //!   with `choice:` lines, the right choice), or `run:` (`netlab …`, or `last`: the
 //!   learner's saved run of the step before, or of `step: K`) with one of `field:` (a
 //!   Wireshark field of `--json`, with `packet: N|first|last` or `reduce:
-//!   count|distinct|sum|min|max`), `json:` (a JSON pointer, with `select: key=value, …`
+//!   count|distinct|sum|min|max|spacing`), `json:` (a JSON pointer, with `select: key=value, …`
 //!   to pick a line of NDJSON) or `match: /regex/` (its first group); `tolerance:` for
 //!   numbers; `hint:` lines, revealed one by one; `explain:`, the why. An indented line
 //!   continues the value above it.
@@ -207,6 +207,8 @@ pub enum Reduce {
     Sum,
     Min,
     Max,
+    /// The mean gap between consecutive values (seconds between packets, with `time`).
+    Spacing,
 }
 
 /// SHA-1 of `s`, in hex.
@@ -705,10 +707,11 @@ impl Builder<'_> {
                                 "sum" => Reduce::Sum,
                                 "min" => Reduce::Min,
                                 "max" => Reduce::Max,
+                                "spacing" => Reduce::Spacing,
                                 _ => {
                                     return Err((
                                         l,
-                                        format!("`reduce:` is count, distinct, sum, min or max, not `{r}`"),
+                                        format!("`reduce:` is count, distinct, sum, min, max or spacing, not `{r}`"),
                                     ));
                                 }
                             },
