@@ -7,6 +7,7 @@
 //! - `mutation`: mutated captures and frames must never panic or hang.
 //! - `lessons`: every lesson runs and every question is answered from a fresh run;
 //!   `course`: `netlab lesson` as a learner meets it.
+//! - `pipes`: a closed standard output ends every subcommand quietly with 0.
 //! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
 //!   namespace; nothing left behind.
 
@@ -24,6 +25,7 @@ mod lessons;
 mod mutation;
 mod onion;
 mod oracle;
+mod pipes;
 mod race;
 mod socketio;
 mod sockets;

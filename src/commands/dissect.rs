@@ -7,10 +7,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::capture::{ReadError, Reader};
 use crate::cli::DissectArgs;
-use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
 use crate::dissect::stats::Stats;
-use crate::render::{self, Style};
+use crate::render::printer::{Printer, View};
+use crate::render::{self, Output};
 
 /// What the run ended with, for the exit status.
 pub enum Outcome {
@@ -19,7 +19,7 @@ pub enum Outcome {
     CutShort,
 }
 
-pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
+pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
     let name = args.file.display().to_string();
     let src: Box<dyn Read> = if name == "-" {
         Box::new(io::stdin().lock())
@@ -32,7 +32,7 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
         hex: args.hex,
         json: args.json,
     };
-    let mut printer = Printer::new(view, args.filter.as_deref(), style, args.stats)?;
+    let mut printer = Printer::new(view, args.filter.as_deref(), out.style, args.stats)?;
     for rule in &args.decode_as {
         printer.decode_as(rule)?;
     }
@@ -41,8 +41,6 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
         Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
         Err(e) => bail!("{name} {e}"),
     };
-    let stdout = io::stdout();
-    let mut sink = stdout.lock();
     let mut stats = Stats::default();
     let mut number = 0u64;
     let mut shown = 0u64;
@@ -55,15 +53,15 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                printer.flush(&mut sink, true)?;
+                printer.flush(out, true)?;
                 match e {
                     ReadError::Io(e) => {
                         return Err(e).with_context(|| format!("cannot read {name}"));
                     }
                     e => {
-                        eprintln!(
-                            "netlab: warning: {name}: {e}; {number} packets were read before it"
-                        );
+                        out.warn(format_args!(
+                            "{name}: {e}; {number} packets were read before it"
+                        ));
                         outcome = Outcome::CutShort;
                         break;
                     }
@@ -88,23 +86,23 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             continue;
         }
         printer.render();
-        printer.flush(&mut sink, false)?;
+        printer.flush(out, false)?;
     }
     if args.stats {
         render::stats::write(printer.buffer(), &stats);
     }
-    printer.flush(&mut sink, true)?;
+    printer.flush(out, true)?;
     let cut = printer.reassembly_overflows();
     if cut > 0 {
-        eprintln!(
-            "netlab: warning: {cut} application messages were larger than netlab's reassembly buffers and are shown cut (see the [incomplete: …] marks)"
-        );
+        out.warn(format_args!(
+            "{cut} application messages were larger than netlab's reassembly buffers and are shown cut (see the [incomplete: …] marks)"
+        ));
     }
     let evicted = printer.evicted_fragments();
     if evicted > 0 {
-        eprintln!(
-            "netlab: warning: {evicted} incomplete fragmented datagrams were dropped to bound memory"
-        );
+        out.warn(format_args!(
+            "{evicted} incomplete fragmented datagrams were dropped to bound memory"
+        ));
     }
     Ok(outcome)
 }

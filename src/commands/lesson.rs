@@ -15,7 +15,7 @@ use crate::course::lesson::{Answer, Check, Lesson, Part, Source, Step};
 use crate::course::progress::{SavedRun, StateDir};
 use crate::course::runner::{self, Invocation, Stream};
 use crate::course::{Course, Origin};
-use crate::render::Style;
+use crate::render::Output;
 use crate::render::course as view;
 use crate::render::markdown::{Layout, inline, styled};
 
@@ -39,7 +39,13 @@ struct Ctx {
     exe: PathBuf,
 }
 
-pub fn run(args: &LessonArgs, style: Style) -> anyhow::Result<Outcome> {
+/// Where [`out`] writes: the command's [`Output`] (a closed pipe marks it, and `main`
+/// then ends quietly).
+static OUTPUT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+
+pub fn run(args: &LessonArgs, output: &Output) -> anyhow::Result<Outcome> {
+    let style = output.style;
+    let _ = OUTPUT.set(output.clone());
     let course = Course::load()?;
     let state = StateDir::locate()?;
     let ctx = Ctx {
@@ -88,9 +94,14 @@ fn width() -> usize {
 }
 
 fn out(text: &str) -> io::Result<()> {
-    let mut o = io::stdout().lock();
-    o.write_all(text.as_bytes())?;
-    o.flush()
+    match OUTPUT.get() {
+        Some(o) => o.print(text),
+        None => {
+            let mut o = io::stdout().lock();
+            o.write_all(text.as_bytes())?;
+            o.flush()
+        }
+    }
 }
 
 fn find<'c>(ctx: &'c Ctx, key: &str) -> anyhow::Result<&'c Lesson> {
