@@ -83,11 +83,146 @@ pub enum Command {
     /// WebSocket, a server and a client that interoperate with the official packages.
     #[command(subcommand)]
     Socketio(SocketioCommand),
+    /// Follow the course: read a lesson, run its steps (the look-for text highlighted),
+    /// answer its questions from your own output; progress is kept between runs.
+    #[command(after_help = LESSON_EXAMPLES)]
+    Lesson(LessonArgs),
+    /// Print netlab's manual page (roff): `netlab man | man -l -`.
+    #[command(
+        after_help = "Examples:\n  netlab man | man -l -\n  netlab man lesson | man -l -          the page of one subcommand\n  netlab man > /usr/local/share/man/man1/netlab.1"
+    )]
+    Man {
+        /// A subcommand's page instead of the main one (`lesson`, `dissect`, …).
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+const LESSON_EXAMPLES: &str = "\
+Examples:
+  netlab lesson                          what to do next
+  netlab lesson list                     every lesson, ✓ when done, the course's progress bar
+  netlab lesson show 1                   read lesson 1 (in a pager on a terminal)
+  netlab lesson run 1                    its steps one by one: Enter runs, s skips, h hints, q quits
+  netlab lesson run onion --step 3       from step 3 on
+  sudo netlab lesson run 2 --yes         every step without asking (progress stays yours)
+  netlab lesson check 1                  answer its questions; a wrong answer gets a hint
+  printf '64\\nb\\n' | netlab lesson check 1 --answers -
+  netlab lesson hint 1 2                 the next hint for question 2
+  netlab lesson reset 1                  start lesson 1 again (asks first)
+  netlab lesson where                    where the lessons, your progress and your runs are
+
+Progress is kept in $XDG_STATE_HOME/netlab (default ~/.local/state/netlab; NETLAB_STATE_DIR
+overrides it); under sudo, in the invoking user's folder, owned by them. Steps run in its
+work/ folder, where captures/ holds the captures the lessons read.";
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// Without a subcommand: what to do next.
+    #[command(subcommand)]
+    pub command: Option<LessonCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonCommand {
+    /// Every lesson: ✓ when done, steps and questions done, the course's progress bar.
+    List {
+        /// Print NDJSON: one object per lesson.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read a lesson, rendered for the terminal (in a pager when on one: $PAGER or less -R).
+    Show {
+        /// The lesson: its number or id (see `netlab lesson list`).
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+    },
+    /// Run a lesson's steps: the prose, then the command; Enter runs it, s skips, h shows a
+    /// hint, q quits. The look-for text is highlighted and your run is kept for the
+    /// questions about it.
+    Run {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+        /// Start at step K.
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+        step: Option<u32>,
+        /// Run every step without asking; exit 1 if one fails or its look-for text is
+        /// missing. Steps that need root run when netlab is root, else their way without
+        /// root if they have one, else they are skipped.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Answer a lesson's questions; answers are read from your own runs where they can be.
+    /// Exit 0 when every answer is right, 1 otherwise.
+    Check {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+        /// Read the answers from FILE (`-`: standard input), one a line in question order,
+        /// instead of asking.
+        #[arg(long, value_name = "FILE|-")]
+        answers: Option<PathBuf>,
+    },
+    /// The next hint for question Q of a lesson.
+    Hint {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+        /// The question's number.
+        #[arg(value_name = "Q", value_parser = clap::value_parser!(u32).range(1..))]
+        question: u32,
+    },
+    /// Forget the progress (and the saved runs) of a lesson, or of all of them; asks first.
+    Reset {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true,
+              required_unless_present = "all", conflicts_with = "all")]
+        lesson: Option<String>,
+        /// Every lesson.
+        #[arg(long)]
+        all: bool,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Where the lessons, your progress, your saved runs and the workspace are.
+    Where,
+}
+
+/// A lesson's number or id. Any text is accepted here (the command says when there is no
+/// such lesson); the built-in lessons are offered to shell completion.
+#[derive(Debug, Clone, Copy)]
+pub struct LessonRefParser;
+
+impl clap::builder::TypedValueParser for LessonRefParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let refs = crate::course::built_in_refs();
+        Some(Box::new(refs.into_iter().flat_map(|(number, id)| {
+            [
+                clap::builder::PossibleValue::new(number),
+                clap::builder::PossibleValue::new(id),
+            ]
+        })))
+    }
 }
 
 const DISSECT_EXAMPLES: &str = "\

@@ -7,10 +7,13 @@
 //! implementation) → `commands` (one per subcommand) → `cli`/`main`.
 //! `wiremodel` (the simulated wire: delay, loss, a bottleneck) sits at the bottom
 //! beside `wire`, below the TCP engine's simulator and the commands that play the wire.
+//! `course` (lessons, checks, progress) sits below `render` and `commands` and imports
+//! no other netlab module.
 
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod course;
 pub mod dissect;
 pub mod net;
 pub mod random;

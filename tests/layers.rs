@@ -34,8 +34,14 @@ const RULES: &[(&str, &[&str])] = &[
     ("tcp", &["wire", "random", "wiremodel"]),
     ("ws", &["wire", "random", "trace"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
-    // Model -> text.
-    ("render", &["dissect", "wire", "trace", "trace::model"]),
+    // The course: the lesson format, checks, progress, the step runner (it runs this
+    // binary as a child process, so it needs no other netlab module).
+    ("course", &[]),
+    // Model -> text (the course's model included: lessons on the terminal).
+    (
+        "render",
+        &["dissect", "wire", "trace", "trace::model", "course"],
+    ),
     // The I/O.
     ("net", &["wire", "random", "trace", "wiremodel"]),
     // The trace's implementation: a watch on lo and TCP_INFO, rendered.
@@ -61,10 +67,11 @@ const RULES: &[(&str, &[&str])] = &[
             "trace",
             "trace::model",
             "trace::onion",
+            "course",
         ],
     ),
-    // Argument definitions only.
-    ("cli", &[]),
+    // Argument definitions only (and the built-in lesson ids, offered to completion).
+    ("cli", &["course"]),
     // The entry: parse, run, map the error.
     ("main", &["cli", "commands", "render"]),
 ];

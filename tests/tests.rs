@@ -5,6 +5,8 @@
 //!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
+//! - `lessons`: every lesson runs and every question is answered from a fresh run;
+//!   `course`: `netlab lesson` as a learner meets it.
 //! - `pipes`: a closed standard output ends every subcommand quietly with 0.
 //! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
 //!   namespace; nothing left behind.
@@ -16,6 +18,7 @@ mod capture;
 mod cli;
 mod common;
 mod congestion;
+mod course;
 mod golden;
 mod handshake;
 mod layers;

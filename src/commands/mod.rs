@@ -4,6 +4,7 @@
 pub mod capture;
 pub mod congestion;
 pub mod dissect;
+pub mod lesson;
 pub mod nagle;
 pub mod ports;
 pub mod race;

@@ -3,12 +3,14 @@
 //! `dissect` and `capture` share ([`printer`]); the system-call lines of `tcp` and
 //! `udp` ([`syscall`]).
 //!
-//! Imports: `dissect` (its model, and the dissector the printer drives), `wire`. A
-//! renderer never sees a socket or a file.
+//! Imports: `dissect` (its model, and the dissector the printer drives), `wire`; `course` (the
+//! lesson model) for `course` and `markdown`, lessons on the terminal. A renderer never sees a socket or a file.
 
 pub mod chart;
+pub mod course;
 pub mod hex;
 pub mod json;
+pub mod markdown;
 pub mod onion;
 pub mod output;
 pub mod printer;
