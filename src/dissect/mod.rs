@@ -4,6 +4,7 @@
 //!
 //! Imports: `wire` (codecs and field knowledge). Never prints.
 
+mod analysis;
 pub mod app;
 pub mod filter;
 mod ip;
@@ -315,6 +316,7 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
 /// The fields the dissector computes itself (next to the protocols' own lists in
 /// `wire::ALL`), for the display filter.
 pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
+    analysis::FIELDS,
     app::FIELDS,
     app::http::FIELDS,
     app::engineio::FIELDS,

@@ -268,6 +268,8 @@ pub enum Value {
     Bytes(Range<usize>),
     /// A heading that groups the fields below it (e.g. "Options").
     Group,
+    /// A time span in nanoseconds, shown in seconds (`0.000123000`).
+    Time(i64),
 }
 
 /// How a layer's dissection ended when it did not end well (Wireshark's expert info).

@@ -28,6 +28,8 @@ pub(crate) struct Stream {
     bytes: u64,
     /// The application protocol's state: its session and each direction's reassembly.
     pub(crate) app: super::app::AppState,
+    /// Wireshark's sequence analysis (retransmissions, duplicate ACKs…).
+    pub(crate) analysis: super::analysis::Analysis,
 }
 
 /// What the tracker says about one segment.
@@ -122,6 +124,7 @@ impl TcpStreams {
                 packets: 0,
                 bytes: 0,
                 app: Default::default(),
+                analysis: Default::default(),
             }
         });
         st.packets += 1;

@@ -174,6 +174,9 @@ impl JsonWriter {
                 write_hex(out, pkt.data.get(r.clone()).unwrap_or(&[]), usize::MAX);
                 out.push('"');
             }
+            Value::Time(ns) => super::write_seconds(out, *ns),
+            // A mark with no bytes of its own (tcp.analysis.retransmission): present.
+            Value::Group if f.range.is_empty() => out.push_str("true"),
             Value::Group => {
                 out.push('"');
                 write_hex(

@@ -86,7 +86,15 @@ pub fn write_value(out: &mut String, v: &Value, data: &[u8]) {
         Value::Text(t) => write_text(out, t),
         Value::Bytes(r) => write_hex(out, data.get(r.clone()).unwrap_or(&[]), 32),
         Value::Group => {}
+        Value::Time(ns) => write_seconds(out, *ns),
     }
+}
+
+/// Nanoseconds as seconds with nine decimals, as Wireshark writes a relative time.
+pub fn write_seconds(out: &mut String, ns: i64) {
+    let sign = if ns < 0 { "-" } else { "" };
+    let n = ns.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
 }
 
 /// Text with its control characters written as escapes (`\r\n`), as tshark prints

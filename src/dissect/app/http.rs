@@ -537,7 +537,7 @@ impl Http {
                     if cx.record {
                         cx.push_generated(0, &REQUEST_IN, Value::Uint(w.frame));
                         let dt = cx.rel_nsec().saturating_sub(w.rel_nsec);
-                        cx.push_generated(0, &TIME, Value::Text(seconds(dt).into()));
+                        cx.push_generated(0, &TIME, Value::Time(dt));
                         cx.push_generated(0, &RESPONSE_FOR_URI, Value::Text(w.uri.clone().into()));
                     }
                     if r.status == 101 && w.upgrade {
@@ -738,13 +738,6 @@ pub(super) fn text_lines(cx: &mut Cx, text: &[u8]) {
     cx.end(text.len());
 }
 
-/// `0.003000000`: seconds with nanoseconds, as Wireshark writes a relative time.
-pub(super) fn seconds(ns: i64) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let ns = ns.unsigned_abs();
-    format!("{sign}{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
-}
-
 crate::wire::fields! {
     FULL_URI: Text(
         "Full request URI",
@@ -756,7 +749,7 @@ crate::wire::fields! {
         "http.request_in",
         "the frame of the request this response answers (HTTP/1.1 answers requests in order)",
     );
-    TIME: Text(
+    TIME: Time(
         "Time since request",
         "http.time",
         "seconds from the request to this response: the server's thinking plus the network's round trip",
