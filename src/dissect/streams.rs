@@ -26,11 +26,35 @@ pub(crate) struct Stream {
     rst: bool,
     packets: u64,
     bytes: u64,
-    /// The application protocol's state: its session and each direction's reassembly.
-    pub(crate) app: super::app::AppState,
-    /// Wireshark's sequence analysis (retransmissions, duplicate ACKs…).
-    pub(crate) analysis: super::analysis::Analysis,
+    /// What the analysis and the application protocol keep while the connection lives
+    /// (see [`Live`]).
+    live: Option<Box<Live>>,
+    /// Listed among the connections over.
+    over: bool,
 }
+
+/// A connection's working state: Wireshark's sequence analysis (retransmissions,
+/// duplicate ACKs…) and the application protocol (its session, each direction's
+/// reassembly). Once the connection is over — a RST, or both FINs sent and then a final
+/// ACK — it is kept for the next [`MAX_CLOSED_KEPT`] connections to end, then freed, so
+/// memory follows the connections open, not all those ever seen. A segment after that
+/// starts a fresh one (its analysis then knows nothing before it).
+#[derive(Default)]
+pub(crate) struct Live {
+    pub app: super::app::AppState,
+    pub analysis: super::analysis::Analysis,
+}
+
+impl Stream {
+    /// The working state, created on first use.
+    pub(crate) fn live(&mut self) -> &mut Live {
+        self.live.get_or_insert_with(Box::default)
+    }
+}
+
+/// Connections over whose working state is still kept, for late segments (a FIN
+/// retransmitted because the final ACK was lost); beyond it the oldest is freed.
+pub const MAX_CLOSED_KEPT: usize = 4096;
 
 /// What the tracker says about one segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +87,10 @@ pub struct TcpStreams {
     next_index: u32,
     /// Closed streams kept for `--stats` after a tuple was reused.
     retired: Vec<Conversation>,
-    /// The application state of a stream just retired, for the caller to release.
-    pub(crate) dropped: Option<super::app::AppState>,
+    /// Application state of streams retired or freed, for the caller to release.
+    pub(crate) dropped: Vec<super::app::AppState>,
+    /// Connections over, oldest first (see [`MAX_CLOSED_KEPT`]).
+    closed: std::collections::VecDeque<((Endpoint, Endpoint), u32)>,
 }
 
 /// A segment's header values the tracker needs.
@@ -77,6 +103,8 @@ pub struct Segment {
     pub flags: u16,
     pub wscale: Option<u8>,
     pub frame_len: u32,
+    /// Payload bytes.
+    pub len: usize,
 }
 
 const SYN: u16 = crate::wire::tcp::flags::SYN;
@@ -103,7 +131,7 @@ impl TcpStreams {
             let other_isn = old.dirs[dir].base.is_some_and(|b| b != s.seq);
             if syn_only && (ended || (other_isn && old.packets > 2)) {
                 let old = self.map.remove(&key).expect("present");
-                self.dropped = Some(old.app);
+                self.dropped.extend(old.live.map(|l| l.app));
                 self.retired.push(Conversation {
                     index: old.index,
                     a: key.0,
@@ -123,8 +151,8 @@ impl TcpStreams {
                 rst: false,
                 packets: 0,
                 bytes: 0,
-                app: Default::default(),
-                analysis: Default::default(),
+                live: None,
+                over: false,
             }
         });
         st.packets += 1;
@@ -154,22 +182,36 @@ impl TcpStreams {
         } else {
             s.ack
         };
+        // Over: reset, or both FINs sent and this a final ACK (no FIN, no data).
+        let over = st.rst || (st.dirs[0].fin && st.dirs[1].fin && s.flags & FIN == 0 && s.len == 0);
         let window_shift = match (st.dirs[dir].wscale, st.dirs[1 - dir].wscale) {
             // Scaling applies only when both SYNs carried the option (RFC 7323 § 2.2),
             // and never to the SYNs themselves.
             (Some(w), Some(_)) if s.flags & SYN == 0 => Some(w.min(14)),
             _ => None,
         };
-        (
-            Relative {
-                stream: st.index,
-                dir,
-                seq,
-                ack,
-                window_shift,
-            },
-            st,
-        )
+        let rel = Relative {
+            stream: st.index,
+            dir,
+            seq,
+            ack,
+            window_shift,
+        };
+        if over && !st.over {
+            st.over = true;
+            let index = st.index;
+            self.closed.push_back((key, index));
+            while self.closed.len() > MAX_CLOSED_KEPT {
+                let Some((k, i)) = self.closed.pop_front() else {
+                    break;
+                };
+                if let Some(old) = self.map.get_mut(&k).filter(|o| o.index == i) {
+                    self.dropped.extend(old.live.take().map(|l| l.app));
+                }
+            }
+        }
+        let st = self.map.get_mut(&key).expect("tracked above");
+        (rel, st)
     }
 
     /// Every conversation seen, by stream index.
@@ -227,6 +269,7 @@ mod tests {
             flags,
             wscale: None,
             frame_len: 60,
+            len: 0,
         }
     }
 

@@ -103,6 +103,7 @@ fn dissect_tcp(
             flags,
             wscale,
             frame_len: out.pkt.len,
+            len: seg_len,
         }))
     } else {
         None
@@ -113,7 +114,7 @@ fn dissect_tcp(
     let marks = tracked.as_mut().and_then(|(rel, st)| {
         let time = (out.pkt.ts_sec as i128 * 1_000_000_000 + out.pkt.ts_nsec as i128)
             .clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-        st.analysis.segment(&analysis::Seg {
+        st.live().analysis.segment(&analysis::Seg {
             dir: rel.dir,
             frame: out.pkt.number,
             time,
@@ -278,7 +279,7 @@ fn dissect_tcp(
         let ack_base = ack_raw.wrapping_sub(ack);
         let sack = options(out, &h[..captured], at, captured < hl, ack_base);
         if let (Some((rel, st)), false) = (tracked.as_mut(), sack.is_empty()) {
-            st.analysis.sack(rel.dir, &sack);
+            st.live().analysis.sack(rel.dir, &sack);
         }
         if captured < hl {
             out.truncated(format!(
@@ -299,10 +300,11 @@ fn dissect_tcp(
     let payload = (at + hl).min(data.len())..end.min(data.len());
     // The application stage: the stream's protocol, its bytes in order, PDUs.
     // (A bare ACK matters too: it may acknowledge bytes the capture never saw.)
+    let mut claimed = false;
     if let Some((rel, st)) = tracked.as_mut()
         && (seg_len > 0
             || flags & (tf::SYN | tf::FIN | tf::RST) != 0
-            || matches!(st.app, app::AppState::App(_)))
+            || matches!(st.live().app, app::AppState::App(_)))
     {
         let seg = app::TcpSeg {
             dir: rel.dir,
@@ -317,16 +319,13 @@ fn dissect_tcp(
         let saved = out.avail();
         out.set_avail(usize::MAX);
         let mut env = app::Env::new(out, data, &mut d.extra);
-        let claimed = app::tcp(&mut env, &mut d.apps, &mut st.app, &seg);
+        claimed = app::tcp(&mut env, &mut d.apps, &mut st.live().app, &seg);
         out.set_avail(saved);
-        if let Some(old) = d.streams.dropped.take() {
-            app::release(&mut d.apps, old);
-        }
-        if claimed || seg_len == 0 {
-            return Next::Stop;
-        }
     }
-    if seg_len > 0 {
+    for old in d.streams.dropped.drain(..) {
+        app::release(&mut d.apps, old);
+    }
+    if seg_len > 0 && !claimed {
         return Next::Payload(at + hl, end);
     }
     Next::Stop
