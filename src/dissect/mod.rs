@@ -163,6 +163,11 @@ impl Out<'_> {
             ));
             return false;
         }
+        // The plain packet list keeps no fields: nothing to build (`last()` then
+        // answers with a spare field nobody reads).
+        if !self.record {
+            return true;
+        }
         let field = Field {
             def,
             value,
@@ -173,10 +178,6 @@ impl Out<'_> {
             generated: false,
             hidden: false,
         };
-        if !self.record {
-            self.spare = field;
-            return true;
-        }
         self.pkt.fields.push(field);
         let n = self.pkt.fields.len();
         self.pkt.layers[self.layer].fields.end = n;
