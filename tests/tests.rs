@@ -6,6 +6,7 @@
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
 
+mod analysis;
 mod autobahn;
 mod autobahn_client;
 mod browser;
