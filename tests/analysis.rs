@@ -456,3 +456,58 @@ fn tcp_analysis_agrees_with_tshark_on_generated_conversations() {
             .join("\n")
     );
 }
+
+#[test]
+fn stats_count_the_marks_per_stream_as_tshark_finds_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("gen.pcap");
+    std::fs::write(&file, generate(7)).expect("write");
+    let out = netlab()
+        .args(["dissect", "--stats"])
+        .arg(&file)
+        .output()
+        .expect("netlab");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let section = text
+        .split("TCP analysis marks")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no expert summary in:\n{text}"));
+    for mark in [
+        "retransmission",
+        "duplicate_ack",
+        "zero_window",
+        "keep_alive",
+    ] {
+        // tshark: frames of each stream with the mark.
+        let t = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&file)
+            .args([
+                "-Y",
+                &format!("tcp.analysis.{mark}"),
+                "-T",
+                "fields",
+                "-e",
+                "tcp.stream",
+            ])
+            .output()
+            .expect("tshark");
+        let mut per_stream: BTreeMap<String, u64> = BTreeMap::new();
+        for l in String::from_utf8_lossy(&t.stdout).lines() {
+            *per_stream.entry(l.to_string()).or_default() += 1;
+        }
+        for (stream, n) in per_stream {
+            let block = section
+                .split(&format!("stream {stream} ("))
+                .nth(1)
+                .and_then(|b| b.split("  stream ").next())
+                .unwrap_or_else(|| panic!("stream {stream} missing:\n{section}"));
+            assert!(
+                block.contains(&format!(" {n} {mark},"))
+                    || block.contains(&format!(" {n} {mark}\n")),
+                "stream {stream}: tshark marks {n} frames {mark}:\n{block}"
+            );
+        }
+    }
+}
