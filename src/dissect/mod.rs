@@ -7,6 +7,7 @@
 mod analysis;
 pub mod app;
 pub mod filter;
+pub mod follow;
 mod ip;
 mod link;
 pub mod model;
@@ -338,6 +339,8 @@ pub struct Dissector {
     pub(crate) apps: app::Apps,
     /// Bytes the application stage makes (reassembled PDUs…), appended to the packet.
     extra: Vec<u8>,
+    /// `--follow`: the stream whose bytes are collected.
+    pub follow: Option<follow::Follow>,
     first_ts: Option<(i64, u32)>,
     /// Build the notes and headlines the tree (`-v`) shows.
     pub detail: bool,

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::streams::Segment;
-use super::{Addr, Dissector, Next, Out, Proto, Value, analysis, app, headline, note, padded};
+use super::{
+    Addr, Dissector, Next, Out, Proto, Value, analysis, app, follow, headline, note, padded,
+};
 use crate::wire::tcp::{self, TcpOption, flags as tf};
 use crate::wire::{checksum, icmp, icmpv6, udp};
 
@@ -298,6 +300,13 @@ fn dissect_tcp(
     out.end(at + hl);
     out.tcp_layer = Some(out.pkt.layers.len() - 1);
     let payload = (at + hl).min(data.len())..end.min(data.len());
+    if let (Some(f), Some((rel, _))) = (d.follow.as_mut(), tracked.as_ref())
+        && f.target == follow::Target::Tcp(rel.stream)
+    {
+        let bytes = &data[payload.clone()];
+        let (s, t) = ((src.key(), sp), (dst.key(), dp));
+        f.tcp(rel.dir, s, t, rel.seq, flags, bytes, out.pkt.number);
+    }
     // The application stage: the stream's protocol, its bytes in order, PDUs.
     // (A bare ACK matters too: it may acknowledge bytes the capture never saw.)
     let mut claimed = false;
@@ -559,6 +568,15 @@ fn dissect_udp(
         ));
     }
     let pend = dgram_end.min(end);
+    if let (Some(f), Some(s)) = (d.follow.as_mut(), stream)
+        && f.target == follow::Target::Udp(s)
+        && !out.quoted
+    {
+        let payload = (at + udp::HEADER_LEN).min(data.len())..pend.min(data.len());
+        let (a, b) = ((src.key(), sp), (dst.key(), dp));
+        let dir = usize::from(a > b);
+        f.udp(dir, a, b, &data[payload], out.pkt.number);
+    }
     if pend > at + udp::HEADER_LEN {
         let payload = at + udp::HEADER_LEN..pend.min(data.len());
         if let Some(s) = stream

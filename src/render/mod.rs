@@ -3,6 +3,7 @@
 //!
 //! Imports: the dissection model only. A renderer never sees a socket or a file.
 
+pub mod follow;
 pub mod hex;
 pub mod json;
 pub mod onion;
