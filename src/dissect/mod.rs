@@ -8,6 +8,7 @@ mod analysis;
 pub mod app;
 pub mod filter;
 pub mod follow;
+pub mod fuzz;
 mod ip;
 mod link;
 pub mod model;
