@@ -5,6 +5,8 @@
 //!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
+//! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
+//!   namespace; nothing left behind.
 
 mod analysis;
 mod autobahn;
@@ -23,5 +25,6 @@ mod oracle;
 mod race;
 mod socketio;
 mod sockets;
+mod userns;
 mod ws;
 mod ws_upgrade;
