@@ -141,6 +141,8 @@ const FIELDS: &[&str] = &[
     "http.content_length",
     "http.transfer_encoding",
     "http.chunk_size",
+    "urlencoded-form.key",
+    "urlencoded-form.value",
     "http.request.version",
     "http.response.version",
     "http.response.code",

@@ -24,6 +24,7 @@ mod onion;
 mod oracle;
 mod race;
 mod socketio;
+mod socketio_logs;
 mod sockets;
 mod userns;
 mod ws;

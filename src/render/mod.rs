@@ -43,8 +43,8 @@ pub fn layer_color(proto: Proto) -> &'static str {
         Proto::WebSocket => "94", // bright blue
         Proto::EngineIo => "92",  // bright green
         Proto::SocketIo => "95",  // bright magenta
-        Proto::TextLines | Proto::Json | Proto::Media | Proto::Imf => "35", // magenta
-        Proto::Data => "34",      // blue
+        Proto::TextLines | Proto::Json | Proto::Media | Proto::UrlEncodedForm | Proto::Imf => "35", // magenta
+        Proto::Data => "34", // blue
     }
 }
 

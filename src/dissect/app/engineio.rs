@@ -335,7 +335,7 @@ fn fields(cx: &mut Cx, p: &sio::Packet, s: &str, at: usize, attachments: &[Vec<u
             i..b.len(),
             Value::Text(data.to_string().into()),
         );
-        if let Some((name, args)) = p.event_parts() {
+        if let Some((name, args)) = event(p) {
             cx.push_generated(1, &sio::EVENT, Value::Text(name.into()));
             cx.push_generated(
                 1,
@@ -354,10 +354,21 @@ fn fields(cx: &mut Cx, p: &sio::Packet, s: &str, at: usize, attachments: &[Vec<u
     }
 }
 
+/// An EVENT's (or BINARY_EVENT's) name and arguments; nothing for other types (an
+/// ACK's array is all arguments).
+fn event(p: &sio::Packet) -> Option<(String, &[serde_json::Value])> {
+    matches!(
+        p.ptype,
+        sio::PacketType::Event | sio::PacketType::BinaryEvent
+    )
+    .then(|| p.event_parts())
+    .flatten()
+}
+
 /// `Socket.IO EVENT "chat" ["hi"] ack=0 /chat`.
 fn summary(p: &sio::Packet, attachments: &[Vec<u8>]) -> String {
     let mut s = format!("Socket.IO {}", p.ptype.name());
-    if let Some((name, args)) = p.event_parts() {
+    if let Some((name, args)) = event(p) {
         s.push_str(&format!(
             " {} {}",
             serde_json::Value::String(name),
