@@ -104,7 +104,6 @@ fn dissect_tcp(
             ack: ack_raw,
             flags,
             wscale,
-            frame_len: out.pkt.len,
             len: seg_len,
         }))
     } else {
