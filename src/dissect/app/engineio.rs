@@ -211,8 +211,9 @@ fn socketio(cx: &mut Cx, st: &mut Eio, s: &str, at: usize) -> Option<(&'static s
         st.announced[d] = cx.frame;
     }
     fields(cx, &p, s, at, &[]);
-    cx.end(end);
     let mut line = summary(&p, &[]);
+    headline!(cx, "{}", line.trim_start_matches("Socket.IO "));
+    cx.end(end);
     if p.ptype.is_binary() {
         line.push_str(&format!(
             " (waiting for {} attachment{})",
