@@ -22,25 +22,36 @@ if ! ensure_autobahn_venv; then
     exit 77
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Port 0: the kernel picks a free port when the fuzzingserver listens (autobahn then
+# skips its Host-port check); the port is read back from the kernel's socket table
+# (ss, by the server's pid), so no other test can take it between a probe and the bind.
 cat >"$OUT/fuzzingserver.json" <<JSON
 {
-  "url": "ws://127.0.0.1:$port",
+  "url": "ws://127.0.0.1:0",
   "outdir": "$OUT/report",
-  "webport": 0,
   "cases": ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "9.*", "10.*"],
   "exclude-cases": ["12.*", "13.*"],
   "exclude-agent-cases": {}
 }
 JSON
 rm -rf "$OUT/report"
-(cd "$OUT" && exec "$VENV/bin/wstest" -m fuzzingserver -s "$OUT/fuzzingserver.json") >"$OUT/wstest.log" 2>&1 &
+# --webport 0: no report web server (its default is a fixed port, 8080).
+(cd "$OUT" && exec "$VENV/bin/wstest" -m fuzzingserver -s "$OUT/fuzzingserver.json" --webport 0) \
+    >"$OUT/wstest.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+port=""
+for _ in $(seq 200); do
+    port=$(ss -Hltnp 2>/dev/null \
+        | awk -v pid="pid=$server," 'index($0, pid) { n = split($4, a, ":"); print a[n]; exit }')
+    [[ -n $port ]] && break
     sleep 0.1
 done
+if [[ -z $port ]]; then
+    echo "autobahn-client: the fuzzingserver did not start listening:" >&2
+    cat "$OUT/wstest.log" >&2
+    exit 1
+fi
 
 base=ws://127.0.0.1:$port
 # `netlab ws connect` prints a received text message as: ← text "247"

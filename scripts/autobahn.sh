@@ -20,14 +20,22 @@ if ! ensure_autobahn_venv; then
     exit 77
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$NETLAB" ws serve --echo --addr "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
+# Port 0: the kernel picks a free port and netlab prints it ("listening on ws://ADDR/"),
+# so no other test can take it between a probe and the bind.
+"$NETLAB" ws serve --echo --addr 127.0.0.1:0 >"$OUT/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+port=""
+for _ in $(seq 100); do
+    port=$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$OUT/server.log")
+    [[ -n $port ]] && break
     sleep 0.1
 done
+if [[ -z $port ]]; then
+    echo "autobahn: netlab ws serve did not start:" >&2
+    cat "$OUT/server.log" >&2
+    exit 1
+fi
 
 cat >"$OUT/fuzzingclient.json" <<JSON
 {

@@ -32,6 +32,9 @@ else
     AS_ROOT=(none)
 fi
 
+# What could not be installed: the tests that need it then skip (see below).
+MISSING=()
+
 # ensure_apt PKG... — install missing Debian packages (apt-get update only when
 # something is missing).  Without root/sudo or apt, print what is missing and
 # continue: tests that need it will then fail or skip with their own message.
@@ -52,6 +55,7 @@ ensure_apt() {
     fi
     if ! command -v apt-get >/dev/null 2>&1 || [[ ${AS_ROOT[0]:-} == none ]]; then
         warn "missing packages: ${missing[*]} (no apt-get or no root/sudo) — install them manually"
+        MISSING+=("${missing[@]}")
         return 0
     fi
     info "installing: ${missing[*]}"
@@ -67,6 +71,7 @@ ensure_apt() {
     else
         cat "$log" >&2
         warn "could not install: ${missing[*]} — continuing"
+        MISSING+=("${missing[@]}")
     fi
     rm -f "$log"
 }
@@ -121,6 +126,7 @@ ensure_npm() {
     command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
     if ! command -v npm >/dev/null 2>&1; then
         warn "npm not available — skipping $dir"
+        MISSING+=("npm packages of $dir")
         return 0
     fi
     local stamp
@@ -167,6 +173,19 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+section "Autobahn|Testsuite (Python 2.7 virtualenv, .venv-autobahn)"
+# shellcheck source=scripts/autobahn-venv.sh
+source "$ROOT/scripts/autobahn-venv.sh"
+autobahn=0
+ensure_autobahn_venv || autobahn=$?
+if [[ $autobahn -eq 0 ]]; then
+    info "ready: $VENV"
+else
+    warn "no Python 2.7 here: the Autobahn tests will be skipped"
+    MISSING+=("Python 2.7 (Autobahn)")
+fi
+
+# ---------------------------------------------------------------------------
 section "Rust toolchain"
 if ! command -v cargo >/dev/null 2>&1 && [[ -f $HOME/.cargo/env ]]; then
     # shellcheck disable=SC1091
@@ -177,6 +196,22 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 127
 fi
 info "$(cargo --version)"
+
+# ---------------------------------------------------------------------------
+# Skips that must not pass silently: as root, a test that needs root fails instead of
+# skipping (NETLAB_REQUIRE_ROOT=1); with every peer installed above, so does a test
+# that needs a peer — node, Python websockets, Chromium, Autobahn (NETLAB_REQUIRE_PEERS=1).
+# Either may be set by the caller already.
+section "Requirements"
+if [[ $(id -u) -eq 0 ]]; then
+    export NETLAB_REQUIRE_ROOT=${NETLAB_REQUIRE_ROOT:-1}
+fi
+if [[ ${#MISSING[@]} -eq 0 ]]; then
+    export NETLAB_REQUIRE_PEERS=${NETLAB_REQUIRE_PEERS:-1}
+else
+    warn "not installed: ${MISSING[*]} — the tests that need them skip"
+fi
+info "NETLAB_REQUIRE_ROOT=${NETLAB_REQUIRE_ROOT:-0} NETLAB_REQUIRE_PEERS=${NETLAB_REQUIRE_PEERS:-0}"
 
 # ---------------------------------------------------------------------------
 section "cargo test --release $*"

@@ -1,16 +1,20 @@
 //! netlab: watch the layers of computer networks.
 //!
-//! Layering (a module never imports one above it):
-//! `wire` (pure codecs) → `capture` (pcap I/O) / `dissect` (frames → layered model) →
-//! `render` (model → text/JSON) → `commands` (one per subcommand) → `cli`/`main`.
+//! Layering (a module never imports one above it; `tests/layers.rs` holds the rules):
+//! `wire` (pure codecs), `random`, `trace` (the trace's hook) → `capture` (pcap I/O) /
+//! `dissect` (frames → layered model) → `tcp`, `ws`, `socketio` (I/O-free engines) →
+//! `render` (model → text/JSON) → `net` (the I/O) → `trace::onion` (the trace's
+//! implementation) → `commands` (one per subcommand) → `cli`/`main`.
 
 pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod dissect;
 pub mod net;
+pub mod random;
 pub mod render;
 pub mod socketio;
 pub mod tcp;
+pub mod trace;
 pub mod wire;
 pub mod ws;

@@ -5,12 +5,11 @@
 //! `./scripts/test.sh` (Debian package `chromium`).
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::netlab;
+use crate::common::{Listening, chromium, netlab, require};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long Chromium may take before it is killed.
@@ -24,14 +23,6 @@ impl Drop for Spawned {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Runs `cmd` to completion with its stdout in `out`, killing it after `limit`.
@@ -58,32 +49,12 @@ fn run_with_timeout(mut cmd: Command, out: &Path, limit: Duration) -> std::proce
 
 #[test]
 fn chromium_selftest_page_gets_its_text_and_binary_echoes() {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: ./scripts/test.sh installs it (Debian package `chromium`)"
-    );
+    require!(chromium());
     let dir = tempfile::tempdir().unwrap();
-    let server_log = dir.path().join("server.log");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut server = Spawned(
-        netlab()
-            .args(["ws", "serve", "--echo", "--trace", "--addr", &addr])
-            .stdout(File::create(&server_log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        if let Ok(Some(status)) = server.0.try_wait() {
-            panic!("the server on {addr} exited early: {status}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "nothing listens on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--echo", "--trace", "--addr", "127.0.0.1:0"]);
+    let server = Listening::start(cmd);
+    let addr = server.addr.clone();
 
     let profile = dir.path().join("profile");
     let dom = dir.path().join("dom.html");
@@ -107,8 +78,7 @@ fn chromium_selftest_page_gets_its_text_and_binary_echoes() {
     assert!(status.success(), "Chromium failed ({status}); DOM:\n{dom}");
     // The browser has closed; give the server a moment to log the closing handshake.
     std::thread::sleep(Duration::from_millis(300));
-    drop(server);
-    let log = std::fs::read_to_string(&server_log).unwrap();
+    let log = server.output();
     println!("server trace:\n{log}");
 
     assert!(

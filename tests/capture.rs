@@ -11,23 +11,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::netlab;
+use crate::common::{Need, netlab, require};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: this test needs root (CAP_NET_RAW for a packet socket); CI runs as root"
-            );
-            return;
-        }
-    };
-}
+/// What the tests that need root need it for.
+const ROOT: &str = "CAP_NET_RAW for a packet socket";
 
 /// A running `netlab capture`, its output lines arriving on channels.
 struct Capture {
@@ -152,7 +139,7 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn sees_the_tests_own_datagrams_and_saves_them_for_tshark() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (_rx, port) = held_port();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("lo.pcap");
@@ -220,7 +207,7 @@ fn sees_the_tests_own_datagrams_and_saves_them_for_tshark() {
 
 #[test]
 fn ctrl_c_stops_cleanly_with_the_count() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (_rx, port) = held_port();
     let filter = format!("udp.port == {port}");
     let mut cap = Capture::start(&["--filter", &filter]);
@@ -237,7 +224,7 @@ fn ctrl_c_stops_cleanly_with_the_count() {
 
 #[test]
 fn verbose_and_hex_print_what_dissect_prints_for_the_saved_file() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (_rx, port) = held_port();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("one.pcap");
@@ -296,7 +283,7 @@ fn a_bad_filter_is_reported_before_anything_else() {
 
 #[test]
 fn an_unknown_interface_names_the_ones_there_are() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let out = netlab()
         .args(["capture", "-i", "netlab-no-such0"])
         .output()
@@ -311,7 +298,7 @@ fn an_unknown_interface_names_the_ones_there_are() {
 
 #[test]
 fn without_cap_net_raw_the_remedy_is_printed() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let out = crate::common::netlab_unprivileged()
         .args(["capture", "-c", "1"])
         .output()

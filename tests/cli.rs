@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use crate::common::{captures, netlab, root};
+use crate::common::{Listening, captures, netlab, root};
 
 fn capture(n: &str) -> std::path::PathBuf {
     let p = root().join("captures").join(n);
@@ -173,6 +173,45 @@ fn colour_conventions() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+}
+
+/// `--color` and `NO_COLOR` hold for the WebSocket and Socket.IO commands too (and
+/// every command: one `Output` carries the style), not only for `dissect`.
+#[test]
+fn ws_and_socketio_honour_color() {
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--echo", "--addr", "127.0.0.1:0"]);
+    let ws = Listening::start(cmd);
+    let mut cmd = netlab();
+    cmd.args(["socketio", "serve", "--addr", "127.0.0.1:0"]);
+    let sio = Listening::start(cmd);
+    let ws_url = format!("ws://{}/", ws.addr);
+    let sio_url = format!("http://{}", sio.addr);
+    let cases: [&[&str]; 4] = [
+        &["ws", "connect", &ws_url, "--send", "hi", "--trace"],
+        &[
+            "socketio", "connect", &sio_url, "--emit", "chat", "\"hi\"", "--ack",
+        ],
+        &["socketio", "demo"],
+        &["tcp", "connect", "--own-server", "--send", "hi"],
+    ];
+    for args in cases {
+        let (code, out, err) = run(&[args, &["--color", "always"]].concat());
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            out.contains("\x1b["),
+            "{args:?} --color always: no colours in\n{out}"
+        );
+        let (code, out, err) = run(&[args, &["--color", "never"]].concat());
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(!out.contains('\x1b'), "{args:?} --color never:\n{out}");
+        // NO_COLOR wins over auto (here not a terminal anyway) but not over `always`.
+        let out = netlab().env("NO_COLOR", "1").args(args).output().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains('\x1b'),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

@@ -63,6 +63,193 @@ pub fn assert_privilege_error(out: &std::process::Output, cap: &str) {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// Something a test needs that a machine may lack.
+#[derive(Debug, Clone)]
+pub enum Need {
+    /// Root: network namespaces, TUN devices, packet sockets, a switch to `nobody`.
+    /// The text says what for.
+    Root(&'static str),
+    /// A real peer or a feature of the machine that `scripts/test.sh` installs or
+    /// expects (node and the official socket.io packages, Python `websockets`,
+    /// Chromium, Python 2.7 for Autobahn, the IPv6 loopback): what, and whether it is
+    /// here.
+    Peer(String, bool),
+}
+
+fn set(var: &str) -> bool {
+    std::env::var_os(var).is_some_and(|v| v == "1")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a test may run. When what it needs is missing it prints `SKIPPED: …` and
+/// returns false; but where CI asked for it — `NETLAB_REQUIRE_ROOT=1` for root,
+/// `NETLAB_REQUIRE_PEERS=1` for peers, which `scripts/test.sh` exports once it has
+/// installed them — a skip is a failure: the test panics instead.
+pub fn available(need: Need) -> bool {
+    let (ok, what, var) = match &need {
+        Need::Root(why) => (is_root(), format!("root ({why})"), "NETLAB_REQUIRE_ROOT"),
+        Need::Peer(what, here) => (*here, what.clone(), "NETLAB_REQUIRE_PEERS"),
+    };
+    if ok {
+        return true;
+    }
+    assert!(
+        !set(var),
+        "this test needs {what}, which is missing, and {var}=1 says it must run"
+    );
+    eprintln!("SKIPPED: this test needs {what} (./scripts/test.sh provides it; CI runs it)");
+    false
+}
+
+/// Returns from the test when [`available`] says it cannot run here:
+/// `require!(Need::Root("CAP_NET_RAW for a packet socket"));`.
+macro_rules! require {
+    ($need:expr) => {
+        if !$crate::common::available($need) {
+            return;
+        }
+    };
+}
+pub(crate) use require;
+
+/// node with the official `socket.io` and `socket.io-client` in `tests/node`.
+pub fn node() -> Need {
+    let dir = root().join("tests/node/node_modules");
+    let here = dir.join("socket.io/package.json").exists()
+        && dir.join("socket.io-client/package.json").exists()
+        && Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    Need::Peer(
+        "node and tests/node/node_modules (socket.io, socket.io-client)".into(),
+        here,
+    )
+}
+
+/// `python3` able to import the `websockets` package (scripts/test.sh puts `.venv/bin`
+/// first on PATH).
+pub fn python_websockets() -> Need {
+    let here = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    Need::Peer("python3 with the websockets package (.venv)".into(), here)
+}
+
+/// Headless Chromium.
+pub fn chromium() -> Need {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    Need::Peer(CHROMIUM.into(), Path::new(CHROMIUM).exists())
+}
+
+/// The IPv6 loopback address `::1`, bindable.
+pub fn ipv6_loopback() -> Need {
+    let here = std::net::TcpListener::bind("[::1]:0").is_ok();
+    Need::Peer("the IPv6 loopback address ::1".into(), here)
+}
+
+/// A server started on port 0 that printed where it listens (`listening on
+/// ws://ADDR/…` or `http://ADDR/…`): the kernel chose the port when the server bound
+/// it, so no other test can take it in between. Everything it prints is kept; the
+/// process is killed when this is dropped.
+pub struct Listening {
+    child: Option<std::process::Child>,
+    /// `127.0.0.1:PORT` or `[::1]:PORT`.
+    pub addr: String,
+    printed: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listening {
+    /// Spawns `cmd` (which must bind port 0 and print its address on stdout) and waits
+    /// for the line that names the address.
+    pub fn start(mut cmd: Command) -> Listening {
+        use std::io::{BufRead, BufReader};
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut addr = None;
+        let mut line = String::new();
+        while addr.is_none() {
+            line.clear();
+            if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{cmd:?} exited without saying where it listens");
+            }
+            printed.lock().unwrap().push_str(&line);
+            addr = listening_addr(&line);
+        }
+        // Keep reading, so the server never blocks on a full pipe.
+        let sink = printed.clone();
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Listening {
+            child: Some(child),
+            addr: addr.unwrap(),
+            printed,
+            reader: Some(reader),
+        }
+    }
+
+    /// Stops the server and returns everything it printed.
+    pub fn output(mut self) -> String {
+        self.stop();
+        self.printed.lock().unwrap().clone()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `ADDR` of `… listening on ws://ADDR/…` or `http://ADDR/…`.
+fn listening_addr(line: &str) -> Option<String> {
+    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
+    let rest = rest
+        .strip_prefix("ws://")
+        .or_else(|| rest.strip_prefix("http://"))?;
+    Some(rest[..rest.find('/')?].to_string())
+}
+
+/// A TCP port nobody listens on, held for the test: the socket is bound but does not
+/// listen, so a connection to it is refused (RST) and no other test can take the port
+/// until the returned socket is dropped.
+pub fn refused_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
+}
+
 /// What `/dev/net/tun` looks like to a [`Learner`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tun {

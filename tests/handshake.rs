@@ -6,21 +6,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::netlab;
+use crate::common::{Need, netlab, require};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!("SKIPPED: this test needs root (CAP_NET_ADMIN for a network namespace and a TUN device); CI runs as root");
-            return;
-        }
-    };
-}
+/// What the tests that need root need it for.
+const ROOT: &str = "CAP_NET_ADMIN for a network namespace and a TUN device";
 
 /// Runs `netlab tcp-handshake --json ARGS`; returns the events.
 fn events(args: &[&str]) -> Vec<Value> {
@@ -164,7 +153,7 @@ fn simulate_server_role_and_reorder() {
 
 #[test]
 fn kernel_handshake_data_teardown_and_pcap_agree_with_tshark() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("hs.pcap");
     let ev = events(&["--send", "hello kernel", "-w", pcap.to_str().unwrap()]);
@@ -224,7 +213,7 @@ fn kernel_handshake_data_teardown_and_pcap_agree_with_tshark() {
 
 #[test]
 fn kernel_passive_open_and_ipv6() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let ev = events(&["--role", "server", "--send", "hi"]);
     assert_handshake(&ev, false);
     assert_eq!(delivered_text(&ev), "hi");
@@ -237,7 +226,7 @@ fn kernel_passive_open_and_ipv6() {
 
 #[test]
 fn kernel_closed_port_answers_rst_ack() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let ev = events(&["--closed-port"]);
     let p = packets(&ev);
     assert_eq!(p.len(), 2, "{ev:?}");
@@ -252,7 +241,7 @@ fn kernel_closed_port_answers_rst_ack() {
 
 #[test]
 fn kernel_retransmits_a_dropped_syn_ack() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let ev = events(&["--drop", "syn-ack"]);
     let synacks: Vec<&Value> = packets(&ev)
         .into_iter()
@@ -274,7 +263,7 @@ fn kernel_retransmits_a_dropped_syn_ack() {
 
 #[test]
 fn kernel_sees_netlab_retransmit_dropped_syn_and_data() {
-    need_root!();
+    require!(Need::Root(ROOT));
     for spec in ["syn", "data", "2"] {
         let ev = events(&["--drop", spec, "--send", "x"]);
         assert_eq!(
@@ -292,7 +281,7 @@ fn kernel_sees_netlab_retransmit_dropped_syn_and_data() {
 
 #[test]
 fn kernel_reorder_shows_duplicate_ack_with_sack() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("ro.pcap");
     let ev = events(&[
@@ -327,7 +316,7 @@ fn kernel_reorder_shows_duplicate_ack_with_sack() {
 
 #[test]
 fn kernel_abort_with_rst() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let ev = events(&["--close", "rst", "--send", "bye"]);
     let last = packets(&ev).into_iter().last().unwrap();
     assert_eq!(
@@ -339,7 +328,7 @@ fn kernel_abort_with_rst() {
 
 #[test]
 fn ctrl_c_leaves_nothing_behind() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let before = Command::new("ip")
         .args(["-o", "link"])
         .output()
@@ -488,7 +477,7 @@ fn parse_events(out: &std::process::Output) -> Vec<Value> {
 
 #[test]
 fn raw_target_mode_shows_the_kernels_rst_and_can_suppress_it() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let mut hosts = TwoHosts::new("raw");
     hosts.listen();
     // Without the rule: the local kernel resets the connection netlab opened.
@@ -533,7 +522,7 @@ fn raw_target_mode_shows_the_kernels_rst_and_can_suppress_it() {
 
 #[test]
 fn raw_target_rule_is_removed_after_ctrl_c() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let mut hosts = TwoHosts::new("int");
     hosts.listen();
     let child = Command::new("ip")

@@ -1,7 +1,7 @@
 //! Every `$ netlab …` step of every lesson runs, succeeds and prints something: the
 //! course stays true to the binary.
 
-use crate::common::{netlab, root};
+use crate::common::{Need, available, netlab, root};
 
 /// Splits a command line on spaces, honouring single quotes (all the lessons use).
 pub(crate) fn split(line: &str) -> Vec<String> {
@@ -56,8 +56,7 @@ fn every_lesson_step_runs() {
                 (_, Some(l)) => (l, true),
                 _ => continue,
             };
-            // SAFETY: geteuid has no preconditions.
-            if needs_root && unsafe { libc::geteuid() } != 0 {
+            if needs_root && !available(Need::Root("a `$ sudo netlab` lesson step")) {
                 eprintln!("SKIPPED (needs root): {}: `{raw}`", lesson.display());
                 continue;
             }

@@ -4,91 +4,30 @@
 //! `nobody` (no CAP_NET_RAW), what the socket knows from TCP_INFO and why the rest is
 //! hidden.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::netlab;
+use crate::common::{Listening, Need, ipv6_loopback, netlab, require};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+/// What the tests that need root need it for.
+const ROOT: &str = "CAP_NET_RAW for a packet socket, and setpriv to drop to nobody";
 
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: this test needs root (CAP_NET_RAW for a packet socket, and setpriv \
-                 to drop to nobody); CI runs as root"
-            );
-            return;
-        }
+/// `netlab ws serve --trace` on port 0 of `host`, listening where it says.
+fn ws_server(host: &str) -> Listening {
+    let addr = if host.contains(':') {
+        format!("[{host}]:0")
+    } else {
+        format!("{host}:0")
     };
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--trace", "--addr", &addr]);
+    Listening::start(cmd)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `netlab ws serve --trace` on a free loopback port; killed (and its output kept) at
-/// the end.
-struct Server {
-    child: Option<Child>,
-    addr: String,
-}
-
-impl Server {
-    fn start(host: &str) -> Server {
-        let port = free_port();
-        let addr = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
-        let mut child = netlab()
-            .args(["ws", "serve", "--trace", "--addr", &addr])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(child.try_wait().unwrap().is_none(), "the server exited");
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "nothing on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server {
-            child: Some(child),
-            addr,
-        }
-    }
-
-    /// Stops the server and returns what it printed.
-    fn output(mut self) -> String {
-        let mut child = self.child.take().unwrap();
-        // Let it print the close of the last connection.
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// Stops a server, after letting it print the close of the last connection, and
+/// returns what it printed.
+fn printed(server: Listening) -> String {
+    std::thread::sleep(Duration::from_millis(300));
+    server.output()
 }
 
 /// The numbers of one segment block under a frame's trace line.
@@ -195,8 +134,8 @@ fn check_arithmetic(seg: &Seg, frame_len: u64) {
 
 #[test]
 fn trace_shows_tcp_ip_and_link_under_each_frame_with_consistent_numbers() {
-    need_root!();
-    let server = Server::start("127.0.0.1");
+    require!(Need::Root(ROOT));
+    let server = ws_server("127.0.0.1");
     let port: u16 = server.addr.rsplit(':').next().unwrap().parse().unwrap();
     let out = netlab()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
@@ -205,7 +144,7 @@ fn trace_shows_tcp_ip_and_link_under_each_frame_with_consistent_numbers() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let client = String::from_utf8_lossy(&out.stdout).into_owned();
-    let server_out = server.output();
+    let server_out = printed(server);
     assert!(
         client.starts_with("trace: TCP/IP/link layers from a packet socket on lo"),
         "{client}"
@@ -256,12 +195,9 @@ fn trace_shows_tcp_ip_and_link_under_each_frame_with_consistent_numbers() {
 
 #[test]
 fn trace_over_ipv6_shows_the_ipv6_header() {
-    need_root!();
-    if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("SKIPPED: no IPv6 loopback here");
-        return;
-    }
-    let server = Server::start("::1");
+    require!(Need::Root(ROOT));
+    require!(ipv6_loopback());
+    let server = ws_server("::1");
     let out = netlab()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
         .args(["--send", "hi", "--trace"])
@@ -292,8 +228,8 @@ fn trace_over_ipv6_shows_the_ipv6_header() {
 
 #[test]
 fn without_cap_net_raw_the_trace_shows_tcp_info_and_says_what_it_cannot_see() {
-    need_root!();
-    let server = Server::start("127.0.0.1");
+    require!(Need::Root(ROOT));
+    let server = ws_server("127.0.0.1");
     let out = crate::common::netlab_unprivileged()
         .args(["ws", "connect", &format!("ws://{}/", server.addr)])
         .args(["--send", "hi", "--trace"])
@@ -347,32 +283,13 @@ fn without_cap_net_raw_the_trace_shows_tcp_info_and_says_what_it_cannot_see() {
     assert!(text.contains("data bytes received: "), "{text}");
 }
 
-/// `netlab socketio serve --trace` on a free loopback port.
-fn sio_server() -> (Server, String) {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = netlab()
-        .args(["socketio", "serve", "--trace", "--addr", &addr])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "nothing on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (
-        Server {
-            child: Some(child),
-            addr: addr.clone(),
-        },
-        addr,
-    )
+/// `netlab socketio serve --trace` on port 0 of 127.0.0.1, listening where it says.
+fn sio_server() -> (Listening, String) {
+    let mut cmd = netlab();
+    cmd.args(["socketio", "serve", "--trace", "--addr", "127.0.0.1:0"]);
+    let server = Listening::start(cmd);
+    let addr = server.addr.clone();
+    (server, addr)
 }
 
 /// The total of the WebSocket layer line in a socketio trace block: `(+6 B, 22 B in all)`.
@@ -387,7 +304,7 @@ fn ws_total(block: &[String]) -> u64 {
 
 #[test]
 fn socketio_trace_goes_from_the_emit_down_to_the_link() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (server, addr) = sio_server();
     let out = netlab()
         .args(["socketio", "connect", &format!("http://{addr}")])
@@ -396,7 +313,7 @@ fn socketio_trace_goes_from_the_emit_down_to_the_link() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let client = String::from_utf8_lossy(&out.stdout).into_owned();
-    let server_out = server.output();
+    let server_out = printed(server);
     let top = |l: &str| !l.starts_with(' ');
     // The emit: Socket.IO `20["chat","hi"]` (15 B) → Engine.IO `420[…]` (16 B) → a masked
     // WebSocket text frame (22 B) → one TCP segment carrying exactly those 22 bytes.
@@ -435,7 +352,7 @@ fn socketio_trace_goes_from_the_emit_down_to_the_link() {
 
 #[test]
 fn socketio_trace_without_cap_net_raw_shows_tcp_info() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let (_server, addr) = sio_server();
     let out = crate::common::netlab_unprivileged()
         .args(["socketio", "connect", &format!("http://{addr}")])
@@ -468,5 +385,89 @@ fn socketio_trace_without_cap_net_raw_shows_tcp_info() {
     assert!(
         kernel.contains("(+22)"),
         "the kernel counted the frame's 22 bytes: {kernel}"
+    );
+}
+
+/// The trace's model and renderer serve a captured packet too (what a later
+/// `netlab dissect --onion N` draws): frame 8 of captures/websocket.pcap, a masked text
+/// frame from the client (`netlab ws connect` to port 8080, see captures/README.md),
+/// as one unit over its one TCP segment.
+#[test]
+fn a_captured_packet_draws_with_the_trace_model_and_renderer() {
+    use netlab::dissect::{Dissector, Meta, Packet, Proto};
+    use netlab::render::{Style, onion};
+    use netlab::trace::Direction;
+    use netlab::trace::model::{SegmentView, Unit};
+
+    let bytes = std::fs::read(crate::common::root().join("captures/websocket.pcap")).unwrap();
+    // One dissector for frames 1 to 8: it follows the stream to the upgrade.
+    let mut r = netlab::capture::Reader::new(&bytes[..]).unwrap();
+    let mut dissector = Dissector::new();
+    let mut pkt = Packet::default();
+    for number in 1..=8 {
+        let rec = r.next_record().unwrap().expect("frame 8");
+        let meta = Meta {
+            number,
+            ts_sec: rec.ts_sec,
+            ts_nsec: rec.ts_nsec,
+            len: rec.len,
+            interface: rec.interface,
+            linktype: rec.linktype,
+        };
+        dissector.dissect(meta, rec.data, &mut pkt);
+    }
+    let ws = pkt
+        .layers
+        .iter()
+        .find(|l| l.proto == Proto::WebSocket)
+        .expect("a WebSocket layer");
+    let frame = &pkt.data[ws.range.start..];
+    let (header, header_len) = netlab::wire::websocket::parse_header(frame)
+        .unwrap()
+        .unwrap();
+    let len = header_len as u64 + header.payload_len;
+    assert_eq!(len, 11, "77 B on the wire less 66 B of headers");
+    // Relative sequence number 154: the stream's bytes 153.. (0 = the first after the SYN).
+    let seq = match pkt.field("tcp.seq").map(|f| &f.value) {
+        Some(netlab::dissect::Value::Uint(s)) => *s,
+        other => panic!("tcp.seq: {other:?}"),
+    };
+    let stream = seq - 1..seq - 1 + len;
+    let unit = Unit {
+        dir: Direction::Sent,
+        stream: stream.clone(),
+        header_len,
+        name: "WebSocket frame",
+        explain: false,
+        position_known: true,
+    };
+    let seg = SegmentView {
+        pkt: &pkt,
+        number: 8,
+        stream,
+        retransmission: false,
+        rel_us: None,
+    };
+    let text = onion::segments(&unit, &[seg], Style::PLAIN);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("    └─ TCP segment #8 53862 → 8080 [PSH, ACK] seq 154 (raw "),
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "       its data: all 11 bytes are the WebSocket frame"
+    );
+    assert!(
+        text.contains("└─ IPv4 127.0.0.1 → 127.0.0.1 TTL 64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("= 77 B on the wire = 11 B of TCP data + 66 B of TCP/IP/link headers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the WebSocket frame itself: 11 B = 6 B of header + 5 B of payload"),
+        "{text}"
     );
 }

@@ -12,11 +12,13 @@
 //! - tshark prints booleans as 1/0; netlab has true/false;
 //! - tshark prints a string's CR, LF and tab as `\r`, `\n`, `\t`;
 //! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
-//!   present on both sides or absent on both;
+//!   present on both sides or absent on both (netlab's `false` is an absence), and
+//!   tshark's bytes must be the option's;
 //! - `frame.protocols`: `engineio` and `socketio` are netlab's own (tshark has no such
 //!   dissector) and are left out; where netlab ends with `data` (bytes it does not
 //!   decode), tshark may name a protocol netlab has no dissector for (UDP `echo`), so
-//!   only what is below must be equal.
+//!   only what is below must be equal. Both must name the protocols of every frame: a
+//!   missing string is a mismatch.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -236,7 +238,12 @@ fn compare(
 ) -> Option<String> {
     use serde_json::Value as J;
     if field == "frame.protocols" {
-        let (o, t) = (ours?.as_str()?, theirs?);
+        // tshark names the protocols of every frame, and so must netlab: a missing
+        // string on either side is a disagreement, not a pass.
+        let (o, t) = match (ours.and_then(|v| v.as_str()), theirs) {
+            (Some(o), Some(t)) => (o, t),
+            (o, t) => return Some(format!("netlab {o:?} vs tshark {t:?}: both must name them")),
+        };
         let ol: Vec<&str> = o
             .split(':')
             .filter(|p| !matches!(*p, "engineio" | "socketio"))
@@ -249,6 +256,21 @@ fn compare(
             _ => ol == tl,
         };
         return (!ok).then(|| format!("netlab {o:?} vs tshark {t:?}"));
+    }
+    if field == "tcp.options.sack_perm" {
+        // A flag in netlab (absent or false: no such option), the option's bytes in
+        // tshark (`0402`: kind 4, length 2): the same presence, both ways.
+        let o = match ours {
+            None | Some(J::Bool(false)) => false,
+            Some(J::Bool(true)) => true,
+            Some(o) => return Some(format!("netlab has {o}, not a flag")),
+        };
+        let t = match theirs.map(String::as_str) {
+            None => false,
+            Some("0402") => true,
+            Some(t) => return Some(format!("tshark has {t:?}, not the option's bytes 0402")),
+        };
+        return (o != t).then(|| format!("netlab says {o}, tshark says {t}"));
     }
     match (ours, theirs) {
         (None, None) => None,
@@ -269,17 +291,16 @@ fn compare(
                     t.replace(AGG, ",")
                 ));
             }
-            let differ = ours.iter().zip(&theirs).any(|(o, t)| !same(field, o, t));
+            let differ = ours.iter().zip(&theirs).any(|(o, t)| !same(o, t));
             differ.then(|| format!("netlab {o} vs tshark {:?}", t.replace(AGG, ",")))
         }
     }
 }
 
 /// One occurrence's value, up to notation.
-fn same(field: &str, o: &serde_json::Value, t: &str) -> bool {
+fn same(o: &serde_json::Value, t: &str) -> bool {
     use serde_json::Value as J;
     match o {
-        J::Bool(b) if field == "tcp.options.sack_perm" => *b,
         J::Bool(b) => matches!((b, t), (true, "1" | "True") | (false, "0" | "False")),
         J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
         // tshark writes a string's CR, LF and tab as escapes.
@@ -354,4 +375,60 @@ fn every_capture_agrees_with_tshark_field_by_field() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// The comparison itself cannot pass by default: a value on one side only is a
+/// mismatch, both ways, for every field and the two special ones.
+#[test]
+fn the_comparison_holds_both_ways() {
+    use serde_json::json;
+    let t = |s: &str| Some(s.to_string());
+    let protocols = json!("eth:ethertype:ip:tcp");
+    assert!(
+        compare(
+            "frame.protocols",
+            Some(&protocols),
+            t("eth:ethertype:ip:tcp").as_ref()
+        )
+        .is_none()
+    );
+    assert!(compare("frame.protocols", None, t("eth:ethertype:ip:tcp").as_ref()).is_some());
+    assert!(compare("frame.protocols", Some(&protocols), None).is_some());
+    assert!(compare("frame.protocols", None, None).is_some());
+    let data = json!("eth:ethertype:ip:tcp:data");
+    assert!(
+        compare(
+            "frame.protocols",
+            Some(&data),
+            t("eth:ethertype:ip:tcp:http").as_ref()
+        )
+        .is_none()
+    );
+    assert!(
+        compare(
+            "frame.protocols",
+            Some(&data),
+            t("eth:ethertype:ip:udp:dns").as_ref()
+        )
+        .is_some()
+    );
+
+    let (yes, no) = (json!(true), json!(false));
+    let f = "tcp.options.sack_perm";
+    assert!(compare(f, Some(&yes), t("0402").as_ref()).is_none());
+    assert!(compare(f, None, None).is_none());
+    assert!(compare(f, Some(&no), None).is_none());
+    assert!(
+        compare(f, Some(&yes), None).is_some(),
+        "netlab sees an option tshark does not"
+    );
+    assert!(compare(f, None, t("0402").as_ref()).is_some());
+    assert!(compare(f, Some(&no), t("0402").as_ref()).is_some());
+    assert!(compare(f, Some(&yes), t("0403").as_ref()).is_some());
+
+    let ttl = json!(64);
+    assert!(compare("ip.ttl", Some(&ttl), t("64").as_ref()).is_none());
+    assert!(compare("ip.ttl", Some(&ttl), None).is_some());
+    assert!(compare("ip.ttl", None, t("64").as_ref()).is_some());
+    assert!(compare("ip.flags.df", Some(&yes), t("0").as_ref()).is_some());
 }

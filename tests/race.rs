@@ -6,23 +6,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::netlab;
+use crate::common::{Need, netlab, require};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: this test needs root (CAP_NET_ADMIN for two network namespaces and TUN devices); CI runs as root"
-            );
-            return;
-        }
-    };
-}
+/// What the tests that need root need it for.
+const ROOT: &str = "CAP_NET_ADMIN for two network namespaces and TUN devices";
 
 /// Runs `netlab race --json ARGS`: the one JSON object it prints.
 fn race(args: &[&str]) -> Value {
@@ -50,7 +37,7 @@ fn n(v: &Value, key: &str) -> u64 {
 
 #[test]
 fn under_loss_tcp_delivers_everything_in_order_and_udp_loses_some() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let v = race(&["--loss", "20%", "--count", "100", "--seed", "1"]);
     let (tcp, udp, wire) = (&v["tcp"], &v["udp"], &v["wire"]);
     for side in [tcp, udp] {
@@ -110,7 +97,7 @@ fn under_loss_tcp_delivers_everything_in_order_and_udp_loses_some() {
 
 #[test]
 fn a_perfect_wire_delivers_everything_over_both() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let v = race(&["--loss", "0%", "--count", "100"]);
     for p in ["tcp", "udp"] {
         let s = &v[p];
@@ -140,7 +127,7 @@ fn a_perfect_wire_delivers_everything_over_both() {
 
 #[test]
 fn the_pcap_holds_what_the_wire_delivered() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("race.pcap");
     let v = race(&[
@@ -183,7 +170,7 @@ fn the_pcap_holds_what_the_wire_delivered() {
 
 #[test]
 fn the_same_seed_loses_the_same_udp_messages() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let args = [
         "--loss",
         "30%",
@@ -214,7 +201,7 @@ fn the_same_seed_loses_the_same_udp_messages() {
 
 #[test]
 fn reordering_reaches_udp_applications_but_not_tcp_ones() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let v = race(&[
         "--loss",
         "0%",
@@ -252,7 +239,7 @@ fn reordering_reaches_udp_applications_but_not_tcp_ones() {
 
 #[test]
 fn the_human_table_names_both_protocols() {
-    need_root!();
+    require!(Need::Root(ROOT));
     let out = netlab()
         .args([
             "--color", "never", "race", "--loss", "20%", "--count", "30", "--seed", "5",
@@ -320,7 +307,7 @@ fn help_shows_pasteable_examples() {
 
 #[test]
 fn ctrl_c_ends_the_race_at_once_and_leaves_nothing_behind() {
-    need_root!();
+    require!(Need::Root(ROOT));
     use std::os::unix::process::ExitStatusExt;
     let mut child = netlab()
         .args(["race", "--loss", "60%", "--count", "50", "--timeout", "300"])

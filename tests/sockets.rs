@@ -13,21 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::netlab;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    ($why:expr) => {
-        if !is_root() {
-            eprintln!("SKIPPED: this test needs root ({}); CI runs as root", $why);
-            return;
-        }
-    };
-}
+use crate::common::{Need, ipv6_loopback, netlab, require};
 
 /// A netlab server (`tcp serve` / `udp serve`) as a child, killed when dropped.
 struct Server {
@@ -180,10 +166,6 @@ fn fionread(fd: &impl AsRawFd) -> usize {
     n as usize
 }
 
-fn ipv6_loopback() -> bool {
-    TcpListener::bind("[::1]:0").is_ok()
-}
-
 /// A round trip through `tcp serve` and `tcp connect`, checked on both sides.
 fn echo_round_trip(listen: &str) {
     let mut server = Server::start(&["tcp", "serve", "--addr", listen]);
@@ -235,10 +217,7 @@ fn tcp_echo_round_trip() {
 
 #[test]
 fn tcp_echo_round_trip_ipv6() {
-    if !ipv6_loopback() {
-        eprintln!("SKIPPED: no IPv6 loopback (::1) here");
-        return;
-    }
+    require!(ipv6_loopback());
     echo_round_trip("[::1]:0");
 }
 
@@ -430,10 +409,7 @@ fn udp_keeps_message_boundaries() {
 
 #[test]
 fn udp_keeps_message_boundaries_ipv6() {
-    if !ipv6_loopback() {
-        eprintln!("SKIPPED: no IPv6 loopback (::1) here");
-        return;
-    }
+    require!(ipv6_loopback());
     udp_boundaries("[::1]:0");
 }
 
@@ -591,24 +567,26 @@ fn connection_refused_is_the_rst() {
 
 #[test]
 fn ports_below_1024_need_privilege() {
-    need_root!("to run netlab as the unprivileged user nobody");
-    let start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .map(|s| s.trim().parse().unwrap_or(1024))
-        .unwrap_or(1024);
-    if start <= 1 {
-        eprintln!(
-            "SKIPPED: net.ipv4.ip_unprivileged_port_start is {start}: every port is free to bind here"
-        );
-        return;
-    }
+    require!(Need::Root(
+        "a network namespace of its own, and to run netlab as the unprivileged user nobody"
+    ));
+    // net.ipv4.ip_unprivileged_port_start is a setting of each network namespace: in a
+    // namespace of its own the test sets the kernel's default, 1024, whatever the host
+    // says (a host may have lowered it to 0, freeing every port).
+    const SCRIPT: &str = "echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start \
+        && ip link set lo up \
+        && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \"$@\"";
     for args in [
         ["tcp", "serve", "--addr", "127.0.0.1:1"],
         ["udp", "serve", "--addr", "127.0.0.1:1"],
     ] {
-        let out = crate::common::netlab_unprivileged()
+        let out = Command::new("unshare")
+            .args(["-n", "sh", "-c", SCRIPT, "sh"])
+            .arg(env!("CARGO_BIN_EXE_netlab"))
             .args(args)
+            .env_remove("NO_COLOR")
             .output()
-            .expect("setpriv (util-linux)");
+            .expect("unshare and setpriv (util-linux), ip (iproute2)");
         assert_error(
             &out,
             &[
@@ -633,7 +611,7 @@ fn in_empty_netns(args: &[&str]) -> Output {
 
 #[test]
 fn network_unreachable_in_an_empty_namespace() {
-    need_root!("CAP_SYS_ADMIN for an empty network namespace");
+    require!(Need::Root("CAP_SYS_ADMIN for an empty network namespace"));
     assert_error(
         &in_empty_netns(&["tcp", "connect", "127.0.0.1:7000"]),
         &["network is unreachable", "127.0.0.1"],

@@ -5,6 +5,7 @@
 //!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
+//! - `pipes`: a closed standard output ends every subcommand quietly with 0.
 //! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
 //!   namespace; nothing left behind.
 
@@ -22,6 +23,7 @@ mod lessons;
 mod mutation;
 mod onion;
 mod oracle;
+mod pipes;
 mod race;
 mod socketio;
 mod socketio_logs;

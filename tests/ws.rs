@@ -3,60 +3,25 @@
 //! `websockets` (installed from tests/requirements.txt by scripts/test.sh).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use netlab::wire::http;
 use netlab::wire::websocket::{self as ws, Frame, OpCode};
 
-use crate::common::netlab;
+use crate::common::{Listening, netlab, python_websockets, refused_port, require};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A port that was free a moment ago (the server binds it right after).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A spawned process, killed when the test ends however it ends.
-struct Spawned(Child);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until something accepts connections on `addr`.
-fn wait_ready(addr: &str, child: &mut Child) {
-    let start = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the server on {addr} exited early: {status}");
-        }
-        assert!(start.elapsed() < TIMEOUT, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `netlab ws serve --addr 127.0.0.1:PORT ARGS..`, ready for connections.
-fn serve(args: &[&str]) -> (Spawned, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = netlab()
-        .args(["ws", "serve", "--addr", &addr])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(&addr, &mut child);
-    (Spawned(child), addr)
+/// `netlab ws serve --addr 127.0.0.1:0 ARGS..`, listening on the port it printed.
+fn serve(args: &[&str]) -> (Listening, String) {
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--addr", "127.0.0.1:0"])
+        .args(args);
+    let server = Listening::start(cmd);
+    let addr = server.addr.clone();
+    (server, addr)
 }
 
 fn connect(addr: &str, args: &[&str]) -> Output {
@@ -279,8 +244,9 @@ fn subprotocol_origin_and_client_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("TLS is not supported"));
 
+    let (_held, port) = refused_port();
     let o = netlab()
-        .args(["ws", "connect", &format!("ws://127.0.0.1:{}/", free_port())])
+        .args(["ws", "connect", &format!("ws://127.0.0.1:{port}/")])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -378,26 +344,14 @@ fn bad_inputs_get_the_right_answer_and_the_server_stays_up() {
     assert_still_up(&addr);
 }
 
-/// `python3` with the `websockets` module (scripts/test.sh puts `.venv/bin` first on
-/// PATH), or a clear failure.
+/// `python3` (with the `websockets` module: [`python_websockets`]).
 fn python() -> Command {
-    let ok = Command::new("python3")
-        .args([
-            "-c",
-            "import websockets.sync.server, websockets.sync.client",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "python3 cannot import websockets: run scripts/test.sh (it installs \
-         tests/requirements.txt into .venv and puts .venv/bin first on PATH)"
-    );
     Command::new("python3")
 }
 
 #[test]
 fn python_websockets_client_talks_to_netlab_server() {
+    require!(python_websockets());
     let (_server, addr) = serve(&["--echo", "--protocol", "chat"]);
     let script = r#"
 import sys
@@ -428,24 +382,21 @@ print("closed", ws.close_code)
 
 #[test]
 fn netlab_client_talks_to_python_websockets_server() {
-    let port = free_port();
+    require!(python_websockets());
+    // Port 0: the server reports the port the kernel gave it.
     let script = r#"
-import sys
 from websockets.sync.server import serve
 def echo(ws):
     for msg in ws:
         ws.send(msg)
-with serve(echo, "127.0.0.1", int(sys.argv[1])) as server:
+with serve(echo, "127.0.0.1", 0) as server:
+    print("listening on ws://127.0.0.1:%d/" % server.socket.getsockname()[1], flush=True)
     server.serve_forever()
 "#;
-    let mut child = python()
-        .args(["-c", script, &port.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = format!("127.0.0.1:{port}");
-    wait_ready(&addr, &mut child);
-    let _server = Spawned(child);
+    let mut cmd = python();
+    cmd.args(["-c", script]);
+    let server = Listening::start(cmd);
+    let addr = server.addr.clone();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data.bin");
     std::fs::write(&file, vec![1u8; 70 * 1024]).unwrap();
@@ -472,8 +423,6 @@ with serve(echo, "127.0.0.1", int(sys.argv[1])) as server:
 #[test]
 fn a_full_server_answers_503_and_recovers() {
     let (_server, addr) = serve(&["--echo", "--max-connections", "1"]);
-    // wait_ready's probe may still be winding down: let it go.
-    std::thread::sleep(Duration::from_millis(300));
     let mut first = Raw::open(&addr);
     let answer = raw_http(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(

@@ -1,6 +1,6 @@
 //! `netlab capture`: live packets from one interface (pnet's `AF_PACKET` channel, see
 //! `net::sniff`), each through the same dissector, display filter and renderers as
-//! `netlab dissect` (`commands::printer`), optionally saved to a pcap file.
+//! `netlab dissect` (`render::printer`), optionally saved to a pcap file.
 //!
 //! Ctrl-C (or SIGTERM) sets a flag; the read loop wakes every 100 ms to look at it, so
 //! the capture ends cleanly: the pcap is flushed, the count is printed, exit status 0.
@@ -12,7 +12,7 @@
 //! `strace` do.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::BufWriter;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,13 +20,13 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::capture::Writer;
 use crate::cli::CaptureArgs;
-use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
 use crate::net::guest::{self, Guest};
 use crate::net::raw::{catch_interrupts, interrupted};
 use crate::net::sandbox::{self, Identity};
 use crate::net::sniff::Sniffer;
-use crate::render::Style;
+use crate::render::Output;
+use crate::render::printer::{Printer, View};
 
 /// How long one wait for a frame lasts before the loop looks at the Ctrl-C flag.
 const POLL: Duration = Duration::from_millis(100);
@@ -51,7 +51,7 @@ fn ssh_exclusion(interface: &str) -> Option<String> {
     Some(format!("!(tcp.port == {client} && tcp.port == {server})"))
 }
 
-pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
+pub fn run(args: &CaptureArgs, out: &Output) -> Result<ExitCode> {
     let view = View {
         verbose: args.verbose,
         hex: args.hex,
@@ -66,13 +66,13 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
     let filter = match (&args.filter, &exclusion) {
         (Some(f), Some(x)) => {
             // Checked alone first, so that an error's column refers to what the user typed.
-            Printer::new(view, Some(f), style, false)?;
+            Printer::new(view, Some(f), out.style, false)?;
             Some(format!("({f}) && {x}"))
         }
         (Some(f), None) => Some(f.clone()),
         (None, x) => x.clone(),
     };
-    let mut printer = Printer::new(view, filter.as_deref(), style, false)?;
+    let mut printer = Printer::new(view, filter.as_deref(), out.style, false)?;
     if command.is_some() {
         // Before anything else, while netlab has a single thread (a user namespace
         // requires it): the private namespace, whose lo is all CMD will see.
@@ -108,18 +108,18 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
         Some(argv) => match Guest::spawn(argv) {
             Ok(g) => Some(g),
             Err(e) => {
-                eprintln!("netlab: error: {e}");
+                out.status(format_args!("netlab: error: {e}"));
                 return Ok(ExitCode::from(e.status() as u8));
             }
         },
         None => None,
     };
     match &program {
-        Some(p) => eprintln!(
+        Some(p) => out.status(format_args!(
             "netlab: capturing on lo (link type {linktype}) of a private network namespace where \
              `{p}` runs and sees no other network; the capture ends with it"
-        ),
-        None => eprintln!(
+        )),
+        None => out.status(format_args!(
             "netlab: capturing on {} (link type {linktype}){}; Ctrl-C stops",
             sniffer.name,
             if exclusion.is_some() {
@@ -127,10 +127,8 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
             } else {
                 ""
             }
-        ),
+        )),
     }
-    let stdout = io::stdout();
-    let mut sink = stdout.lock();
     let mut seen = 0u64;
     let mut shown = 0u64;
     // Set when CMD has ended: the packets still queued are read until then.
@@ -175,20 +173,20 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
                 .context("writing the pcap file")?;
         }
         printer.render();
-        printer.flush(&mut sink, true)?;
+        printer.flush(out, true)?;
     }
     if let Some(mut w) = pcap {
         w.flush().context("writing the pcap file")?;
     }
     let plural = if shown == 1 { "" } else { "s" };
     if seen == shown {
-        eprintln!("{shown} packet{plural} captured");
+        out.status(format_args!("{shown} packet{plural} captured"));
     } else {
-        eprintln!(
+        out.status(format_args!(
             "{shown} packet{plural} captured ({seen} seen on {}, {} left out by the filter)",
             sniffer.name,
             seen - shown
-        );
+        ));
     }
     let (Some(g), Some(p)) = (&mut guest, &program) else {
         return Ok(ExitCode::SUCCESS);
@@ -200,9 +198,11 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
     }
     let exit = g.wait();
     if ended_by_count {
-        eprintln!("netlab: ended `{p}` after {shown} packet{plural} (-c)");
+        out.status(format_args!(
+            "netlab: ended `{p}` after {shown} packet{plural} (-c)"
+        ));
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("netlab: `{p}` {exit}");
+    out.status(format_args!("netlab: `{p}` {exit}"));
     Ok(ExitCode::from(exit.status().clamp(0, 255) as u8))
 }

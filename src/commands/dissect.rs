@@ -1,16 +1,16 @@
 //! `netlab dissect FILE`: read a capture, dissect each frame, print it.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 
 use anyhow::{Context, Result, bail};
 
 use crate::capture::{ReadError, Reader};
 use crate::cli::DissectArgs;
-use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
 use crate::dissect::stats::Stats;
-use crate::render::{self, Style};
+use crate::render::printer::{Printer, View};
+use crate::render::{self, Output};
 
 /// What the run ended with, for the exit status.
 pub enum Outcome {
@@ -38,22 +38,20 @@ fn open(args: &DissectArgs) -> Result<(String, Capture)> {
     }
 }
 
-pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
+pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
     if let Some(spec) = &args.follow {
-        return follow(args, spec, style);
+        return follow(args, spec, out);
     }
     let view = View {
         verbose: args.verbose,
         hex: args.hex,
         json: args.json,
     };
-    let mut printer = Printer::new(view, args.filter.as_deref(), style, args.stats)?;
+    let mut printer = Printer::new(view, args.filter.as_deref(), out.style, args.stats)?;
     for rule in &args.decode_as {
         printer.decode_as(rule)?;
     }
     let (name, mut reader) = open(args)?;
-    let stdout = io::stdout();
-    let mut sink = stdout.lock();
     let mut stats = Stats::default();
     let mut number = 0u64;
     let mut shown = 0u64;
@@ -66,15 +64,15 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                printer.flush(&mut sink, true)?;
+                printer.flush(out, true)?;
                 match e {
                     ReadError::Io(e) => {
                         return Err(e).with_context(|| format!("cannot read {name}"));
                     }
                     e => {
-                        eprintln!(
-                            "netlab: warning: {name}: {e}; {number} packets were read before it"
-                        );
+                        out.warn(format_args!(
+                            "{name}: {e}; {number} packets were read before it"
+                        ));
                         outcome = Outcome::CutShort;
                         break;
                     }
@@ -99,29 +97,29 @@ pub fn run(args: &DissectArgs, style: Style) -> Result<Outcome> {
             continue;
         }
         printer.render();
-        printer.flush(&mut sink, false)?;
+        printer.flush(out, false)?;
     }
     if args.stats {
         render::stats::write(printer.buffer(), &stats);
     }
-    printer.flush(&mut sink, true)?;
+    printer.flush(out, true)?;
     let cut = printer.reassembly_overflows();
     if cut > 0 {
-        eprintln!(
-            "netlab: warning: {cut} application messages were larger than netlab's reassembly buffers and are shown cut (see the [incomplete: …] marks)"
-        );
+        out.warn(format_args!(
+            "{cut} application messages were larger than netlab's reassembly buffers and are shown cut (see the [incomplete: …] marks)"
+        ));
     }
     let evicted = printer.evicted_fragments();
     if evicted > 0 {
-        eprintln!(
-            "netlab: warning: {evicted} incomplete fragmented datagrams were dropped to bound memory"
-        );
+        out.warn(format_args!(
+            "{evicted} incomplete fragmented datagrams were dropped to bound memory"
+        ));
     }
     Ok(outcome)
 }
 
 /// `--follow`: one stream's bytes, as each side sent them (see `render::follow`).
-fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
+fn follow(args: &DissectArgs, spec: &str, out: &Output) -> Result<Outcome> {
     use crate::cli::{FollowFormat, FollowSide};
     use crate::dissect::follow::{Event, Follow, Target};
     use crate::render::follow::{self as show, Format};
@@ -141,8 +139,7 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
         FollowFormat::Raw => None,
     };
     let raw_node = usize::from(args.follow_side == FollowSide::Server);
-    let stdout = io::stdout();
-    let mut sink = stdout.lock();
+    let style = out.style;
     let mut buf = String::new();
     let mut pkt = crate::dissect::Packet::default();
     let mut offsets = [0u64; 2];
@@ -150,11 +147,7 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
     let mut number = 0u64;
     let mut outcome = Outcome::Complete;
     // Writes the events collected so far.
-    let mut drain = |f: &mut Follow,
-                     buf: &mut String,
-                     sink: &mut io::StdoutLock,
-                     headed: &mut bool|
-     -> Result<()> {
+    let mut drain = |f: &mut Follow, buf: &mut String, headed: &mut bool| -> Result<()> {
         let events = std::mem::take(&mut f.events);
         match format {
             Some(format) => {
@@ -165,7 +158,7 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
                 for e in &events {
                     show::event(buf, f, e, format, &mut offsets, style);
                 }
-                sink.write_all(buf.as_bytes())?;
+                out.bytes(buf.as_bytes())?;
                 buf.clear();
             }
             None => {
@@ -173,7 +166,7 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
                     if let Event::Data { node, bytes, .. } = e
                         && *node == raw_node
                     {
-                        sink.write_all(bytes)?;
+                        out.bytes(bytes)?;
                     }
                 }
             }
@@ -186,7 +179,9 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
             Ok(None) => break,
             Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
             Err(e) => {
-                eprintln!("netlab: warning: {name}: {e}; {number} packets were read before it");
+                out.warn(format_args!(
+                    "{name}: {e}; {number} packets were read before it"
+                ));
                 outcome = Outcome::CutShort;
                 break;
             }
@@ -203,12 +198,12 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
         d.dissect(meta, rec.data, &mut pkt);
         let f = d.follow.as_mut().expect("set above");
         if !f.events.is_empty() {
-            drain(f, &mut buf, &mut sink, &mut headed)?;
+            drain(f, &mut buf, &mut headed)?;
         }
     }
     let mut f = d.follow.take().expect("set above");
     f.finish();
-    drain(&mut f, &mut buf, &mut sink, &mut headed)?;
+    drain(&mut f, &mut buf, &mut headed)?;
     if f.frames == 0 {
         let (kind, n) = match target {
             Target::Tcp(n) => ("TCP", n),
@@ -224,11 +219,10 @@ fn follow(args: &DissectArgs, spec: &str, style: Style) -> Result<Outcome> {
         if !headed {
             show::header(&mut counts, &f, Format::Ascii, style);
         }
-        sink.write_all(counts.as_bytes())?;
+        out.bytes(counts.as_bytes())?;
     } else {
         // Raw bytes go to standard output untouched; the counts to standard error.
-        eprint!("{counts}");
+        out.status(counts.trim_end());
     }
-    sink.flush()?;
     Ok(outcome)
 }

@@ -2,7 +2,7 @@
 //! (like `ss -tulpn`), and the port ranges explained.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 
 use anyhow::Result;
@@ -10,10 +10,10 @@ use serde_json::json;
 
 use crate::cli::PortsArgs;
 use crate::net::ports::{self, Socket};
-use crate::render::Style;
+use crate::render::{Output, Paint};
 use crate::wire::procnet::{PORTS_PER_TRANSPORT, PortClass, Transport};
 
-pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
+pub fn run(a: &PortsArgs, out: &Output) -> Result<()> {
     let mut all = ports::sockets()?;
     all.retain(|s| {
         let l = &s.line;
@@ -35,19 +35,19 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
         )
     });
     let range = ports::ephemeral_range();
-    let mut out = io::stdout().lock();
     if a.json {
+        let mut text = String::new();
         for s in &all {
-            writeln!(out, "{}", to_json(s, range))?;
+            let _ = writeln!(text, "{}", to_json(s, range));
         }
+        out.print(text)?;
         return Ok(());
     }
-    explain_ranges(&mut out, range, style)?;
-    writeln!(
-        out,
+    explain_ranges(out, range)?;
+    out.line(format_args!(
         "\n{:<5} {:<12} {:<40} {:<40} {:<28} process",
         "proto", "state", "local address", "peer address", "local port is"
-    )?;
+    ))?;
     let mut hidden = 0;
     for s in &all {
         let l = &s.line;
@@ -64,9 +64,14 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
                 .join(",")
         };
         let mut line = String::new();
-        let state_color = if l.is_listening() { "32" } else { "33" };
+        let state_color = if l.is_listening() {
+            Paint::OK
+        } else {
+            Paint::PEER
+        };
         let _ = write!(line, "{:<5} ", l.transport.name());
-        style.paint(&mut line, state_color, &format!("{:<12}", l.state_name()));
+        out.style
+            .paint(&mut line, state_color, &format!("{:<12}", l.state_name()));
         let _ = writeln!(
             line,
             " {:<40} {:<40} {:<28} {procs}",
@@ -74,27 +79,25 @@ pub fn run(a: &PortsArgs, style: Style) -> Result<()> {
             peer(l.remote),
             class_text(l.local.port(), range)
         );
-        out.write_all(line.as_bytes())?;
+        out.print(line)?;
     }
     let count = |t: Transport, listening: bool| {
         all.iter()
             .filter(|s| s.line.transport == t && s.line.is_listening() == listening)
             .count()
     };
-    writeln!(
-        out,
+    out.line(format_args!(
         "\n{} sockets: TCP {} listening, {} in other states; UDP {} unconnected, {} connected.",
         all.len(),
         count(Transport::Tcp, true),
         count(Transport::Tcp, false),
         count(Transport::Udp, true),
         count(Transport::Udp, false),
-    )?;
+    ))?;
     if hidden > 0 {
-        writeln!(
-            out,
+        out.line(format_args!(
             "{hidden} socket(s) without a process: held by another user's process (sudo netlab ports shows those) or by one in another PID namespace (a container)."
-        )?;
+        ))?;
     }
     Ok(())
 }
@@ -142,41 +145,40 @@ fn to_json(s: &Socket, range: Option<(u16, u16)>) -> serde_json::Value {
     })
 }
 
-fn explain_ranges(out: &mut impl Write, range: Option<(u16, u16)>, style: Style) -> io::Result<()> {
-    let mut title = String::new();
-    style.paint(
-        &mut title,
-        "1",
+fn explain_ranges(out: &Output, range: Option<(u16, u16)>) -> io::Result<()> {
+    let title = out.paint(
+        Paint::HEADING,
         &format!(
             "Ports: a 16-bit number, so {} per transport; TCP and UDP count separately (TCP 53 and UDP 53 are different ports).",
             group(PORTS_PER_TRANSPORT)
         ),
     );
-    writeln!(out, "{title}")?;
     let unpriv = ports::unprivileged_port_start().unwrap_or(1024);
-    writeln!(
-        out,
+    let mut text = format!("{title}\n");
+    let _ = writeln!(
+        text,
         "  0–1023       well-known (IANA system ports: 22 ssh, 53 dns, 80 http, 443 https); here binding below {unpriv} needs CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start)"
-    )?;
-    writeln!(
-        out,
+    );
+    let _ = writeln!(
+        text,
         "  1024–49151   registered (IANA user ports: assigned to services, free to bind)"
-    )?;
-    writeln!(
-        out,
+    );
+    let _ = writeln!(
+        text,
         "  49152–65535  dynamic/private (never assigned; RFC 6335 suggests them for ephemeral ports)"
-    )?;
-    match range {
+    );
+    let _ = match range {
         Some((lo, hi)) => writeln!(
-            out,
+            text,
             "  ephemeral    this kernel gives clients ports from {lo}–{hi} (net.ipv4.ip_local_port_range): {} ports, so at most that many connections to one server address and port at a time",
             group(u32::from(hi - lo) + 1)
         ),
         None => writeln!(
-            out,
+            text,
             "  ephemeral    (net.ipv4.ip_local_port_range unreadable)"
         ),
-    }
+    };
+    out.print(text)
 }
 
 /// 65536 → "65,536".

@@ -37,7 +37,7 @@ use crate::cli::RaceArgs;
 use crate::net::sandbox::{Plan, SandboxError};
 use crate::net::tcp_info::{TcpInfo, tcp_info};
 use crate::net::wire_pair::{Side, WirePair};
-use crate::render::Style;
+use crate::render::{Output, Paint};
 use crate::wire::{ipv4, ipv6};
 
 /// The receivers' ports in namespace A (private: they cannot clash with anything).
@@ -641,15 +641,12 @@ fn race_tcp(
 // The command
 // ---------------------------------------------------------------------------------------
 
+/// A seed for a run without `--seed` (printed, so the run can be repeated).
 fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut d = Dice(t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32));
-    d.next() % 1_000_000
+    crate::random::os_u64() % 1_000_000
 }
 
-pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
+pub fn run(args: &RaceArgs, out: &Output) -> Result<()> {
     let seed = args.seed.unwrap_or_else(random_seed);
     let settings = Settings {
         loss: args.loss,
@@ -716,51 +713,40 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         let stop = stop.clone();
         std::thread::spawn(move || relay(pair, settings, stop, pcap))
     };
-    let mut out = std::io::stdout().lock();
     let human = !args.json;
     if human {
-        let bold = |s: &str| {
-            if style.color {
-                format!("\x1b[1m{s}\x1b[0m")
-            } else {
-                s.to_string()
-            }
-        };
-        writeln!(
-            out,
-            "{}",
-            bold(&format!(
+        out.line(out.paint(
+            Paint::HEADING,
+            &format!(
                 "netlab race: {} messages of {} bytes (\"msg {:0w$}\\n\" … \"msg {:0w$}\\n\"), one every millisecond, over UDP, then over TCP",
                 m.count,
                 m.len(),
                 0,
                 m.count - 1,
                 w = m.digits
-            ))
-        )?;
-        writeln!(
-            out,
+            ),
+        ))?;
+        out.line(format_args!(
             "wire: {ip_b} (namespace B, the senders) ⇄ netlab ⇄ {ip_a} (namespace A, the receivers)"
-        )?;
-        writeln!(
-            out,
+        ))?;
+        out.line(format_args!(
             "      loss {}, reorder {} in each direction, delay {} ms; seed {seed} (--seed {seed} rolls the same dice)",
             pct(args.loss),
             pct(args.reorder),
             ms(args.delay)
-        )?;
-        write!(out, "\nUDP: sending {} datagrams to {udp_to} … ", m.count)?;
-        out.flush()?;
+        ))?;
+        out.print(format_args!(
+            "\nUDP: sending {} datagrams to {udp_to} … ",
+            m.count
+        ))?;
     }
     let udp = race_udp(m, &udp_client, udp_server, udp_to, args.delay)?;
     if human {
-        writeln!(out, "{} arrived", udp.delivered)?;
-        write!(
-            out,
+        out.line(format_args!("{} arrived", udp.delivered))?;
+        out.print(format_args!(
             "TCP: connect() to {tcp_to}, {} write()s, shutdown(), read() to the end … ",
             m.count
-        )?;
-        out.flush()?;
+        ))?;
     }
     let limit = Duration::from_secs(args.timeout);
     let tcp = race_tcp(m, tcp_listener, tcp_to, limit)?;
@@ -823,25 +809,23 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
                 "udp": wire_json(&counts[Class::Udp as usize]),
             },
         });
-        writeln!(out, "{v}")?;
+        out.line(v)?;
         return Ok(());
     }
     if tcp.finished && tcp.closed {
-        writeln!(out, "all {} read", tcp.tally.delivered)?;
+        out.line(format_args!("all {} read", tcp.tally.delivered))?;
     } else if tcp.finished {
-        writeln!(
-            out,
+        out.line(format_args!(
             "all {} read, but the close (FIN, ACK) had not gone through after {} s",
             tcp.tally.delivered, args.timeout
-        )?;
+        ))?;
     } else if !tcp.connected {
-        writeln!(out, "no connection within {} s", args.timeout)?;
+        out.line(format_args!("no connection within {} s", args.timeout))?;
     } else {
-        writeln!(
-            out,
+        out.line(format_args!(
             "stopped after {} s with {} messages read",
             args.timeout, tcp.tally.delivered
-        )?;
+        ))?;
     }
     let (t, u) = (&tcp.tally, &udp);
     let (wt, wu) = (&counts[Class::Tcp as usize], &counts[Class::Udp as usize]);
@@ -956,7 +940,7 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
         s.push_str(&line);
         s.push('\n');
     }
-    out.write_all(s.as_bytes())?;
+    out.print(s)?;
     Ok(())
 }
 

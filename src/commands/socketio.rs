@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,32 +29,24 @@ use crate::net::http::{
     spawn_small, text_response, websocket_upgrade, write_response,
 };
 use crate::net::sandbox::{self, Identity};
+use crate::net::sockio;
+use crate::random::Rng;
+use crate::render::{Output, Paint, onion as view};
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
-use crate::socketio::trace::{self, Layer};
+use crate::socketio::trace;
 use crate::socketio::{Config, Hub, Note, Transport};
+use crate::trace::onion::{SocketOnly, Watched};
+use crate::trace::{ConnAddrs, Direction, Layer, LowerLayers, UnitInfo};
 use crate::wire::engineio::{self as eio, Data, ErrorCode, Query};
 use crate::wire::http::{self, Request, Response};
 use crate::wire::socketio as sio;
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
-use crate::ws::{Action, Session, XorShift};
+use crate::ws::{Action, Session};
 
-/// Writes to standard output; a closed pipe (`netlab socketio demo | head`) ends the
-/// process quietly with status 0, as everywhere in netlab.
-fn write_stdout(text: &str) {
-    let mut out = io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
-        std::process::exit(0);
-    }
-}
-
-/// `println!` through [`write_stdout`].
+/// A line on `out` ([`Output::line`]): its `io::Result` is the caller's to pass up.
 macro_rules! say {
-    ($($arg:tt)*) => {
-        write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    ($out:expr, $($arg:tt)*) => {
+        $out.line(format_args!($($arg)*))
     };
 }
 
@@ -65,11 +58,14 @@ const UPGRADE_CHECK: Duration = Duration::from_millis(100);
 /// How long a keep-alive connection may stay idle between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-pub fn run(cmd: &SocketioCommand) -> Result<()> {
+/// How often the accept loop looks up from waiting: has standard output been closed?
+const LOOK_UP: Duration = Duration::from_millis(200);
+
+pub fn run(cmd: &SocketioCommand, out: &Output) -> Result<()> {
     match cmd {
-        SocketioCommand::Serve(args) => serve(args),
-        SocketioCommand::Connect(args) => connect(args),
-        SocketioCommand::Demo(args) => demo(args),
+        SocketioCommand::Serve(args) => serve(args, out),
+        SocketioCommand::Connect(args) => connect(args, out),
+        SocketioCommand::Demo(args) => demo(args, out),
     }
 }
 
@@ -77,171 +73,110 @@ pub fn run(cmd: &SocketioCommand) -> Result<()> {
 // Trace: the onion.
 // ---------------------------------------------------------------------------------------
 
-/// Which way a message goes, seen from netlab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// netlab wrote it.
-    Sent,
-    /// netlab read it.
-    Received,
-}
-
-impl Direction {
-    pub fn arrow(self) -> &'static str {
-        match self {
-            Direction::Sent => "→",
-            Direction::Received => "←",
-        }
-    }
-}
-
-/// The two ends of a TCP connection, as netlab's socket sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnAddrs {
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
-    /// The stream's descriptor, for the lower layers to ask the kernel (`TCP_INFO`)
-    /// while the stream is open. Never closed through this copy.
-    pub fd: Option<std::os::fd::RawFd>,
-}
-
-impl ConnAddrs {
-    pub fn of(stream: &TcpStream) -> Option<ConnAddrs> {
-        Some(ConnAddrs {
-            local: stream.local_addr().ok()?,
-            peer: stream.peer_addr().ok()?,
-            fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
-        })
-    }
-}
-
-/// The layers under the carrier (WebSocket frame or HTTP message): TCP, IP, link.
-///
-/// **Hook for the lower layers.** [`Tracer::carried`] calls [`LowerLayers::describe`]
-/// once per WebSocket frame or HTTP message, right after it was written to or read from
-/// the socket, with the connection's addresses, the direction and the number of bytes
-/// that crossed the socket for it (`wire_len`: frame header + payload, or HTTP head +
-/// body). An implementation that watches the loopback interface (AF_PACKET) or asks
-/// the kernel (TCP_INFO) returns the lines to print, one per layer, already indented
-/// by nothing — the tracer indents them. Install it with [`Tracer::with_lower`].
-pub trait LowerLayers: Send + Sync {
-    fn describe(&self, conn: &ConnAddrs, dir: Direction, wire_len: usize) -> Vec<String>;
-}
-
-/// What a socket alone can say: the byte count and the ports.
-pub struct SocketOnly;
-
-impl LowerLayers for SocketOnly {
-    fn describe(&self, conn: &ConnAddrs, dir: Direction, wire_len: usize) -> Vec<String> {
-        let (from, to) = match dir {
-            Direction::Sent => (conn.local, conn.peer),
-            Direction::Received => (conn.peer, conn.local),
-        };
-        vec![format!(
-            "TCP        {wire_len} bytes of the byte stream {from} → {to} (segments, IP and link not watched)"
-        )]
-    }
-}
-
-/// Prints each message at every layer, nested under the call that made it.
+/// `--trace`: each message at every layer, nested under the call that made it
+/// (`render::onion::carried`), with the TCP, IP and link layers from the trace's hook
+/// ([`LowerLayers`]): a packet watch on lo, or `TCP_INFO` without CAP_NET_RAW
+/// ([`Watched`]), or only what a socket knows ([`SocketOnly`]).
 pub struct Tracer {
     enabled: bool,
-    lower: Box<dyn LowerLayers>,
+    out: Output,
+    lower: Arc<dyn LowerLayers>,
 }
 
 impl Tracer {
-    pub fn new(enabled: bool) -> Tracer {
-        Tracer {
+    /// `endpoint`: the server's address; the watch starts now, before the connections,
+    /// to see their SYNs. Prints which view of the lower layers the trace shows.
+    fn new(enabled: bool, endpoint: Option<SocketAddr>, out: &Output) -> io::Result<Tracer> {
+        let lower: Arc<dyn LowerLayers> = match endpoint {
+            Some(endpoint) if enabled => {
+                let watched = Watched::start(endpoint, out.style);
+                out.line(watched.banner())?;
+                Arc::new(watched)
+            }
+            _ => Arc::new(SocketOnly),
+        };
+        Ok(Tracer {
             enabled,
-            lower: Box::new(SocketOnly),
-        }
-    }
-
-    /// Replaces the TCP/IP/link part of the trace (see [`LowerLayers`]).
-    pub fn with_lower(mut self, lower: Box<dyn LowerLayers>) -> Tracer {
-        self.lower = lower;
-        self
+            out: out.clone(),
+            lower,
+        })
     }
 
     pub fn enabled(&self) -> bool {
         self.enabled
     }
 
-    fn layer_line(l: &Layer) -> String {
-        format!(
-            "{:<10} {}   {}   (+{} B, {} B in all)",
-            l.name, l.shown, l.meaning, l.overhead, l.total
-        )
-    }
-
     /// The HTTP request that turned the connection into a WebSocket, and its 101.
-    pub fn upgrade(
+    fn upgrade(
         &self,
         conn: Option<&ConnAddrs>,
         target: &str,
         request_len: usize,
         response_len: usize,
-    ) {
+    ) -> io::Result<()> {
         if !self.enabled {
-            return;
+            return Ok(());
         }
-        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-        say!(
-            "[{who}] HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames"
-        );
+        self.out.print(view::upgraded(
+            conn,
+            target,
+            request_len,
+            response_len,
+            self.out.style,
+        ))
     }
 
-    /// One carrier (a frame, an HTTP message) with the Engine.IO packets inside it.
-    pub fn carried(
+    /// One carrier (a frame, an HTTP message) with the Engine.IO packets inside it, just
+    /// written (`Sent`) or read on the connection whose socket is `sock`.
+    fn carried(
         &self,
         conn: Option<&ConnAddrs>,
+        sock: Option<BorrowedFd<'_>>,
         dir: Direction,
         packets: &[eio::Packet],
         carrier: Layer,
         polling: bool,
-    ) {
+    ) -> io::Result<()> {
         if !self.enabled {
-            return;
+            return Ok(());
         }
-        let mut out = String::new();
-        let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-        let wire_len = carrier.total;
-        if packets.is_empty() {
-            out.push_str(&format!("[{who}] {} (no Engine.IO packet)\n", dir.arrow()));
-        }
-        for (i, p) in packets.iter().enumerate() {
-            out.push_str(&format!("[{who}] {} {}\n", dir.arrow(), trace::call(p)));
-            for l in trace::upper_layers(p, polling) {
-                out.push_str(&format!("    {}\n", Self::layer_line(&l)));
+        let calls: Vec<view::Call> = packets
+            .iter()
+            .map(|p| view::Call {
+                call: trace::call(p),
+                layers: trace::upper_layers(p, polling),
+            })
+            .collect();
+        let below = match conn {
+            Some(c) => {
+                let unit = UnitInfo {
+                    name: if carrier.name == "WebSocket" {
+                        "WebSocket frame"
+                    } else {
+                        "HTTP message"
+                    },
+                    len: carrier.total,
+                    header_len: carrier.overhead,
+                };
+                self.lower.describe(c, sock, dir, unit)
             }
-            if i + 1 < packets.len() {
-                out.push_str("    (same HTTP body, after \\x1e)\n");
-            }
-        }
-        out.push_str(&format!("    {}\n", Self::layer_line(&carrier)));
-        if let Some(c) = conn {
-            for line in self.lower.describe(c, dir, wire_len) {
-                out.push_str(&format!("    {line}\n"));
-            }
-        }
-        write_stdout(&out);
+            None => String::new(),
+        };
+        self.out.print(view::carried(
+            conn,
+            dir,
+            &calls,
+            &carrier,
+            &below,
+            self.out.style,
+        ))
     }
-}
 
-/// The tracer every command uses (`serve`, `connect`, `demo`): the one place to install
-/// a [`LowerLayers`] that shows TCP, IP and link. With `--trace`, they come from a
-/// packet watch on lo, or `TCP_INFO` without CAP_NET_RAW (see
-/// [`super::onion::SioLower`]). `endpoint`: the server's address; the watch starts now,
-/// before the connections, to see their SYNs.
-fn tracer(enabled: bool, endpoint: Option<SocketAddr>) -> Tracer {
-    let tracer = Tracer::new(enabled);
-    match endpoint {
-        Some(endpoint) if enabled => {
-            let lower = super::onion::SioLower::new(endpoint);
-            say!("{}", lower.banner());
-            tracer.with_lower(Box::new(lower))
+    /// The connection is over: the hook may forget it.
+    fn closed(&self, conn: Option<&ConnAddrs>) {
+        if let Some(c) = conn {
+            self.lower.closed(c);
         }
-        _ => tracer,
     }
 }
 
@@ -265,6 +200,7 @@ struct Shared {
 }
 
 struct Server {
+    out: Output,
     shared: Mutex<Shared>,
     tracer: Tracer,
     quiet: bool,
@@ -289,12 +225,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Server {
     /// Wakes every session the hub marked and prints its notes. Called with the lock.
-    fn flush(&self, sh: &mut Shared) {
+    /// Every session is woken whatever happens to the printing; the error is the
+    /// output's (standard output closed), for a caller that can pass it up — the
+    /// heartbeat thread cannot, and leaves it to the accept loop ([`Output::check`]).
+    fn flush(&self, sh: &mut Shared) -> io::Result<()> {
+        let mut printed = Ok(());
         for note in sh.hub.drain_notes() {
             if !self.silent
+                && printed.is_ok()
                 && let Some(line) = note_line(&note, self.quiet)
             {
-                say!("{line}");
+                printed = say!(self.out, "{line}");
             }
             if let Note::Closed { sid, .. } = &note
                 && let Some(link) = sh.links.get(sid)
@@ -310,6 +251,7 @@ impl Server {
                 link.poll.notify_all();
             }
         }
+        printed
     }
 }
 
@@ -363,21 +305,22 @@ fn note_line(n: &Note, quiet: bool) -> Option<String> {
     })
 }
 
-fn serve(args: &SioServeArgs) -> Result<()> {
+fn serve(args: &SioServeArgs, out: &Output) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    let server = start(args, addr, false)?;
+    let server = start(args, addr, false, out)?;
     say!(
+        out,
         "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
-    );
-    accept_loop(&listener, &server);
+    )?;
+    accept_loop(&listener, &server)?;
     Ok(())
 }
 
 /// The server's state and its heartbeat thread. `silent`: no log lines at all.
 /// `addr`: where the listener is bound (the trace watches its port).
-fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Server>> {
+fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool, out: &Output) -> Result<Arc<Server>> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
     }
@@ -388,11 +331,12 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Serv
         auth_token: args.auth_token.clone(),
     };
     let server = Arc::new(Server {
+        out: out.clone(),
         shared: Mutex::new(Shared {
-            hub: Hub::new(config, XorShift::from_clock()),
+            hub: Hub::new(config, Rng::os()),
             links: HashMap::new(),
         }),
-        tracer: tracer(args.trace, Some(addr)),
+        tracer: Tracer::new(args.trace, Some(addr), out)?,
         quiet: args.quiet,
         silent,
         limit: ConnLimit::new(args.max_connections),
@@ -404,32 +348,46 @@ fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool) -> Result<Arc<Serv
     Ok(server)
 }
 
-fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
+/// Serves every connection, each in a thread of its own, until standard output is
+/// found closed (the error).
+fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
+    loop {
+        server.out.check()?;
+        if !sockio::wait_readable(listener, LOOK_UP)? {
+            continue;
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
                 let Some(slot) = server.limit.try_take() else {
                     refuse_busy(stream);
                     continue;
                 };
-                let server = Arc::clone(server);
+                let conn_server = Arc::clone(server);
                 let spawned = spawn_small(move || {
+                    let server = conn_server;
                     let _slot = slot;
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
                     if let Err(e) = handle(stream, &server)
                         && !server.silent
+                        && !server.out.is_closed()
                     {
-                        say!("[{peer}] error: {e:#}");
+                        // If this fails too, the accept loop sees it.
+                        let error = server.out.paint(Paint::ERROR, &format!("error: {e:#}"));
+                        let _ = say!(server.out, "[{peer}] {error}");
                     }
                 });
                 if let Err(e) = spawned {
-                    eprintln!("netlab socketio serve: cannot start a thread: {e}");
+                    server
+                        .out
+                        .warn(format_args!("socketio serve: cannot start a thread: {e}"));
                 }
             }
             Err(e) => {
-                eprintln!("netlab socketio serve: accept failed: {e}");
+                server
+                    .out
+                    .warn(format_args!("socketio serve: accept failed: {e}"));
                 thread::sleep(Duration::from_millis(100));
             }
         }
@@ -438,16 +396,16 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
 
 /// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
 /// client's `--trace` shows one emit and its ack at every layer.
-fn demo(args: &SioDemoArgs) -> Result<()> {
+fn demo(args: &SioDemoArgs, out: &Output) -> Result<()> {
     // First, while netlab has one thread: a private namespace with only lo, where the
     // packet watch needs no privilege on the host (a user namespace makes it ours).
     let private = match sandbox::private_lo(Identity::Caller) {
         Ok(_) => true,
         Err(e) => {
-            eprintln!(
+            out.status(format_args!(
                 "netlab: note: {}; the demo runs on this machine's lo instead",
                 e.explain("socketio demo", false)
-            );
+            ));
             false
         }
     };
@@ -463,11 +421,12 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         quiet: true,
         max_connections: 16,
     };
-    let server = start(&serve_args, addr, true)?;
+    let server = start(&serve_args, addr, true, out)?;
     thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept_loop(&listener, &server))?;
     say!(
+        out,
         "netlab socketio demo: {}netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
         if private {
             "in a private network namespace (only lo; it vanishes with netlab), "
@@ -486,7 +445,7 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         } else {
             ""
         }
-    );
+    )?;
     let client_args = SioConnectArgs {
         url: format!("http://{addr}"),
         namespace: "/".to_string(),
@@ -509,7 +468,13 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
             vec![b"hello\x00\x01\x02\xff".to_vec()],
         ));
     }
-    run_client(&client_args, &parse_url(&client_args.url)?, None, emits)
+    run_client(
+        &client_args,
+        &parse_url(&client_args.url)?,
+        None,
+        emits,
+        out,
+    )
 }
 
 /// Sends pings when due and closes sessions whose pong is late.
@@ -525,7 +490,8 @@ fn heartbeat(server: &Server) {
         let next = {
             let mut sh = lock(&server.shared);
             let next = sh.hub.tick(now);
-            server.flush(&mut sh);
+            // A closed output is the accept loop's to see; the heartbeat goes on.
+            let _ = server.flush(&mut sh);
             next
         };
         let wait = next.map_or(cap, |n| {
@@ -545,9 +511,16 @@ fn error_response(code: ErrorCode) -> (Response, Vec<u8>) {
 }
 
 /// One TCP connection: HTTP requests until it closes or becomes a WebSocket.
-fn handle(mut stream: TcpStream, server: &Arc<Server>) -> Result<()> {
-    let _ = stream.set_nodelay(true);
+fn handle(stream: TcpStream, server: &Arc<Server>) -> Result<()> {
     let conn = ConnAddrs::of(&stream);
+    let r = serve_http(stream, server, conn);
+    server.tracer.closed(conn.as_ref());
+    r
+}
+
+/// HTTP requests on one keep-alive connection (see [`handle`]).
+fn serve_http(mut stream: TcpStream, server: &Arc<Server>, conn: Option<ConnAddrs>) -> Result<()> {
+    let _ = stream.set_nodelay(true);
     let peer = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
     let mut leftover = Vec::new();
     let mut first = true;
@@ -557,7 +530,11 @@ fn handle(mut stream: TcpStream, server: &Arc<Server>) -> Result<()> {
         let (req, rest) = match read_head(&mut stream, std::mem::take(&mut leftover), timeout)? {
             Head::Request(req, rest) => (req, rest),
             Head::Bad(e) => {
-                say!("[{peer}] bad request head: {e} → {}", e.status());
+                say!(
+                    server.out,
+                    "[{peer}] bad request head: {e} → {}",
+                    e.status()
+                )?;
                 let resp = Response::new(e.status())
                     .with_header(http::name::CONNECTION, "close")
                     .with_header(http::name::CONTENT_LENGTH, "0");
@@ -667,12 +644,13 @@ fn engine_request(
         Err(code) => {
             let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
             say!(
+                server.out,
                 "[{who}] {} {} → {} {}",
                 req.method,
                 req.target,
                 code.status(),
                 code.json()
-            );
+            )?;
             if upgrade {
                 // The official server answers a refused upgrade with a plain 400.
                 let msg = code.message();
@@ -702,7 +680,7 @@ fn engine_request(
                 let mut sh = lock(&server.shared);
                 let sid = sh.hub.open(Transport::Polling, Instant::now());
                 sh.links.insert(sid.clone(), Link::default());
-                server.flush(&mut sh);
+                server.flush(&mut sh)?;
                 sid
             };
             poll(stream, server, &sid, conn, req)
@@ -733,7 +711,7 @@ fn poll(
         let mut sh = lock(&server.shared);
         if !sh.hub.begin_poll(sid) {
             // Two GETs at once: the official server answers 400 and closes the session.
-            server.flush(&mut sh);
+            server.flush(&mut sh)?;
             drop(sh);
             let resp = Response::new(400).with_header(http::name::CONTENT_LENGTH, "0");
             write_response(stream, &resp, b"")?;
@@ -789,9 +767,14 @@ fn poll(
             body.len(),
             packets.len(),
         );
-        server
-            .tracer
-            .carried(conn, Direction::Sent, &packets, carrier, true);
+        server.tracer.carried(
+            conn,
+            Some(stream.as_fd()),
+            Direction::Sent,
+            &packets,
+            carrier,
+            true,
+        )?;
     }
     Ok(Next::KeepAlive)
 }
@@ -809,12 +792,12 @@ fn post(
     let close = |reason: &str| {
         let mut sh = lock(&server.shared);
         sh.hub.close(sid, reason);
-        server.flush(&mut sh);
+        server.flush(&mut sh)
     };
     let len = match req.headers.content_length() {
         Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
         _ => {
-            close("transport error");
+            close("transport error")?;
             let (resp, body) = text_response(411, "text/plain", "Length Required");
             write_response(stream, &resp, &body)?;
             return Ok(Next::Close);
@@ -822,7 +805,7 @@ fn post(
     };
     if len > max {
         // engine.io's polling transport: `res.writeHead(413).end()`.
-        close("transport error: payload too large");
+        close("transport error: payload too large")?;
         let resp = Response::new(413)
             .with_header(http::name::CONNECTION, "close")
             .with_header(http::name::CONTENT_LENGTH, "0");
@@ -834,13 +817,13 @@ fn post(
         .get(http::name::CONTENT_TYPE)
         .is_some_and(|t| t.eq_ignore_ascii_case("application/octet-stream"))
     {
-        close("invalid content");
+        close("invalid content")?;
         let resp = Response::new(400).with_header(http::name::CONTENT_LENGTH, "0");
         write_response(stream, &resp, b"")?;
         return Ok(Next::Close);
     }
     if !read_body(stream, leftover, len, HEAD_TIMEOUT)? {
-        close("data request connection closed prematurely");
+        close("data request connection closed prematurely")?;
         return Ok(Next::Close);
     }
     let body: Vec<u8> = leftover.drain(..len).collect();
@@ -857,22 +840,27 @@ fn post(
                     body.len(),
                     packets.len(),
                 );
-                server
-                    .tracer
-                    .carried(conn, Direction::Received, &packets, carrier, true);
+                server.tracer.carried(
+                    conn,
+                    Some(stream.as_fd()),
+                    Direction::Received,
+                    &packets,
+                    carrier,
+                    true,
+                )?;
             }
             let mut sh = lock(&server.shared);
             let now = Instant::now();
             for p in packets {
                 sh.hub.receive(sid, Transport::Polling, p, now);
             }
-            server.flush(&mut sh);
+            server.flush(&mut sh)?;
         }
         Err(e) => {
             let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-            say!("[{who}] bad polling payload: {e}");
+            say!(server.out, "[{who}] bad polling payload: {e}")?;
             // The official server answers "ok" and closes the session ("parse error").
-            close("parse error");
+            close("parse error")?;
         }
     }
     let (resp, body) = text_response(200, "text/html", "ok");
@@ -902,7 +890,7 @@ fn websocket(
     if server.tracer.enabled() {
         server
             .tracer
-            .upgrade(conn, &req.target, req.to_bytes().len(), accept.len());
+            .upgrade(conn, &req.target, req.to_bytes().len(), accept.len())?;
     }
     stream.set_read_timeout(None)?;
     let (tx, rx) = mpsc::channel::<WsOut>();
@@ -917,26 +905,37 @@ fn websocket(
         };
         sh.links.entry(sid.clone()).or_default().ws = Some((ws_id, tx.clone()));
         let _ = tx.send(WsOut::Wake);
-        server.flush(&mut sh);
+        server.flush(&mut sh)?;
         sid
     };
+    // Set once the session engine queued its own close frame (the peer broke the
+    // protocol, or closed): a wake-up still queued before it must not turn the hub's
+    // session end (which follows) into a second, earlier close frame.
+    let closing = Arc::new(AtomicBool::new(false));
     let writer = {
         let wstream = stream.try_clone()?;
         let wsid = sid.clone();
         let conn = conn.copied();
         let server = Arc::clone(server);
+        let closing = Arc::clone(&closing);
         spawn_small(move || {
-            ws_writer(wstream, &server, &wsid, rx, conn.as_ref());
+            ws_writer(wstream, &server, &wsid, rx, conn.as_ref(), &closing);
         })?
     };
-    let mut session = Session::new(Role::Server, max, XorShift::from_clock());
+    let mut session = Session::new(Role::Server, max, Rng::os());
     let mut actions = session.receive(&leftover);
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_header: Option<FrameHeader> = None;
+    // The output's error (standard output closed) ends the connection, after the
+    // clean-up below.
+    let mut printed: io::Result<()> = Ok(());
     'outer: loop {
         for a in actions.drain(..) {
             match a {
                 Action::Send(f) => {
+                    if f.opcode == OpCode::Close {
+                        closing.store(true, Ordering::SeqCst);
+                    }
                     let _ = tx.send(WsOut::Frame(f));
                 }
                 Action::Received { header, .. } => last_header = Some(header),
@@ -956,8 +955,9 @@ fn websocket(
                                     Message::Text(t) => t.len() as u64,
                                     Message::Binary(b) => b.len() as u64,
                                 };
-                                server.tracer.carried(
+                                printed = server.tracer.carried(
                                     conn,
+                                    Some(stream.as_fd()),
                                     Direction::Received,
                                     std::slice::from_ref(&p),
                                     trace::ws_layer(&h),
@@ -968,11 +968,18 @@ fn websocket(
                                 .receive(&sid, Transport::WebSocket, p, Instant::now());
                         }
                         Err(e) => {
-                            say!("[{}] bad Engine.IO packet: {e}", short(&sid));
+                            printed =
+                                say!(server.out, "[{}] bad Engine.IO packet: {e}", short(&sid));
                             sh.hub.close(&sid, "parse error");
                         }
                     }
-                    server.flush(&mut sh);
+                    let flushed = server.flush(&mut sh);
+                    if printed.is_ok() {
+                        printed = flushed;
+                    }
+                    if printed.is_err() {
+                        break 'outer;
+                    }
                 }
                 Action::Ping(_) | Action::Pong(_) => {}
                 Action::Closed { .. } | Action::Failed { .. } => break 'outer,
@@ -998,12 +1005,15 @@ fn websocket(
             sh.hub.take(&sid, Transport::WebSocket);
             sh.links.remove(&sid);
         }
-        server.flush(&mut sh);
+        let flushed = server.flush(&mut sh);
+        if printed.is_ok() {
+            printed = flushed;
+        }
     }
     let _ = tx.send(WsOut::Shutdown);
     let _ = writer.join();
     let _ = stream.shutdown(Shutdown::Both);
-    Ok(())
+    Ok(printed?)
 }
 
 /// Owns the WebSocket's sending side: packets from the hub, control frames from the
@@ -1014,6 +1024,7 @@ fn ws_writer(
     sid: &str,
     rx: mpsc::Receiver<WsOut>,
     conn: Option<&ConnAddrs>,
+    closing: &AtomicBool,
 ) {
     let mut done = false;
     let mut out = Vec::new();
@@ -1034,6 +1045,8 @@ fn ws_writer(
                 f.encode_into(&mut out);
                 done = f.opcode == OpCode::Close;
             }
+            // The engine's close frame is on its way: it is the last word.
+            WsOut::Wake if closing.load(Ordering::SeqCst) => {}
             WsOut::Wake => {
                 let taken = lock(&server.shared).hub.take(sid, Transport::WebSocket);
                 for p in &taken.packets {
@@ -1056,13 +1069,19 @@ fn ws_writer(
             done = true;
         }
         for (p, header) in traced {
-            server.tracer.carried(
+            let printed = server.tracer.carried(
                 conn,
+                Some(stream.as_fd()),
                 Direction::Sent,
                 std::slice::from_ref(&p),
                 trace::ws_layer(&header),
                 false,
             );
+            if printed.is_err() {
+                // Standard output is closed: the connection ends with the server.
+                done = true;
+                break;
+            }
         }
         if close {
             done = true;
@@ -1208,8 +1227,10 @@ impl SioUrl {
 enum Input {
     /// An Engine.IO packet, with the frame header that carried it (WebSocket).
     Packet(eio::Packet, Option<FrameHeader>),
-    /// A polling GET's packets, with the HTTP layer that carried them.
-    Polled(Vec<eio::Packet>, Layer),
+    /// A polling GET's packets, with the HTTP layer that carried them and, with
+    /// `--trace`, the GET connection lent for the kernel's view (a handle of its own,
+    /// dropped once traced).
+    Polled(Vec<eio::Packet>, Layer, Option<TcpStream>),
     /// A WebSocket control frame to write (pong, close echo).
     Control(Frame),
     /// The transport ended.
@@ -1293,11 +1314,12 @@ impl Conn {
                 for (p, h) in sent {
                     self.tracer.carried(
                         self.addrs.as_ref(),
+                        Some(stream.as_fd()),
                         Direction::Sent,
                         std::slice::from_ref(p),
                         trace::ws_layer(&h),
                         false,
-                    );
+                    )?;
                 }
                 Ok(())
             }
@@ -1316,6 +1338,7 @@ impl Conn {
                 let (resp, _, _) = http_exchange(stream, &req, body.as_bytes(), HEAD_TIMEOUT)?;
                 self.tracer.carried(
                     addrs.as_ref(),
+                    Some(stream.as_fd()),
                     Direction::Sent,
                     &packets,
                     trace::http_layer(
@@ -1325,12 +1348,20 @@ impl Conn {
                         packets.len(),
                     ),
                     true,
-                );
+                )?;
                 if resp.status != 200 {
                     bail!("the server answered the POST with {}", resp.status);
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The WebSocket's stream, once the connection is one.
+    fn websocket(&self) -> Option<&TcpStream> {
+        match &self.wire {
+            Wire::WebSocket { stream, .. } => Some(stream),
+            Wire::Polling { .. } => None,
         }
     }
 
@@ -1342,6 +1373,7 @@ impl Conn {
     }
 
     fn shutdown(&mut self) {
+        self.tracer.closed(self.addrs.as_ref());
         match &mut self.wire {
             Wire::WebSocket { stream, session } => {
                 if let Some(f) = session.close(wsw::close_code::NORMAL, "") {
@@ -1370,7 +1402,7 @@ fn dial_websocket(
 ) -> Result<(TcpStream, Session, Option<ConnAddrs>)> {
     let mut stream = url.dial()?;
     let addrs = ConnAddrs::of(&stream);
-    let mut rng = XorShift::from_clock();
+    let mut rng = Rng::os();
     let up = websocket_upgrade(&mut stream, &url.host_header(), target, &[], rng.nonce())?;
     let leftover = up.leftover;
     if tracer.enabled() {
@@ -1379,12 +1411,13 @@ fn dial_websocket(
             target,
             up.request_len,
             up.response.to_bytes().len(),
-        );
+        )?;
     }
     stream.set_read_timeout(None)?;
     let mut reader = stream.try_clone()?;
     thread::spawn(move || {
-        let mut session = Session::new(Role::Client, usize::MAX / 2, XorShift::new(1));
+        // Only reads: it never masks a frame (the writer's session below does).
+        let mut session = Session::new(Role::Client, usize::MAX / 2, Rng::seeded(1));
         let mut last: Option<FrameHeader> = None;
         let mut buf = vec![0u8; 64 * 1024];
         let mut actions = session.receive(&leftover);
@@ -1480,7 +1513,8 @@ fn open_wire(
         text.len(),
         packets.len(),
     );
-    let _ = tx.send(Input::Polled(packets, layer));
+    let trace = tracer.enabled();
+    let _ = tx.send(Input::Polled(packets, layer, lend(&stream, trace)));
     let paused = Arc::new(AtomicBool::new(false));
     let loop_url = url.clone();
     let loop_sid = sid.clone();
@@ -1507,7 +1541,7 @@ fn open_wire(
                                 text.len(),
                                 p.len(),
                             );
-                            Input::Polled(p, layer)
+                            Input::Polled(p, layer, lend(&stream, trace))
                         }
                         Err(e) => Input::Ended(format!("bad polling payload: {e}")),
                     }
@@ -1520,7 +1554,7 @@ fn open_wire(
                 Err(e) => Input::Ended(format!("polling failed: {e:#}")),
             };
             let end = matches!(input, Input::Ended(_));
-            let closing = matches!(&input, Input::Polled(p, _)
+            let closing = matches!(&input, Input::Polled(p, _, _)
                 if p.iter().any(|p| p.ptype == eio::PacketType::Close));
             if tx.send(input).is_err() || end || closing {
                 return;
@@ -1538,6 +1572,12 @@ fn open_wire(
         tracer,
         probe: None,
     })
+}
+
+/// With `--trace`, a handle of `stream`'s own to lend the tracer (see
+/// [`Input::Polled`]).
+fn lend(stream: &TcpStream, trace: bool) -> Option<TcpStream> {
+    trace.then(|| stream.try_clone().ok()).flatten()
 }
 
 /// A WebSocket being probed for the upgrade (Engine.IO v4 § "Upgrade").
@@ -1579,11 +1619,12 @@ impl Conn {
         probe.stream.write_all(&frame.encode())?;
         self.tracer.carried(
             probe.addrs.as_ref(),
+            Some(probe.stream.as_fd()),
             Direction::Sent,
             std::slice::from_ref(&p),
             trace::ws_layer(&frame.header()),
             false,
-        );
+        )?;
         Ok(())
     }
 
@@ -1634,7 +1675,7 @@ fn show_event(name: &str, args: &[Value], attachments: &[Vec<u8>]) -> String {
     )
 }
 
-fn connect(args: &SioConnectArgs) -> Result<()> {
+fn connect(args: &SioConnectArgs, out: &Output) -> Result<()> {
     let url = parse_url(&args.url)?;
     let auth = match &args.auth {
         Some(a) => {
@@ -1659,7 +1700,7 @@ fn connect(args: &SioConnectArgs) -> Result<()> {
         let data = fs::read(&c[1]).with_context(|| format!("cannot read {}", c[1]))?;
         emits.push((c[0].clone(), vec![sio::placeholder(0)], vec![data]));
     }
-    run_client(args, &url, auth, emits)
+    run_client(args, &url, auth, emits, out)
 }
 
 /// One emit: event name, arguments (placeholders name the attachments), attachments.
@@ -1670,6 +1711,7 @@ fn run_client(
     url: &SioUrl,
     auth: Option<Value>,
     emits: Vec<Emit>,
+    out: &Output,
 ) -> Result<()> {
     for (name, _, _) in &emits {
         if sio::RESERVED_EVENTS.contains(&name.as_str()) {
@@ -1686,18 +1728,22 @@ fn run_client(
         url,
         args.transport,
         tx.clone(),
-        tracer(args.trace, endpoint),
+        Tracer::new(args.trace, endpoint, out)?,
     )?;
     let mut client = Client::new(&args.namespace, auth);
     if args.ignore_pings {
         client.ignore_pings();
-        say!("not answering the server's pings (--ignore-pings)");
+        say!(out, "not answering the server's pings (--ignore-pings)")?;
     }
     let transport = match args.transport {
         SioTransport::Websocket => "websocket",
         SioTransport::Polling => "polling",
         SioTransport::Auto => "polling (upgrading to websocket)",
     };
+    let (sent, back) = (
+        view::arrow(Direction::Sent, out.style),
+        view::arrow(Direction::Received, out.style),
+    );
     let mut emitted = false;
     let mut deadline = Instant::now() + HEAD_TIMEOUT;
     let mut outcome: Option<Result<()>> = None;
@@ -1717,39 +1763,42 @@ fn run_client(
                 if let (Some(h), Some(probe)) = (header, &conn.probe) {
                     conn.tracer.carried(
                         probe.addrs.as_ref(),
+                        Some(probe.stream.as_fd()),
                         Direction::Received,
                         std::slice::from_ref(&p),
                         trace::ws_layer(&h),
                         false,
-                    );
+                    )?;
                 }
                 conn.probe_answered();
             }
             Ok(Input::PollStopped) => {
                 if conn.finish_upgrade()? {
-                    say!("upgraded to websocket (2probe, 3probe, then 5)");
+                    say!(out, "upgraded to websocket (2probe, 3probe, then 5)")?;
                 }
             }
             Ok(Input::Packet(p, header)) => {
                 if let Some(h) = header {
                     conn.tracer.carried(
                         conn.addrs.as_ref(),
+                        conn.websocket().map(|s| s.as_fd()),
                         Direction::Received,
                         std::slice::from_ref(&p),
                         trace::ws_layer(&h),
                         false,
-                    );
+                    )?;
                 }
                 client.receive(p, now);
             }
-            Ok(Input::Polled(packets, layer)) => {
+            Ok(Input::Polled(packets, layer, lent)) => {
                 conn.tracer.carried(
                     conn.addrs.as_ref(),
+                    lent.as_ref().map(|s| s.as_fd()),
                     Direction::Received,
                     &packets,
                     layer,
                     true,
-                );
+                )?;
                 for p in packets {
                     client.receive(p, now);
                 }
@@ -1777,36 +1826,39 @@ fn run_client(
                     }
                     if args.trace {
                         say!(
+                            out,
                             "Engine.IO session {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {})",
                             h.sid,
                             h.ping_interval,
                             h.ping_timeout,
                             h.max_payload
-                        );
+                        )?;
                     }
                 }
                 ClientEvent::Connected { sid } => {
                     say!(
+                        out,
                         "connected to http://{}{} namespace {} over {transport} (socket id {sid})",
                         url.host_header(),
                         url.path,
                         args.namespace
-                    );
+                    )?;
                     if !emitted {
                         emitted = true;
                         for (name, eargs, bins) in &emits {
                             let id = client.emit(name, eargs.clone(), bins, args.ack);
                             say!(
-                                "→ emit {}{}",
+                                out,
+                                "{sent} emit {}{}",
                                 show_event(name, eargs, bins),
                                 id.map_or(String::new(), |i| format!(" (ack id {i})"))
-                            );
+                            )?;
                         }
                         deadline = now + Duration::from_millis(args.wait);
                     }
                 }
                 ClientEvent::ConnectError(v) => {
-                    say!("← connect_error {v}");
+                    say!(out, "{back} connect_error {v}")?;
                     outcome = Some(Err(anyhow::anyhow!(
                         "the server refused namespace {}: {}",
                         args.namespace,
@@ -1819,25 +1871,28 @@ fn run_client(
                     attachments,
                     ack,
                 } => say!(
-                    "← event {}{}",
+                    out,
+                    "{back} event {}{}",
                     show_event(&name, &eargs, &attachments),
                     ack.map_or(String::new(), |i| format!(" (acked, id {i})"))
-                ),
+                )?,
                 ClientEvent::Ack {
                     id,
                     event,
                     args: aargs,
                     attachments,
                 } => say!(
-                    "← ack #{id} for {}: ({})",
+                    out,
+                    "{back} ack #{id} for {}: ({})",
                     Value::String(event),
                     sio::show_args(&aargs, &attachments)
-                ),
+                )?,
                 ClientEvent::Disconnected => {
                     say!(
-                        "← disconnect: the server closed namespace {}",
+                        out,
+                        "{back} disconnect: the server closed namespace {}",
                         args.namespace
-                    );
+                    )?;
                     outcome = Some(Ok(()));
                 }
                 ClientEvent::Closed { reason } => {

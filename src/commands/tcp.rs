@@ -15,21 +15,25 @@ use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::{TcpCommand, TcpConnectArgs, TcpServeArgs};
-use crate::commands::syscall::{
-    Trace, bytes, ephemeral_note, explain, family, shell_addr, show_bytes,
-};
+use crate::net::explain::{explain, shell_addr};
+use crate::net::ports::ephemeral_range;
 use crate::net::sockio;
-use crate::render::Style;
+use crate::net::tcp_info::tcp_info;
+use crate::render::Output;
+use crate::render::syscall::{Trace, bytes, ephemeral_note, family, show_bytes};
 use crate::wire::procnet::Transport;
 
-pub fn run(cmd: &TcpCommand, style: Style) -> Result<()> {
+pub fn run(cmd: &TcpCommand, out: &Output) -> Result<()> {
     match cmd {
-        TcpCommand::Serve(a) => serve(a, style),
-        TcpCommand::Connect(a) => connect(a, style),
+        TcpCommand::Serve(a) => serve(a, out),
+        TcpCommand::Connect(a) => connect(a, out),
     }
 }
 
 const BUF_LEN: usize = 64 * 1024;
+
+/// How often the accept loop looks up from waiting: has standard output been closed?
+const LOOK_UP: Duration = Duration::from_millis(200);
 
 /// With `--own-server`, the server reads only once the client's bytes are all queued,
 /// up to this many (well below the smallest default receive buffer).
@@ -52,7 +56,7 @@ fn new_socket(t: &Trace, addr: SocketAddr) -> Result<Socket> {
         &fd.to_string(),
         "a new TCP endpoint, known to this process by its file descriptor; no address yet",
         json!({"fd": fd}),
-    );
+    )?;
     Ok(sock)
 }
 
@@ -68,7 +72,7 @@ fn listen(t: &Trace, addr: SocketAddr, backlog: i32) -> Result<(Socket, SocketAd
         "0",
         "a restarted server may bind this port again while its old connections sit in TIME-WAIT",
         json!({"fd": fd, "option": "SO_REUSEADDR", "value": 1}),
-    );
+    )?;
     sock.bind(&addr.into())
         .map_err(|e| explain("bind", addr, Transport::Tcp, e))?;
     let local = local_of(&sock)?;
@@ -90,7 +94,7 @@ fn listen(t: &Trace, addr: SocketAddr, backlog: i32) -> Result<(Socket, SocketAd
         "0",
         &note,
         json!({"fd": fd, "addr": addr.to_string(), "local": local.to_string()}),
-    );
+    )?;
     sock.listen(backlog)
         .map_err(|e| explain("listen", local, Transport::Tcp, e))?;
     t.call(
@@ -101,22 +105,26 @@ fn listen(t: &Trace, addr: SocketAddr, backlog: i32) -> Result<(Socket, SocketAd
             "LISTEN: the kernel now answers SYNs by itself and queues up to {backlog} finished handshakes for accept()"
         ),
         json!({"fd": fd, "backlog": backlog, "local": local.to_string()}),
-    );
+    )?;
     Ok((sock, local))
 }
 
 /// `accept()`, printed: a new socket for one connection.
 fn accept(t: &Trace, listener: &Socket, id: u64) -> io::Result<(Socket, SocketAddr)> {
     let fd = listener.as_raw_fd();
-    let (conn, peer) = listener.accept().inspect_err(|e| {
-        t.call(
-            "accept",
-            &fd.to_string(),
-            &format!("-1 ({e})"),
-            "",
-            json!({"fd": fd, "error": e.to_string()}),
-        );
-    })?;
+    let (conn, peer) = match listener.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            t.call(
+                "accept",
+                &fd.to_string(),
+                &format!("-1 ({e})"),
+                "",
+                json!({"fd": fd, "error": e.to_string()}),
+            )?;
+            return Err(e);
+        }
+    };
     let peer = peer
         .as_socket()
         .ok_or_else(|| io::Error::other("accept() gave no IP address"))?;
@@ -129,19 +137,19 @@ fn accept(t: &Trace, listener: &Socket, id: u64) -> io::Result<(Socket, SocketAd
             "connection {id} from {peer}: a new socket (fd {cfd}) for it alone; fd {fd} goes on listening"
         ),
         json!({"fd": fd, "conn_fd": cfd, "peer": peer.to_string(), "id": id}),
-    );
+    )?;
     Ok((conn, peer))
 }
 
 /// The 4-tuple that names a connection.
-fn four_tuple(t: &Trace, local: SocketAddr, peer: SocketAddr) {
+fn four_tuple(t: &Trace, local: SocketAddr, peer: SocketAddr) -> io::Result<()> {
     t.event(
         "connection",
         &format!(
             "4-tuple (TCP, {local}, {peer}): these four numbers name the connection; the kernel hands each arriving segment to the socket they match"
         ),
         json!({"proto": "tcp", "local": local.to_string(), "peer": peer.to_string()}),
-    );
+    )
 }
 
 /// `send()` until every byte is gone, each call printed. Returns the number of calls.
@@ -150,15 +158,19 @@ fn send_all(t: &Trace, sock: &Socket, data: &[u8]) -> io::Result<usize> {
     let mut off = 0;
     let mut calls = 0;
     while off < data.len() {
-        let n = sock.send(&data[off..]).inspect_err(|e| {
-            t.call(
-                "send",
-                &format!("{fd}, {}", show_bytes(&data[off..])),
-                &format!("-1 ({e})"),
-                "",
-                json!({"fd": fd, "error": e.to_string()}),
-            );
-        })?;
+        let n = match sock.send(&data[off..]) {
+            Ok(n) => n,
+            Err(e) => {
+                t.call(
+                    "send",
+                    &format!("{fd}, {}", show_bytes(&data[off..])),
+                    &format!("-1 ({e})"),
+                    "",
+                    json!({"fd": fd, "error": e.to_string()}),
+                )?;
+                return Err(e);
+            }
+        };
         calls += 1;
         t.call(
             "send",
@@ -166,7 +178,7 @@ fn send_all(t: &Trace, sock: &Socket, data: &[u8]) -> io::Result<usize> {
             &n.to_string(),
             "copied into the kernel's send buffer; TCP decides when it leaves",
             json!({"fd": fd, "bytes": n, "text": String::from_utf8_lossy(&data[off..off + n])}),
-        );
+        )?;
         off += n;
     }
     Ok(calls)
@@ -178,7 +190,7 @@ fn recv(t: &Trace, sock: &Socket, buf: &mut [u8], eof_note: &str) -> io::Result<
     let args = format!("{fd}, buf, {}", buf.len());
     match (&mut &*sock).read(buf) {
         Ok(0) => {
-            t.call("recv", &args, "0", eof_note, json!({"fd": fd, "bytes": 0}));
+            t.call("recv", &args, "0", eof_note, json!({"fd": fd, "bytes": 0}))?;
             Ok(Some(0))
         }
         Ok(n) => {
@@ -188,7 +200,7 @@ fn recv(t: &Trace, sock: &Socket, buf: &mut [u8], eof_note: &str) -> io::Result<
                 &n.to_string(),
                 &format!("{} in one read: {}", bytes(n), show_bytes(&buf[..n])),
                 json!({"fd": fd, "bytes": n, "text": String::from_utf8_lossy(&buf[..n])}),
-            );
+            )?;
             Ok(Some(n))
         }
         Err(e) if crate::net::sockio::is_timeout(&e) => Ok(None),
@@ -199,14 +211,14 @@ fn recv(t: &Trace, sock: &Socket, buf: &mut [u8], eof_note: &str) -> io::Result<
                 &format!("-1 ({e})"),
                 "",
                 json!({"fd": fd, "error": e.to_string()}),
-            );
+            )?;
             Err(e)
         }
     }
 }
 
 /// `shutdown(SHUT_WR)`, printed.
-fn shutdown_write(t: &Trace, sock: &Socket, note: &str) {
+fn shutdown_write(t: &Trace, sock: &Socket, note: &str) -> io::Result<()> {
     let fd = sock.as_raw_fd();
     match sock.shutdown(Shutdown::Write) {
         Ok(()) => t.call(
@@ -238,13 +250,16 @@ enum FirstRead {
 }
 
 /// One connection of the echo server: read, echo, TCP_INFO, until the client's FIN.
-fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
-    let Ok(local) = local_of(&conn) else { return };
+/// Ends with the output's error when standard output was closed.
+fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) -> io::Result<()> {
+    let Ok(local) = local_of(&conn) else {
+        return Ok(());
+    };
     let Ok(peer) = conn.peer_addr().map(|p| p.as_socket()) else {
-        return;
+        return Ok(());
     };
     if let Some(peer) = peer {
-        four_tuple(t, local, peer);
+        four_tuple(t, local, peer)?;
     }
     match first {
         FirstRead::Now => {}
@@ -256,9 +271,13 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                     d.as_millis()
                 ),
                 json!({"ms": d.as_millis() as u64}),
-            );
+            )?;
             thread::sleep(d);
-            t.queued(&conn, "{n} bytes wait in the receive buffer, not yet read");
+            t.queued(
+                conn.as_raw_fd(),
+                sockio::bytes_queued(&conn),
+                "{n} bytes wait in the receive buffer, not yet read",
+            )?;
         }
         FirstRead::Gate(rx) => {
             let expected = rx.recv_timeout(Duration::from_secs(10)).unwrap_or(0);
@@ -270,14 +289,18 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                         bytes(expected)
                     ),
                     json!({"expected": expected}),
-                );
+                )?;
                 let deadline = Instant::now() + Duration::from_secs(5);
                 while sockio::bytes_queued(&conn).is_ok_and(|n| n < expected)
                     && Instant::now() < deadline
                 {
                     thread::sleep(Duration::from_millis(1));
                 }
-                t.queued(&conn, "{n} bytes wait in the receive buffer, not yet read");
+                t.queued(
+                    conn.as_raw_fd(),
+                    sockio::bytes_queued(&conn),
+                    "{n} bytes wait in the receive buffer, not yet read",
+                )?;
             }
         }
     }
@@ -295,11 +318,15 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
                 reads += 1;
                 total += n;
                 if send_all(t, &conn, &buf[..n]).is_err() {
+                    t.output().check()?;
                     break;
                 }
-                t.tcp_info(&conn, "after this exchange");
+                t.tcp_info(conn.as_raw_fd(), tcp_info(&conn), "after this exchange")?;
             }
-            Err(_) => break,
+            Err(_) => {
+                t.output().check()?;
+                break;
+            }
         }
     }
     t.event(
@@ -309,17 +336,18 @@ fn serve_conn(t: &Trace, conn: Socket, first: FirstRead) {
             bytes(total)
         ),
         json!({"bytes": total, "reads": reads}),
-    );
-    shutdown_write(t, &conn, "our FIN: the server is done too");
-    t.tcp_info(&conn, "after both FINs");
+    )?;
+    shutdown_write(t, &conn, "our FIN: the server is done too")?;
+    t.tcp_info(conn.as_raw_fd(), tcp_info(&conn), "after both FINs")?;
     t.close(
-        conn,
+        conn.as_raw_fd(),
+        sockio::close(conn),
         "the descriptor is freed; the kernel finishes the connection",
-    );
+    )
 }
 
-fn serve(a: &TcpServeArgs, style: Style) -> Result<()> {
-    let t = Trace::new(a.json, style, "server");
+fn serve(a: &TcpServeArgs, out: &Output) -> Result<()> {
+    let t = Trace::new(a.json, out, "server");
     let (listener, local) = listen(&t, a.addr, a.backlog)?;
     t.event(
         "listening",
@@ -328,12 +356,18 @@ fn serve(a: &TcpServeArgs, style: Style) -> Result<()> {
             shell_addr(local)
         ),
         json!({"local": local.to_string()}),
-    );
+    )?;
     let mut id = 0;
     loop {
+        // A connection's thread may have found standard output closed: stop then.
+        out.check()?;
+        if !sockio::wait_readable(&listener, LOOK_UP)? {
+            continue;
+        }
         let (conn, _peer) = match accept(&t, &listener, id + 1) {
             Ok(c) => c,
             Err(e) => {
+                out.check()?;
                 // Out of descriptors or a connection reset before accept(): go on.
                 if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
                     thread::sleep(Duration::from_millis(100));
@@ -346,12 +380,13 @@ fn serve(a: &TcpServeArgs, style: Style) -> Result<()> {
         let first = a.read_delay.map_or(FirstRead::Now, |ms| {
             FirstRead::After(Duration::from_millis(ms))
         });
+        // Its error, if standard output closed, stops this loop through `out.check`.
         thread::spawn(move || serve_conn(&ct, conn, first));
     }
 }
 
-fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
-    let t = Trace::new(a.json, style, "client");
+fn connect(a: &TcpConnectArgs, out: &Output) -> Result<()> {
+    let t = Trace::new(a.json, out, "client");
     // With --own-server: a listener on a free loopback port and a thread serving one
     // connection, released by the gate once the client's writes are sent.
     let mut own = None;
@@ -363,7 +398,8 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
             let (gate, rx) = mpsc::channel();
             let handle = thread::spawn(move || {
                 if let Ok((conn, _)) = accept(&st, &listener, 1) {
-                    serve_conn(&st.with_who("conn 1"), conn, FirstRead::Gate(rx));
+                    // Its output error reaches the client's own next line.
+                    let _ = serve_conn(&st.with_who("conn 1"), conn, FirstRead::Gate(rx));
                 }
             });
             own = Some((handle, gate));
@@ -386,13 +422,13 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
                 u8::from(readback)
             ),
             json!({"fd": fd, "option": "TCP_NODELAY", "value": 1, "readback": readback}),
-        );
+        )?;
     } else {
         t.event(
             "nagle",
             "TCP_NODELAY not set: Nagle's algorithm is on — while data is unacknowledged, small writes wait and leave together",
             json!({"nodelay": false}),
-        );
+        )?;
     }
     sock.connect(&addr.into())
         .map_err(|e| explain("connect", addr, Transport::Tcp, e))?;
@@ -402,18 +438,18 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
         "0",
         "SYN, SYN-ACK, ACK: the three-way handshake happened inside this call",
         json!({"fd": fd, "peer": addr.to_string()}),
-    );
+    )?;
     let local = local_of(&sock)?;
-    let (note, range) = ephemeral_note(local.port());
+    let (note, range) = ephemeral_note(local.port(), ephemeral_range());
     t.call(
         "getsockname",
         &fd.to_string(),
         &local.to_string(),
         &format!("we never called bind(): {note}"),
         json!({"fd": fd, "local": local.to_string(), "ephemeral_port": local.port(), "ephemeral_range": range}),
-    );
-    four_tuple(&t, local, addr);
-    t.tcp_info(&sock, "after the handshake");
+    )?;
+    four_tuple(&t, local, addr)?;
+    t.tcp_info(sock.as_raw_fd(), tcp_info(&sock), "after the handshake")?;
 
     let mut sends = 0;
     let mut total = 0;
@@ -457,13 +493,13 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
                         a.wait
                     ),
                     json!({"ms": a.wait, "received": got, "sent": total}),
-                );
+                )?;
                 break;
             }
         }
     }
     if total > 0 {
-        t.tcp_info(&sock, "after the exchange");
+        t.tcp_info(sock.as_raw_fd(), tcp_info(&sock), "after the exchange")?;
         t.event(
             "summary",
             &format!(
@@ -472,14 +508,14 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
                 bytes(got)
             ),
             json!({"sent": total, "sends": sends, "received": got, "reads": reads}),
-        );
+        )?;
     }
 
     shutdown_write(
         &t,
         &sock,
         "FIN: we will send no more; the server's recv() returns 0",
-    );
+    )?;
     loop {
         match recv(
             &t,
@@ -487,23 +523,28 @@ fn connect(a: &TcpConnectArgs, style: Style) -> Result<()> {
             &mut buf,
             "end of stream: the server's FIN, it has closed its side too",
         ) {
-            Ok(Some(0)) | Err(_) => break,
+            Ok(Some(0)) => break,
+            Err(_) => {
+                out.check()?;
+                break;
+            }
             Ok(Some(_)) => {}
             Ok(None) => {
                 t.event(
                     "timeout",
                     &format!("no FIN from the server within {} ms", a.wait),
                     json!({"ms": a.wait}),
-                );
+                )?;
                 break;
             }
         }
     }
-    t.tcp_info(&sock, "after both FINs");
+    t.tcp_info(sock.as_raw_fd(), tcp_info(&sock), "after both FINs")?;
     t.close(
-        sock,
+        fd,
+        sockio::close(sock),
         "we sent the first FIN, so our side of the 4-tuple waits in TIME-WAIT for 60 s: no late segment can be mistaken for a new connection's",
-    );
+    )?;
     if let Some((handle, gate)) = own {
         drop(gate);
         let _ = handle.join();

@@ -14,8 +14,9 @@ use crate::cli::{CloseHow, HandshakeArgs, Role};
 use crate::dissect::{Dissector, Meta, Packet};
 use crate::net::raw::{self, RawWire, RstFilter};
 use crate::net::sandbox::{Plan, Sandbox};
-use crate::render::Style;
+use crate::random::Rng;
 use crate::render::json::write_str;
+use crate::render::{Output, Paint};
 use crate::tcp::packet::{build_packet, parse_packet};
 use crate::tcp::{self as engine, Action, Endpoint, State};
 use crate::wire::tcp::flags;
@@ -129,7 +130,9 @@ struct Script {
 
 struct Run<'a> {
     args: &'a HandshakeArgs,
-    style: Style,
+    out: &'a Output,
+    /// The first failed write (a closed pipe): [`Run::step`] returns it, which ends the run.
+    out_error: Option<std::io::Error>,
     virtual_clock: bool,
     start: Instant,
     now: Duration,
@@ -142,7 +145,6 @@ struct Run<'a> {
     dissector: Dissector,
     pkt: Packet,
     pcap: Option<Writer<std::io::BufWriter<std::fs::File>>>,
-    out: std::io::StdoutLock<'static>,
     script: Script,
     used: bool,
     syn_sent_at: Option<Duration>,
@@ -167,15 +169,34 @@ impl Run<'_> {
         format!("{:>9.3} ms", t.as_secs_f64() * 1000.0)
     }
 
+    /// A line for people (not with `--json`). A failed write is kept for
+    /// [`Run::written`]: the packet handlers that print cannot return it.
     fn say(&mut self, line: &str) {
         if !self.args.json {
-            let _ = writeln!(self.out, "{line}");
+            self.write(line);
         }
     }
 
+    /// An NDJSON event (only with `--json`).
     fn event(&mut self, json: &str) {
         if self.args.json {
-            let _ = writeln!(self.out, "{json}");
+            self.write(json);
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.out_error.is_none()
+            && let Err(e) = self.out.line(line)
+        {
+            self.out_error = Some(e);
+        }
+    }
+
+    /// The first write that failed since the start, as the run's error.
+    fn written(&mut self) -> std::io::Result<()> {
+        match self.out_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -295,7 +316,7 @@ impl Run<'_> {
             Dir::In => format!("{peer} → netlab "),
         };
         let mark = if dropped {
-            self.style_paint("1;31", "✗ DROPPED by netlab ")
+            self.out.paint(Paint::ERROR, "✗ DROPPED by netlab ")
         } else {
             String::new()
         };
@@ -307,7 +328,14 @@ impl Run<'_> {
         let line = format!(
             "{} #{index:<3} {}{mark}{info}{raw}",
             Self::ms(now),
-            self.style_paint(if dir == Dir::Out { "1;36" } else { "1;33" }, &arrow),
+            self.out.paint(
+                if dir == Dir::Out {
+                    Paint::SENT
+                } else {
+                    Paint::RECEIVED
+                },
+                &arrow
+            ),
         );
         let line = format!("{line}   [netlab: {state}]");
         self.say(&line);
@@ -341,12 +369,6 @@ impl Run<'_> {
         }
     }
 
-    fn style_paint(&self, code: &str, s: &str) -> String {
-        let mut o = String::new();
-        self.style.paint(&mut o, code, s);
-        o
-    }
-
     /// The local kernel's own segment on a `--target` connection: it never opened this
     /// connection (netlab's raw socket bypassed it), so it resets it.
     fn kernel_segment(&mut self, bytes: &[u8]) {
@@ -371,7 +393,7 @@ impl Run<'_> {
             self.event(&j);
             return;
         }
-        let who = self.style_paint("1;31", "local kernel → target ");
+        let who = self.out.paint(Paint::ERROR, "local kernel → target ");
         self.say(&format!("{}      {who}{info}", Self::ms(now)));
         self.say(&format!(
             "{:>12}        └ the local kernel got a SYN-ACK for a connection it never opened (netlab's raw socket bypassed it) and answered RST, as RFC 9293 § 3.10.7 requires; --suppress-kernel-rst drops it with a temporary nftables rule",
@@ -494,7 +516,7 @@ impl Run<'_> {
                         "{}   netlab: {} → {}  ({why})",
                         Self::ms(now),
                         from.name(),
-                        self.style_paint("1", to.name())
+                        self.out.paint(Paint::HEADING, to.name())
                     ));
                     let mut j = String::from("{\"event\":\"state\",");
                     j.push_str(&format!(
@@ -694,6 +716,7 @@ impl Run<'_> {
             self.peer_actions(acts);
         }
         self.advance_script();
+        self.written()?;
         Ok(())
     }
 
@@ -777,19 +800,6 @@ impl Run<'_> {
     }
 }
 
-/// A number that differs from run to run (ISNs, the client's port), without a
-/// dependency: the clock's nanoseconds, mixed.
-fn entropy() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9e37_79b9);
-    let mut x = t ^ (std::process::id() as u64).rotate_left(32);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^ (x >> 29)
-}
-
 const INTRO: &str = "\
 netlab is the wire. It moved itself into a private network namespace of its own (it
 vanishes when netlab exits) with a TUN device: the Linux kernel owns KERNEL there, and
@@ -801,7 +811,7 @@ Why not a raw socket on a normal interface? Then the kernel would see the SYN-AC
 connection it never opened and answer it with RST, killing the hand-made connection.
 Here the kernel has no socket for NETLAB at all: NETLAB is on the far side of the wire.";
 
-pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
+pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     let drops = args
         .drop
         .iter()
@@ -821,7 +831,11 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
             24,
         )
     };
-    let rnd = entropy();
+    // ISNs, the client's port and the timestamp offset, each drawn on its own from the
+    // OS's CSPRNG: unpredictable, as a real stack's (RFC 6528).
+    let mut rng = Rng::os();
+    let (my_isn, peer_isn, ts_offset) = (rng.next_u32(), rng.next_u32(), rng.next_u32());
+    let client_port = 40_000 + (rng.next_u32() % 20_000) as u16;
     let listen_port = args.port;
     let target_port = if let Some(t) = args.target {
         t.port()
@@ -831,7 +845,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
         listen_port
     };
     let my_port = if args.role == Role::Client {
-        40_000 + (rnd % 20_000) as u16
+        client_port
     } else {
         listen_port
     };
@@ -846,8 +860,6 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
             },
         ),
     };
-    let my_isn = (rnd >> 16) as u32;
-    let peer_isn = (rnd >> 40) as u32 ^ 0x5a5a_5a5a;
 
     // The peer: the kernel in a sandbox, or a simulated netlab endpoint.
     let mut kernel_threads = Vec::new();
@@ -934,7 +946,8 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     let expected = args.send.iter().map(|s| s.len()).sum();
     let mut run = Run {
         args,
-        style,
+        out,
+        out_error: None,
         virtual_clock: args.simulate,
         start: Instant::now(),
         now: Duration::ZERO,
@@ -953,7 +966,6 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
         dissector: Dissector::new(),
         pkt: Packet::default(),
         pcap,
-        out: std::io::stdout().lock(),
         script: Script {
             to_send: args.send.clone(),
             sent: false,
@@ -1007,7 +1019,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
     match args.role {
         Role::Client => {
             let mut cfg = engine::Config::client(my_port, target_port, my_isn);
-            cfg.ts_clock_offset = (rnd >> 8) as u32;
+            cfg.ts_clock_offset = ts_offset;
             if run.impair.drops.iter().any(|(d, _)| *d == DropSpec::SynAck) {
                 // Both sides start with a 1 s RTO; wait longer for the SYN-ACK (RFC 6298
                 // § 2.1 allowed 3 s), so it is the kernel's timer that fires first.
@@ -1036,8 +1048,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
                 ends.netlab
             ));
             if let Peer::Sim(_) = run.peer {
-                let cfg =
-                    engine::Config::client(40_000 + (rnd % 20_000) as u16, listen_port, peer_isn);
+                let cfg = engine::Config::client(client_port, listen_port, peer_isn);
                 run.ends.peer = SocketAddr::new(kernel_ip, cfg.local_port);
                 let (ep, acts) = Endpoint::connect(cfg, now);
                 run.peer = Peer::Sim(Box::new(ep));
@@ -1080,6 +1091,7 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
         ));
     }
     summary(&mut run);
+    run.written()?;
     drop(run);
     for t in kernel_threads {
         let _ = t.join();

@@ -14,16 +14,17 @@ use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::{UdpCommand, UdpSendArgs, UdpServeArgs};
-use crate::commands::syscall::{
-    Trace, bytes, ephemeral_note, explain, family, shell_addr, show_bytes,
-};
-use crate::render::Style;
+use crate::net::explain::{explain, shell_addr};
+use crate::net::ports::ephemeral_range;
+use crate::net::sockio;
+use crate::render::Output;
+use crate::render::syscall::{Trace, bytes, ephemeral_note, family, show_bytes};
 use crate::wire::procnet::Transport;
 
-pub fn run(cmd: &UdpCommand, style: Style) -> Result<()> {
+pub fn run(cmd: &UdpCommand, out: &Output) -> Result<()> {
     match cmd {
-        UdpCommand::Serve(a) => serve(a, style),
-        UdpCommand::Send(a) => send(a, style),
+        UdpCommand::Serve(a) => serve(a, out),
+        UdpCommand::Send(a) => send(a, out),
     }
 }
 
@@ -41,7 +42,7 @@ fn new_socket(t: &Trace, addr: SocketAddr) -> Result<Socket> {
         &fd.to_string(),
         "a new UDP endpoint: no connection, no handshake, just a mailbox",
         json!({"fd": fd}),
-    );
+    )?;
     Ok(sock)
 }
 
@@ -76,7 +77,7 @@ fn bind(t: &Trace, addr: SocketAddr) -> Result<(UdpSocket, SocketAddr)> {
         "0",
         &note,
         json!({"fd": fd, "addr": addr.to_string(), "local": local.to_string()}),
-    );
+    )?;
     Ok((sock.into(), local))
 }
 
@@ -99,7 +100,7 @@ fn recv_from(
                     show_bytes(&buf[..n])
                 ),
                 json!({"fd": fd, "bytes": n, "from": from.to_string(), "text": String::from_utf8_lossy(&buf[..n])}),
-            );
+            )?;
             Ok(Some((n, from)))
         }
         Err(e) if crate::net::sockio::is_timeout(&e) => Ok(None),
@@ -133,14 +134,14 @@ fn serve_loop(t: &Trace, sock: &UdpSocket, echo: bool, limit: Option<usize>) -> 
                     "",
                     json!({"fd": fd, "error": e.to_string()}),
                 ),
-            }
+            }?;
         }
     }
     Ok(())
 }
 
-fn serve(a: &UdpServeArgs, style: Style) -> Result<()> {
-    let t = Trace::new(a.json, style, "server");
+fn serve(a: &UdpServeArgs, out: &Output) -> Result<()> {
+    let t = Trace::new(a.json, out, "server");
     let (sock, local) = bind(&t, a.addr)?;
     t.event(
         "listening",
@@ -149,21 +150,21 @@ fn serve(a: &UdpServeArgs, style: Style) -> Result<()> {
             shell_addr(local)
         ),
         json!({"local": local.to_string()}),
-    );
+    )?;
     if let Some(ms) = a.read_delay {
         t.event(
             "delay",
             &format!("waiting {ms} ms before the first recvfrom() (--read-delay)"),
             json!({"ms": ms}),
-        );
+        )?;
         thread::sleep(Duration::from_millis(ms));
-        t.queued(&sock, UDP_FIONREAD);
+        t.queued(sock.as_raw_fd(), sockio::bytes_queued(&sock), UDP_FIONREAD)?;
     }
     serve_loop(&t, &sock, !a.no_echo, None)
 }
 
-fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
-    let t = Trace::new(a.json, style, "client");
+fn send(a: &UdpSendArgs, out: &Output) -> Result<()> {
+    let t = Trace::new(a.json, out, "client");
     let (addr, texts, own) = if a.own_server {
         let st = t.with_who("server");
         let (sock, local) = bind(&st, SocketAddr::from(([127, 0, 0, 1], 0)))?;
@@ -173,8 +174,13 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
             // out one per recvfrom().
             let n = rx.recv_timeout(Duration::from_secs(10)).unwrap_or(0);
             let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
-            st.queued(&sock, UDP_FIONREAD);
-            let _ = serve_loop(&st, &sock, true, Some(n));
+            // An output error reaches the client's own next line.
+            if st
+                .queued(sock.as_raw_fd(), sockio::bytes_queued(&sock), UDP_FIONREAD)
+                .is_ok()
+            {
+                let _ = serve_loop(&st, &sock, true, Some(n));
+            }
         });
         (local, &a.args[..], Some((handle, gate)))
     } else {
@@ -204,19 +210,19 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
         "0",
         "no packet leaves: for UDP, connect() only records the peer (so replies from others are dropped and ICMP errors get reported)",
         json!({"fd": fd, "peer": addr.to_string()}),
-    );
+    )?;
     let local = sock
         .local_addr()?
         .as_socket()
         .context("getsockname() gave no IP address")?;
-    let (note, range) = ephemeral_note(local.port());
+    let (note, range) = ephemeral_note(local.port(), ephemeral_range());
     t.call(
         "getsockname",
         &fd.to_string(),
         &local.to_string(),
         &format!("we never called bind(): {note}"),
         json!({"fd": fd, "local": local.to_string(), "ephemeral_port": local.port(), "ephemeral_range": range}),
-    );
+    )?;
     let sock: UdpSocket = sock.into();
     for text in texts {
         let n = sock
@@ -232,7 +238,7 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
                 n + 8 + if addr.is_ipv4() { 20 } else { 40 }
             ),
             json!({"fd": fd, "bytes": n, "text": text}),
-        );
+        )?;
     }
     if let Some((_, gate)) = &own {
         let _ = gate.send(texts.len());
@@ -253,10 +259,10 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
                             a.wait
                         ),
                         json!({"ms": a.wait}),
-                    );
+                    )?;
                     break;
                 }
-                Err(e) => return Err(explain("recv", addr, Transport::Udp, e)),
+                Err(e) => return Err(explain("recv", addr, Transport::Udp, e).into()),
             }
         }
     }
@@ -267,8 +273,12 @@ fn send(a: &UdpSendArgs, style: Style) -> Result<()> {
             texts.len()
         ),
         json!({"sent": texts.len(), "received": replies}),
-    );
-    t.close(sock, "nothing is sent: UDP has no connection to tear down");
+    )?;
+    t.close(
+        fd,
+        sockio::close(sock),
+        "nothing is sent: UDP has no connection to tear down",
+    )?;
     if let Some((handle, gate)) = own {
         drop(gate);
         let _ = handle.join();

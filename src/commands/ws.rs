@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,27 +23,37 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::onion::{self, Onion};
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
-use crate::net::conn_watch::{LoopbackWatch, WhyNot};
+use crate::net::conn_watch::WhyNot;
 use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, Upgraded, linger_close, read_head, refuse_busy,
     spawn_small, text_response, websocket_upgrade, write_response,
 };
 use crate::net::poll::{Event, Interest, Poller};
+use crate::net::sockio;
+use crate::random::Rng;
+use crate::render::websocket::{
+    describe, describe_close, describe_message, frame_line as frame_text, trace_line,
+};
+use crate::render::{Output, Paint};
+use crate::trace::onion::Watched;
+use crate::trace::{ConnAddrs, Direction, LowerLayers, UnitInfo};
 use crate::wire::http::{self, Response};
-use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
-use crate::ws::{Action, Session, XorShift, describe};
+use crate::wire::websocket::{self as wsw, Frame, FrameHeader, OpCode, Role};
+use crate::ws::{Action, Session};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest message `netlab ws connect` accepts.
 const CLIENT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-pub fn run(cmd: &WsCommand) -> Result<()> {
+/// How often the accept loop looks up from waiting: has standard output been closed?
+const LOOK_UP: Duration = Duration::from_millis(200);
+
+pub fn run(cmd: &WsCommand, out: &Output) -> Result<()> {
     match cmd {
-        WsCommand::Serve(args) => serve(args),
-        WsCommand::Connect(args) => connect(args),
+        WsCommand::Serve(args) => serve(args, out),
+        WsCommand::Connect(args) => connect(args, out),
     }
 }
 
@@ -51,86 +61,103 @@ pub fn run(cmd: &WsCommand) -> Result<()> {
 // Trace lines.
 // ---------------------------------------------------------------------------------------
 
-/// One line for a frame: `→` sent, `←` received.
-pub(crate) fn trace_line(arrow: &str, h: &FrameHeader, preview: &[u8]) -> String {
-    let shown = match h.opcode {
-        OpCode::Text | OpCode::Continuation => {
-            let s = String::from_utf8_lossy(preview);
-            let more = if (preview.len() as u64) < h.payload_len {
-                "…"
-            } else {
-                ""
-            };
-            format!(" {s:?}{more}")
-        }
-        OpCode::Close if !preview.is_empty() => format!(" [{}]", describe(h.opcode, preview)),
-        _ if preview.is_empty() => String::new(),
-        _ => {
-            let hex: Vec<String> = preview
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let more = if (preview.len() as u64) > 16 || (preview.len() as u64) < h.payload_len {
-                " …"
-            } else {
-                ""
-            };
-            format!(" {}{more}", hex.join(" "))
-        }
-    };
-    format!("{arrow} frame {}{shown}", h.summary())
+/// `--trace`: the hook for the layers below each frame, and the connection it is about.
+#[derive(Clone)]
+struct Below {
+    lower: Arc<dyn LowerLayers>,
+    conn: ConnAddrs,
 }
 
-/// Prints the lower layers under a trace line, each line with `prefix`.
-fn print_below(prefix: &str, text: &str) {
-    for line in text.lines() {
-        println!("{prefix}{line}");
+impl Below {
+    /// Starts tracing `stream` after its handshake: `written` bytes went out before the
+    /// first frame, `unparsed` were read but belong to frames not traced yet.
+    fn open(
+        lower: &Arc<dyn LowerLayers>,
+        stream: &TcpStream,
+        written: usize,
+        unparsed: usize,
+    ) -> Option<Below> {
+        let conn = ConnAddrs::of(stream)?;
+        lower.opened(&conn, stream.as_fd(), written as u64, unparsed);
+        Some(Below {
+            lower: Arc::clone(lower),
+            conn,
+        })
     }
-}
 
-/// Traces the lower layers of a frame just written.
-fn onion_sent(onion: Option<&Mutex<Onion>>, prefix: &str, f: &Frame) {
-    if let Some(o) = onion {
-        let text = lock(o).sent(f.encoded_len(), f.header().header_len(), "WebSocket frame");
-        print_below(prefix, &text);
+    /// Prints, each line after `prefix`, the layers below a frame of `len` bytes (its
+    /// header `header_len`) that just went `dir` on `stream`.
+    fn frame(
+        &self,
+        out: &Output,
+        prefix: &str,
+        stream: &TcpStream,
+        dir: Direction,
+        header_len: usize,
+        len: usize,
+    ) -> io::Result<()> {
+        let unit = UnitInfo {
+            name: "WebSocket frame",
+            len,
+            header_len,
+        };
+        let text = self
+            .lower
+            .describe(&self.conn, Some(stream.as_fd()), dir, unit);
+        out.lines(prefix, &text)
     }
-}
 
-/// Traces the lower layers of a frame just read.
-fn onion_received(onion: Option<&Mutex<Onion>>, prefix: &str, h: &FrameHeader) {
-    if let Some(o) = onion {
+    fn sent(&self, out: &Output, prefix: &str, stream: &TcpStream, f: &Frame) -> io::Result<()> {
+        self.frame(
+            out,
+            prefix,
+            stream,
+            Direction::Sent,
+            f.header().header_len(),
+            f.encoded_len(),
+        )
+    }
+
+    fn received(
+        &self,
+        out: &Output,
+        prefix: &str,
+        stream: &TcpStream,
+        h: &FrameHeader,
+    ) -> io::Result<()> {
         let len = h.header_len() + h.payload_len as usize;
-        let text = lock(o).received(len, h.header_len(), "WebSocket frame");
-        print_below(prefix, &text);
+        self.frame(
+            out,
+            prefix,
+            stream,
+            Direction::Received,
+            h.header_len(),
+            len,
+        )
+    }
+
+    fn close(&self) {
+        self.lower.closed(&self.conn);
     }
 }
 
-fn trace_frame(arrow: &str, f: &Frame) -> String {
-    let end = f.payload.len().min(crate::ws::PREVIEW_LEN);
-    trace_line(arrow, &f.header(), &f.payload[..end])
+/// A frame's trace line in its direction's colour.
+fn frame_line(out: &Output, sent: bool, line: &str) -> String {
+    out.paint(if sent { Paint::SENT } else { Paint::RECEIVED }, line)
 }
 
-pub(crate) fn message_frame(m: &Message) -> Frame {
-    match m {
-        Message::Text(t) => Frame::text(t),
-        Message::Binary(b) => Frame::binary(b.clone()),
+/// A message's arrow in its direction's colour.
+fn arrow(out: &Output, sent: bool) -> String {
+    if sent {
+        out.paint(Paint::SENT, "→")
+    } else {
+        out.paint(Paint::RECEIVED, "←")
     }
 }
 
-pub(crate) fn describe_message(m: &Message) -> String {
-    match m {
-        Message::Text(t) => describe(OpCode::Text, t.as_bytes()),
-        Message::Binary(b) => describe(OpCode::Binary, b),
-    }
-}
-
-pub(crate) fn describe_close(code: Option<u16>, reason: &str) -> String {
-    match code {
-        Some(c) if reason.is_empty() => format!("close {c} ({})", wsw::close_code_name(c)),
-        Some(c) => format!("close {c} ({}) {reason:?}", wsw::close_code_name(c)),
-        None => "close (no status code: 1005)".to_string(),
-    }
+/// `[PEER] `: which connection a server line is about.
+fn who(out: &Output, peer: &str) -> String {
+    format!("{} ", out.paint(Paint::ACTOR, &format!("[{peer}]")))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -145,6 +172,7 @@ enum Out {
 }
 
 struct Server {
+    out: Output,
     echo: bool,
     trace: bool,
     origins: Vec<String>,
@@ -159,15 +187,21 @@ struct Server {
     limit: Arc<ConnLimit>,
     /// Echo mode: the event loops open connections are handed to, round robin.
     loops: OnceLock<Vec<Arc<EchoLoop>>>,
-    /// `--trace`: the packet watch on lo for the lower layers (or why there is none).
-    watch: Option<Result<LoopbackWatch, WhyNot>>,
+    /// `--trace`: the layers below each frame, from a packet watch on lo started before
+    /// the first accept (or `TCP_INFO` without CAP_NET_RAW).
+    lower: Option<Arc<dyn LowerLayers>>,
 }
 
-fn serve(args: &WsServeArgs) -> Result<()> {
+fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    // Started before the first accept, so it sees every connection's SYN.
+    let watched = args
+        .trace
+        .then(|| Arc::new(Watched::start(addr, out.style)));
     let server = Arc::new(Server {
+        out: out.clone(),
         echo: !args.chat,
         trace: args.trace,
         origins: args.origin.clone(),
@@ -182,8 +216,7 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         })),
         quiet: args.quiet,
         loops: OnceLock::new(),
-        // Started before the first accept, so it sees every connection's SYN.
-        watch: args.trace.then(|| onion::watch(addr)),
+        lower: watched.clone().map(|w| -> Arc<dyn LowerLayers> { w }),
     });
     // `--trace` keeps a thread per connection: its lower layers follow each write.
     if server.echo && !server.trace {
@@ -206,15 +239,21 @@ fn serve(args: &WsServeArgs) -> Result<()> {
         let _ = server.loops.set(loops);
     }
     let mode = if args.chat { "chat" } else { "echo" };
-    println!(
+    out.line(format_args!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
-    );
-    if let Some(w) = &server.watch {
-        println!("{}", onion::banner(w));
+    ))?;
+    if let Some(w) = &watched {
+        out.line(w.banner())?;
     }
-    for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
+
+    loop {
+        // A connection's thread may have found standard output closed: stop then.
+        out.check()?;
+        if !sockio::wait_readable(&listener, LOOK_UP)? {
+            continue;
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
                 let Some(guard) = server.limit.try_take() else {
                     refuse_busy(stream);
                     continue;
@@ -225,22 +264,30 @@ fn serve(args: &WsServeArgs) -> Result<()> {
                     let peer = stream
                         .peer_addr()
                         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server, &peer, guard) {
-                        println!("[{peer}] error: {e:#}");
+                    if let Err(e) = handle(stream, &server, &peer, guard)
+                        && !server.out.is_closed()
+                    {
+                        // If this fails too, the accept loop sees it.
+                        let _ = server.out.line(format_args!(
+                            "{}{}",
+                            who(&server.out, &peer),
+                            server.out.paint(Paint::ERROR, &format!("error: {e:#}"))
+                        ));
                     }
                 });
                 if let Err(e) = spawned {
-                    eprintln!("netlab ws serve: cannot start a thread, connection dropped: {e}");
+                    out.warn(format_args!(
+                        "ws serve: cannot start a thread, connection dropped: {e}"
+                    ));
                 }
             }
             Err(e) => {
                 // Out of file descriptors, say: wait a moment instead of spinning.
-                eprintln!("netlab ws serve: accept failed: {e}");
+                out.warn(format_args!("ws serve: accept failed: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
     }
-    Ok(())
 }
 
 /// Writes a response head (and body) and closes the connection.
@@ -259,10 +306,12 @@ fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
 /// or in an [`EchoLoop`]). `guard` counts the connection while it lives.
 fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Result<()> {
     let _ = stream.set_nodelay(true);
+    let out = &server.out;
+    let at = who(out, peer);
     let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
         Head::Request(req, rest) => (req, rest),
         Head::Bad(e) => {
-            println!("[{peer}] bad request head: {e} → {}", e.status());
+            out.line(format_args!("{at}bad request head: {e} → {}", e.status()))?;
             let resp = Response::new(e.status())
                 .with_header(http::name::CONNECTION, "close")
                 .with_header(http::name::CONTENT_LENGTH, "0");
@@ -270,10 +319,10 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
             return Ok(());
         }
         Head::TimedOut => {
-            println!(
-                "[{peer}] no complete request head within {} s: closing",
+            out.line(format_args!(
+                "{at}no complete request head within {} s: closing",
                 HEAD_TIMEOUT.as_secs()
-            );
+            ))?;
             return Ok(());
         }
         Head::Closed => return Ok(()),
@@ -293,17 +342,17 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
                 "not found: the WebSocket is at / (with Upgrade: websocket)\n",
             )
         };
-        println!(
-            "[{peer}] {} {} (plain HTTP) → {}",
+        out.line(format_args!(
+            "{at}{} {} (plain HTTP) → {}",
             req.method, req.target, resp.status
-        );
+        ))?;
         respond(&mut stream, &resp, &body)?;
         return Ok(());
     }
     let hs = match wsw::validate_client_request(&req) {
         Ok(hs) => hs,
         Err(e) => {
-            println!("[{peer}] bad handshake: {e} → {}", e.status());
+            out.line(format_args!("{at}bad handshake: {e} → {}", e.status()))?;
             respond(&mut stream, &e.response(), b"")?;
             return Ok(());
         }
@@ -314,10 +363,10 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
             .as_ref()
             .is_some_and(|o| server.origins.iter().any(|a| a == o))
     {
-        println!(
-            "[{peer}] Origin {:?} is not allowed → 403",
+        out.line(format_args!(
+            "{at}Origin {:?} is not allowed → 403",
             hs.origin.as_deref().unwrap_or("(none)")
-        );
+        ))?;
         let (resp, body) = plain(403, "this Origin is not allowed\n");
         respond(&mut stream, &resp, &body)?;
         return Ok(());
@@ -326,17 +375,13 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
     let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
     let accept = hs.accept_response(protocol).to_bytes();
     stream.write_all(&accept)?;
-    let onion = server.watch.as_ref().map(|w| {
-        Arc::new(Mutex::new(Onion::new(
-            &stream,
-            w,
-            accept.len() as u64,
-            leftover.len(),
-        )))
-    });
+    let below = server
+        .lower
+        .as_ref()
+        .and_then(|l| Below::open(l, &stream, accept.len(), leftover.len()));
     let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
-    println!(
-        "[{peer}] open: GET {} → 101 (subprotocol: {}{})",
+    out.line(format_args!(
+        "{at}open: GET {} → 101 (subprotocol: {}{})",
         hs.target,
         protocol.unwrap_or("none"),
         if declined.is_empty() {
@@ -344,7 +389,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         } else {
             format!("; extensions declined: {}", declined.join(", "))
         }
-    );
+    ))?;
     stream.set_read_timeout(None)?;
 
     let id = server.next_id.fetch_add(1, Ordering::Relaxed);
@@ -352,19 +397,26 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
     // connections' threads broadcast too, so a writer thread owns the socket's sending
     // side and everyone queues frames for it.
     let mut outlet = if server.echo {
-        Outlet::Direct { done: false, onion }
+        Outlet::Direct {
+            done: false,
+            below: below.clone(),
+        }
     } else {
         let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server.trace, peer, onion.clone())?;
+        let writer = start_writer(&stream, rx, server, peer, below.clone())?;
         lock(&server.clients).push((id, tx.clone()));
-        Outlet::Queue { tx, writer, onion }
+        Outlet::Queue {
+            tx,
+            writer,
+            below: below.clone(),
+        }
     };
 
-    let mut session = Session::new(Role::Server, server.max_message, XorShift::from_clock());
+    let mut session = Session::new(Role::Server, server.max_message, Rng::os());
     let mut actions = session.receive(&leftover);
     if let Some(loops) = server.loops.get() {
         // Echo: answer what came with the head here, then let an event loop carry on.
-        let over = react(server, peer, &mut session, &stream, &mut outlet, actions)
+        let over = react(server, peer, &mut session, &stream, &mut outlet, actions)?
             || matches!(outlet, Outlet::Direct { done: true, .. });
         if !over && stream.set_nonblocking(true).is_ok() {
             let token = server.next_id.fetch_add(1, Ordering::Relaxed);
@@ -389,7 +441,7 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             if let Err(e) = lp.poller.add(&borrowed, token, Interest::Read) {
                 lock(&lp.pending).retain(|(t, _)| *t != token);
-                println!("[{peer}] cannot watch the connection: {e}");
+                out.line(format_args!("{at}cannot watch the connection: {e}"))?;
             }
             return Ok(());
         }
@@ -399,25 +451,28 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         return Ok(());
     }
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if react(server, peer, &mut session, &stream, &mut outlet, actions) {
-            break;
+    // The output's error ends the connection too (after the writer's clean-up below).
+    let ended: io::Result<()> = loop {
+        match react(server, peer, &mut session, &stream, &mut outlet, actions) {
+            Ok(false) => {}
+            Ok(true) => break Ok(()),
+            Err(e) => break Err(e),
         }
         match (&stream).read(&mut buf) {
             Ok(0) => {
-                if let Some(Action::Closed { code, reason, .. }) = session.eof() {
-                    println!("[{peer}] closed: {}", describe_close(code, &reason));
-                }
-                break;
+                break match session.eof() {
+                    Some(Action::Closed { code, reason, .. }) => out.line(format_args!(
+                        "{at}closed: {}",
+                        describe_close(code, &reason)
+                    )),
+                    _ => Ok(()),
+                };
             }
             Ok(n) => actions = session.receive(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => actions = Vec::new(),
-            Err(e) => {
-                println!("[{peer}] read failed: {e}");
-                break;
-            }
+            Err(e) => break out.line(format_args!("{at}read failed: {e}")),
         }
-    }
+    };
     if let Outlet::Queue { tx, writer, .. } = outlet {
         lock(&server.clients).retain(|(i, _)| *i != id);
         let _ = tx.send(Out::Shutdown);
@@ -426,21 +481,21 @@ fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Re
         let _ = stream.shutdown(Shutdown::Write);
     }
     linger_close(&mut stream);
-    Ok(())
+    if let Some(b) = &below {
+        b.close();
+    }
+    Ok(ended?)
 }
 
 /// Where a connection's outgoing frames go.
 enum Outlet {
     /// Written at once by the connection's own thread (echo mode).
-    Direct {
-        done: bool,
-        onion: Option<Arc<Mutex<Onion>>>,
-    },
+    Direct { done: bool, below: Option<Below> },
     /// Queued for the connection's writer thread (chat mode).
     Queue {
         tx: Sender<Out>,
         writer: thread::JoinHandle<()>,
-        onion: Option<Arc<Mutex<Onion>>>,
+        below: Option<Below>,
     },
     /// Appended to a buffer that an event loop writes when the socket has room.
     Buffered { out: Vec<u8>, done: bool },
@@ -448,43 +503,60 @@ enum Outlet {
 
 impl Outlet {
     /// The lower-layer tracer (`--trace`).
-    fn onion(&self) -> Option<&Mutex<Onion>> {
+    fn below(&self) -> Option<&Below> {
         match self {
-            Outlet::Direct { onion, .. } | Outlet::Queue { onion, .. } => onion.as_deref(),
+            Outlet::Direct { below, .. } | Outlet::Queue { below, .. } => below.as_ref(),
             Outlet::Buffered { .. } => None,
         }
     }
 
-    fn send(&mut self, stream: &TcpStream, f: Frame, trace: bool, peer: &str) {
+    /// Sends `f` (with `--trace`, its line and lower layers); the error is the output's.
+    fn send(
+        &mut self,
+        stream: &TcpStream,
+        f: Frame,
+        server: &Server,
+        peer: &str,
+    ) -> io::Result<()> {
+        let out = &server.out;
         match self {
-            Outlet::Direct { done, onion } => {
+            Outlet::Direct { done, below } => {
                 if *done {
-                    return;
+                    return Ok(());
                 }
-                if trace {
-                    println!("[{peer}] {}", trace_frame("→", &f));
+                let at = who(out, peer);
+                if server.trace {
+                    out.line(format_args!(
+                        "{at}{}",
+                        frame_line(out, true, &frame_text("→", &f))
+                    ))?;
                 }
                 // RFC 6455 § 5.5.1: nothing may follow our close frame.
                 let written = (&*stream).write_all(&f.encode()).is_ok();
-                if written {
-                    onion_sent(onion.as_deref(), &format!("[{peer}] "), &f);
-                }
                 *done = !written || f.opcode == OpCode::Close;
+                if written && let Some(b) = below {
+                    b.sent(out, &at, stream, &f)?;
+                }
             }
             Outlet::Queue { tx, .. } => {
                 let _ = tx.send(Out::Frame(f));
             }
-            Outlet::Buffered { out, done } => {
+            Outlet::Buffered { out: buf, done } => {
                 if *done {
-                    return;
+                    return Ok(());
                 }
-                if trace {
-                    println!("[{peer}] {}", trace_frame("→", &f));
+                if server.trace {
+                    out.line(format_args!(
+                        "{}{}",
+                        who(out, peer),
+                        frame_line(out, true, &frame_text("→", &f))
+                    ))?;
                 }
-                f.encode_into(out);
+                f.encode_into(buf);
                 *done = f.opcode == OpCode::Close;
             }
         }
+        Ok(())
     }
 }
 
@@ -573,21 +645,29 @@ impl LoopConn {
                     if self.lingering.is_none()
                         && let Some(Action::Closed { code, reason, .. }) = self.session.eof()
                     {
-                        println!("[{}] closed: {}", self.peer, describe_close(code, &reason));
+                        // Closing anyway: a closed output is the accept loop's to see.
+                        let _ = server.out.line(format_args!(
+                            "{}closed: {}",
+                            who(&server.out, &self.peer),
+                            describe_close(code, &reason)
+                        ));
                     }
                     return Next::Done;
                 }
                 Ok(_) if self.lingering.is_some() => return Next::Lingering,
                 Ok(n) => {
                     let actions = self.session.receive(&buf[..n]);
-                    let over = react(
+                    let Ok(over) = react(
                         server,
                         &self.peer,
                         &mut self.session,
                         &self.stream,
                         &mut self.outlet,
                         actions,
-                    );
+                    ) else {
+                        // Standard output is closed: the server is ending.
+                        return Next::Done;
+                    };
                     if !self.flush(poller, ev.token) {
                         return Next::Done;
                     }
@@ -605,7 +685,11 @@ impl LoopConn {
                     ) => {}
                 Err(e) => {
                     if self.lingering.is_none() {
-                        println!("[{}] read failed: {e}", self.peer);
+                        // Closing anyway: a closed output is the accept loop's to see.
+                        let _ = server.out.line(format_args!(
+                            "{}read failed: {e}",
+                            who(&server.out, &self.peer)
+                        ));
                     }
                     return Next::Done;
                 }
@@ -635,7 +719,9 @@ fn run_echo_loop(lp: &EchoLoop, server: &Server) {
         events.clear();
         let timeout = (!lingering.is_empty()).then_some(Duration::from_millis(250));
         if let Err(e) = lp.poller.wait(&mut events, timeout) {
-            eprintln!("netlab ws serve: epoll_wait failed: {e}");
+            server
+                .out
+                .warn(format_args!("ws serve: epoll_wait failed: {e}"));
             thread::sleep(Duration::from_millis(100));
             continue;
         }
@@ -671,24 +757,32 @@ fn run_echo_loop(lp: &EchoLoop, server: &Server) {
 fn start_writer(
     stream: &TcpStream,
     rx: mpsc::Receiver<Out>,
-    trace: bool,
+    server: &Server,
     peer: &str,
-    onion: Option<Arc<Mutex<Onion>>>,
+    below: Option<Below>,
 ) -> io::Result<thread::JoinHandle<()>> {
     let mut wstream = stream.try_clone()?;
-    let wpeer = peer.to_string();
+    let at = who(&server.out, peer);
+    let (trace, out) = (server.trace, server.out.clone());
     spawn_small(move || {
         let mut done = false;
-        for out in rx {
-            match out {
+        for msg in rx {
+            match msg {
                 Out::Frame(f) if !done => {
-                    if trace {
-                        println!("[{wpeer}] {}", trace_frame("→", &f));
+                    // A closed output stops the traces; the accept loop ends the server.
+                    if trace && !out.is_closed() {
+                        let _ = out.line(format_args!(
+                            "{at}{}",
+                            frame_line(&out, true, &frame_text("→", &f))
+                        ));
                     }
                     // RFC 6455 § 5.5.1: nothing may follow our close frame.
                     let written = wstream.write_all(&f.encode()).is_ok();
-                    if written {
-                        onion_sent(onion.as_deref(), &format!("[{wpeer}] "), &f);
+                    if written
+                        && !out.is_closed()
+                        && let Some(b) = &below
+                    {
+                        let _ = b.sent(&out, &at, &wstream, &f);
                     }
                     done = !written || f.opcode == OpCode::Close;
                 }
@@ -706,7 +800,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Carries out a server session's actions; true when the connection is over.
+/// Carries out a server session's actions; true when the connection is over. The
+/// error is the output's (standard output closed).
 fn react(
     server: &Server,
     peer: &str,
@@ -714,28 +809,39 @@ fn react(
     stream: &TcpStream,
     outlet: &mut Outlet,
     actions: Vec<Action>,
-) -> bool {
+) -> io::Result<bool> {
+    let out = &server.out;
+    let at = who(out, peer);
     let mut over = false;
     for a in actions {
         match a {
-            Action::Send(f) => outlet.send(stream, f, server.trace, peer),
+            Action::Send(f) => outlet.send(stream, f, server, peer)?,
             Action::Received { header, preview } => {
                 if server.trace {
-                    println!("[{peer}] {}", trace_line("←", &header, &preview));
-                    onion_received(outlet.onion(), &format!("[{peer}] "), &header);
+                    out.line(format_args!(
+                        "{at}{}",
+                        frame_line(out, false, &trace_line("←", &header, &preview))
+                    ))?;
+                    if let Some(b) = outlet.below() {
+                        b.received(out, &at, stream, &header)?;
+                    }
                 }
             }
             Action::Message(m) => {
                 if !server.quiet {
-                    println!("[{peer}] ← {}", describe_message(&m));
+                    out.line(format_args!(
+                        "{at}{} {}",
+                        arrow(out, false),
+                        describe_message(&m)
+                    ))?;
                 }
                 if server.echo {
-                    if let Some(f) = session.send(message_frame(&m)) {
-                        outlet.send(stream, f, server.trace, peer);
+                    if let Some(f) = session.send(m.to_frame()) {
+                        outlet.send(stream, f, server, peer)?;
                     }
                 } else {
                     // Server frames are never masked, so one frame serves every client.
-                    let f = message_frame(&m);
+                    let f = m.to_frame();
                     for (_, client) in lock(&server.clients).iter() {
                         let _ = client.send(Out::Frame(f.clone()));
                     }
@@ -743,19 +849,23 @@ fn react(
             }
             Action::Ping(_) | Action::Pong(_) => {}
             Action::Closed { code, reason, .. } => {
-                println!("[{peer}] closed: {}", describe_close(code, &reason));
+                out.line(format_args!(
+                    "{at}closed: {}",
+                    describe_close(code, &reason)
+                ))?;
                 over = true;
             }
             Action::Failed { close_code, why } => {
-                println!(
-                    "[{peer}] protocol error: {why} → close {close_code} ({}), dropping the connection",
+                let text = format!(
+                    "protocol error: {why} → close {close_code} ({}), dropping the connection",
                     wsw::close_code_name(close_code)
                 );
+                out.line(format_args!("{at}{}", out.paint(Paint::ERROR, &text)))?;
                 over = true;
             }
         }
     }
-    over
+    Ok(over)
 }
 
 /// The page served at `/`: the browser's own WebSocket API talking to this server.
@@ -897,11 +1007,12 @@ enum Input {
 }
 
 struct Client {
+    out: Output,
     stream: TcpStream,
     session: Session,
     trace: bool,
     /// `--trace`: the lower layers under each frame.
-    onion: Option<Mutex<Onion>>,
+    below: Option<Below>,
     /// Send every received message back (`--echo`).
     echo: bool,
     received: usize,
@@ -911,15 +1022,22 @@ struct Client {
 
 impl Client {
     fn write(&mut self, frame: Frame, show: bool) -> Result<()> {
+        let out = &self.out;
         if self.trace {
-            println!("{}", trace_frame("→", &frame));
+            out.line(frame_line(out, true, &frame_text("→", &frame)))?;
         }
         self.stream
             .write_all(&frame.encode())
             .context("cannot write to the connection")?;
-        onion_sent(self.onion.as_ref(), "", &frame);
+        if let Some(b) = &self.below {
+            b.sent(out, "", &self.stream, &frame)?;
+        }
         if show {
-            println!("→ {}", describe(frame.opcode, &frame.payload));
+            out.line(format_args!(
+                "{} {}",
+                arrow(out, true),
+                describe(frame.opcode, &frame.payload)
+            ))?;
         }
         Ok(())
     }
@@ -947,25 +1065,42 @@ impl Client {
                 }
                 Action::Received { header, preview } => {
                     if self.trace {
-                        println!("{}", trace_line("←", &header, &preview));
-                        onion_received(self.onion.as_ref(), "", &header);
+                        let out = &self.out;
+                        out.line(frame_line(out, false, &trace_line("←", &header, &preview)))?;
+                        if let Some(b) = &self.below {
+                            b.received(out, "", &self.stream, &header)?;
+                        }
                     }
                 }
                 Action::Message(m) => {
                     self.received += 1;
-                    println!("← {}", describe_message(&m));
+                    let back = arrow(&self.out, false);
+                    self.out
+                        .line(format_args!("{back} {}", describe_message(&m)))?;
                     if self.echo {
-                        self.send(message_frame(&m))?;
+                        self.send(m.to_frame())?;
                     }
                 }
-                Action::Ping(d) => println!("← ping {} bytes (answered with a pong)", d.len()),
-                Action::Pong(d) => println!("← pong {} bytes", d.len()),
+                Action::Ping(d) => self.out.line(format_args!(
+                    "{} ping {} bytes (answered with a pong)",
+                    arrow(&self.out, false),
+                    d.len()
+                ))?,
+                Action::Pong(d) => self.out.line(format_args!(
+                    "{} pong {} bytes",
+                    arrow(&self.out, false),
+                    d.len()
+                ))?,
                 Action::Closed {
                     code,
                     reason,
                     by_peer,
                 } => {
-                    println!("← {}", describe_close(code, &reason));
+                    self.out.line(format_args!(
+                        "{} {}",
+                        arrow(&self.out, false),
+                        describe_close(code, &reason)
+                    ))?;
                     let clean = matches!(
                         code,
                         None | Some(wsw::close_code::NORMAL | wsw::close_code::GOING_AWAY)
@@ -1016,7 +1151,7 @@ impl Client {
     }
 }
 
-fn connect(args: &WsConnectArgs) -> Result<()> {
+fn connect(args: &WsConnectArgs, out: &Output) -> Result<()> {
     let url = parse_url(&args.url)?;
     let binary = match &args.binary_file {
         Some(path) => {
@@ -1026,17 +1161,20 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     };
     let target = (url.host.trim_matches(['[', ']']), url.port);
     // `--trace`: watch the server's port on lo before connecting, to see the SYNs.
-    let watch = match args.trace {
+    let lower: Option<Arc<dyn LowerLayers>> = match args.trace {
         true => {
             let first = std::net::ToSocketAddrs::to_socket_addrs(&target)
                 .ok()
                 .and_then(|mut a| a.next());
             let w = match first {
-                Some(a) => onion::watch(a),
-                None => Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+                Some(a) => Watched::start(a, out.style),
+                None => Watched::with(
+                    Err(WhyNot::Failed(format!("cannot resolve {}", url.host))),
+                    out.style,
+                ),
             };
-            println!("{}", onion::banner(&w));
-            Some(w)
+            out.line(w.banner())?;
+            Some(Arc::new(w))
         }
         false => None,
     };
@@ -1045,7 +1183,7 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     let _ = stream.set_nodelay(true);
     let peer: SocketAddr = stream.peer_addr()?;
     let host = http::host_header(&url.host, url.port, 80);
-    let mut rng = XorShift::from_clock();
+    let mut rng = Rng::os();
     let protocols: Vec<&str> = args.protocol.iter().map(String::as_str).collect();
     let Upgraded {
         agreed,
@@ -1053,11 +1191,11 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         request_len,
         ..
     } = websocket_upgrade(&mut stream, &host, &url.target, &protocols, rng.nonce())?;
-    println!(
+    out.line(format_args!(
         "connected to ws://{peer}{} (101 Switching Protocols, subprotocol: {})",
         url.target,
         agreed.protocol.as_deref().unwrap_or("none")
-    );
+    ))?;
     stream.set_read_timeout(None)?;
 
     let (tx, rx) = mpsc::channel::<Input>();
@@ -1092,14 +1230,15 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
     }
     drop(tx);
 
-    let onion = watch
+    let below = lower
         .as_ref()
-        .map(|w| Mutex::new(Onion::new(&stream, w, request_len as u64, leftover.len())));
+        .and_then(|l| Below::open(l, &stream, request_len, leftover.len()));
     let mut client = Client {
+        out: out.clone(),
         stream,
         session: Session::new(Role::Client, CLIENT_MAX_MESSAGE, rng),
         trace: args.trace,
-        onion,
+        below,
         echo: args.echo,
         received: 0,
         ended: None,
@@ -1150,15 +1289,18 @@ fn connect(args: &WsConnectArgs) -> Result<()> {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(i) => client.input(i)?,
             Err(_) => {
-                eprintln!(
-                    "netlab: no close frame from the server within {} s",
+                out.warn(format_args!(
+                    "no close frame from the server within {} s",
                     CLOSE_TIMEOUT.as_secs()
-                );
+                ));
                 break;
             }
         }
     }
     let _ = client.stream.shutdown(Shutdown::Both);
+    if let Some(b) = &client.below {
+        b.close();
+    }
     client.ended.unwrap_or(Ok(()))
 }
 
@@ -1189,7 +1331,7 @@ mod tests {
     #[test]
     fn trace_line_shows_the_fields() {
         let f = Frame::text("hello").with_mask([1, 2, 3, 4]);
-        let line = trace_frame("→", &f);
+        let line = frame_text("→", &f);
         assert_eq!(
             line,
             "→ frame FIN=1 RSV=000 opcode=0x1 (Text) MASK=1 len=5 (7-bit) key=01020304 \"hello\""

@@ -27,15 +27,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
-use super::ws::{describe_close, describe_message, message_frame, trace_line};
 use crate::capture::Writer;
 use crate::cli::WsUpgradeArgs;
-use crate::render::Style;
+use crate::random::{self, Rng};
+use crate::render::websocket::{describe_close, describe_message, trace_line};
+use crate::render::{Output, Paint};
 use crate::tcp::packet::build_packet;
 use crate::wire::http::{self, Request, Response};
 use crate::wire::tcp::{self, flags};
 use crate::wire::websocket::{self as wsw, Frame, FrameView, LengthForm, OpCode, Role, bits};
-use crate::ws::{Action, Session, XorShift};
+use crate::ws::{Action, Session};
 
 /// How long either side waits for the other before giving up.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,13 +60,15 @@ const MAX_SEGMENT: usize = 65_535 - 40;
 const ORIGIN_MEANING: &str = "the page that opened the connection (browsers always send it): \
      a server checks it to refuse scripts from other sites (RFC 6455 § 10.2)";
 
-/// Colour codes for the printout.
+/// The printout's colours (the client tells the story: what it sends, what the server
+/// sends and says).
 mod color {
-    pub const HEADING: &str = "1";
-    pub const CLIENT: &str = "32";
-    pub const SERVER: &str = "35";
-    pub const FIELD: &str = "36";
-    pub const OK: &str = "32";
+    use crate::render::Paint;
+    pub const HEADING: Paint = Paint::HEADING;
+    pub const CLIENT: Paint = Paint::SENT;
+    pub const SERVER: Paint = Paint::PEER;
+    pub const FIELD: Paint = Paint::ACTOR;
+    pub const OK: Paint = Paint::OK;
 }
 
 /// Which way bytes crossed the connection.
@@ -88,7 +91,7 @@ impl Dir {
             Dir::ToClient => "server → client",
         }
     }
-    fn color(self) -> &'static str {
+    fn color(self) -> Paint {
         match self {
             Dir::ToServer => color::CLIENT,
             Dir::ToClient => color::SERVER,
@@ -169,13 +172,13 @@ impl Conn {
     }
 }
 
-pub fn run(args: &WsUpgradeArgs, style: Style) -> Result<()> {
+pub fn run(args: &WsUpgradeArgs, output: &Output) -> Result<()> {
     let key = match &args.key {
         Some(k) => {
             check_key(k)?;
             k.clone()
         }
-        None => wsw::client_key(XorShift::from_clock().nonce()),
+        None => wsw::client_key(Rng::os().nonce()),
     };
     // Create the file first: a bad path fails before anything is printed.
     let pcap = match &args.write {
@@ -199,10 +202,7 @@ pub fn run(args: &WsUpgradeArgs, style: Style) -> Result<()> {
             r
         })
     };
-    let mut out = Printer {
-        style,
-        stdout: io::stdout().lock(),
-    };
+    let mut out = Printer { out: output };
     // On a client error the server thread may still wait in accept(): return without
     // joining it; the process ends.
     let client_addr = demo(&mut out, server_addr, &key, &log, &notes)?;
@@ -282,7 +282,7 @@ fn serve(listener: &TcpListener, log: Log, notes: &Sender<String>) -> Result<()>
          Sec-WebSocket-Accept {}",
         hs.accept
     ));
-    let mut session = Session::new(Role::Server, MAX_MESSAGE, XorShift::from_clock());
+    let mut session = Session::new(Role::Server, MAX_MESSAGE, Rng::os());
     let mut actions = session.receive(&buf[head_len..]);
     let mut chunk = vec![0u8; 64 * 1024];
     // Data frames seen since the last complete message.
@@ -304,7 +304,7 @@ fn serve(listener: &TcpListener, log: Log, notes: &Sender<String>) -> Result<()>
                         "{how}: {}; echoing it unmasked",
                         describe_message(&m)
                     ));
-                    if let Some(f) = session.send(message_frame(&m)) {
+                    if let Some(f) = session.send(m.to_frame()) {
                         conn.send(&f.encode())?;
                     }
                 }
@@ -357,21 +357,18 @@ fn serve(listener: &TcpListener, log: Log, notes: &Sender<String>) -> Result<()>
 // ---------------------------------------------------------------------------------------
 
 struct Printer<'a> {
-    style: Style,
-    stdout: io::StdoutLock<'a>,
+    out: &'a Output,
 }
 
 impl Printer<'_> {
     fn line(&mut self, s: &str) -> io::Result<()> {
-        writeln!(self.stdout, "{s}")
+        self.out.line(s)
     }
     fn blank(&mut self) -> io::Result<()> {
         self.line("")
     }
-    fn paint(&self, code: &str, s: &str) -> String {
-        let mut o = String::new();
-        self.style.paint(&mut o, code, s);
-        o
+    fn paint(&self, paint: Paint, s: &str) -> String {
+        self.out.paint(paint, s)
     }
     fn heading(&mut self, s: &str) -> io::Result<()> {
         let h = self.paint(color::HEADING, s);
@@ -513,7 +510,7 @@ fn demo(
     let mut client = Client {
         conn,
         buf,
-        session: Session::new(Role::Client, MAX_MESSAGE, XorShift::from_clock()),
+        session: Session::new(Role::Client, MAX_MESSAGE, Rng::os()),
     };
 
     // 3. Data frames in each length form.
@@ -762,7 +759,7 @@ fn explain_frame(out: &mut Printer, dir: Dir, raw: &[u8]) -> Result<()> {
     let v = FrameView::new_checked(raw).context("a frame too short to decode")?;
     let h = v.header();
     let payload = v.payload();
-    let preview = &payload[..payload.len().min(crate::ws::PREVIEW_LEN)];
+    let preview = &payload[..payload.len().min(wsw::PREVIEW_LEN)];
     let title = out.paint(dir.color(), &trace_line(dir.arrow(), &h, preview));
     out.line(&format!("  {title}"))?;
     let header_len = v.header_len();
@@ -911,9 +908,8 @@ fn write_pcap(
     records: &[Record],
 ) -> Result<usize> {
     let mut w = Writer::new(BufWriter::new(file), 101)?;
-    let mut rng = XorShift::from_clock();
-    // Next sequence number per side: [client, server].
-    let isn = [rng.next_u64() as u32, rng.next_u64() as u32];
+    // Initial sequence numbers as a real stack picks them: unpredictable.
+    let isn = [random::os_u64() as u32, random::os_u64() as u32];
     let mut next = [isn[0].wrapping_add(1), isn[1].wrapping_add(1)];
     let side = |d: Dir| match d {
         Dir::ToServer => 0,

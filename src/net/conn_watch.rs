@@ -17,7 +17,8 @@
 //! Needs CAP_NET_RAW. Without it [`WhyNot::NoCapNetRaw`] says so, and the caller shows
 //! what a socket can know instead (addresses, ports, [`super::tcp_info`]).
 //!
-//! Imports: `std`, `libc`, the `wire` codecs (to read the headers it files segments by).
+//! Imports: `std`, `libc`, the `wire` codecs (to read the headers it files segments by),
+//! the trace hook's [`Direction`].
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -48,14 +49,9 @@ const MAX_STREAM: usize = 4 << 20;
 /// Bytes kept of each frame: loopback's MTU is 65536, plus the link header.
 const SNAPLEN: usize = 65536 + 64;
 
-/// Which way a segment went, seen from the connection's local socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// From the local socket to the peer.
-    Sent,
-    /// From the peer to the local socket.
-    Received,
-}
+/// Which way a segment went, seen from the connection's local socket (the trace's one
+/// `Direction`).
+pub use crate::trace::Direction;
 
 /// One TCP segment of a watched connection, as the link carried it.
 #[derive(Debug, Clone)]
@@ -774,6 +770,11 @@ mod tests {
         use std::io::{Read, Write};
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
+            // In CI a skip is a failure (tests/common.rs, `available`).
+            assert!(
+                std::env::var_os("NETLAB_REQUIRE_ROOT").is_none_or(|v| v != "1"),
+                "needs CAP_NET_RAW (root), and NETLAB_REQUIRE_ROOT=1 says it must run"
+            );
             eprintln!("SKIPPED: needs CAP_NET_RAW (root); CI runs as root");
             return;
         }

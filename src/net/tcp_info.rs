@@ -68,43 +68,7 @@ struct RawTcpInfo {
     snd_wnd: u32,
 }
 
-/// What `TCP_INFO` says about one connection. Times are microseconds, sizes bytes,
-/// the congestion window is in segments (as the kernel counts it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpInfo {
-    /// The RFC 9293 state the kernel's connection is in (`ESTABLISHED`, `TIME-WAIT` …).
-    pub state: &'static str,
-    /// Smoothed round-trip time (SRTT, RFC 6298), µs.
-    pub rtt_us: u32,
-    /// Round-trip time variation (RTTVAR), µs.
-    pub rttvar_us: u32,
-    /// Current retransmission timeout, µs.
-    pub rto_us: u32,
-    /// Congestion window, in segments of `snd_mss` bytes.
-    pub snd_cwnd: u32,
-    /// Slow-start threshold, segments (a huge value means "still in slow start").
-    pub snd_ssthresh: u32,
-    /// Maximum segment size this side sends.
-    pub snd_mss: u32,
-    /// Largest segment seen from the peer (the kernel's estimate of its MSS).
-    pub rcv_mss: u32,
-    /// Segments sent but not yet acknowledged.
-    pub unacked: u32,
-    /// Retransmitted segments over the connection's life.
-    pub total_retrans: u32,
-    /// Sequence space the peer acknowledged (RFC 4898 `HCThruOctetsAcked`; Linux
-    /// 4.1+): the data bytes plus one for the SYN.
-    pub bytes_acked: Option<u64>,
-    /// Bytes received in order (Linux 4.1+).
-    pub bytes_received: Option<u64>,
-    /// Segments sent / received, retransmissions included (Linux 4.2+).
-    pub segs_out: Option<u32>,
-    pub segs_in: Option<u32>,
-    /// Bytes sent, retransmissions included (Linux 4.19+).
-    pub bytes_sent: Option<u64>,
-    /// Bytes retransmitted (Linux 4.19+).
-    pub bytes_retrans: Option<u64>,
-}
+pub use crate::wire::procnet::TcpInfo;
 
 /// Reads `TCP_INFO` from a connected (or listening) TCP socket.
 pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {

@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use super::Style;
+use super::{Paint, Style};
 use crate::dissect::follow::{Event, Follow, Target};
 use crate::dissect::streams::Endpoint;
 
@@ -20,7 +20,7 @@ pub enum Format {
     Hex,
 }
 
-const COLORS: [&str; 2] = ["31", "34"];
+const COLORS: [Paint; 2] = [Paint::RED, Paint::BLUE];
 
 pub fn endpoint(out: &mut String, e: &Endpoint) {
     let ip = std::net::Ipv6Addr::from(e.0);
@@ -85,7 +85,7 @@ pub fn event(
             let mut s = format!("[{bytes} bytes missing in capture: ");
             arrow(&mut s, f, *node);
             s.push(']');
-            style.paint(out, "1;33", &s);
+            style.paint(out, Paint::WARNING.bold(), &s);
             out.push('\n');
         }
         Event::Data { node, frame, bytes } => {
@@ -94,7 +94,7 @@ pub fn event(
             let mut head = format!("{indent}── ");
             arrow(&mut head, f, node);
             let _ = write!(head, ", {} bytes (frame {frame})", bytes.len());
-            style.paint(out, &format!("1;{}", COLORS[node]), &head);
+            style.paint(out, COLORS[node].bold(), &head);
             out.push('\n');
             style.start(out, COLORS[node]);
             match format {

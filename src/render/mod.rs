@@ -1,36 +1,40 @@
 //! Model -> text. Renderers for the packet list (summary), the layer tree (`-v`), the
-//! coloured hex dump (`-x`) and NDJSON (`--json`), plus `--stats`.
+//! coloured hex dump (`-x`) and NDJSON (`--json`), plus `--stats`; the packet pipeline
+//! `dissect` and `capture` share ([`printer`]); the system-call lines of `tcp` and
+//! `udp` ([`syscall`]).
 //!
-//! Imports: the dissection model only. A renderer never sees a socket or a file.
+//! Imports: `dissect` (its model, and the dissector the printer drives), `wire`. A
+//! renderer never sees a socket or a file.
 
 pub mod follow;
 pub mod hex;
 pub mod json;
 pub mod onion;
+pub mod output;
+pub mod printer;
 pub mod stats;
+pub mod style;
 pub mod summary;
+pub mod syscall;
 pub mod tree;
+pub mod websocket;
 
 use std::fmt::Write;
 
 use crate::dissect::model::{Packet, Proto, Value};
 
-/// Colours on or off, decided once by the command from `--color`, `NO_COLOR` and
-/// whether standard output is a terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
-    pub color: bool,
-}
+pub use output::Output;
+pub use style::{Paint, Style};
 
-/// ANSI colour codes per layer, chosen so neighbouring layers differ.
-pub fn layer_color(proto: Proto) -> &'static str {
+/// Each layer's colour, chosen so neighbouring layers differ.
+pub fn layer_color(proto: Proto) -> Paint {
     match proto {
-        Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => "36", // cyan
-        Proto::Vlan | Proto::QinQ => "96",
-        Proto::Arp => "93",
-        Proto::Ip | Proto::Ipv6 => "32",     // green
-        Proto::Icmp | Proto::Icmpv6 => "95", // magenta
-        Proto::Tcp | Proto::Udp => "33",     // yellow
+        Proto::Eth | Proto::Sll | Proto::Sll2 | Proto::Null | Proto::Raw => Paint::CYAN,
+        Proto::Vlan | Proto::QinQ => Paint::BRIGHT_CYAN,
+        Proto::Arp => Paint::BRIGHT_YELLOW,
+        Proto::Ip | Proto::Ipv6 => Paint::GREEN,
+        Proto::Icmp | Proto::Icmpv6 => Paint::BRIGHT_MAGENTA,
+        Proto::Tcp | Proto::Udp => Paint::YELLOW,
         // Application protocols: bright red; what they carry in other colours, so
         // that neighbouring layers differ.
         Proto::Http
@@ -39,33 +43,14 @@ pub fn layer_color(proto: Proto) -> &'static str {
         | Proto::Ftp
         | Proto::FtpData
         | Proto::Smtp
-        | Proto::Ssh => "91",
-        Proto::WebSocket => "94", // bright blue
-        Proto::EngineIo => "92",  // bright green
-        Proto::SocketIo => "95",  // bright magenta
-        Proto::TextLines | Proto::Json | Proto::Media | Proto::UrlEncodedForm | Proto::Imf => "35", // magenta
-        Proto::Data => "34", // blue
-    }
-}
-
-impl Style {
-    /// Wraps `s` in an ANSI colour when colours are on.
-    pub fn paint(&self, out: &mut String, code: &str, s: &str) {
-        if self.color {
-            let _ = write!(out, "\x1b[{code}m{s}\x1b[0m");
-        } else {
-            out.push_str(s);
+        | Proto::Ssh => Paint::BRIGHT_RED,
+        Proto::WebSocket => Paint::BRIGHT_BLUE,
+        Proto::EngineIo => Paint::BRIGHT_GREEN,
+        Proto::SocketIo => Paint::BRIGHT_MAGENTA,
+        Proto::TextLines | Proto::Json | Proto::Media | Proto::UrlEncodedForm | Proto::Imf => {
+            Paint::MAGENTA
         }
-    }
-    pub fn start(&self, out: &mut String, code: &str) {
-        if self.color {
-            let _ = write!(out, "\x1b[{code}m");
-        }
-    }
-    pub fn reset(&self, out: &mut String) {
-        if self.color {
-            out.push_str("\x1b[0m");
-        }
+        Proto::Data => Paint::BLUE,
     }
 }
 

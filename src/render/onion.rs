@@ -1,85 +1,23 @@
-//! The lower half of the onion, live: under a traced WebSocket frame, the TCP segment(s)
-//! that carried it, their IP header and their link header, each with what that layer
-//! adds and how many bytes it costs; or, when the packets cannot be seen, what the
-//! socket knows and why the rest is hidden.
+//! The onion as text. The lower half: under a traced unit (a WebSocket frame, an HTTP
+//! message), the TCP segment(s) that carried it, their IP header and their link header,
+//! each with what that layer adds and how many bytes it costs; or, when the packets
+//! cannot be seen, what the socket knows and why the rest is hidden. The upper half:
+//! the layers of one Socket.IO message (call → Socket.IO → Engine.IO → WebSocket or
+//! HTTP), each with its overhead.
 //!
-//! Pure: a dissected [`Packet`] (the shared layered model) plus a few numbers in,
-//! text out. The command that traces gathers the segments (`net::conn_watch`) and the
-//! kernel's figures (`net::tcp_info`) and hands them over as the plain types below.
+//! Pure: the trace's model (`trace::model`, whose segments are dissected [`Packet`]s
+//! of the shared layered model) in, text out. `trace::onion` gathers the segments and
+//! the kernel's figures; a capture's packet can be drawn the same way.
 //!
-//! Imports: the dissection model only.
+//! Imports: the dissection model, the trace's model.
 
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::ops::Range;
 
-use super::{Style, layer_color};
+use super::{Paint, Style, layer_color};
 use crate::dissect::model::{Packet, Proto, Value};
-
-/// The traced WebSocket frame (or any unit of bytes in the TCP stream).
-#[derive(Debug, Clone)]
-pub struct Unit {
-    /// `true` when this side sent it.
-    pub sent: bool,
-    /// Its bytes in the sender's stream (0 = the first byte after the SYN).
-    pub stream: Range<u64>,
-    /// What its own layer added (the WebSocket frame header) and its name.
-    pub header_len: usize,
-    pub name: &'static str,
-    /// Say what each layer is for (the first unit of a connection); later units show
-    /// only the numbers.
-    pub explain: bool,
-    /// `stream` is the unit's real place in the stream (else only its length is).
-    pub position_known: bool,
-}
-
-impl Unit {
-    pub fn len(&self) -> u64 {
-        self.stream.end - self.stream.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.stream.is_empty()
-    }
-}
-
-/// One TCP segment that carried (part of) the unit, dissected from its link frame.
-#[derive(Debug)]
-pub struct SegmentView<'a> {
-    pub pkt: &'a Packet,
-    /// Its number among the connection's segments the watch saw.
-    pub number: u64,
-    /// The stream bytes its data carries.
-    pub stream: Range<u64>,
-    pub retransmission: bool,
-    /// Microseconds after the first segment shown for this connection (if known).
-    pub rel_us: Option<u64>,
-}
-
-/// What a socket can know without a packet socket (`getsockname`, `getpeername`,
-/// `TCP_INFO`), for one traced unit.
-#[derive(Debug, Clone)]
-pub struct SocketFacts {
-    pub local: Option<SocketAddr>,
-    pub peer: Option<SocketAddr>,
-    /// `TCP_INFO`, or why it could not be read.
-    pub info: Result<KernelFigures, String>,
-}
-
-/// The `TCP_INFO` figures shown, with the change since the previous traced unit in the
-/// same direction (segments and bytes) when known.
-#[derive(Debug, Clone, Default)]
-pub struct KernelFigures {
-    pub state: &'static str,
-    pub rtt_us: u32,
-    pub snd_mss: u32,
-    pub rcv_mss: u32,
-    pub snd_cwnd: u32,
-    pub total_retrans: u32,
-    /// Segments in this unit's direction: total, and the change since the last unit.
-    pub segs: Option<(u32, u32)>,
-    /// Data bytes in this unit's direction: total, and the change since the last unit.
-    pub bytes: Option<(u64, u64)>,
-}
+use crate::trace::model::{SegmentView, SocketFacts, Unit};
+use crate::trace::{ConnAddrs, Direction, Layer};
 
 /// Prefix for the lines under a trace line.
 const PAD: &str = "    ";
@@ -161,7 +99,7 @@ fn percent(part: u64, whole: u64) -> u64 {
 /// bytes on the wire against the unit's own bytes.
 pub fn segments(unit: &Unit, segs: &[SegmentView<'_>], style: Style) -> String {
     let mut out = String::new();
-    let arrow = if unit.sent { "sent" } else { "received" };
+    let arrow = unit.dir.verb();
     if segs.is_empty() {
         let _ = writeln!(
             out,
@@ -365,10 +303,9 @@ fn segment(out: &mut String, unit: &Unit, s: &SegmentView<'_>, style: Style) {
 pub fn unseen(unit: &Unit, facts: &SocketFacts, why: &str) -> String {
     let mut out = String::new();
     let addr = |a: &Option<SocketAddr>| a.map_or_else(|| "?".to_string(), |a| a.to_string());
-    let (from, to) = if unit.sent {
-        (addr(&facts.local), addr(&facts.peer))
-    } else {
-        (addr(&facts.peer), addr(&facts.local))
+    let (from, to) = match unit.dir {
+        Direction::Sent => (addr(&facts.local), addr(&facts.peer)),
+        Direction::Received => (addr(&facts.peer), addr(&facts.local)),
     };
     let at = if unit.position_known {
         format!(
@@ -387,7 +324,7 @@ pub fn unseen(unit: &Unit, facts: &SocketFacts, why: &str) -> String {
     );
     match &facts.info {
         Ok(k) => {
-            let dir = if unit.sent { "sent" } else { "received" };
+            let dir = unit.dir.verb();
             let mut line = format!(
                 "{PAD}   the kernel (TCP_INFO): {}, RTT {}.{:03} ms, MSS {} out / {} in, \
                  congestion window {} segments, {} retransmitted",
@@ -436,10 +373,99 @@ pub fn unseen(unit: &Unit, facts: &SocketFacts, why: &str) -> String {
     out
 }
 
+/// What a socket alone can say under a unit when nothing watches the layers below.
+pub fn socket_only(conn: &ConnAddrs, dir: Direction, wire_len: usize) -> String {
+    let (from, to) = dir.ends(conn);
+    format!(
+        "{PAD}TCP        {wire_len} bytes of the byte stream {from} → {to} (segments, IP and link not watched)\n"
+    )
+}
+
+/// One layer of a Socket.IO trace: `Engine.IO  42["chat","hi"]   message (…)   (+1 B, 16 B in all)`.
+pub fn layer_line(out: &mut String, l: &Layer, style: Style) {
+    style.paint(out, Paint::HEADING, &format!("{:<10}", l.name));
+    let _ = writeln!(
+        out,
+        " {}   {}   (+{} B, {} B in all)",
+        l.shown, l.meaning, l.overhead, l.total
+    );
+}
+
+/// `[PEER]`: the connection a trace line is about (`?` when unknown).
+pub fn who(conn: Option<&ConnAddrs>, style: Style) -> String {
+    let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
+    style.painted(Paint::ACTOR, &format!("[{who}]"))
+}
+
+/// The arrow of `dir` in its colour.
+pub fn arrow(dir: Direction, style: Style) -> String {
+    let paint = match dir {
+        Direction::Sent => Paint::SENT,
+        Direction::Received => Paint::RECEIVED,
+    };
+    style.painted(paint, dir.arrow())
+}
+
+/// One Engine.IO packet inside a carrier, as a Socket.IO trace shows it: the call
+/// (`emit("chat", "hi")`) and its layers, top down.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub call: String,
+    pub layers: Vec<Layer>,
+}
+
+/// A carrier (a WebSocket frame, an HTTP message holding a polling body) and the calls
+/// inside it, nested: each call with its layers, then the carrier, then `below` (the
+/// lower layers' text, indented as [`segments`] and [`unseen`] make it).
+pub fn carried(
+    conn: Option<&ConnAddrs>,
+    dir: Direction,
+    calls: &[Call],
+    carrier: &Layer,
+    below: &str,
+    style: Style,
+) -> String {
+    let mut out = String::new();
+    let (who, arrow) = (who(conn, style), arrow(dir, style));
+    if calls.is_empty() {
+        let _ = writeln!(out, "{who} {arrow} (no Engine.IO packet)");
+    }
+    for (i, c) in calls.iter().enumerate() {
+        let _ = writeln!(out, "{who} {arrow} {}", c.call);
+        for l in &c.layers {
+            out.push_str(PAD);
+            layer_line(&mut out, l, style);
+        }
+        if i + 1 < calls.len() {
+            let _ = writeln!(out, "{PAD}(same HTTP body, after \\x1e)");
+        }
+    }
+    out.push_str(PAD);
+    layer_line(&mut out, carrier, style);
+    out.push_str(below);
+    out
+}
+
+/// The HTTP request that turned a connection into a WebSocket, and its 101.
+pub fn upgraded(
+    conn: Option<&ConnAddrs>,
+    target: &str,
+    request_len: usize,
+    response_len: usize,
+    style: Style,
+) -> String {
+    format!(
+        "{} HTTP GET {target} (Upgrade: websocket, {request_len} B) → 101 Switching Protocols ({response_len} B): from here on, WebSocket frames\n",
+        who(conn, style)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dissect::{Dissector, Meta};
+    use crate::trace::model::KernelFigures;
+    use std::ops::Range;
 
     /// A data segment as Linux sends it on lo: Ethernet (zero MACs), IPv4, TCP with the
     /// timestamps option (NOP NOP TS), 8 bytes of data (a masked WebSocket text frame
@@ -478,7 +504,7 @@ mod tests {
 
     fn unit(range: Range<u64>) -> Unit {
         Unit {
-            sent: true,
+            dir: Direction::Sent,
             stream: range,
             header_len: 6,
             name: "WebSocket frame",
@@ -497,7 +523,7 @@ mod tests {
             retransmission: false,
             rel_us: None,
         };
-        let text = segments(&unit(100..108), &[seg], Style { color: false });
+        let text = segments(&unit(100..108), &[seg], Style::PLAIN);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -545,7 +571,7 @@ mod tests {
             retransmission: true,
             rel_us: Some(1500),
         };
-        let text = segments(&unit(104..108), &[seg], Style { color: false });
+        let text = segments(&unit(104..108), &[seg], Style::PLAIN);
         assert!(text.contains("at +1.500 ms [retransmission]"), "{text}");
         assert!(
             text.contains("its data: 4 of the 8 bytes are the WebSocket frame"),
@@ -571,7 +597,7 @@ mod tests {
             explain: false,
             ..unit(100..108)
         };
-        let text = segments(&u, &[seg], Style { color: false });
+        let text = segments(&u, &[seg], Style::PLAIN);
         assert!(
             text.contains(
                 "TCP adds 32 B: 20 B fixed header + 12 B options (NOP, NOP, timestamps)\n"
@@ -586,7 +612,7 @@ mod tests {
 
     #[test]
     fn nothing_seen_says_so() {
-        let text = segments(&unit(0..8), &[], Style { color: false });
+        let text = segments(&unit(0..8), &[], Style::PLAIN);
         assert!(
             text.contains("no TCP segment carrying stream bytes 0–7"),
             "{text}"

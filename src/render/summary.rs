@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Style, layer_color, write_rel_time};
+use super::{Paint, Style, layer_color, write_rel_time};
 use crate::dissect::model::{Packet, Problem};
 
 pub fn write(out: &mut String, pkt: &Packet, style: Style) {
@@ -20,7 +20,7 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         .iter()
         .rev()
         .find(|l| l.proto.column() == pkt.protocol);
-    let code = proto_layer.map_or("0", |l| layer_color(l.proto));
+    let code = proto_layer.map_or(Paint::PLAIN, |l| layer_color(l.proto));
     pkt.src.write(out);
     out.push_str(" → ");
     pkt.dst.write(out);
@@ -36,7 +36,7 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
             Problem::Malformed(w) => format!("[Malformed Packet: {w}]"),
             Problem::Incomplete(w) => format!("[Incomplete: {w}]"),
         };
-        style.paint(out, "31", &s);
+        style.paint(out, Paint::WARNING, &s);
     }
     out.push('\n');
 }

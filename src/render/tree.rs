@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Style, layer_color, write_value};
+use super::{Paint, Style, layer_color, write_value};
 use crate::dissect::model::{Field, Packet, Value};
 use crate::wire::link::LinkType;
 
@@ -79,7 +79,7 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         let code = layer_color(layer.proto);
         let last = li + 1 == pkt.layers.len();
         out.push_str(if last { "└─ " } else { "├─ " });
-        style.start(out, &format!("1;{code}"));
+        style.start(out, code.bold());
         out.push_str(layer.proto.title());
         style.reset(out);
         if !layer.headline.is_empty() {
@@ -122,7 +122,7 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
             if f.generated {
                 out.push(']');
             }
-            style.start(out, "2");
+            style.start(out, Paint::NOTE);
             let _ = write!(out, " — {}", f.def.meaning);
             if !f.range.is_empty() && !f.generated {
                 let _ = write!(out, "  @{}+{}", f.range.start, f.range.len());
@@ -133,13 +133,13 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
         if let Some(p) = &layer.problem {
             out.push_str(bar);
             out.push_str("  ");
-            style.paint(out, "1;31", &p.text());
+            style.paint(out, Paint::ERROR, &p.text());
             out.push('\n');
         }
     }
     for w in &pkt.warnings {
         out.push_str("   ");
-        style.paint(out, "31", &format!("warning: {w}"));
+        style.paint(out, Paint::WARNING, &format!("warning: {w}"));
         out.push('\n');
     }
     out.push('\n');

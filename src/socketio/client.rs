@@ -293,8 +293,8 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::Rng;
     use crate::socketio::{Config, Hub, Transport};
-    use crate::ws::XorShift;
 
     #[test]
     fn pings_are_answered_and_their_absence_noticed() {
@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn client_against_hub() {
         let t = Instant::now();
-        let mut hub = Hub::new(Config::default(), XorShift::new(3));
+        let mut hub = Hub::new(Config::default(), Rng::seeded(3));
         let sid = hub.open(Transport::WebSocket, t);
         let mut c = Client::new("/chat", Some(serde_json::json!({"token": "x"})));
         let pump = |hub: &mut Hub, c: &mut Client| {

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::random::Rng;
 use crate::socketio::client::Client;
 use crate::socketio::{Config, Hub, Transport};
 use crate::wire::engineio as eio;
 use crate::wire::socketio as sio;
-use crate::ws::XorShift;
 
 /// Runs every decoder and both engines over `data`.
 ///
@@ -47,7 +47,7 @@ pub fn check(data: &[u8]) {
         max_payload: 1000,
         auth_token: Some("t".into()),
     };
-    let mut hub = Hub::new(config, XorShift::new(data.len() as u64 + 1));
+    let mut hub = Hub::new(config, Rng::seeded(data.len() as u64 + 1));
     let a = hub.open(Transport::WebSocket, t0);
     let b = hub.open(Transport::Polling, t0);
     let _ = hub.begin_poll(&b);

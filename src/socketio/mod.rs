@@ -10,8 +10,9 @@
 //!
 //! [`client::Client`] is the same for one client connection.
 //!
-//! Imports: `std`, `serde_json`, [`crate::wire`] and the sibling engine [`crate::ws`]
-//! (for its xorshift generator only).
+//! Imports: `std`, `serde_json`, [`crate::wire`] and [`crate::random`] (session ids
+//! from the [`Rng`] it is given: the OS's CSPRNG in the commands, so that no client can
+//! guess another's `sid`; a seeded one in tests).
 
 pub mod client;
 #[doc(hidden)]
@@ -25,9 +26,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
+use crate::random::Rng;
 use crate::wire::engineio::{self as eio, Data, Handshake, PacketType as EioType};
 use crate::wire::socketio::{self as sio, Decoder, Message, PacketType as SioType};
-use crate::ws::XorShift;
 
 /// How a session's packets travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,13 +159,13 @@ pub struct Hub {
     /// (namespace, room) → sessions in it. Every socket is in its namespace's room ""
     /// and in the room named by its own id, as in the official server.
     rooms: HashMap<(String, String), BTreeSet<String>>,
-    rng: XorShift,
+    rng: Rng,
     dirty: Vec<String>,
     notes: Vec<Note>,
 }
 
 impl Hub {
-    pub fn new(config: Config, rng: XorShift) -> Hub {
+    pub fn new(config: Config, rng: Rng) -> Hub {
         Hub {
             config,
             sessions: HashMap::new(),
@@ -179,13 +180,11 @@ impl Hub {
         &self.config
     }
 
-    /// A 20-character base64url id from 15 random bytes, like the official server's.
+    /// A 20-character base64url id from 15 random bytes, like the official server's
+    /// (which takes them from Node's CSPRNG, `crypto.randomBytes`).
     fn new_id(&mut self) -> String {
         let mut b = [0u8; 15];
-        for chunk in b.chunks_mut(8) {
-            let r = self.rng.next_u64().to_be_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
+        self.rng.fill(&mut b);
         URL_SAFE_NO_PAD.encode(b)
     }
 
@@ -666,7 +665,7 @@ mod tests {
             ping_timeout: Duration::from_millis(200),
             ..Config::default()
         };
-        (Hub::new(config, XorShift::new(7)), Instant::now())
+        (Hub::new(config, Rng::seeded(7)), Instant::now())
     }
 
     fn msg(s: &str) -> eio::Packet {

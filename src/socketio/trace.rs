@@ -1,6 +1,7 @@
 //! The onion for one message, without printing: what each layer made of it and how many
-//! bytes it added. `commands::socketio` prints the [`Layer`]s nested under the call;
-//! layers below the carrier (TCP, IP, link) are appended there by whoever can see them.
+//! bytes it added, as the trace's [`Layer`]s. `render::onion::carried` lays them out
+//! nested under the call; the layers below the carrier (TCP, IP, link) come from the
+//! trace's hook (`trace::LowerLayers`).
 //!
 //! ```text
 //! emit('chat', "hi")
@@ -9,24 +10,10 @@
 //!   WebSocket  FIN=1 opcode=0x1 (Text) MASK=0 len=13 (7-bit)       +2 B  = 15 B
 //! ```
 
+use crate::trace::Layer;
 use crate::wire::engineio::{self as eio, Data, PacketType as EioType};
 use crate::wire::socketio::{self as sio, PacketType as SioType};
 use crate::wire::websocket::FrameHeader;
-
-/// One layer's view of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layer {
-    /// `Socket.IO`, `Engine.IO`, `WebSocket`, `HTTP`…
-    pub name: &'static str,
-    /// The layer's unit as it looks: the packet text, the frame's header bits.
-    pub shown: String,
-    /// What the layer said, in words.
-    pub meaning: String,
-    /// Bytes this layer added around the layer above.
-    pub overhead: usize,
-    /// Bytes of this layer's unit in all.
-    pub total: usize,
-}
 
 /// A short, quoted preview of a string (at most `max` characters).
 pub fn preview(s: &str, max: usize) -> String {

@@ -135,3 +135,54 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.htype() == 1 && self.ptype() == 0x0800 && self.hlen() == 6 && self.plen() == 4
     }
 }
+
+/// Real bytes: the two ARP packets of `captures/arp.pcap` (frames 1 and 2, after their
+/// 14-byte Ethernet header), made by `ping` between two namespaces (captures/README.md).
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    /// Frame 1: "Who has 10.99.0.2? Tell 10.99.0.1", broadcast.
+    const REQUEST: [u8; 28] = [
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00, 0x00, 0x99, 0x00, 0x01, 0x0a,
+        0x63, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x63, 0x00, 0x02,
+    ];
+    /// Frame 2: "10.99.0.2 is at 02:00:00:99:00:02".
+    const REPLY: [u8; 28] = [
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02, 0x02, 0x00, 0x00, 0x99, 0x00, 0x02, 0x0a,
+        0x63, 0x00, 0x02, 0x02, 0x00, 0x00, 0x99, 0x00, 0x01, 0x0a, 0x63, 0x00, 0x01,
+    ];
+
+    #[test]
+    fn request_asks_with_a_zero_target_mac() {
+        let p = Packet::new_checked(&REQUEST[..]).unwrap();
+        assert_eq!(
+            (p.htype(), p.ptype(), p.hlen(), p.plen()),
+            (1, 0x0800, 6, 4)
+        );
+        assert!(p.is_ethernet_ipv4());
+        assert_eq!(p.operation(), Operation::Request);
+        assert_eq!(REQUEST[field::SHA], [0x02, 0x00, 0x00, 0x99, 0x00, 0x01]);
+        assert_eq!(REQUEST[field::SPA], [10, 99, 0, 1]);
+        assert_eq!(REQUEST[field::THA], [0; 6], "the question: whose MAC?");
+        assert_eq!(REQUEST[field::TPA], [10, 99, 0, 2]);
+    }
+
+    #[test]
+    fn reply_answers_with_the_mac() {
+        let p = Packet::new_checked(&REPLY[..]).unwrap();
+        assert_eq!(p.operation(), Operation::Reply);
+        assert_eq!(REPLY[field::SHA], [0x02, 0x00, 0x00, 0x99, 0x00, 0x02]);
+        assert_eq!(REPLY[field::SPA], [10, 99, 0, 2]);
+        assert_eq!(REPLY[field::THA], REQUEST[field::SHA], "to the asker");
+        assert_eq!(REPLY[field::TPA], [10, 99, 0, 1]);
+    }
+
+    #[test]
+    fn every_shorter_buffer_is_refused() {
+        for n in 0..HEADER_LEN {
+            assert!(Packet::new_checked(&REQUEST[..n]).is_err(), "{n} bytes");
+        }
+        assert_eq!(Operation::from(9), Operation::Unknown(9));
+    }
+}

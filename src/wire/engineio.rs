@@ -648,3 +648,78 @@ mod tests {
         assert_eq!(Query::parse("/?sid=%4").sid.as_deref(), Some("%4"));
     }
 }
+
+/// Real bytes: what the official `socket.io` v4 server and `socket.io-client` v4 sent
+/// in `captures/socketio-ws.pcap` and `captures/socketio-polling.pcap` (see
+/// captures/README.md; the peers' own logs are `socketio-*.log.json`).
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    /// socketio-ws.pcap, frame 8: the open packet, the text of the server's first
+    /// WebSocket frame (unmasked).
+    const OPEN_WS: &str = r#"0{"sid":"jmq9ZU3F46oWltntAAAA","upgrades":[],"pingInterval":1000,"pingTimeout":2000,"maxPayload":1000000}"#;
+    /// socketio-polling.pcap, frame 6: the body of the answer to the handshake GET.
+    const OPEN_POLLING: &str = r#"0{"sid":"gJ_assx6WjsfdxYpAAAA","upgrades":["websocket"],"pingInterval":1000,"pingTimeout":2000,"maxPayload":1000000}"#;
+    /// socketio-polling.pcap, frame 31: a GET answered with two packets in one body,
+    /// separated by the record separator 0x1e.
+    const TWO_IN_ONE: &str = "40{\"sid\":\"o5zN7zA3d-7deqAZAAAA\"}\u{1e}42[\"welcome\",{\"nsp\":\"/\",\"peer\":\"alice\"}]";
+    /// socketio-ws.pcap, frame 37: a binary attachment, an Engine.IO binary message
+    /// (the client's frame, unmasked).
+    const ATTACHMENT: [u8; 16] = [
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ];
+
+    #[test]
+    fn the_official_servers_open_packets() {
+        let p = Packet::decode_text(OPEN_WS).unwrap();
+        assert_eq!(p.ptype, PacketType::Open);
+        let Data::Text(json) = &p.data else {
+            panic!("{p:?}")
+        };
+        let h = Handshake::parse(json).unwrap();
+        assert_eq!(h.sid, "jmq9ZU3F46oWltntAAAA");
+        assert!(h.upgrades.is_empty(), "already on a WebSocket");
+        assert_eq!(
+            (h.ping_interval, h.ping_timeout, h.max_payload),
+            (1000, 2000, 1_000_000)
+        );
+        // netlab writes the same JSON, byte for byte, in the same field order.
+        assert_eq!(h.packet().encode_text().unwrap(), OPEN_WS);
+        let polled = decode_payload(OPEN_POLLING).unwrap();
+        assert_eq!(polled.len(), 1);
+        let Data::Text(json) = &polled[0].data else {
+            panic!("{polled:?}")
+        };
+        assert_eq!(Handshake::parse(json).unwrap().upgrades, ["websocket"]);
+    }
+
+    #[test]
+    fn a_polling_body_with_two_packets() {
+        let packets = decode_payload(TWO_IN_ONE).unwrap();
+        assert_eq!(packets.len(), 2);
+        assert_eq!(
+            (packets[0].ptype, packets[1].ptype),
+            (PacketType::Message, PacketType::Message)
+        );
+        assert_eq!(
+            packets[0].data,
+            Data::Text(r#"0{"sid":"o5zN7zA3d-7deqAZAAAA"}"#.into())
+        );
+        assert_eq!(
+            encode_payload(&packets),
+            TWO_IN_ONE,
+            "and back, byte for byte"
+        );
+    }
+
+    #[test]
+    fn a_binary_message_over_a_websocket() {
+        let p = Packet::decode_binary(&ATTACHMENT);
+        assert!(p.is_binary());
+        assert_eq!(p.data, Data::Binary(ATTACHMENT.to_vec()));
+        // Over a WebSocket a binary message has no type digit: the frame's opcode says it.
+        assert_eq!(p.overhead(false), 0);
+    }
+}

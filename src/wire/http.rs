@@ -1377,3 +1377,56 @@ mod tests {
         }
     }
 }
+
+/// Real bytes: the HTTP heads of `captures/http.pcap` (curl against a Python server, see
+/// captures/README.md): frame 4's request and frame 6's response, each the TCP payload
+/// after 66 bytes of Ethernet, IPv4 and TCP with timestamps.
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    const REQUEST: &[u8] =
+        b"GET / HTTP/1.1\r\nHost: 10.99.0.2\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: netlab-test/1.0 \r\nDate: Wed, 25 Nov 2026 23:45:19 GMT\r\nContent-Type: text/html\r\nContent-Length: 67\r\n\r\n";
+
+    #[test]
+    fn curls_request_head() {
+        let (req, used) = parse_request(REQUEST).unwrap().unwrap();
+        assert_eq!(
+            used,
+            REQUEST.len(),
+            "the whole payload is the head (73 bytes)"
+        );
+        assert_eq!((req.method.as_str(), req.target.as_str()), ("GET", "/"));
+        let names: Vec<&str> = req.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["Host", "User-Agent", "Accept"]);
+        assert_eq!(
+            req.headers.get("host"),
+            Some("10.99.0.2"),
+            "names match in any case"
+        );
+        assert_eq!(req.headers.content_length().unwrap(), None);
+        assert_eq!(req.to_bytes(), REQUEST, "written back byte for byte");
+        // Every cut before the blank line is "not yet": more bytes are needed.
+        for n in 0..REQUEST.len() {
+            assert!(parse_request(&REQUEST[..n]).unwrap().is_none(), "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn the_servers_response_head() {
+        let (resp, used) = parse_response(RESPONSE).unwrap().unwrap();
+        assert_eq!(used, RESPONSE.len());
+        assert_eq!((resp.status, resp.reason.as_str()), (200, "OK"));
+        assert_eq!(resp.headers.content_length().unwrap(), Some(67));
+        assert_eq!(resp.headers.get("Content-Type"), Some("text/html"));
+        // The server wrote a trailing space after its name; the value is read without it.
+        assert_eq!(resp.headers.get("Server"), Some("netlab-test/1.0"));
+        for n in 0..RESPONSE.len() {
+            assert!(
+                parse_response(&RESPONSE[..n]).unwrap().is_none(),
+                "{n} bytes"
+            );
+        }
+    }
+}

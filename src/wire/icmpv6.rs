@@ -331,3 +331,43 @@ mod tests {
         assert!(parse_nd_option(&[1, 0]).is_err());
     }
 }
+
+/// Real bytes from `captures/ping6.pcap` (see captures/README.md).
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+    use crate::wire::checksum;
+
+    /// Frame 3: the neighbour solicitation for fd00:99::2 from fd00:99::1 (the ICMPv6
+    /// message, after 14 bytes of Ethernet and 40 of IPv6), with a source link-layer
+    /// address option (02:00:00:99:00:01).
+    const NS: [u8; 32] = [
+        0x87, 0x00, 0x7b, 0xcc, 0x00, 0x00, 0x00, 0x00, 0xfd, 0x00, 0x00, 0x99, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x01, 0x01, 0x02, 0x00, 0x00, 0x99,
+        0x00, 0x01,
+    ];
+    const SRC: [u8; 16] = [0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    /// ff02::1:ff00:2, the solicited-node group of fd00:99::2.
+    const DST: [u8; 16] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 2];
+
+    #[test]
+    fn a_neighbour_solicitation_from_the_wire() {
+        let p = Packet::new_checked(&NS[..]).unwrap();
+        assert_eq!((p.msg_type(), p.msg_code()), (Message::NeighborSolicit, 0));
+        assert_eq!(p.nd_flags(), 0);
+        assert_eq!(
+            p.target_addr(),
+            [0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+        );
+        // ICMPv6's checksum covers the IPv6 pseudo-header (RFC 4443 § 2.3).
+        let pseudo = checksum::pseudo_header(&SRC, &DST, 58, NS.len() as u32);
+        assert_eq!(p.checksum(), 0x7bcc, "icmpv6.checksum as tshark shows it");
+        assert_eq!(p.expected_checksum(pseudo), p.checksum());
+        let (kind, len) = parse_nd_option(&NS[p.fixed_len()..]).unwrap();
+        assert_eq!((kind, len), (1, 8), "source link-layer address");
+        assert_eq!(&NS[26..32], &[0x02, 0x00, 0x00, 0x99, 0x00, 0x01]);
+        for n in 0..24 {
+            assert!(Packet::new_checked(&NS[..n]).is_err(), "{n} bytes");
+        }
+    }
+}

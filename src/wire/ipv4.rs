@@ -419,3 +419,73 @@ mod tests {
         assert!(Packet::new_checked(&HEADER[..19]).is_err());
     }
 }
+
+/// Real bytes from a capture (see `PING` below).
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    /// `captures/ping4.pcap`, frame 1: an ICMP echo request (id 0x760d, seq 1) from
+    /// 10.99.0.1 to 10.99.0.2, as `ping` sent it between two namespaces
+    /// (captures/README.md): Ethernet II, IPv4, ICMP and 56 bytes of data.
+    const PING: [u8; 98] = [
+        0x02, 0x00, 0x00, 0x99, 0x00, 0x02, 0x02, 0x00, 0x00, 0x99, 0x00, 0x01, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x54, 0xe7, 0xd0, 0x40, 0x00, 0x40, 0x01, 0x3e, 0x10, 0x0a, 0x63, 0x00, 0x01,
+        0x0a, 0x63, 0x00, 0x02, 0x08, 0x00, 0xaf, 0x08, 0x76, 0x0d, 0x00, 0x01, 0x16, 0x73, 0x07,
+        0x6b, 0x00, 0x00, 0x00, 0x00, 0xeb, 0x37, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x11,
+        0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20,
+        0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
+        0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37,
+    ];
+
+    /// `captures/icmp-errors.pcap`, frame 2 (from byte 14): 10.99.0.2's ICMP "port
+    /// unreachable" for a UDP datagram to port 9; TOS 0xc0 (DSCP CS6, as Linux sends
+    /// ICMP errors), no DF, and the quoted datagram's IPv4 header inside.
+    const UNREACHABLE: [u8; 68] = [
+        0x45, 0xc0, 0x00, 0x44, 0x12, 0x1e, 0x00, 0x00, 0x40, 0x01, 0x53, 0x13, 0x0a, 0x63, 0x00,
+        0x02, 0x0a, 0x63, 0x00, 0x01, 0x03, 0x03, 0x11, 0xeb, 0x00, 0x00, 0x00, 0x00, 0x45, 0x00,
+        0x00, 0x28, 0x2e, 0x36, 0x40, 0x00, 0x40, 0x11, 0xf7, 0xc6, 0x0a, 0x63, 0x00, 0x01, 0x0a,
+        0x63, 0x00, 0x02, 0xa2, 0x12, 0x00, 0x09, 0x00, 0x14, 0xfd, 0x78, 0x6e, 0x65, 0x74, 0x6c,
+        0x61, 0x62, 0x2d, 0x66, 0x72, 0x61, 0x67, 0x6d,
+    ];
+
+    #[test]
+    fn an_echo_requests_ipv4_header() {
+        let ip = &PING[14..];
+        let p = Packet::new_checked(ip).unwrap();
+        assert_eq!((p.version(), p.header_len(), p.total_len()), (4, 20, 84));
+        assert_eq!((p.dscp(), p.ecn()), (0, 0));
+        assert_eq!(p.ident(), 0xe7d0, "ip.id as tshark shows it");
+        assert!(p.dont_frag() && !p.more_frags());
+        assert_eq!((p.frag_offset(), p.ttl(), p.protocol()), (0, 64, 1));
+        assert_eq!(
+            (p.src_addr(), p.dst_addr()),
+            ([10, 99, 0, 1], [10, 99, 0, 2])
+        );
+        assert_eq!(p.checksum(), 0x3e10);
+        assert_eq!(p.expected_checksum(), p.checksum());
+        assert!(p.options().is_empty());
+        // Parse and emit give the same 20 bytes back, checksum included.
+        let r = Repr::parse(&p).unwrap();
+        assert_eq!(r.payload_len, 64);
+        let mut out = [0u8; HEADER_LEN];
+        r.emit(&mut out);
+        assert_eq!(out, ip[..HEADER_LEN]);
+    }
+
+    #[test]
+    fn an_icmp_error_and_the_header_it_quotes() {
+        let p = Packet::new_checked(&UNREACHABLE[..]).unwrap();
+        assert_eq!((p.dscp(), p.ecn()), (48, 0), "TOS 0xc0: CS6");
+        assert!(!p.dont_frag());
+        assert_eq!(p.checksum(), 0x5313);
+        assert_eq!(p.expected_checksum(), p.checksum());
+        // The quoted datagram (after the 8-byte ICMP header) is itself an IPv4 header,
+        // cut to what ICMP carries: its total length (40) says more than is there.
+        let quoted = Packet::new_unchecked(&UNREACHABLE[28..]);
+        assert_eq!((quoted.protocol(), quoted.total_len()), (17, 40));
+        assert_eq!(quoted.checksum(), 0xf7c6);
+        assert_eq!(quoted.expected_checksum(), quoted.checksum());
+        assert_eq!(quoted.dst_addr(), [10, 99, 0, 2]);
+    }
+}

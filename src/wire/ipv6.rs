@@ -304,3 +304,63 @@ mod tests {
         assert_eq!(fragment_fields(&frag), (1448, true, 0xdeadbeef));
     }
 }
+
+/// Real bytes from captures in `captures/` (see captures/README.md).
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    /// `captures/ping6.pcap`, frame 3 (from byte 14): the IPv6 header of a neighbour
+    /// solicitation from fd00:99::1 to the solicited-node group of fd00:99::2.
+    const NS_HEADER: [u8; 40] = [
+        0x60, 0x00, 0x00, 0x00, 0x00, 0x20, 0x3a, 0xff, 0xfd, 0x00, 0x00, 0x99, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xff, 0x00, 0x00, 0x02,
+    ];
+    /// `captures/ip6-fragments.pcap`, frame 1 (from byte 14): the first fragment of a
+    /// 4000-byte UDP datagram — the fixed header (flow label 0xeaa5c), then the 8-byte
+    /// fragment header (offset 0, more, id 0xecbf0892), then the start of UDP.
+    const FRAGMENT: [u8; 56] = [
+        0x60, 0x0e, 0xaa, 0x5c, 0x05, 0xb0, 0x2c, 0x40, 0xfd, 0x00, 0x00, 0x99, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xfd, 0x00, 0x00, 0x99, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x11, 0x00, 0x00, 0x01, 0xec,
+        0xbf, 0x08, 0x92, 0xea, 0xe3, 0x00, 0x07, 0x0f, 0xa8, 0x9e, 0x08,
+    ];
+
+    #[test]
+    fn a_neighbour_solicitations_header() {
+        let p = Packet::new_checked(&NS_HEADER[..]).unwrap();
+        assert_eq!((p.version(), p.traffic_class(), p.flow_label()), (6, 0, 0));
+        assert_eq!(
+            (p.payload_len(), p.next_header(), p.hop_limit()),
+            (32, 58, 255)
+        );
+        let (mut src, mut dst) = (String::new(), String::new());
+        fmt_addr(&p.src_addr(), &mut src);
+        fmt_addr(&p.dst_addr(), &mut dst);
+        assert_eq!(
+            (src.as_str(), dst.as_str()),
+            ("fd00:99::1", "ff02::1:ff00:2")
+        );
+        // Parse and emit give the same 40 bytes back (traffic class and flow label 0).
+        let mut out = [0u8; HEADER_LEN];
+        Repr::parse(&p).unwrap().emit(&mut out);
+        assert_eq!(out, NS_HEADER);
+        for n in 0..HEADER_LEN {
+            assert!(Packet::new_checked(&NS_HEADER[..n]).is_err(), "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn a_fragment_header() {
+        let p = Packet::new_checked(&FRAGMENT[..]).unwrap();
+        assert_eq!(p.flow_label(), 0xeaa5c, "ipv6.flow as tshark shows it");
+        assert_eq!((p.payload_len(), p.next_header()), (1456, 44));
+        assert!(is_extension(p.next_header()));
+        let ext = parse_ext(44, &FRAGMENT[HEADER_LEN..]).unwrap();
+        assert_eq!((ext.next_header, ext.len), (17, 8), "UDP after 8 bytes");
+        let (offset, more, id) = fragment_fields(&FRAGMENT[HEADER_LEN..]);
+        assert_eq!((offset, more, id), (0, true, 0xecbf_0892));
+        assert!(parse_ext(44, &FRAGMENT[HEADER_LEN..HEADER_LEN + 7]).is_err());
+    }
+}

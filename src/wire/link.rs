@@ -215,3 +215,67 @@ mod tests {
         assert!(sll2::check_len(&h[..19]).is_err());
     }
 }
+
+/// Real bytes: the link headers of the first frames of `captures/sll.pcap`,
+/// `captures/sll2.pcap` (tcpdump -i any, Linux cooked captures v1 and v2) and
+/// `captures/null-loopback.pcap` (BSD loopback), see captures/README.md.
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    /// sll.pcap frame 1: an echo request sent by us (4) on an Ethernet device (1), from
+    /// 02:00:00:99:00:01, carrying IPv4 (0x0800).
+    const SLL: [u8; 16] = [
+        0x00, 0x04, 0x00, 0x01, 0x00, 0x06, 0x02, 0x00, 0x00, 0x99, 0x00, 0x01, 0x00, 0x00, 0x08,
+        0x00,
+    ];
+    /// sll2.pcap frame 1: the same packet in SLL2: protocol first, interface index 2.
+    const SLL2: [u8; 20] = [
+        0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0x04, 0x06, 0x02, 0x00, 0x00,
+        0x99, 0x00, 0x01, 0x00, 0x00,
+    ];
+    /// null-loopback.pcap frame 1: family 24 in the capturing host's byte order
+    /// (little-endian), then an IPv6 header (0x60…).
+    const NULL: [u8; 8] = [0x18, 0x00, 0x00, 0x00, 0x60, 0x0f, 0xa2, 0xd7];
+
+    #[test]
+    fn linux_cooked_v1() {
+        assert!(sll::check_len(&SLL).is_ok());
+        assert_eq!(sll::pkttype(&SLL), 4);
+        assert_eq!(pkttype_name(sll::pkttype(&SLL)), "Sent by us");
+        assert_eq!((sll::hatype(&SLL), sll::halen(&SLL)), (1, 6));
+        assert_eq!(
+            &SLL[sll::field::ADDR][..6],
+            &[0x02, 0x00, 0x00, 0x99, 0x00, 0x01]
+        );
+        assert_eq!(sll::protocol(&SLL), 0x0800);
+        assert!(sll::check_len(&SLL[..15]).is_err());
+    }
+
+    #[test]
+    fn linux_cooked_v2() {
+        assert!(sll2::check_len(&SLL2).is_ok());
+        assert_eq!((sll2::protocol(&SLL2), sll2::ifindex(&SLL2)), (0x0800, 2));
+        assert_eq!(
+            (
+                sll2::hatype(&SLL2),
+                sll2::pkttype(&SLL2),
+                sll2::halen(&SLL2)
+            ),
+            (1, 4, 6)
+        );
+        assert_eq!(
+            SLL2[sll2::field::ADDR][..6],
+            SLL[sll::field::ADDR][..6],
+            "the same sender"
+        );
+        assert!(sll2::check_len(&SLL2[..19]).is_err());
+    }
+
+    #[test]
+    fn bsd_loopback_family() {
+        let family = null_family(&NULL).unwrap();
+        assert_eq!((family, null_ip_version(family)), (24, Some(6)));
+        assert_eq!(NULL[4] >> 4, 6, "and an IPv6 header follows");
+    }
+}

@@ -17,6 +17,9 @@
 //! `inode` names the socket: `/proc/PID/fd/N` links to `socket:[inode]` for the
 //! process holding it (0 for a connection still waiting in a listener's accept queue).
 //!
+//! Also the kernel's other report on a socket, `TCP_INFO`, as plain figures
+//! ([`TcpInfo`]; `net::tcp_info` reads it), and what each TCP state means.
+//!
 //! May import: `std` only.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -46,6 +49,64 @@ pub const TCP_LISTEN: u8 = 10;
 pub const TCP_CLOSE: u8 = 7;
 /// `TCP_ESTABLISHED`: for UDP, a socket that called `connect()`.
 pub const TCP_ESTABLISHED: u8 = 1;
+
+/// What a TCP state means for the socket that reports it, for a learner.
+pub fn tcp_state_meaning(state: &str) -> &'static str {
+    match state {
+        "ESTABLISHED" => "the handshake is done, data may flow both ways",
+        "FIN-WAIT-1" => "we sent FIN, it is not acknowledged yet",
+        "FIN-WAIT-2" => "our FIN is acknowledged; the peer may still send until its own FIN",
+        "CLOSE-WAIT" => "the peer sent FIN; we may still send until we close",
+        "LAST-ACK" => "both sides sent FIN; waiting for the ACK of ours",
+        "TIME-WAIT" => "both FINs exchanged; the 4-tuple is held for 2×MSL",
+        "CLOSED" => {
+            "this socket is finished (had it sent the first FIN, a small TIME-WAIT record now holds the 4-tuple: netlab ports --tcp shows it)"
+        }
+        "LISTEN" => "waiting for SYNs",
+        "SYN-SENT" | "SYN-RECEIVED" => "the handshake is under way",
+        _ => "",
+    }
+}
+
+/// What `TCP_INFO` (`getsockopt(fd, IPPROTO_TCP, TCP_INFO)`, read by `net::tcp_info`)
+/// says about one connection: the kernel's `struct tcp_info` (linux/include/uapi/linux/tcp.h)
+/// as plain figures. Times are microseconds, sizes bytes,
+/// the congestion window is in segments (as the kernel counts it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// The RFC 9293 state the kernel's connection is in (`ESTABLISHED`, `TIME-WAIT` …).
+    pub state: &'static str,
+    /// Smoothed round-trip time (SRTT, RFC 6298), µs.
+    pub rtt_us: u32,
+    /// Round-trip time variation (RTTVAR), µs.
+    pub rttvar_us: u32,
+    /// Current retransmission timeout, µs.
+    pub rto_us: u32,
+    /// Congestion window, in segments of `snd_mss` bytes.
+    pub snd_cwnd: u32,
+    /// Slow-start threshold, segments (a huge value means "still in slow start").
+    pub snd_ssthresh: u32,
+    /// Maximum segment size this side sends.
+    pub snd_mss: u32,
+    /// Largest segment seen from the peer (the kernel's estimate of its MSS).
+    pub rcv_mss: u32,
+    /// Segments sent but not yet acknowledged.
+    pub unacked: u32,
+    /// Retransmitted segments over the connection's life.
+    pub total_retrans: u32,
+    /// Sequence space the peer acknowledged (RFC 4898 `HCThruOctetsAcked`; Linux
+    /// 4.1+): the data bytes plus one for the SYN.
+    pub bytes_acked: Option<u64>,
+    /// Bytes received in order (Linux 4.1+).
+    pub bytes_received: Option<u64>,
+    /// Segments sent / received, retransmissions included (Linux 4.2+).
+    pub segs_out: Option<u32>,
+    pub segs_in: Option<u32>,
+    /// Bytes sent, retransmissions included (Linux 4.19+).
+    pub bytes_sent: Option<u64>,
+    /// Bytes retransmitted (Linux 4.19+).
+    pub bytes_retrans: Option<u64>,
+}
 
 /// Which table a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -718,3 +718,79 @@ mod tests {
         assert_eq!(p.overhead(), "2/chat,7".len());
     }
 }
+
+/// Real bytes: Socket.IO packets the official `socket.io` v4 server and
+/// `socket.io-client` v4 exchanged in `captures/socketio-ws.pcap` (see
+/// captures/README.md; their own log is `socketio-ws.log.json`), each the text of a
+/// WebSocket frame (client frames unmasked) after its Engine.IO type digit `4`.
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+    use serde_json::json;
+
+    /// Frame 10: the client's CONNECT to `/` with auth data.
+    const CONNECT: &str = r#"0{"name":"alice"}"#;
+    /// Frame 11: the server's answer, the socket's id.
+    const CONNECTED: &str = r#"0{"sid":"wPYZKAW3f2T_SGpKAAAA"}"#;
+    /// Frame 28: an EVENT asking for an acknowledgement (id 0).
+    const SUM: &str = r#"20["sum",1,2]"#;
+    /// Frame 31: its ACK.
+    const SUM_ACK: &str = "30[3]";
+    /// Frame 36: a BINARY_EVENT announcing one attachment (frame 37 carries it).
+    const UPLOAD: &str =
+        r#"51-1["upload",{"name":"bytes.bin","data":{"_placeholder":true,"num":0}}]"#;
+
+    #[test]
+    fn connect_and_its_answer() {
+        let p = Packet::decode(CONNECT).unwrap();
+        assert_eq!(
+            (p.ptype, p.nsp.as_str(), p.id),
+            (PacketType::Connect, "/", None)
+        );
+        assert_eq!(p.data, Some(json!({"name": "alice"})));
+        assert_eq!(p.encode(), CONNECT, "netlab writes the same text");
+        let p = Packet::decode(CONNECTED).unwrap();
+        assert_eq!(p.data, Some(json!({"sid": "wPYZKAW3f2T_SGpKAAAA"})));
+    }
+
+    #[test]
+    fn an_event_with_an_ack_and_the_ack() {
+        let p = Packet::decode(SUM).unwrap();
+        assert_eq!((p.ptype, p.id), (PacketType::Event, Some(0)));
+        let (name, args) = p.event_parts().unwrap();
+        assert_eq!((name.as_str(), args), ("sum", &[json!(1), json!(2)][..]));
+        assert_eq!(p.encode(), SUM);
+        let a = Packet::decode(SUM_ACK).unwrap();
+        assert_eq!(
+            (a.ptype, a.id, a.ack_args()),
+            (PacketType::Ack, Some(0), &[json!(3)][..])
+        );
+        assert_eq!(a.encode(), SUM_ACK);
+    }
+
+    #[test]
+    fn a_binary_event_and_its_attachment() {
+        let mut d = Decoder::new();
+        assert_eq!(d.text(UPLOAD).unwrap(), None, "it waits for its attachment");
+        assert!(d.is_waiting());
+        let bytes = [
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+            0xee, 0xff,
+        ];
+        let m = d
+            .binary(&bytes)
+            .unwrap()
+            .expect("complete with one attachment");
+        assert_eq!(
+            (m.packet.ptype, m.packet.attachments),
+            (PacketType::BinaryEvent, 1)
+        );
+        assert_eq!(m.attachments, [bytes.to_vec()]);
+        let (name, args) = m.packet.event_parts().unwrap();
+        assert_eq!(name, "upload");
+        assert_eq!(placeholder_num(&args[0]["data"]), Some(0));
+        // Written back, the same packet (serde_json orders an object's keys, so the
+        // text may differ from the peer's where it has objects).
+        assert_eq!(Packet::decode(&m.packet.encode()).unwrap(), m.packet);
+    }
+}

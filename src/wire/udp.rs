@@ -167,3 +167,49 @@ mod tests {
         assert!(Packet::new_checked(&[0u8; 7][..]).is_err());
     }
 }
+
+/// Real bytes: frame 1 of `captures/dns.pcap`, a DNS query for `netlab.test` from
+/// 10.99.0.1:58810 to 10.99.0.2:53 (after its 14-byte Ethernet and 20-byte IPv4 header).
+#[cfg(test)]
+mod real_bytes {
+    use super::*;
+
+    const SRC: [u8; 4] = [10, 99, 0, 1];
+    const DST: [u8; 4] = [10, 99, 0, 2];
+    /// UDP header and the 29-byte DNS query.
+    const QUERY: [u8; 37] = [
+        0xe5, 0xba, 0x00, 0x35, 0x00, 0x25, 0xcf, 0xc7, 0x10, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x6e, 0x65, 0x74, 0x6c, 0x61, 0x62, 0x04, 0x74, 0x65,
+        0x73, 0x74, 0x00, 0x00, 0x01, 0x00, 0x01,
+    ];
+
+    #[test]
+    fn a_dns_query_datagram() {
+        let p = Packet::new_checked(&QUERY[..]).unwrap();
+        assert_eq!((p.src_port(), p.dst_port()), (58810, 53));
+        assert_eq!(p.len() as usize, QUERY.len(), "header + data");
+        assert_eq!(p.checksum(), 0xcfc7, "as tshark shows it (udp.checksum)");
+        let pseudo = checksum::pseudo_header(&SRC, &DST, PROTOCOL, QUERY.len() as u32);
+        assert_eq!(expected_checksum(pseudo, &QUERY), p.checksum());
+        assert_eq!(checksum::finish(checksum::sum(pseudo, &QUERY)), 0);
+    }
+
+    #[test]
+    fn emit_rebuilds_the_same_bytes() {
+        let mut buf = [0u8; 37];
+        let pseudo = checksum::pseudo_header(&SRC, &DST, PROTOCOL, 37);
+        Repr {
+            src_port: 58810,
+            dst_port: 53,
+        }
+        .emit(&mut buf, &QUERY[HEADER_LEN..], pseudo);
+        assert_eq!(buf, QUERY);
+    }
+
+    #[test]
+    fn every_shorter_header_is_refused() {
+        for n in 0..HEADER_LEN {
+            assert!(Packet::new_checked(&QUERY[..n]).is_err(), "{n} bytes");
+        }
+    }
+}

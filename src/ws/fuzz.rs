@@ -7,9 +7,10 @@
 //! A broken invariant panics (that is how libFuzzer and the test notice it). [`mutate`]
 //! is the mutation step the protocol layers above share.
 
+use crate::random::{Rng, XorShift};
 use crate::wire::http;
 use crate::wire::websocket::{self as wsw, Frame, Role};
-use crate::ws::{Action, Session, XorShift};
+use crate::ws::{Action, Session};
 
 /// Runs every parser and both sessions over `data`.
 pub fn check(data: &[u8]) {
@@ -67,7 +68,7 @@ pub fn check(data: &[u8]) {
 /// What a session concluded from these reads: messages, pings/pongs, close or failure
 /// (trace previews and the frames it sends back are left out).
 fn verdicts(role: Role, reads: &[&[u8]]) -> Vec<Action> {
-    let mut s = Session::new(role, 1 << 16, XorShift::new(7));
+    let mut s = Session::new(role, 1 << 16, Rng::seeded(7));
     let mut out = Vec::new();
     for r in reads {
         out.extend(

@@ -13,20 +13,20 @@
 //!   a close from the peer is answered with a close echoing its code;
 //! - fails the connection on any breach of the protocol, with the close code the
 //!   assembler names (§ 7.1.7): 1002, 1007 or 1009;
-//! - masks every frame a client sends with a fresh key (§ 5.3), drawn from a small
-//!   xorshift generator ([`XorShift`]).
+//! - masks every frame a client sends with a fresh key (§ 5.3), drawn from the
+//!   [`Rng`] it is given: the OS's CSPRNG in the commands, a seeded one in tests.
 //!
-//! Imports: `std` and [`crate::wire::websocket`] only.
+//! Imports: `std`, [`crate::wire::websocket`] and [`crate::random`] only.
 
 pub mod fuzz;
 
+use crate::random::Rng;
 use crate::wire::websocket::{
-    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, OpCode, Role, Rules,
-    close_code,
+    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, Role, Rules, close_code,
 };
 
 /// How much of each frame's payload [`Action::Received`] keeps for a trace line.
-pub const PREVIEW_LEN: usize = 32;
+pub use crate::wire::websocket::PREVIEW_LEN;
 
 /// Where the closing handshake stands (RFC 6455 § 7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,53 +70,6 @@ pub enum Action {
     },
 }
 
-/// A small xorshift64* generator: enough unpredictability to mask frames and draw
-/// handshake nonces in a teaching tool (RFC 6455 § 10.3 asks for a strong source
-/// against a hostile page in a browser; netlab is no browser).
-#[derive(Debug, Clone)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    /// A generator seeded with `seed` (zero is replaced: xorshift stays at zero).
-    pub fn new(seed: u64) -> Self {
-        XorShift(if seed == 0 {
-            0x9E37_79B9_7F4A_7C15
-        } else {
-            seed
-        })
-    }
-
-    /// Seeded from the clock and the process id.
-    pub fn from_clock() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        XorShift::new(nanos ^ (u64::from(std::process::id()) << 32))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A masking key for one frame.
-    pub fn masking_key(&mut self) -> [u8; 4] {
-        (self.next_u64() as u32).to_be_bytes()
-    }
-
-    /// A `Sec-WebSocket-Key` nonce.
-    pub fn nonce(&mut self) -> [u8; 16] {
-        let mut n = [0u8; 16];
-        n[..8].copy_from_slice(&self.next_u64().to_be_bytes());
-        n[8..].copy_from_slice(&self.next_u64().to_be_bytes());
-        n
-    }
-}
-
 /// The frame whose payload is arriving.
 #[derive(Debug)]
 struct Incoming {
@@ -135,12 +88,12 @@ pub struct Session {
     /// Received bytes not yet taken: part of a frame header.
     pending: Vec<u8>,
     frame: Option<Incoming>,
-    rng: XorShift,
+    rng: Rng,
 }
 
 impl Session {
     /// A session for `role` that accepts messages of at most `max_message_len` bytes.
-    pub fn new(role: Role, max_message_len: usize, rng: XorShift) -> Self {
+    pub fn new(role: Role, max_message_len: usize, rng: Rng) -> Self {
         // A server receives frames from a client, which must be masked, and vice versa.
         let rules = match role {
             Role::Server => Rules::from_client(),
@@ -366,45 +319,15 @@ fn apply_mask_at(data: &mut [u8], key: [u8; 4], offset: u64) {
     ws::apply_mask(data, key, (offset % 4) as usize);
 }
 
-/// A short, printable description of a message: `text "hello"` or `binary 5 bytes`.
-pub fn describe(opcode: OpCode, payload: &[u8]) -> String {
-    match opcode {
-        OpCode::Text => {
-            let text = String::from_utf8_lossy(payload);
-            if text.chars().count() <= 200 {
-                format!("text {text:?}")
-            } else {
-                let head: String = text.chars().take(60).collect();
-                format!("text {head:?}… ({} bytes)", payload.len())
-            }
-        }
-        OpCode::Binary => format!("binary {} bytes", payload.len()),
-        OpCode::Ping => format!("ping {} bytes", payload.len()),
-        OpCode::Pong => format!("pong {} bytes", payload.len()),
-        OpCode::Close => match ws::parse_close(payload) {
-            Ok(Some((code, reason))) => format!(
-                "close {code} ({}){}",
-                ws::close_code_name(code),
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {reason:?}")
-                }
-            ),
-            _ => "close (no status)".to_string(),
-        },
-        other => format!("{} {} bytes", other.name(), payload.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::websocket::OpCode;
 
     fn pair() -> (Session, Session) {
         (
-            Session::new(Role::Client, 1 << 20, XorShift::new(1)),
-            Session::new(Role::Server, 1 << 20, XorShift::new(2)),
+            Session::new(Role::Client, 1 << 20, Rng::seeded(1)),
+            Session::new(Role::Server, 1 << 20, Rng::seeded(2)),
         )
     }
 
@@ -533,8 +456,8 @@ mod tests {
 
     #[test]
     fn too_big_fails_with_1009_on_the_header() {
-        let mut s = Session::new(Role::Server, 10, XorShift::new(3));
-        let mut c = Session::new(Role::Client, 10, XorShift::new(4));
+        let mut s = Session::new(Role::Server, 10, Rng::seeded(3));
+        let mut c = Session::new(Role::Client, 10, Rng::seeded(4));
         let bytes = c.send_binary(vec![0u8; 11]).unwrap().encode();
         // The header alone is enough to refuse it.
         assert_eq!(failure_code(&mut s, &bytes[..6]), 1009);
@@ -558,11 +481,5 @@ mod tests {
             })
         ));
         assert_eq!(s.eof(), None);
-    }
-
-    #[test]
-    fn describe_messages() {
-        assert_eq!(describe(OpCode::Text, b"hello"), "text \"hello\"");
-        assert_eq!(describe(OpCode::Binary, &[0; 123]), "binary 123 bytes");
     }
 }

@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::fmt::Write;
 
 use super::websocket::Ws;
-use super::{AppDef, Cx, Dir, Need, Session, Start, Transport, engineio};
+use super::{AppDef, Cx, Dir, Need, Session, Start, Transport, engineio, text_lines};
 use crate::dissect::model::{Proto, Value};
 use crate::dissect::{headline, note};
 use crate::wire::http::{self, HttpError, Request, Response};
@@ -783,20 +783,6 @@ fn form(cx: &mut Cx, body: &[u8]) {
         }
     }
     cx.end(body.len());
-}
-
-/// "Line-based text data": one field per line.
-pub(super) fn text_lines(cx: &mut Cx, text: &[u8]) {
-    cx.begin(Proto::TextLines, 0);
-    if cx.record {
-        let mut at = 0;
-        for line in text.split_inclusive(|&b| b == b'\n') {
-            cx.push_text(0, &LINE, text, at..at + line.len());
-            at += line.len();
-        }
-    }
-    headline!(cx, "{} bytes", text.len());
-    cx.end(text.len());
 }
 
 crate::wire::fields! {

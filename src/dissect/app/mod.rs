@@ -208,6 +208,27 @@ impl std::fmt::Debug for AppDef {
     }
 }
 
+/// A WebSocket seen without its handshake (`--decode-as …,websocket`): an HTTP session
+/// already upgraded. Here, so that `websocket.rs` and `http.rs` (which holds a
+/// WebSocket after an upgrade) do not import each other.
+fn websocket_session(start: &Start) -> Box<dyn Session> {
+    Box::new(http::Http::websocket(start))
+}
+
+/// "Line-based text data": one field per line.
+pub(super) fn text_lines(cx: &mut Cx, text: &[u8]) {
+    cx.begin(Proto::TextLines, 0);
+    if cx.record {
+        let mut at = 0;
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            cx.push_text(0, &http::LINE, text, at..at + line.len());
+            at += line.len();
+        }
+    }
+    crate::dissect::headline!(cx, "{} bytes", text.len());
+    cx.end(text.len());
+}
+
 /// Every application protocol, in the order heuristics are tried.
 pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP];
 

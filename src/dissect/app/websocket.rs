@@ -14,8 +14,7 @@
 
 use std::fmt::Write;
 
-use super::http::{Http, text_lines};
-use super::{AppDef, Cx, Dir, Need, engineio};
+use super::{AppDef, Cx, Dir, Need, engineio, text_lines, websocket_session};
 use crate::dissect::model::{Proto, Value};
 use crate::dissect::{headline, note};
 use crate::wire::websocket::{self as ws, FrameError, LengthForm, OpCode};
@@ -28,7 +27,7 @@ pub const APP: AppDef = AppDef {
     tcp_ports: &[],
     udp_ports: &[],
     heuristic: None,
-    new: |start| Box::new(Http::websocket(start)),
+    new: websocket_session,
 };
 
 /// The largest fragmented message collected for Engine.IO.

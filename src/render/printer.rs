@@ -3,13 +3,11 @@
 //! the layer tree (`-v`), the hex dump (`-x`) or NDJSON (`--json`) into a buffer the
 //! command writes out. A file and a live interface differ only in where frames come from.
 
-use std::io::Write;
-
 use anyhow::Result;
 
 use crate::dissect::filter::Filter;
 use crate::dissect::{Dissector, Meta, Packet};
-use crate::render::{self, Style, json::JsonWriter};
+use crate::render::{self, Output, Style, json::JsonWriter};
 
 /// How each kept packet is shown.
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,13 +88,10 @@ impl Printer {
 
     /// Writes the buffer out once it is large (a file is read in big gulps), or always
     /// with `now` (a live capture shows each packet as it comes).
-    pub fn flush(&mut self, sink: &mut impl Write, now: bool) -> std::io::Result<()> {
-        if now || self.buf.len() >= FLUSH_AT {
-            sink.write_all(self.buf.as_bytes())?;
+    pub fn flush(&mut self, out: &Output, now: bool) -> std::io::Result<()> {
+        if (now && !self.buf.is_empty()) || self.buf.len() >= FLUSH_AT {
+            out.bytes(self.buf.as_bytes())?;
             self.buf.clear();
-            if now {
-                sink.flush()?;
-            }
         }
         Ok(())
     }
