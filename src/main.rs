@@ -49,6 +49,14 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
             commands::race::run(&args, out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Congestion(args) => {
+            commands::congestion::run(&args, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Nagle(args) => {
+            commands::nagle::run(&args, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         // With `-- CMD`, CMD's exit status.
         Command::Capture(args) => commands::capture::run(&args, out),
         Command::Completions { shell } => {

@@ -16,6 +16,7 @@ mod browser;
 mod capture;
 mod cli;
 mod common;
+mod congestion;
 mod golden;
 mod handshake;
 mod layers;

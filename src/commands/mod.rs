@@ -2,7 +2,9 @@
 //! `run` takes the [`Output`] made by [`output`] and returns its write errors.
 
 pub mod capture;
+pub mod congestion;
 pub mod dissect;
+pub mod nagle;
 pub mod ports;
 pub mod race;
 pub mod socketio;

@@ -6,6 +6,7 @@
 //! Imports: `dissect` (its model, and the dissector the printer drives), `wire`. A
 //! renderer never sees a socket or a file.
 
+pub mod chart;
 pub mod follow;
 pub mod hex;
 pub mod json;
