@@ -11,6 +11,7 @@
 //! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
 //!   namespace; nothing left behind.
 
+mod analysis;
 mod autobahn;
 mod autobahn_client;
 mod browser;
@@ -29,6 +30,7 @@ mod oracle;
 mod pipes;
 mod race;
 mod socketio;
+mod socketio_logs;
 mod sockets;
 mod userns;
 mod ws;
