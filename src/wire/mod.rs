@@ -38,6 +38,7 @@ pub(crate) use fields;
 
 pub mod arp;
 pub mod checksum;
+pub mod dns;
 pub mod engineio;
 pub mod ethernet;
 pub mod http;
@@ -120,6 +121,7 @@ impl FieldDef {
 /// computed fields: see `dissect::filter`).
 pub const ALL: &[&[&FieldDef]] = &[
     arp::FIELDS,
+    dns::FIELDS,
     engineio::FIELDS,
     ethernet::FIELDS,
     ethernet::vlan::FIELDS,
