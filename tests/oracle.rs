@@ -11,6 +11,7 @@
 //! - tshark prints some integers in hex (`0x0800`, `0x0012`); netlab's JSON has numbers;
 //! - tshark prints booleans as 1/0; netlab has true/false;
 //! - tshark prints a string's CR, LF and tab as `\r`, `\n`, `\t`;
+//! - an empty bytes field is `<MISSING>` in tshark, `""` in netlab;
 //! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
 //!   present on both sides or absent on both;
 //! - `frame.protocols`: `engineio` and `socketio` are netlab's own (tshark has no such
@@ -145,7 +146,7 @@ const FIELDS: &[&str] = &[
 ];
 
 /// What separates the occurrences of a field in tshark's output (a byte no value has).
-const AGG: char = '\u{1f}';
+pub(crate) const AGG: char = '\u{1f}';
 
 /// Runs tshark on a capture; one map per packet. Every occurrence of a field is listed
 /// (`-E occurrence=a`), as netlab's JSON lists them. tshark runs with its default
@@ -208,7 +209,7 @@ fn int(s: &str) -> Option<i128> {
 }
 
 /// Compares one field; `None` when they agree, else why not.
-fn compare(
+pub(crate) fn compare(
     field: &str,
     ours: Option<&serde_json::Value>,
     theirs: Option<&String>,
@@ -262,6 +263,9 @@ fn same(field: &str, o: &serde_json::Value, t: &str) -> bool {
         J::Bool(b) => matches!((b, t), (true, "1" | "True") | (false, "0" | "False")),
         J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
         // tshark writes a string's CR, LF and tab as escapes.
+        // An empty bytes field: tshark writes `<MISSING>` (a DNS cookie with no server
+        // part).
+        J::String(s) if s.is_empty() => t == "<MISSING>",
         J::String(s) => {
             s == t
                 || s.replace('\r', "\\r")

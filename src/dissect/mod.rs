@@ -317,6 +317,7 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
 pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
     app::FIELDS,
     app::http::FIELDS,
+    app::dns::FIELDS,
     app::engineio::FIELDS,
     transport::FIELDS,
 ];

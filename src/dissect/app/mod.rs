@@ -101,6 +101,7 @@
 //!
 //! Imports: `wire` (codecs and fields) and the dissection model. Never prints.
 
+pub(crate) mod dns;
 pub(crate) mod engineio;
 pub(crate) mod flow;
 pub(crate) mod http;
@@ -209,7 +210,7 @@ impl std::fmt::Debug for AppDef {
 }
 
 /// Every application protocol, in the order heuristics are tried.
-pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP];
+pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP, &dns::APP];
 
 /// The names `--decode-as` accepts: every protocol's, and `data` (no dissector).
 pub fn decode_as_names() -> impl Iterator<Item = &'static str> {
