@@ -47,10 +47,12 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
+pub mod md5;
 pub mod pcap;
 pub mod procnet;
 pub mod socketio;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod websocket;
 
@@ -133,6 +135,7 @@ pub const ALL: &[&[&FieldDef]] = &[
     link::FIELDS,
     socketio::FIELDS,
     tcp::FIELDS,
+    tls::FIELDS,
     udp::FIELDS,
     websocket::FIELDS,
 ];
