@@ -105,6 +105,7 @@ pub(crate) mod dns;
 pub(crate) mod engineio;
 pub(crate) mod flow;
 pub(crate) mod http;
+pub(crate) mod tls;
 pub(crate) mod websocket;
 
 #[cfg(test)]
@@ -210,7 +211,7 @@ impl std::fmt::Debug for AppDef {
 }
 
 /// Every application protocol, in the order heuristics are tried.
-pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP, &dns::APP];
+pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP, &dns::APP, &tls::APP];
 
 /// The names `--decode-as` accepts: every protocol's, and `data` (no dissector).
 pub fn decode_as_names() -> impl Iterator<Item = &'static str> {
