@@ -51,6 +51,7 @@ pub mod md5;
 pub mod pcap;
 pub mod procnet;
 pub mod socketio;
+pub mod ssh;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -134,6 +135,7 @@ pub const ALL: &[&[&FieldDef]] = &[
     ipv6::FIELDS,
     link::FIELDS,
     socketio::FIELDS,
+    ssh::FIELDS,
     tcp::FIELDS,
     tls::FIELDS,
     udp::FIELDS,
