@@ -105,6 +105,7 @@ pub(crate) mod dns;
 pub(crate) mod engineio;
 pub(crate) mod flow;
 pub(crate) mod http;
+pub(crate) mod ssh;
 pub(crate) mod tls;
 pub(crate) mod websocket;
 
@@ -211,7 +212,7 @@ impl std::fmt::Debug for AppDef {
 }
 
 /// Every application protocol, in the order heuristics are tried.
-pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP, &dns::APP, &tls::APP];
+pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP, &dns::APP, &tls::APP, &ssh::APP];
 
 /// The names `--decode-as` accepts: every protocol's, and `data` (no dissector).
 pub fn decode_as_names() -> impl Iterator<Item = &'static str> {
