@@ -41,6 +41,7 @@ pub mod checksum;
 pub mod dns;
 pub mod engineio;
 pub mod ethernet;
+pub mod ftp;
 pub mod http;
 pub mod icmp;
 pub mod icmpv6;
@@ -128,6 +129,7 @@ pub const ALL: &[&[&FieldDef]] = &[
     engineio::FIELDS,
     ethernet::FIELDS,
     ethernet::vlan::FIELDS,
+    ftp::FIELDS,
     http::FIELDS,
     icmp::FIELDS,
     icmpv6::FIELDS,
