@@ -12,6 +12,8 @@
 //! - tshark prints booleans as 1/0; netlab has true/false;
 //! - tshark prints a string's CR, LF and tab as `\r`, `\n`, `\t`;
 //! - an empty bytes field is `<MISSING>` in tshark, `""` in netlab;
+//! - `frame.protocols`: the ASN.1 dissectors tshark runs on a TLS certificate (`x509sat`,
+//!   `x509ce`, `pkcs-1`, …) are left out, since netlab does not take certificates apart;
 //! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
 //!   present on both sides or absent on both;
 //! - `frame.protocols`: `engineio` and `socketio` are netlab's own (tshark has no such
@@ -145,6 +147,24 @@ const FIELDS: &[&str] = &[
     "media.type",
 ];
 
+/// The ASN.1 dissectors tshark names in `frame.protocols` when it decodes an X.509
+/// certificate inside TLS (one per attribute type, extension and key kind it meets).
+const CERTIFICATE_ASN1: &[&str] = &[
+    "x509af",
+    "x509ce",
+    "x509if",
+    "x509sat",
+    "pkcs-1",
+    "pkix1explicit",
+    "pkix1implicit",
+    "pkixproxy",
+    "pkixqualified",
+    "pkixac",
+    "cms",
+    "ocsp",
+    "ber",
+];
+
 /// What separates the occurrences of a field in tshark's output (a byte no value has).
 pub(crate) const AGG: char = '\u{1f}';
 
@@ -221,7 +241,13 @@ pub(crate) fn compare(
             .split(':')
             .filter(|p| !matches!(*p, "engineio" | "socketio"))
             .collect();
-        let tl: Vec<&str> = t.split(':').collect();
+        // The ASN.1 dissectors tshark calls on a TLS certificate are left out (netlab
+        // does not take certificates apart); TLS's name, which they split, joins again.
+        let mut tl: Vec<&str> = t
+            .split(':')
+            .filter(|p| !CERTIFICATE_ASN1.contains(p))
+            .collect();
+        tl.dedup();
         let ok = match ol.split_last() {
             // Above the transport netlab says "data"; tshark may name the application,
             // or name nothing when it keeps the bytes for reassembling a later PDU.

@@ -318,6 +318,7 @@ pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
     app::FIELDS,
     app::http::FIELDS,
     app::dns::FIELDS,
+    app::ftp::FIELDS,
     app::engineio::FIELDS,
     transport::FIELDS,
 ];

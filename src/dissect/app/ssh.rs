@@ -167,6 +167,10 @@ impl Session for Ssh {
             self.broken[dir.index()] = true;
         }
     }
+
+    fn layer_on_start(&self) -> Option<Proto> {
+        Some(Proto::Ssh)
+    }
 }
 
 impl Ssh {
@@ -619,7 +623,7 @@ mod tests {
         // The client's KEXINIT in two segments.
         let k = ssh::packet(&kexinit().payload());
         let p = c.send(true, &k[..100]);
-        assert!(!p.has(Proto::Ssh));
+        assert!(p.has(Proto::Ssh) && p.field("ssh.packet_length").is_none());
         let p = c.send(true, &k[100..]);
         assert_eq!(p.info, "Client: Key Exchange Init");
         assert_eq!(
