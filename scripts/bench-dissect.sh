@@ -13,10 +13,20 @@
 #                       linearly instead of 3 full runs
 #   --tshark-json-full  run `tshark -T json` once on the FULL file instead of
 #                       the prefix (slow: ~4 min per 1M packets)
+#   --streams N         conversations in the stream-heavy capture (default
+#                       5000, ~250k packets, ~170 MB; 0 skips that part)
+#   --streams-only      only the stream-heavy part (skip the 1M-packet one)
+#
+# Stream-heavy part: scripts/gen-bench-streams.py writes thousands of HTTP/1.1
+# keep-alive and WebSocket conversations with multi-segment bodies and frames
+# (cached under target/bench/ like the other capture); `netlab dissect` is
+# timed against `tshark -r`, which reassembles TCP streams, HTTP heads and
+# bodies (options given explicitly), and both peak RSS are reported.
 #
 # The capture is generated once by scripts/gen-bench-pcap.py and cached under
 # target/bench/ (keyed by packet count and generator checksum).  It contains
 # documentation addresses only; nothing is sent on any network.
+# NETLAB_BIN=PATH times that netlab binary instead of target/release/netlab.
 # Times are wall-clock seconds and peak RSS from /usr/bin/time -f '%e %M';
 # output of every tool goes to /dev/null.
 set -euo pipefail
@@ -28,6 +38,8 @@ RUNS=3
 PREFIX=100000
 QUICK=0
 JSON_FULL=0
+STREAMS=5000
+STREAMS_ONLY=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --count)  COUNT=$2; shift 2 ;;
@@ -38,12 +50,20 @@ while [[ $# -gt 0 ]]; do
         --prefix=*) PREFIX=${1#*=}; shift ;;
         --quick)  QUICK=1; shift ;;
         --tshark-json-full) JSON_FULL=1; shift ;;
+        --streams) STREAMS=$2; shift 2 ;;
+        --streams=*) STREAMS=${1#*=}; shift ;;
+        --streams-only) STREAMS_ONLY=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [[ $COUNT =~ ^[1-9][0-9]*$ && $RUNS =~ ^[1-9][0-9]*$ && $PREFIX =~ ^[1-9][0-9]*$ ]] \
     || { echo "--count/--runs/--prefix need positive integers" >&2; exit 2; }
+[[ $STREAMS =~ ^[0-9]+$ ]] || { echo "--streams needs a number (0 skips)" >&2; exit 2; }
+if [[ $STREAMS_ONLY -eq 1 && $STREAMS -eq 0 ]]; then
+    echo "--streams-only with --streams 0: nothing to do" >&2
+    exit 2
+fi
 (( PREFIX > COUNT )) && PREFIX=$COUNT
 
 section() { printf '\n==> %s\n' "$*"; }
@@ -62,11 +82,13 @@ LOG=$BENCH/bench-stderr.log
 
 # ---------------------------------------------------------------------------
 section "cargo build --release"
-NETLAB=target/release/netlab
+NETLAB=${NETLAB_BIN:-target/release/netlab}   # NETLAB_BIN: time another build
 if ! cargo build --release; then
     echo "    WARNING: build failed; netlab rows will show FAILED" >&2
 fi
 
+declare -A SEC RSS NOTE
+if [[ $STREAMS_ONLY -eq 0 ]]; then
 # ---------------------------------------------------------------------------
 section "Benchmark capture"
 GEN=scripts/gen-bench-pcap.py
@@ -90,7 +112,7 @@ ls -l "$FILE" "$SMALL" | sed 's/^/    /'
 cat "$FILE" "$SMALL" >/dev/null  # warm the page cache so run 1 is not penalised
 
 # ---------------------------------------------------------------------------
-declare -A SEC RSS NOTE
+fi  # (the 1M part goes on below; measure/scale/mb/div are shared)
 # measure KEY RUNS CMD... : best (min) elapsed of RUNS runs, max peak RSS (KB)
 measure() {
     local key=$1 runs=$2; shift 2
@@ -123,6 +145,13 @@ scale() {
     SEC[$1]=$(awk -v s="${SEC[$1]}" -v f="$2" 'BEGIN{printf "%.2f", s*f}')
 }
 FACTOR=$(awk -v c="$COUNT" -v p="$PREFIX" 'BEGIN{printf "%.6g", c/p}')
+mb()  { [[ $1 == FAILED ]] && echo FAILED || awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+div() { # div A B -> A/B or n/a
+    [[ $1 == FAILED || $2 == FAILED ]] && { echo n/a; return; }
+    awk -v a="$1" -v b="$2" 'BEGIN{ if (b <= 0) print "inf (below timer resolution)"; else printf "%.2f", a/b }'
+}
+
+if [[ $STREAMS_ONLY -eq 0 ]]; then
 
 section "Sanity check: netlab output on the $PREFIX-packet prefix"
 # A stub or half-done netlab that exits 0 early would make the ratios
@@ -162,11 +191,6 @@ measure "netlab dissect @prefix"        "$RUNS" "$NETLAB" dissect "$SMALL"
 measure "netlab dissect --json @prefix" "$RUNS" "$NETLAB" dissect --json "$SMALL"
 
 # ---------------------------------------------------------------------------
-mb()  { [[ $1 == FAILED ]] && echo FAILED || awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
-div() { # div A B -> A/B or n/a
-    [[ $1 == FAILED || $2 == FAILED ]] && { echo n/a; return; }
-    awk -v a="$1" -v b="$2" 'BEGIN{ if (b <= 0) print "inf (below timer resolution)"; else printf "%.2f", a/b }'
-}
 
 section "Results ($COUNT packets, $(du -m "$FILE" | cut -f1) MB, $(nproc) CPUs)"
 printf '    %-24s %10s %14s  %s\n' tool seconds "peak RSS MB" note
@@ -192,5 +216,66 @@ for mode in "" " --json"; do
     fi
     printf '      netlab dissect%-7s %8s -> %8s  ratio %s  %s\n' "$mode" "$(mb "$a")" "$(mb "$b")" "$(div "$b" "$a")" "$verdict"
 done
+fi  # end of the 1M-packet part
+
+# ---------------------------------------------------------------------------
+# Stream-heavy part: reassembly on both sides
+if [[ $STREAMS -gt 0 ]]; then
+    section "Stream-heavy capture ($STREAMS conversations)"
+    SGEN=scripts/gen-bench-streams.py
+    SGEN_ID=$(sha256sum "$SGEN" | cut -c1-10)
+    SFILE=$BENCH/streams-$STREAMS-$SGEN_ID.pcap
+    if [[ -s $SFILE && -s $SFILE.stats ]]; then
+        echo "    cached: $SFILE"
+    else
+        start=$(date +%s%N)
+        python3 "$SGEN" --conversations "$STREAMS" "$SFILE" >"$SFILE.stats"
+        awk -v f="$SFILE" -v a="$start" -v b="$(date +%s%N)" 'BEGIN{printf "    generated %s in %.1fs\n", f, (b-a)/1e9}'
+    fi
+    echo "    $(cat "$SFILE.stats")"
+    ls -l "$SFILE" | sed 's/^/    /'
+    cat "$SFILE" >/dev/null
+    SPKTS=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$SFILE.stats")
+    # tshark reassembles by default; say so explicitly
+    TSHARK_RE=(-o tcp.desegment_tcp_streams:TRUE -o http.desegment_headers:TRUE
+        -o http.desegment_body:TRUE -o http.dechunk_body:TRUE)
+
+    section "Sanity check: one line per packet (and how many name the application)"
+    SSANE=1
+    nl_lines=error nl_app='?'
+    if "$NETLAB" dissect "$SFILE" >"$BENCH/streams-netlab.txt" 2>>"$LOG"; then
+        nl_lines=$(wc -l <"$BENCH/streams-netlab.txt")
+        nl_app=$(grep -ciE 'http|websocket|socket\.io|engine\.io' "$BENCH/streams-netlab.txt" || true)
+    fi
+    rm -f "$BENCH/streams-netlab.txt"
+    ts_app=$(tshark -n -r "$SFILE" "${TSHARK_RE[@]}" 2>>"$LOG" | grep -ciE 'http|websocket|socket\.io|engine\.io' || true)
+    if [[ $nl_lines == "$SPKTS" ]]; then
+        echo "    netlab dissect: $nl_lines lines (OK)"
+    else
+        echo "    WARNING: netlab dissect printed $nl_lines lines for $SPKTS packets — ratios below are NOT meaningful"
+        SSANE=0
+    fi
+    echo "    lines naming HTTP, WebSocket, Engine.IO or Socket.IO: netlab $nl_app, tshark $ts_app"
+    echo "    (information only: a dissector that reassembles names a message on the frame that completes it)"
+
+    section "Timing on $SPKTS packets of $STREAMS conversations (best of $RUNS; output to /dev/null)"
+    measure "netlab dissect @streams"        "$RUNS" "$NETLAB" dissect "$SFILE"
+    measure "tshark -r @streams"             "$RUNS" tshark -n -r "$SFILE" "${TSHARK_RE[@]}"
+    measure "netlab dissect --json @streams" 1 "$NETLAB" dissect --json "$SFILE"
+    measure "tshark -T json @streams"        1 tshark -n -r "$SFILE" "${TSHARK_RE[@]}" -T json
+
+    section "Results, stream-heavy ($SPKTS packets, $STREAMS conversations, $(du -m "$SFILE" | cut -f1) MB)"
+    printf '    %-32s %10s %14s\n' tool seconds "peak RSS MB"
+    for k in "netlab dissect @streams" "tshark -r @streams" "netlab dissect --json @streams" "tshark -T json @streams"; do
+        printf '    %-32s %10s %14s\n' "$k" "${SEC[$k]}" "$(mb "${RSS[$k]}")"
+    done
+    echo
+    echo "    tshark_time / netlab_time (summary)     = $(div "${SEC[tshark -r @streams]}" "${SEC[netlab dissect @streams]}")   (>1: netlab faster)"
+    echo "    tshark_json_time / netlab_json_time     = $(div "${SEC[tshark -T json @streams]}" "${SEC[netlab dissect --json @streams]}")"
+    echo "    tshark_RSS / netlab_RSS (summary)       = $(div "${RSS[tshark -r @streams]}" "${RSS[netlab dissect @streams]}")   (>1: netlab smaller)"
+    echo "    tshark_RSS / netlab_RSS (json)          = $(div "${RSS[tshark -T json @streams]}" "${RSS[netlab dissect --json @streams]}")"
+    [[ $SSANE -eq 1 ]] || echo "    WARNING: netlab output failed the sanity check above; its numbers are not comparable"
+fi
+
 echo
 echo "    (stderr of all runs: $LOG)"

@@ -52,8 +52,9 @@ pub enum Command {
     /// retransmitted, side by side.
     #[command(after_help = RACE_EXAMPLES)]
     Race(RaceArgs),
-    /// Capture live packets on an interface (lo by default) and explain each one, as
-    /// `netlab dissect` does for a file.
+    /// Capture live packets on an interface (lo by default), or those a command
+    /// exchanges in a private namespace (`-- CMD`), and explain each one, as `netlab
+    /// dissect` does for a file.
     #[command(after_help = CAPTURE_EXAMPLES)]
     Capture(CaptureArgs),
     /// TCP between real kernel sockets, every system call printed: an echo server and a
@@ -95,19 +96,22 @@ short (every complete packet is shown first, then a warning says where it stoppe
 
 const HANDSHAKE_EXAMPLES: &str = "\
 Examples:
-  sudo netlab tcp-handshake                          SYN, SYN-ACK, ACK with the kernel, then FIN/ACK
-  sudo netlab tcp-handshake --send hello             data, its echo, the ACKs
-  sudo netlab tcp-handshake --role server            the kernel connects to netlab (passive open)
-  sudo netlab tcp-handshake --drop syn-ack           the kernel retransmits its SYN-ACK after its RTO
-  sudo netlab tcp-handshake --send a --send b --reorder   duplicate ACKs, in-order delivery
-  sudo netlab tcp-handshake --closed-port            a SYN to a closed port: RST/ACK
-  sudo netlab tcp-handshake --ipv6 -w hs.pcap        the same over IPv6, saved for Wireshark
-  netlab tcp-handshake --simulate --drop data        no privileges: netlab talks to itself
+  netlab tcp-handshake                               SYN, SYN-ACK, ACK with the kernel, then FIN/ACK
+  netlab tcp-handshake --send hello                  data, its echo, the ACKs
+  netlab tcp-handshake --role server                 the kernel connects to netlab (passive open)
+  netlab tcp-handshake --drop syn-ack                the kernel retransmits its SYN-ACK after its RTO
+  netlab tcp-handshake --send a --send b --reorder   duplicate ACKs, in-order delivery
+  netlab tcp-handshake --closed-port                 a SYN to a closed port: RST/ACK
+  netlab tcp-handshake --ipv6 -w hs.pcap             the same over IPv6, saved for Wireshark
+  netlab tcp-handshake --simulate --drop data        no kernel: netlab talks to itself
   sudo netlab tcp-handshake --target 127.0.0.1:8000 --suppress-kernel-rst   raw sockets, real stack
 
 The default mode moves netlab into a private, anonymous network namespace with a TUN
 device: the kernel owns 10.0.0.1 there, netlab's endpoint 10.0.0.2, and netlab is the
-wire between them. The namespace disappears when netlab exits, however it exits.";
+wire between them. The namespace disappears when netlab exits, however it exits. No root
+needed: netlab makes the namespace inside a user namespace of its own (as `unshare -Ur`
+does), where it may configure that namespace and nothing else. Only --target, which
+uses the host's raw sockets, needs root.";
 
 const WS_UPGRADE_EXAMPLES: &str = "\
 Examples:
@@ -121,31 +125,45 @@ The pcap's TCP/IP packets are reconstructed from the bytes each side wrote, not 
 
 const RACE_EXAMPLES: &str = "\
 Examples:
-  sudo netlab race                                   100 messages, 20% loss each way
-  sudo netlab race --loss 0%                         a perfect wire: both deliver everything
-  sudo netlab race --loss 20% --reorder 10% --delay 30ms --count 200
-  sudo netlab race --seed 7                          the same wire decisions as another --seed 7 run
-  sudo netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
-  sudo netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
+  netlab race                                   100 messages, 20% loss each way
+  netlab race --loss 0%                         a perfect wire: both deliver everything
+  netlab race --loss 20% --reorder 10% --delay 30ms --count 200
+  netlab race --seed 7                          the same wire decisions as another --seed 7 run
+  netlab race --json | jq .udp                  one JSON object: tcp, udp, wire
+  netlab race -w race.pcap && netlab dissect race.pcap --filter tcp   what the wire delivered
 
 netlab moves into two private, anonymous network namespaces (the server sockets in one,
 the clients in the other), each with a TUN device, and is itself the wire between them:
 it drops, holds back and delays packets in both directions — TCP's ACKs too. UDP runs
 first, then TCP, over the same wire. Both namespaces vanish when netlab exits, however it
-exits (Ctrl-C included); the host's own network is never touched.";
+exits (Ctrl-C included); the host's own network is never touched. No root needed: both
+namespaces belong to a user namespace netlab makes first.";
 
 const CAPTURE_EXAMPLES: &str = "\
 Examples:
-  sudo netlab capture                                    everything on lo, one line a packet
+  netlab capture -- netlab tcp connect --own-server --send hello   a command's own packets, no root
+  netlab capture -v -- python3 client.py                 the layer tree of everything it sends
+  netlab capture --json -w run.pcap -- sh -c '(node server.js & sleep 1; node client.js) >&2'
+  sudo netlab capture                                    everything on this machine's lo
   sudo netlab capture -i lo --filter 'tcp.port == 7000'  then run a client in another terminal
-  sudo netlab capture -v -c 4 --filter 'udp'             the layer tree of 4 UDP packets
   sudo netlab capture -x -c 1                            one packet's bytes, coloured by layer
-  sudo netlab capture --json --filter 'udp.port == 9999' NDJSON, Wireshark field names
   sudo netlab capture -c 10 -w lo.pcap                   also save them for tshark/Wireshark
 
+With `-- CMD [ARGS…]`, netlab runs CMD in a private network namespace whose only
+interface is lo (up), and shows every packet CMD exchanges there: no root needed (a user
+namespace of netlab's own), and CMD runs as you (with no privileges unless you are root).
+CMD sees no outside network: it can talk to itself and its children on 127.0.0.1 and ::1,
+nothing else. Whatever it leaves running in the background is ended with it. CMD's own
+output goes where netlab's does; to keep --json clean, send it elsewhere (sh -c 'CMD >&2').
+netlab ends when CMD does and exits with CMD's status (128+N if signal N ended it; 127 if
+CMD cannot be found); -c N ends CMD after N packets (status 0); Ctrl-C reaches CMD, and
+if it has not ended 2 s later (or at a second Ctrl-C) netlab ends it.
+
+Without `--`, netlab captures on one of this machine's interfaces (-i, lo by default):
+that needs CAP_NET_RAW (sudo), because a packet socket there sees every user's traffic.
 Ctrl-C stops the capture and prints how many packets were captured. The filter is a
 display filter, the same as `netlab dissect --filter`; -c and -w count and save only the
-packets it keeps. Without root: sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\"";
+packets it keeps.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -430,6 +448,11 @@ pub struct CaptureArgs {
     /// The interface to capture on (`ip link` lists them).
     #[arg(short = 'i', long, value_name = "IFACE", default_value = "lo")]
     pub interface: String,
+
+    /// Run CMD in a private network namespace (only lo) and capture what it exchanges
+    /// there: no root needed.
+    #[arg(last = true, value_name = "CMD [ARGS]", conflicts_with = "interface")]
+    pub command: Vec<std::ffi::OsString>,
 
     /// Only show packets matching a display filter, e.g. `udp.port == 9999`.
     #[arg(short = 'Y', long, value_name = "EXPR")]

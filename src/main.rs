@@ -47,10 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::race::run(&args, style)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Capture(args) => {
-            commands::capture::run(&args, style)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        // With `-- CMD`, CMD's exit status.
+        Command::Capture(args) => commands::capture::run(&args, style),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

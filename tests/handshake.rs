@@ -42,28 +42,28 @@ fn events(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-fn packets(ev: &[Value]) -> Vec<&Value> {
+pub(crate) fn packets(ev: &[Value]) -> Vec<&Value> {
     ev.iter().filter(|e| e["event"] == "packet").collect()
 }
 
-fn summary(ev: &[Value]) -> &Value {
+pub(crate) fn summary(ev: &[Value]) -> &Value {
     ev.iter()
         .find(|e| e["event"] == "summary")
         .expect("a summary event")
 }
 
-const SYN: u64 = 0x02;
-const RST: u64 = 0x04;
-const ACK: u64 = 0x10;
-const FIN: u64 = 0x01;
+pub(crate) const SYN: u64 = 0x02;
+pub(crate) const RST: u64 = 0x04;
+pub(crate) const ACK: u64 = 0x10;
+pub(crate) const FIN: u64 = 0x01;
 
-fn flags(p: &Value) -> u64 {
+pub(crate) fn flags(p: &Value) -> u64 {
     p["flags"].as_u64().unwrap_or(0)
 }
 
 /// The handshake is the first three delivered segments: SYN out, SYN-ACK in, ACK out,
 /// with the arithmetic of RFC 9293 on the raw numbers.
-fn assert_handshake(ev: &[Value], netlab_opens: bool) {
+pub(crate) fn assert_handshake(ev: &[Value], netlab_opens: bool) {
     let p: Vec<&Value> = packets(ev)
         .into_iter()
         .filter(|p| p["dropped"] == false)
@@ -104,7 +104,7 @@ fn assert_handshake(ev: &[Value], netlab_opens: bool) {
     );
 }
 
-fn delivered_text(ev: &[Value]) -> String {
+pub(crate) fn delivered_text(ev: &[Value]) -> String {
     ev.iter()
         .filter(|e| e["event"] == "deliver")
         .map(|e| e["text"].as_str().unwrap().to_string())
@@ -160,16 +160,6 @@ fn simulate_server_role_and_reorder() {
         "{:?}",
         summary(&ev)
     );
-}
-
-#[test]
-fn without_privileges_the_remedy_is_printed() {
-    need_root!();
-    let out = crate::common::netlab_unprivileged()
-        .arg("tcp-handshake")
-        .output()
-        .expect("setpriv (util-linux)");
-    crate::common::assert_privilege_error(&out, "CAP_NET_ADMIN");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use crate::common::{netlab, root};
 
 /// Splits a command line on spaces, honouring single quotes (all the lessons use).
-fn split(line: &str) -> Vec<String> {
+pub(crate) fn split(line: &str) -> Vec<String> {
     let mut args = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -23,6 +23,17 @@ fn split(line: &str) -> Vec<String> {
         args.push(cur);
     }
     args
+}
+
+/// `PATH` with the tested binary's directory first: a step may run `netlab` itself as a
+/// command (`netlab capture -- netlab tcp connect …`).
+pub(crate) fn path_with_netlab() -> std::ffi::OsString {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_netlab"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest))).unwrap()
 }
 
 #[test]
@@ -51,7 +62,12 @@ fn every_lesson_step_runs() {
                 continue;
             }
             let args = split(line);
-            let out = netlab().current_dir(root()).args(&args).output().unwrap();
+            let out = netlab()
+                .current_dir(root())
+                .env("PATH", path_with_netlab())
+                .args(&args)
+                .output()
+                .unwrap();
             assert!(
                 out.status.success(),
                 "{}: `netlab {line}` failed: {}",

@@ -281,17 +281,6 @@ fn the_human_table_names_both_protocols() {
 }
 
 #[test]
-fn without_privileges_the_remedy_is_printed() {
-    need_root!();
-    let out = crate::common::netlab_unprivileged()
-        .arg("race")
-        .output()
-        .expect("setpriv (util-linux)");
-    crate::common::assert_privilege_error(&out, "CAP_NET_ADMIN");
-    assert!(out.stdout.is_empty());
-}
-
-#[test]
 fn bad_settings_are_usage_errors() {
     for args in [
         &["--loss", "120%"][..],
@@ -309,7 +298,11 @@ fn bad_settings_are_usage_errors() {
 #[test]
 fn help_shows_pasteable_examples() {
     for (cmd, example) in [
-        ("race", "sudo netlab race --loss 0%"),
+        ("race", "\n  netlab race --loss 0%"),
+        (
+            "capture",
+            "netlab capture -- netlab tcp connect --own-server",
+        ),
         (
             "capture",
             "sudo netlab capture -i lo --filter 'tcp.port == 7000'",

@@ -6,6 +6,8 @@
 //!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
 //! - `mutation`: mutated captures and frames must never panic or hang.
+//! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
+//!   namespace; nothing left behind.
 
 mod autobahn;
 mod autobahn_client;
@@ -24,5 +26,6 @@ mod oracle_app;
 mod race;
 mod socketio;
 mod sockets;
+mod userns;
 mod ws;
 mod ws_upgrade;

@@ -4,23 +4,35 @@
 //!
 //! Ctrl-C (or SIGTERM) sets a flag; the read loop wakes every 100 ms to look at it, so
 //! the capture ends cleanly: the pcap is flushed, the count is printed, exit status 0.
+//!
+//! `-- CMD`: netlab first moves into a private network namespace with only `lo` (through
+//! a user namespace without root, `net::sandbox::private_lo`), opens the capture there,
+//! then starts CMD in it (`net::guest`). The capture ends when CMD has ended and the
+//! packets still queued are shown; netlab exits with CMD's status, as `unshare` or
+//! `strace` do.
 
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 use crate::capture::Writer;
 use crate::cli::CaptureArgs;
 use crate::commands::printer::{Printer, View};
 use crate::dissect::Meta;
+use crate::net::guest::{self, Guest};
 use crate::net::raw::{catch_interrupts, interrupted};
+use crate::net::sandbox::{self, Identity};
 use crate::net::sniff::Sniffer;
 use crate::render::Style;
 
 /// How long one wait for a frame lasts before the loop looks at the Ctrl-C flag.
 const POLL: Duration = Duration::from_millis(100);
+/// After CMD has ended, how long packets still queued are read at most (the loop stops
+/// earlier, at the first [`POLL`] without one).
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// Over SSH, every line netlab prints is itself sent as packets of the SSH connection;
 /// capturing those would print more lines, which make more packets: an echo loop. The
@@ -39,14 +51,18 @@ fn ssh_exclusion(interface: &str) -> Option<String> {
     Some(format!("!(tcp.port == {client} && tcp.port == {server})"))
 }
 
-pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
+pub fn run(args: &CaptureArgs, style: Style) -> Result<ExitCode> {
     let view = View {
         verbose: args.verbose,
         hex: args.hex,
         json: args.json,
     };
+    let command = (!args.command.is_empty()).then_some(&args.command);
     // The filter is read first: a typo is reported before any privilege is needed.
-    let exclusion = ssh_exclusion(&args.interface);
+    let exclusion = match command {
+        Some(_) => None,
+        None => ssh_exclusion(&args.interface),
+    };
     let filter = match (&args.filter, &exclusion) {
         (Some(f), Some(x)) => {
             // Checked alone first, so that an error's column refers to what the user typed.
@@ -57,7 +73,15 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
         (None, x) => x.clone(),
     };
     let mut printer = Printer::new(view, filter.as_deref(), style, false)?;
-    catch_interrupts();
+    if command.is_some() {
+        // Before anything else, while netlab has a single thread (a user namespace
+        // requires it): the private namespace, whose lo is all CMD will see.
+        sandbox::private_lo(Identity::Caller)
+            .map_err(|e| anyhow!(e.explain("capture -- CMD", false)))?;
+        guest::catch_signals();
+    } else {
+        catch_interrupts();
+    }
     let mut sniffer = Sniffer::open(&args.interface, POLL)?;
     let mut pcap = match &args.write {
         Some(path) => {
@@ -73,21 +97,59 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
         101 => "raw IP",
         _ => "?",
     };
-    eprintln!(
-        "netlab: capturing on {} (link type {linktype}){}; Ctrl-C stops",
-        sniffer.name,
-        if exclusion.is_some() {
-            ", leaving out this SSH session's own packets"
-        } else {
-            ""
-        }
-    );
+    let program = command.map(|c| {
+        let p = std::path::Path::new(&c[0]);
+        p.file_name()
+            .unwrap_or(p.as_os_str())
+            .to_string_lossy()
+            .into_owned()
+    });
+    let mut guest = match command {
+        Some(argv) => match Guest::spawn(argv) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!("netlab: error: {e}");
+                return Ok(ExitCode::from(e.status() as u8));
+            }
+        },
+        None => None,
+    };
+    match &program {
+        Some(p) => eprintln!(
+            "netlab: capturing on lo (link type {linktype}) of a private network namespace where \
+             `{p}` runs and sees no other network; the capture ends with it"
+        ),
+        None => eprintln!(
+            "netlab: capturing on {} (link type {linktype}){}; Ctrl-C stops",
+            sniffer.name,
+            if exclusion.is_some() {
+                ", leaving out this SSH session's own packets"
+            } else {
+                ""
+            }
+        ),
+    }
     let stdout = io::stdout();
     let mut sink = stdout.lock();
     let mut seen = 0u64;
     let mut shown = 0u64;
-    while !interrupted() && args.count.is_none_or(|c| shown < c) {
+    // Set when CMD has ended: the packets still queued are read until then.
+    let mut drain_until: Option<Instant> = None;
+    while args.count.is_none_or(|c| shown < c) {
+        if guest.is_none() && interrupted() {
+            break;
+        }
+        let ended = guest.as_mut().is_some_and(|g| g.poll().is_some());
+        if ended && drain_until.is_none() {
+            drain_until = Some(Instant::now() + DRAIN);
+        }
+        if drain_until.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
         let Some(frame) = sniffer.next_frame().context("reading packets")? else {
+            if drain_until.is_some() {
+                break;
+            }
             continue;
         };
         seen += 1;
@@ -128,5 +190,19 @@ pub fn run(args: &CaptureArgs, style: Style) -> Result<()> {
             seen - shown
         );
     }
-    Ok(())
+    let (Some(g), Some(p)) = (&mut guest, &program) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Still running: -c was reached. Ask it to end (and end it after the grace).
+    let ended_by_count = g.poll().is_none();
+    if ended_by_count {
+        g.stop();
+    }
+    let exit = g.wait();
+    if ended_by_count {
+        eprintln!("netlab: ended `{p}` after {shown} packet{plural} (-c)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("netlab: `{p}` {exit}");
+    Ok(ExitCode::from(exit.status().clamp(0, 255) as u8))
 }

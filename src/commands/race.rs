@@ -34,7 +34,7 @@ use serde_json::json;
 
 use crate::capture::Writer;
 use crate::cli::RaceArgs;
-use crate::net::sandbox::{self, Plan, SandboxError};
+use crate::net::sandbox::{Plan, SandboxError};
 use crate::net::tcp_info::{TcpInfo, tcp_info};
 use crate::net::wire_pair::{Side, WirePair};
 use crate::render::Style;
@@ -708,11 +708,7 @@ pub fn run(args: &RaceArgs, style: Style) -> Result<()> {
     );
     let (pair, (udp_server, tcp_listener), udp_client) = match built {
         Ok(b) => b,
-        Err(SandboxError::NotPermitted) => bail!(
-            "the race builds its wire from two private network namespaces joined by TUN \
-             devices, which needs CAP_NET_ADMIN; {}",
-            sandbox::REMEDY
-        ),
+        Err(e @ SandboxError::Closed(_)) => bail!("{}", e.explain("race", false)),
         Err(e) => return Err(anyhow::Error::new(e).context("building the race's wire")),
     };
     let stop = Arc::new(AtomicBool::new(false));

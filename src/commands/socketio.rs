@@ -27,6 +27,7 @@ use crate::net::http::{
     ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
     spawn_small, text_response, websocket_upgrade, write_response,
 };
+use crate::net::sandbox::{self, Identity};
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
 use crate::socketio::trace::{self, Layer};
 use crate::socketio::{Config, Hub, Note, Transport};
@@ -438,6 +439,18 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) {
 /// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
 /// client's `--trace` shows one emit and its ack at every layer.
 fn demo(args: &SioDemoArgs) -> Result<()> {
+    // First, while netlab has one thread: a private namespace with only lo, where the
+    // packet watch needs no privilege on the host (a user namespace makes it ours).
+    let private = match sandbox::private_lo(Identity::Caller) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!(
+                "netlab: note: {}; the demo runs on this machine's lo instead",
+                e.explain("socketio demo", false)
+            );
+            false
+        }
+    };
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
     let addr = listener.local_addr()?;
     let serve_args = SioServeArgs {
@@ -455,7 +468,12 @@ fn demo(args: &SioDemoArgs) -> Result<()> {
         .name("accept".into())
         .spawn(move || accept_loop(&listener, &server))?;
     say!(
-        "netlab socketio demo: netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
+        "netlab socketio demo: {}netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
+        if private {
+            "in a private network namespace (only lo; it vanishes with netlab), "
+        } else {
+            ""
+        },
         match args.transport {
             SioTransport::Websocket => "a WebSocket",
             SioTransport::Polling => "HTTP long-polling",

@@ -896,7 +896,8 @@ pub fn run(args: &HandshakeArgs, style: Style) -> Result<()> {
                 netlab: netlab_ip,
                 prefix,
             },
-        )?;
+        )
+        .map_err(|e| anyhow::anyhow!(e.explain("tcp-handshake", true)))?;
         match args.role {
             Role::Client if !args.closed_port => {
                 let l = TcpListener::bind(SocketAddr::new(kernel_ip, listen_port))

@@ -1,5 +1,11 @@
 //! A private network sandbox: this process moves into a brand-new, *anonymous* network
-//! namespace (`unshare(CLONE_NEWNET)`) with a TUN device in it.
+//! namespace (`unshare(CLONE_NEWNET)`), with a TUN device in it ([`Sandbox::create`]) or
+//! with only `lo` ([`private_lo`]).
+//!
+//! Two ways in, one sandbox: as root, the namespace is made directly; as anyone else,
+//! netlab first makes a user namespace of its own ([`crate::net::userns`]), in which it
+//! holds CAP_NET_ADMIN over the network namespaces it then creates — and nothing else.
+//! No sudo, no setcap, no setuid helper.
 //!
 //! Why anonymous: the namespace has no name in `/run/netns` and lives exactly as long as
 //! the process. Whatever happens — success, an error, Ctrl-C, even a crash — the kernel
@@ -10,14 +16,23 @@
 //! The kernel owns one address on the TUN device (e.g. 10.0.0.1); the other (10.0.0.2)
 //! is routed *into* the TUN device, where netlab reads every packet the kernel sends and
 //! writes the packets its own TCP endpoint crafts. netlab is the wire.
+//!
+//! Addresses are given with `ip` (iproute2), run as a child: it inherits the namespaces,
+//! and inside the user namespace it is root of that namespace (uid 0 mapped to the
+//! caller), so it may configure that network namespace and no other.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use super::userns::{self, Need};
+pub use super::userns::{Closed, Identity, Way};
 
 /// Addresses inside the sandbox (they exist only in netlab's private namespace).
 #[derive(Debug, Clone, Copy)]
@@ -32,25 +47,54 @@ pub struct Plan {
 /// Why the sandbox could not be made.
 #[derive(Debug)]
 pub enum SandboxError {
-    /// Creating a namespace or a TUN device needs CAP_NET_ADMIN.
-    NotPermitted,
+    /// The way without root is closed on this system (or root itself was refused).
+    Closed(Closed),
     Io(&'static str, io::Error),
     Command(String),
 }
 
-/// What to do about [`SandboxError::NotPermitted`], for every command that needs the
-/// sandbox.
-pub const REMEDY: &str = "run `sudo netlab …`, or once: \
-     sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\"";
+/// The last remedy, where a file capability helps at all: it is offered last because
+/// it leaves a privileged binary behind.
+const SETCAP: &str = "as a last resort, `sudo setcap cap_sys_admin+ep \"$(command -v netlab)\"` \
+     lets netlab past that check, but then anyone who can run that file holds \
+     CAP_SYS_ADMIN, which is nearly root (undo it with `sudo setcap -r`)";
+
+impl SandboxError {
+    /// The one-line error for `netlab COMMAND`: the reason, naming the knob, then the
+    /// remedies in order: sudo, `--simulate` if the command has it (`simulate`), the
+    /// system's setting, and setcap last where it helps.
+    pub fn explain(&self, command: &str, simulate: bool) -> String {
+        let c = match self {
+            SandboxError::Closed(c) => c,
+            other => return other.to_string(),
+        };
+        if let Closed::RootRefused { .. } = c {
+            return format!("cannot make a private network namespace: {c}");
+        }
+        let mut s = format!(
+            "no private network namespace without root: {c}; \
+             run `sudo netlab {command} …`"
+        );
+        if simulate {
+            s.push_str(&format!(
+                ", or `netlab {command} --simulate …` (no kernel, no privileges)"
+            ));
+        }
+        if let Some(knob) = c.knob() {
+            s.push_str(&format!(", or have the usual setting restored: {knob}"));
+        }
+        if c.setcap_helps() {
+            s.push_str("; ");
+            s.push_str(SETCAP);
+        }
+        s
+    }
+}
 
 impl std::fmt::Display for SandboxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SandboxError::NotPermitted => write!(
-                f,
-                "creating a private network namespace and a TUN device needs CAP_NET_ADMIN; \
-                 {REMEDY} (or try `--simulate`, which needs no privileges)"
-            ),
+            SandboxError::Closed(_) => f.write_str(&self.explain("…", false)),
             SandboxError::Io(what, e) => write!(f, "{what}: {e}"),
             SandboxError::Command(s) => f.write_str(s),
         }
@@ -58,6 +102,12 @@ impl std::fmt::Display for SandboxError {
 }
 
 impl std::error::Error for SandboxError {}
+
+impl From<Closed> for SandboxError {
+    fn from(c: Closed) -> Self {
+        SandboxError::Closed(c)
+    }
+}
 
 /// The TUN device inside the private namespace.
 pub struct Sandbox {
@@ -77,8 +127,25 @@ struct IfReq {
     _pad: [u8; 22],
 }
 
+/// iproute2's `ip`: from `PATH`, or where distributions put it (an ordinary user's
+/// `PATH` often lacks `/usr/sbin`).
+fn ip_program() -> &'static Path {
+    static IP: OnceLock<PathBuf> = OnceLock::new();
+    IP.get_or_init(|| {
+        let in_path = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join("ip"));
+        let usual = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].map(PathBuf::from);
+        in_path
+            .chain(usual)
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("ip"))
+    })
+}
+
 fn run(args: &[&str]) -> Result<(), SandboxError> {
-    let out = Command::new("ip")
+    let out = Command::new(ip_program())
         .args(args)
         .output()
         .map_err(|e| SandboxError::Command(format!("cannot run `ip` (iproute2): {e}")))?;
@@ -97,27 +164,93 @@ fn sysctl(path: &str, value: &str) {
     let _ = std::fs::write(format!("/proc/sys/{path}"), value);
 }
 
-impl Sandbox {
-    /// Moves the calling thread — call it from `main` before spawning threads, so every
-    /// thread lives in the sandbox — into a new network namespace, and makes the TUN
-    /// device `name` with `plan`'s addresses.
-    pub fn create(name: &str, plan: Plan) -> Result<Sandbox, SandboxError> {
-        // SAFETY: unshare only changes this thread's namespace membership.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Moves the calling thread into a new, empty network namespace (after
+/// [`userns::enter`]).
+fn unshare_net() -> Result<(), SandboxError> {
+    // SAFETY: unshare only changes this thread's namespace membership.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match errno_of(&e) {
+            libc::EPERM | libc::EACCES => {
+                SandboxError::Closed(userns::refused("unshare(CLONE_NEWNET)", errno_of(&e)))
+            }
+            _ => SandboxError::Io("unshare(CLONE_NEWNET)", e),
+        });
+    }
+    Ok(())
+}
+
+/// Brings `lo` up in the current network namespace (SIOCSIFFLAGS, as `ip link set lo
+/// up` does): a new namespace's loopback starts down, and without it even 127.0.0.1 is
+/// unreachable.
+fn lo_up() -> Result<(), SandboxError> {
+    // SAFETY: plain socket(2); the descriptor is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(SandboxError::Io(
+            "socket for SIOCSIFFLAGS",
+            io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: a fresh descriptor we own.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS / SIOCSIFFLAGS read and write the ifreq we own.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(SandboxError::Io(
+                "SIOCGIFFLAGS lo",
+                io::Error::last_os_error(),
+            ));
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
             let e = io::Error::last_os_error();
-            return Err(match e.raw_os_error() {
-                Some(libc::EPERM) => SandboxError::NotPermitted,
-                _ => SandboxError::Io("unshare(CLONE_NEWNET)", e),
+            return Err(match errno_of(&e) {
+                libc::EPERM => SandboxError::Closed(userns::refused("bringing lo up", libc::EPERM)),
+                _ => SandboxError::Io("SIOCSIFFLAGS lo", e),
             });
         }
-        let path = CString::new("/dev/net/tun").expect("no NUL");
-        // SAFETY: plain open(2) of a NUL-terminated path.
+    }
+    Ok(())
+}
+
+/// Moves this process into a new network namespace whose only interface is `lo`, up —
+/// through a user namespace where it is `identity` unless it runs as root. Call it
+/// before spawning any thread: every thread spawned afterwards lives there too.
+pub fn private_lo(identity: Identity) -> Result<Way, SandboxError> {
+    let way = userns::enter(Need::Netns, identity)?;
+    unshare_net()?;
+    lo_up()?;
+    Ok(way)
+}
+
+impl Sandbox {
+    /// Moves the calling thread — call it from `main` before spawning threads, so every
+    /// thread lives in the sandbox — into a new network namespace (through a user
+    /// namespace unless it runs as root), and makes the TUN device `name` with `plan`'s
+    /// addresses. A second call makes a second namespace, owned by the same user
+    /// namespace.
+    pub fn create(name: &str, plan: Plan) -> Result<Sandbox, SandboxError> {
+        userns::enter(Need::Tun, Identity::Root)?;
+        unshare_net()?;
+        let path = CString::new(userns::TUN_PATH).expect("no NUL");
+        // SAFETY: plain open(2) of a NUL-terminated path. Opened *inside* the new
+        // namespace: a TUN device is made in the namespace its file was opened in.
         let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
         if fd < 0 {
             let e = io::Error::last_os_error();
-            return Err(match e.raw_os_error() {
-                Some(libc::EPERM) | Some(libc::EACCES) => SandboxError::NotPermitted,
-                _ => SandboxError::Io("open /dev/net/tun", e),
+            return Err(match userns::check_tun() {
+                Err(closed) => SandboxError::Closed(closed),
+                Ok(()) => SandboxError::Io("open /dev/net/tun", e),
             });
         }
         // SAFETY: fd is a freshly opened descriptor we own.
@@ -137,8 +270,8 @@ impl Sandbox {
         // SAFETY: TUNSETIFF reads an ifreq we own for the duration of the call.
         if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
             let e = io::Error::last_os_error();
-            return Err(match e.raw_os_error() {
-                Some(libc::EPERM) => SandboxError::NotPermitted,
+            return Err(match errno_of(&e) {
+                libc::EPERM => SandboxError::Closed(userns::refused("TUNSETIFF", libc::EPERM)),
                 _ => SandboxError::Io("TUNSETIFF", e),
             });
         }
@@ -147,7 +280,7 @@ impl Sandbox {
             sysctl(&format!("net/ipv6/conf/{k}/router_solicitations"), "0");
             sysctl(&format!("net/ipv6/conf/{k}/accept_ra"), "0");
         }
-        run(&["link", "set", "lo", "up"])?;
+        lo_up()?;
         let cidr = format!("{}/{}", plan.kernel, plan.prefix);
         match plan.kernel {
             IpAddr::V4(_) => run(&["addr", "add", &cidr, "dev", name])?,
@@ -159,7 +292,7 @@ impl Sandbox {
         // netlab's address into the TUN device (at most 2 s).
         let netlab = plan.netlab.to_string();
         for _ in 0..100 {
-            let routed = Command::new("ip")
+            let routed = Command::new(ip_program())
                 .args(["route", "get", &netlab])
                 .output()
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("dev {name}")));

@@ -35,9 +35,12 @@ impl std::fmt::Display for SniffError {
         match self {
             SniffError::NotPermitted => write!(
                 f,
-                "capturing packets needs CAP_NET_RAW (a packet socket sees every frame of an \
-                 interface); run `sudo netlab capture …`, or once: \
-                 sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\""
+                "capturing on this machine's interfaces needs CAP_NET_RAW (a packet socket \
+                 sees every frame of an interface, every user's); to watch a command of your \
+                 own, no root is needed: `netlab capture -- CMD`; otherwise run \
+                 `sudo netlab capture …`, or once: \
+                 sudo setcap cap_net_admin,cap_net_raw+ep \"$(command -v netlab)\" (then \
+                 anyone who can run netlab may read every packet)"
             ),
             SniffError::NoSuchInterface(name, have) => write!(
                 f,
