@@ -141,6 +141,16 @@ pub fn line_len(buf: &[u8]) -> Option<Result<usize, ()>> {
     }
 }
 
+/// The length of the complete lines at the start of `buf` (up to its last LF): `None`
+/// until a first LF, `Some(Err(()))` when none comes within [`MAX_LINE`] bytes.
+pub fn complete_lines(buf: &[u8]) -> Option<Result<usize, ()>> {
+    match buf.iter().rposition(|&b| b == b'\n') {
+        Some(i) => Some(Ok(i + 1)),
+        None if buf.len() >= MAX_LINE => Some(Err(())),
+        None => None,
+    }
+}
+
 /// The code of a reply line: three digits followed by a space, a hyphen or the line's
 /// end.
 fn code_of(line: &[u8]) -> Option<(u16, u8)> {

@@ -711,15 +711,16 @@ fn rdata(cx: &mut Cx, r: &Record, msg: &[u8]) {
                     p + 2..p + 4,
                     Value::Uint(o.data.len() as u64),
                 );
-                if o.data.is_empty() {
-                    continue;
-                }
+                // Wireshark shows the data even when there is none (NSID's request).
                 cx.push(
                     3,
                     &dns::OPT_DATA,
                     o.data.clone(),
                     Value::Bytes(o.data.clone()),
                 );
+                if o.data.is_empty() {
+                    continue;
+                }
                 let d = o.data.clone();
                 match o.code {
                     // RFC 7873 § 4: an 8-byte client cookie, then the server's (if any).

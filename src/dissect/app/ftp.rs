@@ -71,6 +71,8 @@ pub(crate) struct Ftp {
     last: Option<String>,
     /// The data connection set up last.
     data: Option<Arc<Mutex<DataInfo>>>,
+    /// The code of a multi-line reply in progress.
+    multi: Option<u16>,
 }
 
 impl Ftp {
@@ -81,6 +83,7 @@ impl Ftp {
             cwd: String::new(),
             last: None,
             data: None,
+            multi: None,
         }
     }
 
@@ -99,12 +102,12 @@ impl Ftp {
 }
 
 impl Session for Ftp {
-    fn pdu_len(&mut self, dir: Dir, buf: &[u8]) -> Need {
-        let n = match dir {
-            Dir::ToServer => ftp::line_len(buf),
-            Dir::ToClient => ftp::reply_len(buf),
-        };
-        match n {
+    fn pdu_len(&mut self, _dir: Dir, buf: &[u8]) -> Need {
+        // Every complete line that has arrived: a segment is one message, as Wireshark
+        // reads FTP (a reply of several lines sent line by line is several messages;
+        // its continuation lines are marked as such), but a line cut by a segment
+        // boundary waits for its end.
+        match ftp::complete_lines(buf) {
             Some(Ok(n)) => Need::Pdu(n),
             Some(Err(())) => Need::NotMine,
             None => Need::More(None),
@@ -121,11 +124,33 @@ impl Session for Ftp {
             cx.push_generated(0, &ftp::RESPONSE, Value::Bool(!request));
             cx.last().hidden = true;
         }
+        // The first line is the message; Wireshark shows the others as text.
+        let eol = pdu
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(pdu.len(), |i| i + 1);
         let first_line = if request {
-            self.command(cx, pdu)
+            self.command(cx, &pdu[..eol])
         } else {
-            self.reply(cx, pdu)
+            self.reply(cx, &pdu[..eol])
         };
+        let mut at = eol;
+        while at < pdu.len() {
+            let n = pdu[at..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(pdu.len() - at, |i| i + 1);
+            let line = &pdu[at..at + n];
+            if !request {
+                self.track_multiline(line);
+            }
+            if cx.record {
+                let text = line.strip_suffix(b"\n").unwrap_or(line);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                cx.push_text(0, &ftp::LINE, pdu, at..at + text.len());
+            }
+            at += n;
+        }
         if cx.record {
             cx.push_generated(0, &CWD, Value::Text(self.cwd.clone().into()));
         }
@@ -228,9 +253,37 @@ impl Ftp {
         line
     }
 
+    /// Follows a multi-line reply (RFC 959 § 4.2): `123-` opens it, `123 ` closes it.
+    fn track_multiline(&mut self, line: &[u8]) {
+        let code = line
+            .get(..3)
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+            .map(|d| d.iter().fold(0u16, |n, c| n * 10 + u16::from(c - b'0')));
+        match (code, line.get(3)) {
+            (Some(c), Some(b'-')) if self.multi.is_none() => self.multi = Some(c),
+            (Some(c), _) if self.multi == Some(c) && line.get(3) != Some(&b'-') => {
+                self.multi = None
+            }
+            _ => {}
+        }
+    }
+
     fn reply(&mut self, cx: &mut Cx, pdu: &[u8]) -> String {
         let r = ftp::parse_reply(pdu);
         let line = String::from_utf8_lossy(&pdu[r.line.clone()]).into_owned();
+        let inside = self.multi;
+        self.track_multiline(pdu);
+        if r.code.is_none() {
+            // A line in the middle of a multi-line reply: Wireshark takes it whole as
+            // the reply's text.
+            if cx.record && !r.line.is_empty() {
+                cx.push_text(0, &ftp::RESPONSE_ARG, pdu, r.line.clone());
+                if let Some(c) = inside {
+                    note!(cx, "(a line of the multi-line {c} reply)");
+                }
+            }
+            return line;
+        }
         if let Some(code) = r.code {
             if cx.record {
                 cx.push(0, &ftp::RESPONSE_CODE, 0..3, Value::Uint(code.into()));
@@ -313,13 +366,6 @@ impl Ftp {
                     }
                 }
                 _ => {}
-            }
-        } else if cx.record && !r.line.is_empty() {
-            cx.push_text(0, &ftp::LINE, pdu, r.line.clone());
-        }
-        if cx.record {
-            for l in &r.more {
-                cx.push_text(0, &ftp::LINE, pdu, l.clone());
             }
         }
         line
@@ -584,11 +630,22 @@ mod tests {
             p.field("ftp.request.command").unwrap().value,
             Value::Text("LIST".into())
         );
+        // A multi-line reply sent line by line: one message per segment, as tshark.
         let p = c.send(false, b"150-Here comes\r\n");
-        assert!(!p.has(Proto::Ftp));
-        let p = c.send(false, b"150 the directory listing.\r\n");
         assert_eq!(p.info, "Response: 150-Here comes");
+        let p = c.send(false, b" the\r\n");
+        assert_eq!(
+            p.field("ftp.response.arg").unwrap().value,
+            Value::Text(" the".into())
+        );
+        assert!(p.field("ftp.response.code").is_none());
+        let p = c.send(false, b"150 directory listing.\r\n");
         assert_eq!(p.fields_named("ftp.response.code").count(), 1);
+        // A line cut by a segment boundary waits for its end.
+        let p = c.send(true, b"NO");
+        assert!(!p.has(Proto::Ftp));
+        let p = c.send(true, b"OP\r\n");
+        assert_eq!(p.info, "Request: NOOP");
         // The data connection: 10.0.0.1:50000 -> 10.0.0.2:30061.
         let mut d = Conn::with(std::mem::take(&mut c.d), 30061);
         d.handshake();

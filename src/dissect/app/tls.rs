@@ -70,10 +70,12 @@ pub(crate) struct Tls {
     partial: [Vec<u8>; 2],
     /// Per direction: encrypted records sent so far (for TLS 1.3's notes).
     sealed: [u32; 2],
+    /// The server's port: what the application data is when ALPN does not say.
+    port: u16,
 }
 
 impl Tls {
-    pub fn new(_start: &Start) -> Tls {
+    pub fn new(start: &Start) -> Tls {
         Tls {
             version: None,
             suite: None,
@@ -81,11 +83,21 @@ impl Tls {
             encrypted: [false, false],
             partial: [Vec::new(), Vec::new()],
             sealed: [0, 0],
+            port: start.server.port(),
         }
     }
 
     fn tls13(&self) -> bool {
         self.version == Some(version::TLS_1_3)
+    }
+
+    /// The protocol inside the records: what ALPN chose in the clear, else what the
+    /// server's port is for (Wireshark's TLS port table).
+    fn inner(&self) -> Option<&'static str> {
+        match self.alpn.as_deref() {
+            Some(a) => alpn_protocol(a),
+            None => port_protocol(self.port),
+        }
     }
 }
 
@@ -245,7 +257,7 @@ impl Session for Tls {
                             );
                         }
                     }
-                    if let Some(p) = self.alpn.as_deref().and_then(alpn_protocol) {
+                    if let Some(p) = self.inner() {
                         cx.push_generated(1, &tls::APP_DATA_PROTO, Value::Text(p.into()));
                     }
                 }
@@ -299,6 +311,21 @@ impl Session for Tls {
     fn layer_on_start(&self) -> Option<Proto> {
         Some(Proto::Tls)
     }
+}
+
+/// The protocol a TLS port carries, as Wireshark's port table names it (its long name).
+fn port_protocol(port: u16) -> Option<&'static str> {
+    Some(match port {
+        443 => "Hypertext Transfer Protocol",
+        853 => "Domain Name System",
+        465 => "Simple Mail Transfer Protocol",
+        993 => "Internet Message Access Protocol",
+        995 => "Post Office Protocol",
+        636 => "Lightweight Directory Access Protocol",
+        5061 => "Session Initiation Protocol",
+        8883 => "MQ Telemetry Transport Protocol",
+        _ => return None,
+    })
 }
 
 /// The protocol Wireshark names for an ALPN token (its long name).
@@ -1068,7 +1095,11 @@ mod tests {
         // `tls` there (its dissector reassembles on its own).
         let p = c.send(true, &rec[..20]);
         assert!(p.has(Proto::Tls) && p.field("tls.record").is_none());
-        assert!(p.info.ends_with("[TCP segment of a reassembled PDU]"), "{}", p.info);
+        assert!(
+            p.info.ends_with("[TCP segment of a reassembled PDU]"),
+            "{}",
+            p.info
+        );
         let p = c.send(true, &rec[20..]);
         assert_eq!(p.protocol, "TLSv1");
         assert_eq!(p.info, "Client Hello");
