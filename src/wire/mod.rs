@@ -45,12 +45,14 @@ pub mod ftp;
 pub mod http;
 pub mod icmp;
 pub mod icmpv6;
+pub mod imf;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
 pub mod md5;
 pub mod pcap;
 pub mod procnet;
+pub mod smtp;
 pub mod socketio;
 pub mod ssh;
 pub mod tcp;
@@ -133,9 +135,11 @@ pub const ALL: &[&[&FieldDef]] = &[
     http::FIELDS,
     icmp::FIELDS,
     icmpv6::FIELDS,
+    imf::FIELDS,
     ipv4::FIELDS,
     ipv6::FIELDS,
     link::FIELDS,
+    smtp::FIELDS,
     socketio::FIELDS,
     ssh::FIELDS,
     tcp::FIELDS,
