@@ -106,6 +106,7 @@ pub(crate) mod engineio;
 pub(crate) mod flow;
 pub(crate) mod ftp;
 pub(crate) mod http;
+pub(crate) mod smtp;
 pub(crate) mod ssh;
 pub(crate) mod tls;
 pub(crate) mod websocket;
@@ -234,6 +235,7 @@ pub static APPS: &[&AppDef] = &[
     &ssh::APP,
     &ftp::APP,
     &ftp::DATA_APP,
+    &smtp::APP,
 ];
 
 /// The names `--decode-as` accepts: every protocol's, and `data` (no dissector).
