@@ -104,6 +104,25 @@ const FIELDS: &[&str] = &[
     "tcp.options.sack_le",
     "tcp.options.sack_re",
     "tcp.nxtseq",
+    "tcp.analysis.flags",
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+    "tcp.analysis.out_of_order",
+    "tcp.analysis.lost_segment",
+    "tcp.analysis.ack_lost_segment",
+    "tcp.analysis.duplicate_ack",
+    "tcp.analysis.duplicate_ack_num",
+    "tcp.analysis.duplicate_ack_frame",
+    "tcp.analysis.zero_window",
+    "tcp.analysis.zero_window_probe",
+    "tcp.analysis.zero_window_probe_ack",
+    "tcp.analysis.window_full",
+    "tcp.analysis.window_update",
+    "tcp.analysis.keep_alive",
+    "tcp.analysis.keep_alive_ack",
+    "tcp.analysis.acks_frame",
+    "tcp.analysis.bytes_in_flight",
     "udp.srcport",
     "udp.dstport",
     "udp.length",
@@ -125,6 +144,8 @@ const FIELDS: &[&str] = &[
     "http.content_length",
     "http.transfer_encoding",
     "http.chunk_size",
+    "urlencoded-form.key",
+    "urlencoded-form.value",
     "http.request.version",
     "http.response.version",
     "http.response.code",
@@ -287,6 +308,12 @@ fn same(field: &str, o: &serde_json::Value, t: &str) -> bool {
     match o {
         J::Bool(b) if field == "tcp.options.sack_perm" => *b,
         J::Bool(b) => matches!((b, t), (true, "1" | "True") | (false, "0" | "False")),
+        // A time in seconds (dns.time): equal to the nanosecond.
+        J::Number(n) if n.is_f64() => t
+            .parse::<f64>()
+            .ok()
+            .zip(n.as_f64())
+            .is_some_and(|(a, b)| (a - b).abs() < 5e-10),
         J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
         // tshark writes a string's CR, LF and tab as escapes.
         // An empty bytes field: tshark writes `<MISSING>` (a DNS cookie with no server

@@ -9,6 +9,7 @@
 //! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
 //!   namespace; nothing left behind.
 
+mod analysis;
 mod autobahn;
 mod autobahn_client;
 mod browser;
@@ -25,6 +26,7 @@ mod oracle;
 mod oracle_app;
 mod race;
 mod socketio;
+mod socketio_logs;
 mod sockets;
 mod userns;
 mod ws;

@@ -3,6 +3,7 @@
 //!
 //! Imports: the dissection model only. A renderer never sees a socket or a file.
 
+pub mod follow;
 pub mod hex;
 pub mod json;
 pub mod onion;
@@ -42,8 +43,8 @@ pub fn layer_color(proto: Proto) -> &'static str {
         Proto::WebSocket => "94", // bright blue
         Proto::EngineIo => "92",  // bright green
         Proto::SocketIo => "95",  // bright magenta
-        Proto::TextLines | Proto::Json | Proto::Media | Proto::Imf => "35", // magenta
-        Proto::Data => "34",      // blue
+        Proto::TextLines | Proto::Json | Proto::Media | Proto::UrlEncodedForm | Proto::Imf => "35", // magenta
+        Proto::Data => "34", // blue
     }
 }
 
@@ -86,7 +87,15 @@ pub fn write_value(out: &mut String, v: &Value, data: &[u8]) {
         Value::Text(t) => write_text(out, t),
         Value::Bytes(r) => write_hex(out, data.get(r.clone()).unwrap_or(&[]), 32),
         Value::Group => {}
+        Value::Time(ns) => write_seconds(out, *ns),
     }
+}
+
+/// Nanoseconds as seconds with nine decimals, as Wireshark writes a relative time.
+pub fn write_seconds(out: &mut String, ns: i64) {
+    let sign = if ns < 0 { "-" } else { "" };
+    let n = ns.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
 }
 
 /// Text with its control characters written as escapes (`\r\n`), as tshark prints

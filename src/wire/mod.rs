@@ -86,7 +86,7 @@ pub struct FieldDef {
 /// The type of a field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// An integer (Wireshark's `FT_UINT*`, `FT_INT*`, `FT_FRAMENUM`, `FT_RELATIVE_TIME`).
+    /// An integer (Wireshark's `FT_UINT*`, `FT_INT*`, `FT_FRAMENUM`).
     Num,
     /// One bit or yes/no (`FT_BOOLEAN`).
     Bool,
@@ -100,6 +100,8 @@ pub enum Kind {
     Text,
     /// A heading that groups the fields below it (`FT_NONE`): present or not.
     Group,
+    /// A time span in seconds (`FT_RELATIVE_TIME`): a round-trip time.
+    Time,
 }
 
 impl FieldDef {

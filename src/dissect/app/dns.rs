@@ -16,7 +16,6 @@
 use std::collections::VecDeque;
 use std::fmt::Write;
 
-use super::http::seconds;
 use super::{AppDef, Cx, Dir, Need, Session, Start, Transport};
 use crate::dissect::model::{Proto, Value};
 use crate::dissect::{headline, note};
@@ -106,7 +105,7 @@ impl Dns {
                 let (frame, dt) = (t.query_frame, now.saturating_sub(t.query_time));
                 if cx.record {
                     cx.push_generated(0, &RESPONSE_TO, Value::Uint(frame));
-                    cx.push_generated(0, &TIME, Value::Text(seconds(dt).into()));
+                    cx.push_generated(0, &TIME, Value::Time(dt));
                 }
             }
             Some(first) => {
@@ -835,7 +834,7 @@ crate::wire::fields! {
         "dns.response_to",
         "the frame of the query this response answers (same transaction ID, same conversation)",
     );
-    TIME: Text(
+    TIME: Time(
         "Time",
         "dns.time",
         "seconds from the query to this response: how long the server took, plus the network's round trip",

@@ -1080,10 +1080,12 @@ fn segments(out: &mut Out, from: &[(u64, usize)], len: usize) {
     };
     let mut group = generated(&SEGMENTS, 0, Value::Group);
     if out.detail {
-        let mut s = format!("{} Reassembled TCP Segments ({len} bytes):", from.len());
+        // Wireshark's `[2 Reassembled TCP Segments (194 bytes): #6(127), #8(67)]`.
+        let mut s = format!("({}, {len} bytes:", from.len());
         for (i, (f, n)) in from.iter().enumerate() {
             let _ = write!(s, "{} #{f}({n})", if i == 0 { "" } else { "," });
         }
+        s.push(')');
         group.note = Some(s.into());
     }
     fields.push(group);
