@@ -322,6 +322,8 @@ pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
     analysis::FIELDS,
     app::FIELDS,
     app::http::FIELDS,
+    app::dns::FIELDS,
+    app::ftp::FIELDS,
     app::engineio::FIELDS,
     transport::FIELDS,
 ];

@@ -38,18 +38,25 @@ pub(crate) use fields;
 
 pub mod arp;
 pub mod checksum;
+pub mod dns;
 pub mod engineio;
 pub mod ethernet;
+pub mod ftp;
 pub mod http;
 pub mod icmp;
 pub mod icmpv6;
+pub mod imf;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
+pub mod md5;
 pub mod pcap;
 pub mod procnet;
+pub mod smtp;
 pub mod socketio;
+pub mod ssh;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod websocket;
 
@@ -122,17 +129,23 @@ impl FieldDef {
 /// computed fields: see `dissect::filter`).
 pub const ALL: &[&[&FieldDef]] = &[
     arp::FIELDS,
+    dns::FIELDS,
     engineio::FIELDS,
     ethernet::FIELDS,
     ethernet::vlan::FIELDS,
+    ftp::FIELDS,
     http::FIELDS,
     icmp::FIELDS,
     icmpv6::FIELDS,
+    imf::FIELDS,
     ipv4::FIELDS,
     ipv6::FIELDS,
     link::FIELDS,
+    smtp::FIELDS,
     socketio::FIELDS,
+    ssh::FIELDS,
     tcp::FIELDS,
+    tls::FIELDS,
     udp::FIELDS,
     websocket::FIELDS,
 ];
