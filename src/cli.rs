@@ -234,6 +234,8 @@ Examples:
   netlab dissect --filter 'tcp.flags.syn == 1 && !tcp.flags.ack' captures/http.pcap
   netlab dissect --stats captures/http.pcap            protocols and conversations
   netlab dissect -d tcp.port==8765,http chat.pcap      HTTP on a port Wireshark does not know
+  netlab dissect --follow 0 captures/http.pcap         the conversation of TCP stream 0, as text
+  netlab dissect --follow 0 --follow-format raw captures/http.pcap > body   the server's bytes
   tcpdump -i lo -w - | netlab dissect -                read a capture from standard input
 
 Exit status: 0 when every packet was read; 1 on an error, or when the capture is cut
@@ -521,6 +523,48 @@ pub struct DissectArgs {
     /// (`data` turns a dissector off). Repeatable.
     #[arg(short = 'd', long = "decode-as", value_name = "LAYER==PORT,PROTOCOL")]
     pub decode_as: Vec<String>,
+
+    /// Instead of packets, show one conversation as each side sent it (Wireshark's
+    /// Follow Stream): `tcp.stream==N`, `udp.stream==N`, or `N` for TCP stream N.
+    #[arg(long, value_name = "STREAM", conflicts_with_all = ["json", "stats", "verbose", "hex"])]
+    pub follow: Option<String>,
+
+    /// How `--follow` shows the bytes: `ascii` (text), `hex` (a dump per side), or
+    /// `raw` (one side's bytes as they are, to pipe into a file; the counts go to
+    /// standard error).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "ascii",
+        requires = "follow"
+    )]
+    pub follow_format: FollowFormat,
+
+    /// Which side `--follow-format raw` writes: the server's (what was downloaded, by
+    /// default) or the client's (what was sent). The client is the side that sent the
+    /// SYN, or else the first segment.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SIDE",
+        default_value = "server",
+        requires = "follow"
+    )]
+    pub follow_side: FollowSide,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FollowFormat {
+    Ascii,
+    Hex,
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FollowSide {
+    Client,
+    Server,
 }
 
 /// A percentage: `20%`, `20` or `0.5%`.

@@ -1,6 +1,7 @@
 //! One test binary with modules (faster to build than one binary per file).
 //!
 //! - `oracle`: every capture through tshark and netlab, field by field.
+//! - `oracle_app`: the application protocols' fields, both ways (every field either has).
 //! - `golden`: every capture rendered, compared with `tests/golden/` (set
 //!   `NETLAB_BLESS=1` to rewrite them, then read the diff).
 //! - `cli`: real invocations, bad inputs, exit codes, colour conventions.
@@ -11,6 +12,7 @@
 //! - `userns`: the sandboxed commands as an ordinary user (no sudo), through a user
 //!   namespace; nothing left behind.
 
+mod analysis;
 mod autobahn;
 mod autobahn_client;
 mod browser;
@@ -26,9 +28,11 @@ mod lessons;
 mod mutation;
 mod onion;
 mod oracle;
+mod oracle_app;
 mod pipes;
 mod race;
 mod socketio;
+mod socketio_logs;
 mod sockets;
 mod userns;
 mod ws;
