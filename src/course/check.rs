@@ -257,8 +257,38 @@ fn loose(s: &str) -> String {
 /// Units a learner may write after a number (`13,032 B`, `40 ms`, `10 segments`): the
 /// questions say which unit they ask for, so the unit itself is not judged.
 const UNITS: &[&str] = &[
-    "b", "byte", "bytes", "kb", "mb", "bit", "bits", "ms", "s", "sec", "seconds", "second",
-    "segment", "segments", "mss", "packet", "packets", "frame", "frames", "time", "times", "%",
+    "b",
+    "byte",
+    "bytes",
+    "kb",
+    "mb",
+    "bit",
+    "bits",
+    "ms",
+    "s",
+    "sec",
+    "seconds",
+    "second",
+    "segment",
+    "segments",
+    "mss",
+    "packet",
+    "packets",
+    "frame",
+    "frames",
+    "datagram",
+    "datagrams",
+    "message",
+    "messages",
+    "stream",
+    "streams",
+    "connection",
+    "connections",
+    "retransmission",
+    "retransmissions",
+    "time",
+    "times",
+    "%",
 ];
 
 /// A number as typed: `1,460`, `65 536`, `1_000`, `0x1f`, `-3`, `0.25`, with or without
@@ -496,6 +526,10 @@ mod tests {
         // A unit after the number is fine; a unit alone is not a number.
         assert_eq!(judge(&n, "65,536 bytes", None), Verdict::Right);
         assert_eq!(judge(&n, "65536B", None), Verdict::Right);
+        assert_eq!(judge(&n, "65536 datagrams", None), Verdict::Right);
+        let one = Expected::Value(Value::from(1));
+        assert_eq!(judge(&one, "1 retransmission", None), Verdict::Right);
+        assert!(matches!(judge(&one, "1 apples", None), Verdict::Wrong(_)));
         assert!(matches!(judge(&n, "ms", None), Verdict::Wrong(r) if r.contains("not a number")));
         let s = Expected::Value(Value::from("13,032"));
         assert_eq!(judge(&s, "13032 B", None), Verdict::Right);
