@@ -1371,7 +1371,10 @@ fn labels(name: &str) -> Result<Vec<&[u8]>, EmitError> {
 struct Writer<'a> {
     buf: Option<&'a mut [u8]>,
     pos: usize,
-    /// Names (as lowercase suffixes) already written, and where: the compression table.
+    /// Names (as suffixes, exactly as written) already written, and where: the
+    /// compression table. Exactly: DNS compares names without case, but a pointer gives
+    /// the reader the bytes it points to, and a name's case is kept (RFC 4343 § 4) — a
+    /// `mail.netLab.test` compressed to an earlier `netlab.test` would read back changed.
     written: Vec<(String, u16)>,
 }
 
@@ -1394,7 +1397,7 @@ impl Writer<'_> {
         for i in 0..labels.len() {
             let suffix = labels[i..]
                 .iter()
-                .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+                .map(|l| String::from_utf8_lossy(l))
                 .collect::<Vec<_>>()
                 .join(".");
             if let Some(&(_, off)) = self.written.iter().find(|(s, _)| *s == suffix) {
@@ -1878,6 +1881,29 @@ mod tests {
             Repr::query(0x1001, "netlab.test", rtype::A),
             Repr::parse(&QUERY).unwrap()
         );
+    }
+
+    /// Found by the mutation test (a case bit flipped in dns-records.pcap's MX answer):
+    /// names that differ only in case were compressed into one another, so
+    /// `mail.netLab.test` read back as `mail.netlab.test`.
+    #[test]
+    fn compression_keeps_the_case_of_names() {
+        let mut r = Repr::query(0x2006, "netlab.test", rtype::MX);
+        r.flags |= flags::QR;
+        r.answers.push(RecordRepr {
+            name: "netlab.test".into(),
+            class: 1,
+            ttl: 300,
+            data: RdataRepr::Mx {
+                preference: 10,
+                exchange: "mail.netLab.test".into(),
+            },
+        });
+        let b = r.to_bytes().unwrap();
+        assert_eq!(Repr::parse(&b).unwrap(), r);
+        // The answer's owner is still a pointer to the question's name.
+        assert!(b.windows(2).any(|w| w == [0xc0, 12]));
+        assert!(b.windows(7).any(|w| w == b"\x06netLab"));
     }
 
     #[test]
