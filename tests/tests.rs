@@ -21,6 +21,7 @@ mod cli;
 mod common;
 mod congestion;
 mod course;
+mod dissect_onion;
 mod golden;
 mod handshake;
 mod layers;
