@@ -22,6 +22,7 @@ mod common;
 mod congestion;
 mod course;
 mod dissect_onion;
+mod dissect_reported;
 mod golden;
 mod handshake;
 mod layers;
