@@ -299,9 +299,7 @@ pub fn model(pkt: &Packet) -> Onion {
     for (i, l) in chain.iter().enumerate() {
         onion.rings.push(ring(pkt, l, i == 0));
     }
-    let first_app = chain.iter().position(|l| l.proto.is_application());
-    if let Some(a) = first_app {
-        let _ = a;
+    if chain.iter().any(|l| l.proto.is_application()) {
         // The rest repeats a protocol of the chain: more messages in the same frame.
         if let Some(again) = rest
             .first()
