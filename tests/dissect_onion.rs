@@ -449,3 +449,37 @@ fn a_packet_that_is_not_there() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "--onion with --json");
 }
+
+#[test]
+fn a_datagram_put_back_together_from_ip_fragments() {
+    let text = onion("ip-fragments.pcap", 3, &[]);
+    let t = tshark(
+        "ip-fragments.pcap",
+        3,
+        &[],
+        &[
+            "ip.reassembled.length",
+            "ip.len",
+            "ip.hdr_len",
+            "frame.len",
+            "udp.length",
+        ],
+    );
+    let b = bill(&text);
+    assert_eq!(row(&b, "UDP").2, 8);
+    assert_eq!(row(&b, "the application's bytes").2, int(&t[4]) - 8);
+    assert_eq!(
+        sentence(&text),
+        format!(
+            "This {}-byte message travelled in a {}-byte datagram that IP cut into fragments, \
+             each sent in a frame of its own with its own link and IP headers; this {}-byte \
+             frame, the last of them, carries {} bytes of it behind {} bytes of headers (3% of \
+             the frame). netlab shows the whole datagram here, put back together, as Wireshark does.",
+            int(&t[4]) - 8,
+            t[0],
+            t[3],
+            int(&t[1]) - int(&t[2]),
+            14 + int(&t[2]),
+        )
+    );
+}

@@ -61,6 +61,8 @@ pub struct Onion {
     pub more_messages: usize,
     /// This frame's data starts (or continues) a message completed in a later frame.
     pub partial: bool,
+    /// The transport's datagram was put back together from IP fragments: its bytes.
+    pub defragmented: Option<usize>,
 }
 
 /// The course name of a layer, or `None` for a view of a payload.
@@ -277,6 +279,7 @@ pub fn model(pkt: &Packet) -> Onion {
         rings: Vec::new(),
         core: None,
         reassembled_from: Vec::new(),
+        defragmented: None,
         more_messages: 0,
         partial: pkt.field("tcp.segment_data").is_some(),
     };
@@ -298,6 +301,14 @@ pub fn model(pkt: &Packet) -> Onion {
     chain.retain(|l| course(l.proto).is_some());
     for (i, l) in chain.iter().enumerate() {
         onion.rings.push(ring(pkt, l, i == 0));
+    }
+    // A transport read from reassembled IP fragments rather than from the frame.
+    if let Some(t) = chain
+        .iter()
+        .find(|l| matches!(l.proto, Proto::Tcp | Proto::Udp))
+        .filter(|t| pkt.locate(&t.range).0.is_some())
+    {
+        onion.defragmented = Some(unit_len(pkt, t, false) as usize);
     }
     if chain.iter().any(|l| l.proto.is_application()) {
         // The rest repeats a protocol of the chain: more messages in the same frame.
@@ -577,7 +588,34 @@ pub fn render(o: &Onion, style: Style) -> String {
         .map(|r| r.layer.overhead as u64)
         .sum();
     let mut sentence = String::new();
-    if !o.reassembled_from.is_empty() {
+    if let Some(datagram) = o.defragmented {
+        let outer: u64 = o
+            .rings
+            .iter()
+            .take_while(|r| matches!(r.course, "Link" | "Network"))
+            .map(|r| r.layer.overhead as u64)
+            .sum();
+        let carried = o
+            .rings
+            .iter()
+            .rev()
+            .find(|r| matches!(r.proto, Some(Proto::Ip | Proto::Ipv6)))
+            .map_or(0, |ip| ip.layer.total.saturating_sub(ip.layer.overhead));
+        let what = if o.core.is_some() {
+            format!("This {message}-byte message travelled in a {datagram}-byte datagram that")
+        } else {
+            format!("This {datagram}-byte datagram")
+        };
+        let _ = write!(
+            sentence,
+            "{what} IP cut into fragments, each sent in a frame of its own with its own \
+             link and IP headers; this {}-byte frame, the last of them, carries {carried} \
+             bytes of it behind {outer} bytes of headers ({}% of the frame). netlab shows \
+             the whole datagram here, put back together, as Wireshark does.",
+            o.wire,
+            percent(outer, o.wire)
+        );
+    } else if !o.reassembled_from.is_empty() {
         let frames: Vec<String> = o.reassembled_from.iter().map(u64::to_string).collect();
         let (unit, size) = match o.rings.iter().find(|r| r.course == "Application") {
             Some(a) => (format!("{} message", a.layer.name), a.layer.total as u64),
