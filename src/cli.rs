@@ -236,6 +236,7 @@ Examples:
   netlab dissect -d tcp.port==8765,http chat.pcap      HTTP on a port Wireshark does not know
   netlab dissect --follow 0 captures/http.pcap         the conversation of TCP stream 0, as text
   netlab dissect --follow 0 --follow-format raw captures/http.pcap > body   the server's bytes
+  netlab dissect --onion 8 captures/http.pcap          packet 8 drawn as the onion of its layers
   tcpdump -i lo -w - | netlab dissect -                read a capture from standard input
 
 Exit status: 0 when every packet was read; 1 on an error, or when the capture is cut
@@ -552,6 +553,17 @@ pub struct DissectArgs {
         requires = "follow"
     )]
     pub follow_side: FollowSide,
+
+    /// Instead of packets, draw packet N (numbered from 1, as in the packet list) as
+    /// the onion: nested layers from the link to the application's message, each with
+    /// its course name, header bytes and what it adds, then what each layer cost.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        conflicts_with_all = ["json", "stats", "verbose", "hex", "follow", "filter", "count"]
+    )]
+    pub onion: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
