@@ -5,6 +5,7 @@
 //! Imports: `std`, `libc`, `pnet_datalink` (live capture).
 
 pub mod conn_watch;
+pub mod event_loop;
 pub mod explain;
 pub mod guest;
 pub mod http;
