@@ -1099,11 +1099,11 @@ pub struct SioServeArgs {
     /// No line per event (sessions, errors and --trace still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Most TCP connections served at once; more are answered `503 Service Unavailable`.
-    /// A WebSocket takes two threads: Linux's default of 65,530 memory maps per process
-    /// allows about 16,000 threads.
-    #[arg(long, value_name = "N", default_value_t = 6000)]
-    pub max_connections: usize,
+    /// Most TCP connections served at once; more are answered `503 Service Unavailable`
+    /// before any upgrade. Default: the open-file limit (its soft value raised to the
+    /// hard one at start) less 64 descriptors for the server itself.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Args)]

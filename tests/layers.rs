@@ -34,6 +34,10 @@ const RULES: &[(&str, &[&str])] = &[
     ("tcp", &["wire", "random", "wiremodel"]),
     ("ws", &["wire", "random", "trace"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
+    (
+        "socketio::server",
+        &["socketio", "wire", "random", "trace", "ws", "net"],
+    ),
     // The course: the lesson format, checks, progress, the step runner (it runs this
     // binary as a child process, so it needs no other netlab module).
     ("course", &[]),
@@ -62,6 +66,7 @@ const RULES: &[(&str, &[&str])] = &[
             "tcp",
             "ws",
             "socketio",
+            "socketio::server",
             "render",
             "net",
             "trace",

@@ -17,9 +17,11 @@
 pub mod client;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod server;
 pub mod trace;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -138,6 +140,8 @@ struct Session {
     decoder: Decoder,
     /// Namespace → socket id.
     sockets: BTreeMap<String, String>,
+    /// The rooms it is in, (namespace, room): leaving needs no search of every room.
+    joined: BTreeSet<(String, String)>,
     /// Why the session ended; the owner sees it in [`Taken::closed`], then it is removed.
     closed: Option<String>,
     dirty: bool,
@@ -162,6 +166,10 @@ pub struct Hub {
     rng: Rng,
     dirty: Vec<String>,
     notes: Vec<Note>,
+    /// Heartbeat deadlines (a ping due, a pong awaited), earliest first. An entry that
+    /// no longer matches its session's state is skipped when it comes up (lazy
+    /// cancellation): [`Hub::tick`] costs what is due, not one look at every session.
+    deadlines: BinaryHeap<Reverse<(Instant, String)>>,
 }
 
 impl Hub {
@@ -173,6 +181,7 @@ impl Hub {
             rng,
             dirty: Vec::new(),
             notes: Vec::new(),
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -231,10 +240,13 @@ impl Hub {
                 pong_deadline: None,
                 decoder: Decoder::new(),
                 sockets: BTreeMap::new(),
+                joined: BTreeSet::new(),
                 closed: None,
                 dirty: false,
             },
         );
+        self.deadlines
+            .push(Reverse((now + self.config.ping_interval, sid.clone())));
         self.notes.push(Note::Opened {
             sid: sid.clone(),
             transport,
@@ -249,6 +261,24 @@ impl Hub {
             .get(sid)
             .filter(|s| s.closed.is_none())
             .map(|s| s.transport)
+    }
+
+    /// Whether the hub still holds `sid` (open, or closed and not yet taken).
+    pub fn contains(&self, sid: &str) -> bool {
+        self.sessions.contains_key(sid)
+    }
+
+    /// Forgets `sid` if it is over (no transport is left to take its end). True when
+    /// it is gone.
+    pub fn reap(&mut self, sid: &str) -> bool {
+        match self.sessions.get(sid) {
+            Some(s) if s.closed.is_some() => {
+                self.sessions.remove(sid);
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
     }
 
     pub fn is_upgrading(&self, sid: &str) -> bool {
@@ -387,36 +417,33 @@ impl Hub {
     /// Sends pings that are due and closes sessions whose pong is late. Returns when
     /// it next needs to run.
     pub fn tick(&mut self, now: Instant) -> Option<Instant> {
-        let mut timed_out = Vec::new();
-        let mut ping = Vec::new();
-        let mut next: Option<Instant> = None;
-        for (sid, s) in &mut self.sessions {
+        while let Some(Reverse((at, _))) = self.deadlines.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, sid))) = self.deadlines.pop() else {
+                break;
+            };
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
             if s.closed.is_some() {
                 continue;
             }
-            if let Some(d) = s.pong_deadline {
-                if now >= d {
-                    timed_out.push(sid.clone());
-                    continue;
+            match s.pong_deadline {
+                Some(d) if d <= now => self.close(&sid, "ping timeout"),
+                // Waiting for a pong that is not late yet: a stale entry.
+                Some(_) => {}
+                None if s.next_ping <= now => {
+                    let d = now + self.config.ping_timeout;
+                    s.pong_deadline = Some(d);
+                    self.deadlines.push(Reverse((d, sid.clone())));
+                    self.push(&sid, eio::Packet::ping());
                 }
-                next = Some(next.map_or(d, |n| n.min(d)));
-            } else if now >= s.next_ping {
-                s.pong_deadline = Some(now + self.config.ping_timeout);
-                ping.push(sid.clone());
-                next = Some(next.map_or(now + self.config.ping_timeout, |n| {
-                    n.min(now + self.config.ping_timeout)
-                }));
-            } else {
-                next = Some(next.map_or(s.next_ping, |n| n.min(s.next_ping)));
+                None => {}
             }
         }
-        for sid in timed_out {
-            self.close(&sid, "ping timeout");
-        }
-        for sid in ping {
-            self.push(&sid, eio::Packet::ping());
-        }
-        next
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
     /// An Engine.IO packet from the client, over `via`.
@@ -458,6 +485,7 @@ impl Hub {
             EioType::Pong => {
                 s.pong_deadline = None;
                 s.next_ping = now + self.config.ping_interval;
+                self.deadlines.push(Reverse((s.next_ping, sid.to_string())));
             }
             EioType::Message => {
                 let decoded = match &packet.data {
@@ -489,22 +517,29 @@ impl Hub {
     }
 
     fn join(&mut self, sid: &str, nsp: &str, room: &str) {
-        self.rooms
-            .entry((nsp.to_string(), room.to_string()))
-            .or_default()
-            .insert(sid.to_string());
+        let key = (nsp.to_string(), room.to_string());
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.joined.insert(key.clone());
+        }
+        self.rooms.entry(key).or_default().insert(sid.to_string());
     }
 
     fn leave_all(&mut self, sid: &str, nsp: &str) {
-        if let Some(s) = self.sessions.get_mut(sid) {
-            s.sockets.remove(nsp);
-        }
-        self.rooms.retain(|(n, _), members| {
-            if n == nsp {
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        s.sockets.remove(nsp);
+        let rooms: Vec<(String, String)> =
+            s.joined.iter().filter(|(n, _)| n == nsp).cloned().collect();
+        for key in rooms {
+            s.joined.remove(&key);
+            if let Some(members) = self.rooms.get_mut(&key) {
                 members.remove(sid);
+                if members.is_empty() {
+                    self.rooms.remove(&key);
+                }
             }
-            !members.is_empty()
-        });
+        }
     }
 
     fn members(&self, nsp: &str, room: &str) -> Vec<String> {

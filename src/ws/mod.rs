@@ -100,7 +100,10 @@ pub enum Incoming<'a> {
         by_peer: bool,
     },
     /// See [`Action::Failed`]; the close frame was the [`Incoming::Reply`] before.
-    Failed { close_code: u16, why: FrameError },
+    Failed {
+        close_code: u16,
+        why: FrameError,
+    },
 }
 
 /// The frame whose payload is arriving.
