@@ -321,10 +321,11 @@ fn server_config(args: &SioServeArgs, max_connections: usize) -> Result<ServerCo
             ping_timeout: Duration::from_millis(args.ping_timeout),
             max_payload,
             auth_token: args.auth_token.clone(),
+            max_queue: crate::socketio::default_max_queue(max_payload),
         },
         max_connections,
         loops: event_loop::default_loops(),
-        max_queue: ServerConfig::default_max_queue(max_payload),
+        max_queue: crate::socketio::default_max_queue(max_payload),
     })
 }
 

@@ -65,6 +65,16 @@ pub struct Config {
     pub max_payload: usize,
     /// When set, a CONNECT must carry `{"token": this}` or it gets CONNECT_ERROR.
     pub auth_token: Option<String>,
+    /// Bytes of packets that may wait for a session's transport (a long-polling client
+    /// that stops polling while it is sent a lot); beyond it the session is closed
+    /// ("slow reader") instead of its queue growing without bound.
+    pub max_queue: usize,
+}
+
+/// The default [`Config::max_queue`] for `max_payload`: room for a few of the largest
+/// messages, at least 4 MiB.
+pub fn default_max_queue(max_payload: usize) -> usize {
+    max_payload.saturating_mul(4).max(4 << 20)
 }
 
 impl Default for Config {
@@ -74,6 +84,7 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(eio::DEFAULT_PING_TIMEOUT),
             max_payload: eio::DEFAULT_MAX_PAYLOAD,
             auth_token: None,
+            max_queue: default_max_queue(eio::DEFAULT_MAX_PAYLOAD),
         }
     }
 }
@@ -131,6 +142,8 @@ struct Session {
     upgrading: bool,
     /// Packets for the current transport.
     queue: Vec<eio::Packet>,
+    /// Their payload bytes (against [`Config::max_queue`]).
+    queued: usize,
     /// Packets for the WebSocket being probed (only `3probe`).
     probe_queue: Vec<eio::Packet>,
     /// A polling GET is waiting for packets.
@@ -234,6 +247,7 @@ impl Hub {
                 transport,
                 upgrading: false,
                 queue: vec![open],
+                queued: 0,
                 probe_queue: Vec::new(),
                 polling: false,
                 next_ping: now + self.config.ping_interval,
@@ -314,6 +328,15 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(sid)
             && s.closed.is_none()
         {
+            s.queued += p.data.len();
+            if s.queued > self.config.max_queue {
+                let why = format!(
+                    "slow reader: {} bytes wait for it, over the cap of {}",
+                    s.queued, self.config.max_queue
+                );
+                self.close(sid, &why);
+                return;
+            }
             s.queue.push(p);
             self.mark(sid);
         }
@@ -342,6 +365,7 @@ impl Hub {
             };
         }
         let packets = std::mem::take(&mut s.queue);
+        s.queued = 0;
         let closed = s.closed.clone();
         if closed.is_some() {
             self.sessions.remove(sid);
@@ -874,6 +898,28 @@ mod tests {
         assert_eq!(h.transport(&a), Some(Transport::WebSocket));
         h.receive(&a, Transport::WebSocket, msg("0"), t);
         assert_eq!(h.take(&a, Transport::WebSocket).packets.len(), 1);
+    }
+
+    #[test]
+    fn a_polling_client_that_stops_polling_is_closed_past_the_queue_cap() {
+        let (mut h, t) = hub();
+        h.config.max_queue = 1000;
+        let a = h.open(Transport::Polling, t);
+        let b = h.open(Transport::WebSocket, t);
+        for (s, via) in [(&a, Transport::Polling), (&b, Transport::WebSocket)] {
+            h.receive(s, via, msg("0"), t);
+            h.take(s, via);
+        }
+        let chat = format!("2[\"chat\",\"{}\"]", "x".repeat(100));
+        for _ in 0..20 {
+            h.receive(&b, Transport::WebSocket, msg(&chat), t);
+        }
+        let taken = h.take(&a, Transport::Polling);
+        let why = taken.closed.unwrap_or_default();
+        assert!(why.starts_with("slow reader"), "{why}");
+        // What it was sent before the cap still goes out with the close.
+        assert!(!taken.packets.is_empty() && taken.packets.len() < 20);
+        assert_eq!(h.transport(&b), Some(Transport::WebSocket));
     }
 
     #[test]

@@ -77,16 +77,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Event loops (threads).
     pub loops: usize,
-    /// Output queued for one WebSocket beyond which it is cut off as a slow reader.
+    /// Output queued for one WebSocket beyond which it is cut off as a slow reader
+    /// (`super::default_max_queue`; a polling session's queue has the hub's cap).
     pub max_queue: usize,
-}
-
-impl Config {
-    /// The cap on one WebSocket's queued output for `max_payload`: room for a few of
-    /// the largest messages, at least 4 MiB.
-    pub fn default_max_queue(max_payload: usize) -> usize {
-        max_payload.saturating_mul(4).max(4 << 20)
-    }
 }
 
 /// Where a report is about.
