@@ -25,10 +25,14 @@
 #     its RSS is sampled while held (and its peak, VmHWM, read at the end). Reported:
 #     clients alive at the end, acks, acks/s, set-up time, peak RSS; the target is
 #     peak RSS ≤ 0.5× node's with every client held and acked.
+#   * polling: BENCH_POLL (1,000) official socket.io-client clients over long-polling
+#     only (tests/node/many.js, installed by scripts/test.sh), 200 set-ups in flight,
+#     each CONNECT answered and one ack back, all held at once; reported: acks, the
+#     time for all of it, the server's peak RSS.
 # Everything listens on 127.0.0.1 only, every wait is bounded, and both servers are
 # stopped at the end. About 4 minutes once everything is built.
 #
-# Environment: BENCH_PARTS ("hold broadcast"), BENCH_HOLD, BENCH_HOLD_SECS, BENCH_SECS,
+# Environment: BENCH_PARTS ("hold polling broadcast"), BENCH_POLL, BENCH_HOLD, BENCH_HOLD_SECS, BENCH_SECS,
 # BENCH_SENDERS, BENCH_WINDOW, BENCH_NS ("10 100 1000"), BENCH_PORT (first port, 18900).
 set -uo pipefail
 
@@ -39,7 +43,8 @@ SECS=${BENCH_SECS:-5}
 SENDERS=${BENCH_SENDERS:-2}
 WINDOW=${BENCH_WINDOW:-32}
 read -r -a NS <<<"${BENCH_NS:-10 100 1000}"
-PARTS=${BENCH_PARTS:-hold broadcast}
+PARTS=${BENCH_PARTS:-hold polling broadcast}
+POLL=${BENCH_POLL:-1000}
 HOLD=${BENCH_HOLD:-10000}
 HOLD_SECS=${BENCH_HOLD_SECS:-30}
 PORT=${BENCH_PORT:-18900}
@@ -157,6 +162,46 @@ for s in "${SERVERS[@]}"; do
     sleep 2
 done
 
+# --- polling: 1,000 official clients over long-polling ---------------------------------
+declare -A POLLR
+MANY=$ROOT/tests/node/many.js
+for s in "${SERVERS[@]}"; do
+    [[ " $PARTS " == *" polling "* ]] || break
+    [ -n "${SKIP[$s]:-}" ] && continue
+    if [ ! -d "$ROOT/tests/node/node_modules/socket.io-client" ]; then
+        NOTE[$s]+=" polling: tests/node/node_modules missing (run scripts/test.sh once);"
+        continue
+    fi
+    if ! start_server "$s"; then
+        NOTE[$s]+=" polling: server did not start;"
+        continue
+    fi
+    say "bench-socketio: $s: $POLL clients over long-polling, an ack each…"
+    POLLR[$s,load]=$(cut -d' ' -f1 /proc/loadavg)
+    poll_out=$OUT/polling-$s.out
+    t0=$(date +%s.%N)
+    timeout 400 node "$MANY" "http://${URL#ws://}" "$POLL" \
+        '{"transports":["polling"],"inFlight":200,"timeout":300000}' >"$poll_out" 2>&1 &
+    lg=$!
+    peak=0
+    while kill -0 "$lg" 2>/dev/null; do
+        r=$(rss_kb "$PID"); r=${r:-0}
+        [ "$r" -gt "$peak" ] && peak=$r
+        sleep 0.2
+    done
+    wait "$lg"
+    t1=$(date +%s.%N)
+    hwm=$(hwm_kb "$PID"); hwm=${hwm:-0}
+    [ "$hwm" -gt "$peak" ] && peak=$hwm
+    POLLR[$s,acked]=$(sed -n 's/^acked \([0-9]*\) of.*/\1/p' "$poll_out" | tail -n 1)
+    POLLR[$s,secs]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    POLLR[$s,peak]=$((peak / 1024))
+    [ -z "${POLLR[$s,acked]}" ] && NOTE[$s]+=" polling: many.js failed (see ${poll_out#"$ROOT"/});"
+    kill -0 "$PID" 2>/dev/null || NOTE[$s]+=" polling: the server died;"
+    stop_server
+    sleep 2
+done
+
 # --- measure -----------------------------------------------------------------------------
 for s in "${SERVERS[@]}"; do
     [[ " $PARTS " == *" broadcast "* ]] || break
@@ -225,6 +270,20 @@ if [[ " $PARTS " == *" hold "* ]]; then
             -v p="${HOLDR[netlab,peak]:-0}" -v q="${HOLDR[node,peak]:-0}" \
             'BEGIN { print (a == n && k == n && q > 0 && p <= 0.5 * q) ? "met" : "NOT met" }')
         printf 'target (netlab holds and acks all %s, peak RSS <= 0.5x node): %s\n' "$HOLD" "$ok"
+    fi
+fi
+if [[ " $PARTS " == *" polling "* ]]; then
+    printf '\npolling: %s official clients over long-polling only: open, CONNECT, one ack each, all held\n' "$POLL"
+    printf '%-13s %10s %10s %14s %8s\n' server acked seconds "peak RSS MB" load
+    for s in "${SERVERS[@]}"; do
+        [ -n "${SKIP[$s]:-}" ] && continue
+        printf '%-13s %10s %10s %14s %8s\n' "$s" "${POLLR[$s,acked]:--}" "${POLLR[$s,secs]:--}" "${POLLR[$s,peak]:--}" "${POLLR[$s,load]:--}"
+    done
+    if [ -z "${SKIP[netlab]:-}" ] && [ -z "${SKIP[node]:-}" ]; then
+        printf '%-13s %10s %10s %14s\n' netlab/node \
+            "$(ratio "${POLLR[netlab,acked]:--}" "${POLLR[node,acked]:--}")" \
+            "$(ratio "${POLLR[netlab,secs]:--}" "${POLLR[node,secs]:--}")" \
+            "$(ratio "${POLLR[netlab,peak]:--}" "${POLLR[node,peak]:--}")"
     fi
 fi
 [[ " $PARTS " == *" broadcast "* ]] || { for s in "${SERVERS[@]}"; do [ -n "${NOTE[$s]:-}" ] && printf 'note: %s:%s\n' "$s" "${NOTE[$s]}"; done; exit 0; }

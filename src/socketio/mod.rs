@@ -5,8 +5,9 @@
 //! rooms and the demo application (chat broadcast, acks that echo their arguments).
 //! Packets go in ([`Hub::receive`]); outgoing packets wait in per-session queues that
 //! the owner drains ([`Hub::take`]) when [`Hub::drain_dirty`] names the session; timers
-//! run when the owner calls [`Hub::tick`] with the current time. `commands::socketio`
-//! does the HTTP, the WebSocket and the threads; a test drives a hub directly.
+//! run when the owner calls [`Hub::tick`] with the current time (a heap of deadlines:
+//! a tick costs what is due). [`server`] does the HTTP, the WebSocket and the event
+//! loop around it; a test drives a hub directly.
 //!
 //! [`client::Client`] is the same for one client connection.
 //!
