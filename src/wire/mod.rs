@@ -41,6 +41,8 @@ pub mod checksum;
 pub mod dns;
 pub mod engineio;
 pub mod ethernet;
+#[cfg(test)]
+pub(crate) mod examples;
 pub mod ftp;
 pub mod http;
 pub mod icmp;
