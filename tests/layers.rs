@@ -31,6 +31,7 @@ const RULES: &[(&str, &[&str])] = &[
     // I/O-free protocol engines (their servers, on the event loop, may add `net`).
     ("tcp", &["wire", "random"]),
     ("ws", &["wire", "random", "trace"]),
+    ("ws::server", &["ws", "wire", "random", "trace", "net"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
     // Model -> text.
     ("render", &["dissect", "wire", "trace", "trace::model"]),
@@ -52,6 +53,7 @@ const RULES: &[(&str, &[&str])] = &[
             "dissect",
             "tcp",
             "ws",
+            "ws::server",
             "socketio",
             "render",
             "net",

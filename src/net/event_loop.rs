@@ -1065,7 +1065,7 @@ impl<S: Service> Loop<S> {
             queued_flush: false,
             notify_drained: false,
             ending: None,
-            slot: slot,
+            slot,
         });
         Some(id)
     }
@@ -1293,6 +1293,8 @@ pub fn raise_open_file_limit() -> (u64, u64) {
             lim.rlim_cur = lim.rlim_max;
         }
     }
+    // `rlim_t` is 32 bits wide on some 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
     (lim.rlim_cur as u64, lim.rlim_max as u64)
 }
 

@@ -23,6 +23,7 @@
 //! adds the event loop of `net` and the trace's hook).
 
 pub mod fuzz;
+pub mod server;
 
 use crate::random::Rng;
 use crate::wire::websocket::{
@@ -100,7 +101,10 @@ pub enum Incoming<'a> {
         by_peer: bool,
     },
     /// See [`Action::Failed`]; the close frame was the [`Incoming::Reply`] before.
-    Failed { close_code: u16, why: FrameError },
+    Failed {
+        close_code: u16,
+        why: FrameError,
+    },
 }
 
 /// The frame whose payload is arriving.
