@@ -90,8 +90,37 @@ SOCKETIO = [
 ]
 
 
+def tcp_streams_seed(path):
+    """A `tcp_streams` input from a capture's TCP and UDP payloads (see
+    src/dissect/fuzz.rs): a server-port selector, then one operation per payload."""
+    ops, server = [], None
+    for linktype, frame in frames(path):
+        ip = {1: frame[14:], 101: frame, 228: frame}.get(linktype)
+        if ip is None or len(ip) < 20 or ip[0] >> 4 != 4:
+            continue
+        hl, proto = (ip[0] & 15) * 4, ip[9]
+        seg = ip[hl:]
+        if proto not in (6, 17) or len(seg) < 8:
+            continue
+        sport, dport = struct.unpack("!HH", seg[:4])
+        if server is None:
+            server = min(sport, dport)
+        side = 1 if sport == server else 0
+        if proto == 6 and len(seg) >= 20:
+            payload, kind = seg[(seg[12] >> 4) * 4:], 0
+        else:
+            payload, kind = seg[8:], 2
+        if payload:
+            payload = payload[:65535]
+            ops.append(struct.pack("!BBhH", side | kind << 1, 0, 0, len(payload)) + payload)
+    if not ops:
+        return None
+    sel = {80: 0, 8080: 2, 53: 3}.get(server, 1)
+    return bytes([sel]) + b"".join(ops)
+
+
 def main():
-    n = {"capture_reader": 0, "frame_dissector": 0, "display_filter": 0, "socketio_packets": 0}
+    n = {"capture_reader": 0, "frame_dissector": 0, "display_filter": 0, "socketio_packets": 0, "tcp_streams": 0}
     for blob in SOCKETIO:
         put("socketio_packets", blob)
         n["socketio_packets"] += 1
@@ -101,6 +130,10 @@ def main():
         path = os.path.join(CAPTURES, name)
         put("capture_reader", open(path, "rb").read())
         n["capture_reader"] += 1
+        seed = tcp_streams_seed(path)
+        if seed:
+            put("tcp_streams", seed)
+            n["tcp_streams"] += 1
         for linktype, frame in frames(path):
             if linktype in LINK_TYPES:
                 put("frame_dissector", struct.pack("<H", LINK_TYPES.index(linktype)) + frame)

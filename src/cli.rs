@@ -52,6 +52,16 @@ pub enum Command {
     /// retransmitted, side by side.
     #[command(after_help = RACE_EXAMPLES)]
     Race(RaceArgs),
+    /// The kernel's TCP through a bottleneck netlab runs between two private namespaces:
+    /// its congestion window (slow start, the sawtooth) and RTT (the queue filling) from
+    /// TCP_INFO, charted.
+    #[command(after_help = CONGESTION_EXAMPLES)]
+    Congestion(CongestionArgs),
+    /// Latency TCP adds on purpose: two small writes then a read, with Nagle's algorithm
+    /// and with TCP_NODELAY, through netlab's wire; the delayed ACK shown segment by
+    /// segment.
+    #[command(after_help = NAGLE_EXAMPLES)]
+    Nagle(NagleArgs),
     /// Capture live packets on an interface (lo by default), or those a command
     /// exchanges in a private namespace (`-- CMD`), and explain each one, as `netlab
     /// dissect` does for a file.
@@ -73,11 +83,146 @@ pub enum Command {
     /// WebSocket, a server and a client that interoperate with the official packages.
     #[command(subcommand)]
     Socketio(SocketioCommand),
+    /// Follow the course: read a lesson, run its steps (the look-for text highlighted),
+    /// answer its questions from your own output; progress is kept between runs.
+    #[command(after_help = LESSON_EXAMPLES)]
+    Lesson(LessonArgs),
+    /// Print netlab's manual page (roff): `netlab man | man -l -`.
+    #[command(
+        after_help = "Examples:\n  netlab man | man -l -\n  netlab man lesson | man -l -          the page of one subcommand\n  netlab man > /usr/local/share/man/man1/netlab.1"
+    )]
+    Man {
+        /// A subcommand's page instead of the main one (`lesson`, `dissect`, …).
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+const LESSON_EXAMPLES: &str = "\
+Examples:
+  netlab lesson                          what to do next
+  netlab lesson list                     every lesson, ✓ when done, the course's progress bar
+  netlab lesson show 1                   read lesson 1 (in a pager on a terminal)
+  netlab lesson run 1                    its steps one by one: Enter runs, s skips, h hints, q quits
+  netlab lesson run onion --step 3       from step 3 on
+  sudo netlab lesson run 2 --yes         every step without asking (progress stays yours)
+  netlab lesson check 1                  answer its questions; a wrong answer gets a hint
+  printf '64\\nb\\n' | netlab lesson check 1 --answers -
+  netlab lesson hint 1 2                 the next hint for question 2
+  netlab lesson reset 1                  start lesson 1 again (asks first)
+  netlab lesson where                    where the lessons, your progress and your runs are
+
+Progress is kept in $XDG_STATE_HOME/netlab (default ~/.local/state/netlab; NETLAB_STATE_DIR
+overrides it); under sudo, in the invoking user's folder, owned by them. Steps run in its
+work/ folder, where captures/ holds the captures the lessons read.";
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// Without a subcommand: what to do next.
+    #[command(subcommand)]
+    pub command: Option<LessonCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonCommand {
+    /// Every lesson: ✓ when done, steps and questions done, the course's progress bar.
+    List {
+        /// Print NDJSON: one object per lesson.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read a lesson, rendered for the terminal (in a pager when on one: $PAGER or less -R).
+    Show {
+        /// The lesson: its number or id (see `netlab lesson list`).
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+    },
+    /// Run a lesson's steps: the prose, then the command; Enter runs it, s skips, h shows a
+    /// hint, q quits. The look-for text is highlighted and your run is kept for the
+    /// questions about it.
+    Run {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+        /// Start at step K.
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+        step: Option<u32>,
+        /// Run every step without asking; exit 1 if one fails or its look-for text is
+        /// missing. Steps that need root run when netlab is root, else their way without
+        /// root if they have one, else they are skipped.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Answer a lesson's questions; answers are read from your own runs where they can be.
+    /// Exit 0 when every answer is right, 1 otherwise.
+    Check {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+        /// Read the answers from FILE (`-`: standard input), one a line in question order,
+        /// instead of asking.
+        #[arg(long, value_name = "FILE|-")]
+        answers: Option<PathBuf>,
+    },
+    /// The next hint for question Q of a lesson.
+    Hint {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true)]
+        lesson: String,
+        /// The question's number.
+        #[arg(value_name = "Q", value_parser = clap::value_parser!(u32).range(1..))]
+        question: u32,
+    },
+    /// Forget the progress (and the saved runs) of a lesson, or of all of them; asks first.
+    Reset {
+        /// The lesson: its number or id.
+        #[arg(value_name = "LESSON", value_parser = LessonRefParser, hide_possible_values = true,
+              required_unless_present = "all", conflicts_with = "all")]
+        lesson: Option<String>,
+        /// Every lesson.
+        #[arg(long)]
+        all: bool,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Where the lessons, your progress, your saved runs and the workspace are.
+    Where,
+}
+
+/// A lesson's number or id. Any text is accepted here (the command says when there is no
+/// such lesson); the built-in lessons are offered to shell completion.
+#[derive(Debug, Clone, Copy)]
+pub struct LessonRefParser;
+
+impl clap::builder::TypedValueParser for LessonRefParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let refs = crate::course::built_in_refs();
+        Some(Box::new(refs.into_iter().flat_map(|(number, id)| {
+            [
+                clap::builder::PossibleValue::new(number),
+                clap::builder::PossibleValue::new(id),
+            ]
+        })))
+    }
 }
 
 const DISSECT_EXAMPLES: &str = "\
@@ -89,6 +234,8 @@ Examples:
   netlab dissect --filter 'tcp.flags.syn == 1 && !tcp.flags.ack' captures/http.pcap
   netlab dissect --stats captures/http.pcap            protocols and conversations
   netlab dissect -d tcp.port==8765,http chat.pcap      HTTP on a port Wireshark does not know
+  netlab dissect --follow 0 captures/http.pcap         the conversation of TCP stream 0, as text
+  netlab dissect --follow 0 --follow-format raw captures/http.pcap > body   the server's bytes
   tcpdump -i lo -w - | netlab dissect -                read a capture from standard input
 
 Exit status: 0 when every packet was read; 1 on an error, or when the capture is cut
@@ -104,6 +251,7 @@ Examples:
   netlab tcp-handshake --closed-port                 a SYN to a closed port: RST/ACK
   netlab tcp-handshake --ipv6 -w hs.pcap             the same over IPv6, saved for Wireshark
   netlab tcp-handshake --simulate --drop data        no kernel: netlab talks to itself
+  netlab tcp-handshake --bulk 200kB --drop 20        slow start, a loss, fast recovery
   sudo netlab tcp-handshake --target 127.0.0.1:8000 --suppress-kernel-rst   raw sockets, real stack
 
 The default mode moves netlab into a private, anonymous network namespace with a TUN
@@ -190,6 +338,12 @@ pub struct HandshakeArgs {
     /// Send TEXT once the connection is established (repeatable); the kernel side echoes it.
     #[arg(long, value_name = "TEXT")]
     pub send: Vec<String>,
+
+    /// Once established, send this many bytes (`100kB`, `1MB`) and watch netlab's
+    /// congestion control: cwnd, ssthresh and the bytes in flight with every segment,
+    /// and each change of phase explained. The peer just reads (no echo).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, conflicts_with = "target")]
+    pub bulk: Option<u64>,
 
     /// How netlab closes the connection.
     #[arg(long, value_enum, default_value_t = CloseHow::Fin)]
@@ -372,6 +526,48 @@ pub struct DissectArgs {
     /// (`data` turns a dissector off). Repeatable.
     #[arg(short = 'd', long = "decode-as", value_name = "LAYER==PORT,PROTOCOL")]
     pub decode_as: Vec<String>,
+
+    /// Instead of packets, show one conversation as each side sent it (Wireshark's
+    /// Follow Stream): `tcp.stream==N`, `udp.stream==N`, or `N` for TCP stream N.
+    #[arg(long, value_name = "STREAM", conflicts_with_all = ["json", "stats", "verbose", "hex"])]
+    pub follow: Option<String>,
+
+    /// How `--follow` shows the bytes: `ascii` (text), `hex` (a dump per side), or
+    /// `raw` (one side's bytes as they are, to pipe into a file; the counts go to
+    /// standard error).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "ascii",
+        requires = "follow"
+    )]
+    pub follow_format: FollowFormat,
+
+    /// Which side `--follow-format raw` writes: the server's (what was downloaded, by
+    /// default) or the client's (what was sent). The client is the side that sent the
+    /// SYN, or else the first segment.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SIDE",
+        default_value = "server",
+        requires = "follow"
+    )]
+    pub follow_side: FollowSide,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FollowFormat {
+    Ascii,
+    Hex,
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FollowSide {
+    Client,
+    Server,
 }
 
 /// A percentage: `20%`, `20` or `0.5%`.
@@ -442,6 +638,181 @@ pub struct RaceArgs {
     pub write: Option<PathBuf>,
 
     /// Print the result as one JSON object: {"tcp": {…}, "udp": {…}, "wire": {…}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const CONGESTION_EXAMPLES: &str = "\
+Examples:
+  netlab congestion                          4 MB through 10 Mbit/s, a 100-packet queue, 20 ms each way
+  netlab congestion --cc reno                the classic sawtooth (--cc lists what the kernel offers)
+  netlab congestion --queue 10               a small buffer: more drops, less delay
+  netlab congestion --queue 1000             a huge buffer: few drops, bufferbloat
+  netlab congestion --flows 3                three flows share the link
+  netlab congestion --plot cc.svg            the same charts as an SVG file
+  netlab congestion --json | jq 'select(.event == \"summary\")'
+
+netlab moves into two private, anonymous network namespaces (the receiver in one, the
+senders in the other) and is the wire between them: the sender's direction goes through
+a token bucket at --rate with a drop-tail queue of --queue packets; every packet is
+delayed --delay each way. The queue's drops are congestion losses. The kernel's TCP_INFO
+is sampled every 10 ms. No root needed (a user namespace, as for race).";
+
+const NAGLE_EXAMPLES: &str = "\
+Examples:
+  netlab nagle                               20 rounds, Nagle on and off, 10 ms each way
+  netlab nagle --quickack --cork             also TCP_QUICKACK at the server, TCP_CORK at the client
+  netlab nagle --delay 50ms --rounds 10      a longer path
+  netlab nagle --json | jq .nagle.median_ms
+  netlab nagle -w nagle.pcap && netlab dissect nagle.pcap   the segments as the wire saw them
+
+The client (one private namespace) writes a small header and a small body, then reads
+the reply; the server (another namespace) replies once it has both. With Nagle's
+algorithm the body waits for the header's ACK, which the server delays (about 40 ms on
+Linux) hoping to send it with data. No root needed (a user namespace, as for race).";
+
+/// A size in bytes: `4MB`, `500kB`, `1MiB`, `1000000`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let (num, mult) = [
+        ("gib", 1u64 << 30),
+        ("mib", 1 << 20),
+        ("kib", 1 << 10),
+        ("gb", 1_000_000_000),
+        ("mb", 1_000_000),
+        ("kb", 1_000),
+        ("b", 1),
+    ]
+    .into_iter()
+    .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n.to_string(), m)))
+    .unwrap_or((lower.clone(), 1));
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 && v * mult as f64 <= 1e10 => {
+            Ok((v * mult as f64).round() as u64)
+        }
+        _ => Err(format!(
+            "`{s}` is not a size from 1 byte to 10 GB (e.g. 4MB)"
+        )),
+    }
+}
+
+/// A rate in bits per second from text: `10mbit`, `1.5mbit`, `500kbit`, `1gbit`, or a
+/// plain number of bits per second. (As `tc` spells them; `bps` would be bytes there, so
+/// netlab refuses it rather than guess.)
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix("gbit") {
+        (n, 1e9)
+    } else if let Some(n) = t.strip_suffix("mbit") {
+        (n, 1e6)
+    } else if let Some(n) = t.strip_suffix("kbit") {
+        (n, 1e3)
+    } else if let Some(n) = t.strip_suffix("bit") {
+        (n, 1.0)
+    } else {
+        (t.as_str(), 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * mult >= 1.0 && v * mult <= 1e12 => {
+            Ok((v * mult).round() as u64)
+        }
+        _ => Err(format!(
+            "bad rate `{s}`: a number with kbit, mbit or gbit, e.g. 10mbit"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CongestionArgs {
+    /// The bottleneck's rate, in the sender's direction (`10mbit`, `1.5mbit`, `500kbit`).
+    #[arg(long, value_name = "RATE", default_value = "10mbit", value_parser = parse_rate)]
+    pub rate: u64,
+
+    /// How many packets the bottleneck's queue holds; the next one is dropped
+    /// (drop-tail). Large queues add delay instead of drops: bufferbloat.
+    #[arg(long, value_name = "PACKETS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub queue: u32,
+
+    /// Delay every packet by this much, each way (`20ms`).
+    #[arg(long, value_name = "TIME", default_value = "20ms", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+
+    /// Also lose this share of the sender's packets at random (not congestion).
+    #[arg(long, value_name = "PERCENT", default_value = "0%", value_parser = parse_percent)]
+    pub loss: f64,
+
+    /// Bytes each flow sends (`4MB`, `500kB`).
+    #[arg(long, value_name = "SIZE", default_value = "4MB", value_parser = parse_size)]
+    pub bytes: u64,
+
+    /// The kernel's congestion control for the senders (TCP_CONGESTION): cubic, reno,
+    /// bbr … (default: cubic where the kernel has it).
+    #[arg(long, value_name = "NAME")]
+    pub cc: Option<String>,
+
+    /// How many flows send at once, sharing the link.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub flows: u32,
+
+    /// Seed of the wire's dice for --loss (random, and printed, without it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Stop after this many seconds even if a flow has not finished.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Also draw the charts into an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Save every packet the wire delivered to a pcap file (raw IP link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print NDJSON: a `sample` event per TCP_INFO sample, a `drop` event per packet
+    /// the wire dropped, then a `summary`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NagleArgs {
+    /// Delay every packet by this much, each way.
+    #[arg(long, value_name = "TIME", default_value = "10ms", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+
+    /// Request/reply rounds per variant.
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rounds: u32,
+
+    /// Bytes of each of the two writes.
+    #[arg(long, value_name = "BYTES", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub size: u32,
+
+    /// Also run with TCP_QUICKACK set by the server after every read (no delayed ACK).
+    #[arg(long)]
+    pub quickack: bool,
+
+    /// Also run with TCP_CORK at the client (both writes leave as one segment).
+    #[arg(long)]
+    pub cork: bool,
+
+    /// Also draw the per-round latencies into an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Save every packet the wire delivered to a pcap file (raw IP link type).
+    #[arg(short = 'w', long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Print one JSON object: {"nagle": {…}, "nodelay": {…}, …}.
     #[arg(long)]
     pub json: bool,
 }
@@ -773,4 +1144,26 @@ pub struct SioConnectArgs {
     /// pingTimeout (the heartbeat at work).
     #[arg(long)]
     pub ignore_pings: bool,
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_sizes_parse() {
+        assert_eq!(parse_rate("10mbit"), Ok(10_000_000));
+        assert_eq!(parse_rate("1.5Mbit"), Ok(1_500_000));
+        assert_eq!(parse_rate("500kbit"), Ok(500_000));
+        assert_eq!(parse_rate("1gbit"), Ok(1_000_000_000));
+        assert_eq!(parse_rate("64000"), Ok(64_000));
+        for bad in ["", "fast", "10mbps", "-1mbit", "0mbit", "nanmbit"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("4MB"), Ok(4_000_000));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("500kB"), Ok(500_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err() && parse_size("0").is_err());
+    }
 }

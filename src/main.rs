@@ -49,8 +49,36 @@ fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
             commands::race::run(&args, out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Congestion(args) => {
+            commands::congestion::run(&args, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Nagle(args) => {
+            commands::nagle::run(&args, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         // With `-- CMD`, CMD's exit status.
         Command::Capture(args) => commands::capture::run(&args, out),
+        Command::Lesson(args) => match commands::lesson::run(&args, out)? {
+            commands::lesson::Outcome::Done => Ok(ExitCode::SUCCESS),
+            commands::lesson::Outcome::NotAllRight => Ok(ExitCode::from(1)),
+        },
+        Command::Man { subcommand } => {
+            let mut cmd = Cli::command();
+            cmd.build();
+            let page = match subcommand {
+                None => cmd,
+                Some(name) => cmd
+                    .find_subcommand(&name)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("no subcommand `{name}` (see netlab --help)"))?
+                    .name(format!("netlab-{name}")),
+            };
+            let mut roff = Vec::new();
+            clap_mangen::Man::new(page).render(&mut roff)?;
+            out.bytes(&roff)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics on a failed write.
             let mut script = Vec::new();

@@ -9,7 +9,7 @@
 //!   client take over a long-polling session) and TCP initial sequence numbers
 //!   (RFC 9293 § 3.4.1, RFC 6528: a predictable ISN lets an off-path attacker inject
 //!   segments);
-//! - [`XorShift`], a small seeded generator, only where a run must be reproducible: a
+//! - [`SplitMix64`], the one seeded generator, only where a run must be reproducible: a
 //!   `--seed` (race's wire), the in-process mutation tests, unit tests. Give an engine
 //!   [`Rng::seeded`] in a test and it draws the same numbers every run.
 //!
@@ -21,7 +21,7 @@ pub enum Rng {
     /// The operating system's CSPRNG: unpredictable.
     Os,
     /// Reproducible from its seed (tests, `--seed`): predictable by design.
-    Seeded(XorShift),
+    Seeded(SplitMix64),
 }
 
 impl Rng {
@@ -30,9 +30,9 @@ impl Rng {
         Rng::Os
     }
 
-    /// A reproducible generator (see [`XorShift::new`]).
+    /// A reproducible generator (see [`SplitMix64::new`]).
     pub fn seeded(seed: u64) -> Rng {
-        Rng::Seeded(XorShift::new(seed))
+        Rng::Seeded(SplitMix64::new(seed))
     }
 
     /// Fills `buf` with random bytes.
@@ -90,34 +90,63 @@ pub fn os_u64() -> u64 {
     Rng::os().next_u64()
 }
 
-/// A small xorshift64* generator: fast and reproducible from its seed, and for that
-/// reason never used where unpredictability matters (see the module docs).
-#[derive(Debug, Clone)]
-pub struct XorShift(u64);
+/// The one seeded generator, SplitMix64 (Steele, Lea & Flood, "Fast splittable
+/// pseudorandom number generators", 2014): tiny, fast, passes BigCrush, and every seed
+/// (0 too) starts a good sequence. Reproducible from its seed — and for that reason never
+/// used where unpredictability matters (see the module docs). The wire model's dice
+/// (`--seed` of race and congestion), the mutation tests and seeded engines all use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitMix64(u64);
 
-impl XorShift {
-    /// A generator seeded with `seed` (zero is replaced: xorshift stays at zero).
+impl SplitMix64 {
+    /// A generator whose sequence is fixed by `seed`.
     pub fn new(seed: u64) -> Self {
-        XorShift(if seed == 0 {
-            0x9E37_79B9_7F4A_7C15
-        } else {
-            seed
-        })
+        SplitMix64(seed)
     }
 
+    /// The next 64 random bits: the state advances by the golden-ratio constant and is
+    /// mixed.
     pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `p` (0.0 never, 1.0 always): the top 53 bits as a fraction
+    /// in [0, 1), compared with `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        self.next_u64() % n
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splitmix64_reference_values() {
+        // The first outputs for seed 1234567, as the reference implementation (Vigna's
+        // splitmix64.c) gives them.
+        let mut r = SplitMix64::new(1_234_567);
+        assert_eq!(r.next_u64(), 6_457_827_717_110_365_317);
+        assert_eq!(r.next_u64(), 3_203_168_211_198_807_973);
+        assert_eq!(r.next_u64(), 9_817_491_932_198_370_423);
+        let mut r = SplitMix64::new(7);
+        assert!((0..1000).all(|_| !r.chance(0.0) && r.chance(1.0)));
+        let hits = (0..10_000).filter(|_| r.chance(0.25)).count();
+        assert!((2200..2800).contains(&hits), "{hits}");
+        assert!((0..1000).all(|_| r.below(6) < 6));
+    }
 
     #[test]
     fn seeded_runs_repeat_and_os_runs_do_not() {
@@ -145,7 +174,7 @@ mod tests {
 
     #[test]
     fn zero_is_not_a_stuck_seed() {
-        let mut x = XorShift::new(0);
+        let mut x = SplitMix64::new(0);
         assert_ne!(x.next_u64(), x.next_u64());
     }
 }

@@ -362,3 +362,93 @@ fn completions_and_help_examples() {
     assert_eq!(code, 0);
     assert!(out.contains("Examples:") && out.contains("netlab dissect captures/http.pcap"));
 }
+
+/// tshark's `-z follow,PROTO,raw,N`: each node's bytes, in order.
+fn tshark_follow(file: &std::path::Path, proto: &str, n: u32) -> [Vec<u8>; 2] {
+    let out = Command::new("tshark")
+        .args(["-n", "-q", "-r"])
+        .arg(file)
+        .args(["-z", &format!("follow,{proto},raw,{n}")])
+        .output()
+        .expect("tshark");
+    let mut sides = [Vec::new(), Vec::new()];
+    let text = String::from_utf8_lossy(&out.stdout);
+    let body = text.split("Node 1: ").nth(1).unwrap_or("");
+    for line in body.lines().skip(1) {
+        if line.starts_with('=') || line.is_empty() {
+            continue;
+        }
+        let (node, hex) = match line.strip_prefix('\t') {
+            Some(h) => (1, h),
+            None => (0, line),
+        };
+        for i in (0..hex.len()).step_by(2) {
+            if let Ok(b) = u8::from_str_radix(&hex[i..i + 2], 16) {
+                sides[node].push(b);
+            }
+        }
+    }
+    sides
+}
+
+#[test]
+fn follow_gives_each_sides_bytes_as_tshark_does() {
+    for (file, proto, n) in [
+        ("http.pcap", "tcp", 0),
+        ("tcp6.pcap", "tcp", 0),
+        ("websocket.pcap", "tcp", 0),
+        ("handshake-reorder.pcap", "tcp", 0),
+        ("dns.pcap", "udp", 2),
+    ] {
+        let path = capture(file);
+        let theirs = tshark_follow(&path, proto, n);
+        for (side, node) in [("client", 0), ("server", 1)] {
+            let out = netlab()
+                .args(["dissect", "--follow", &format!("{proto}.stream=={n}")])
+                .args(["--follow-format", "raw", "--follow-side", side])
+                .arg(&path)
+                .output()
+                .expect("netlab");
+            assert!(
+                out.status.success(),
+                "{file}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.stdout, theirs[node], "{file} {side}");
+            let counts = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                counts.contains(&format!("{} bytes", theirs[node].len())),
+                "{counts}"
+            );
+        }
+    }
+    // The text form names both sides and shows the request.
+    let (code, out, _) = run(&[
+        "dissect",
+        "--color",
+        "never",
+        "--follow",
+        "0",
+        capture("http.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Node 0: 10.99.0.1:57950 (client: sent first)"),
+        "{out}"
+    );
+    assert!(out.contains("GET /hello.txt HTTP/1.1\n"), "{out}");
+    assert!(out.contains("\tHTTP/1.1 200 OK\n"), "{out}");
+    assert!(
+        out.contains("10.99.0.2:80 → 10.99.0.1:57950: 341 bytes in 4 packets"),
+        "{out}"
+    );
+    // A stream that is not there is an error.
+    let (code, _, err) = run(&[
+        "dissect",
+        "--follow",
+        "udp.stream==9",
+        capture("http.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no UDP stream 9"), "{err}");
+}

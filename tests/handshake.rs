@@ -561,3 +561,91 @@ fn raw_target_rule_is_removed_after_ctrl_c() {
         "rule removed after Ctrl-C"
     );
 }
+
+/// `--bulk` with one data segment dropped: the trace's congestion control, checked on
+/// its own numbers.
+fn assert_bulk_with_a_loss(ev: &[Value], bytes: u64) {
+    let cc: Vec<&Value> = ev.iter().filter(|e| e["event"] == "cc").collect();
+    assert_eq!(cc[0]["phase"], "slow start", "{cc:?}");
+    assert_eq!(cc[0]["cwnd"], 14_480, "IW 10 × 1448");
+    assert!(cc[0]["ssthresh"].is_null(), "no threshold before a loss");
+    let fr = cc
+        .iter()
+        .find(|e| e["phase"] == "fast recovery")
+        .unwrap_or_else(|| panic!("a fast recovery: {cc:?}"));
+    let (flight, ssthresh, cwnd) = (
+        fr["in_flight"].as_u64().unwrap(),
+        fr["ssthresh"].as_u64().unwrap(),
+        fr["cwnd"].as_u64().unwrap(),
+    );
+    // RFC 5681 § 3.2: ssthresh = max(FlightSize/2, 2 SMSS), cwnd = ssthresh + 3 SMSS.
+    assert_eq!(ssthresh, (flight / 2).max(2 * 1448), "{fr}");
+    assert_eq!(cwnd, ssthresh + 3 * 1448, "{fr}");
+    assert!(
+        fr["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 duplicate ACKs: fast retransmit"),
+        "{fr}"
+    );
+    // Every data segment netlab sent carries its window, never more in flight than cwnd.
+    let out: Vec<&Value> = packets(ev)
+        .into_iter()
+        .filter(|p| p["dir"] == "out" && p["len"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    assert!(
+        out.len() as u64 >= bytes / 1448,
+        "{} data segments",
+        out.len()
+    );
+    let mut seen = std::collections::HashSet::new();
+    for p in &out {
+        let (cwnd, fl) = (
+            p["cwnd"].as_u64().unwrap(),
+            p["in_flight"].as_u64().unwrap(),
+        );
+        // New data never exceeds the window (a retransmission may: fast recovery's
+        // cwnd is below what is still outstanding).
+        if seen.insert(p["seq"].as_u64().unwrap()) {
+            assert!(fl <= cwnd, "{p}");
+        }
+        assert!(p["ssthresh"].is_number() || p["ssthresh"].is_null(), "{p}");
+    }
+    assert!(out.iter().filter(|p| p["dropped"] == true).count() == 1);
+}
+
+#[test]
+fn simulate_bulk_shows_slow_start_and_fast_recovery() {
+    let ev = events(&["--simulate", "--bulk", "60000", "--drop", "12"]);
+    assert_bulk_with_a_loss(&ev, 60_000);
+    assert!(
+        ev.iter()
+            .any(|e| e["event"] == "state" && e["to"] == "CLOSED")
+    );
+}
+
+#[test]
+fn kernel_bulk_through_the_tun_device() {
+    require!(Need::Root(ROOT));
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("bulk.pcap");
+    let ev = events(&[
+        "--bulk",
+        "200kB",
+        "--drop",
+        "data",
+        "-w",
+        pcap.to_str().unwrap(),
+    ]);
+    assert_bulk_with_a_loss(&ev, 200_000);
+    // The kernel acknowledged every byte: the last ACK it sent covers them all.
+    let last_in = packets(&ev)
+        .into_iter()
+        .rfind(|p| p["dir"] == "in")
+        .unwrap()
+        .clone();
+    assert!(last_in["ack"].as_u64().unwrap() >= 200_001, "{last_in}");
+    assert!(std::fs::metadata(&pcap).unwrap().len() > 200_000);
+    let v6 = events(&["--ipv6", "--bulk", "50kB", "--delay", "5"]);
+    assert!(v6.iter().any(|e| e["event"] == "cc"));
+}

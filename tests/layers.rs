@@ -22,6 +22,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("wire", &[]),
     // Where random numbers come from (the OS's CSPRNG, seeded runs).
     ("random", &[]),
+    // The simulated wire: delay, loss, reordering, a bottleneck (I/O-free, seeded).
+    ("wiremodel", &["random"]),
     // The trace's hook: what a traced server reports its units through.
     ("trace", &[]),
     ("capture", &["wire"]),
@@ -29,14 +31,20 @@ const RULES: &[(&str, &[&str])] = &[
     // The trace's model: the lower onion as data, over the dissection model.
     ("trace::model", &["trace", "dissect"]),
     // I/O-free protocol engines (their servers, on the event loop, may add `net`).
-    ("tcp", &["wire", "random"]),
+    ("tcp", &["wire", "random", "wiremodel"]),
     ("ws", &["wire", "random", "trace"]),
     ("ws::server", &["ws", "wire", "random", "trace", "net"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
-    // Model -> text.
-    ("render", &["dissect", "wire", "trace", "trace::model"]),
+    // The course: the lesson format, checks, progress, the step runner (it runs this
+    // binary as a child process, so it needs no other netlab module).
+    ("course", &[]),
+    // Model -> text (the course's model included: lessons on the terminal).
+    (
+        "render",
+        &["dissect", "wire", "trace", "trace::model", "course"],
+    ),
     // The I/O.
-    ("net", &["wire", "random", "trace"]),
+    ("net", &["wire", "random", "trace", "wiremodel"]),
     // The trace's implementation: a watch on lo and TCP_INFO, rendered.
     (
         "trace::onion",
@@ -49,6 +57,7 @@ const RULES: &[(&str, &[&str])] = &[
             "cli",
             "wire",
             "random",
+            "wiremodel",
             "capture",
             "dissect",
             "tcp",
@@ -60,10 +69,11 @@ const RULES: &[(&str, &[&str])] = &[
             "trace",
             "trace::model",
             "trace::onion",
+            "course",
         ],
     ),
-    // Argument definitions only.
-    ("cli", &[]),
+    // Argument definitions only (and the built-in lesson ids, offered to completion).
+    ("cli", &["course"]),
     // The entry: parse, run, map the error.
     ("main", &["cli", "commands", "render"]),
 ];

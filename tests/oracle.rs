@@ -11,6 +11,9 @@
 //! - tshark prints some integers in hex (`0x0800`, `0x0012`); netlab's JSON has numbers;
 //! - tshark prints booleans as 1/0; netlab has true/false;
 //! - tshark prints a string's CR, LF and tab as `\r`, `\n`, `\t`;
+//! - an empty bytes field is `<MISSING>` in tshark, `""` in netlab;
+//! - `frame.protocols`: the ASN.1 dissectors tshark runs on a TLS certificate (`x509sat`,
+//!   `x509ce`, `pkcs-1`, …) are left out, since netlab does not take certificates apart;
 //! - `tcp.options.sack_perm` is a bytes field in tshark (`0402`), a flag in netlab:
 //!   present on both sides or absent on both (netlab's `false` is an absence), and
 //!   tshark's bytes must be the option's;
@@ -103,6 +106,25 @@ const FIELDS: &[&str] = &[
     "tcp.options.sack_le",
     "tcp.options.sack_re",
     "tcp.nxtseq",
+    "tcp.analysis.flags",
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+    "tcp.analysis.out_of_order",
+    "tcp.analysis.lost_segment",
+    "tcp.analysis.ack_lost_segment",
+    "tcp.analysis.duplicate_ack",
+    "tcp.analysis.duplicate_ack_num",
+    "tcp.analysis.duplicate_ack_frame",
+    "tcp.analysis.zero_window",
+    "tcp.analysis.zero_window_probe",
+    "tcp.analysis.zero_window_probe_ack",
+    "tcp.analysis.window_full",
+    "tcp.analysis.window_update",
+    "tcp.analysis.keep_alive",
+    "tcp.analysis.keep_alive_ack",
+    "tcp.analysis.acks_frame",
+    "tcp.analysis.bytes_in_flight",
     "udp.srcport",
     "udp.dstport",
     "udp.length",
@@ -124,6 +146,8 @@ const FIELDS: &[&str] = &[
     "http.content_length",
     "http.transfer_encoding",
     "http.chunk_size",
+    "urlencoded-form.key",
+    "urlencoded-form.value",
     "http.request.version",
     "http.response.version",
     "http.response.code",
@@ -146,8 +170,26 @@ const FIELDS: &[&str] = &[
     "media.type",
 ];
 
+/// The ASN.1 dissectors tshark names in `frame.protocols` when it decodes an X.509
+/// certificate inside TLS (one per attribute type, extension and key kind it meets).
+const CERTIFICATE_ASN1: &[&str] = &[
+    "x509af",
+    "x509ce",
+    "x509if",
+    "x509sat",
+    "pkcs-1",
+    "pkix1explicit",
+    "pkix1implicit",
+    "pkixproxy",
+    "pkixqualified",
+    "pkixac",
+    "cms",
+    "ocsp",
+    "ber",
+];
+
 /// What separates the occurrences of a field in tshark's output (a byte no value has).
-const AGG: char = '\u{1f}';
+pub(crate) const AGG: char = '\u{1f}';
 
 /// Runs tshark on a capture; one map per packet. Every occurrence of a field is listed
 /// (`-E occurrence=a`), as netlab's JSON lists them. tshark runs with its default
@@ -210,7 +252,7 @@ fn int(s: &str) -> Option<i128> {
 }
 
 /// Compares one field; `None` when they agree, else why not.
-fn compare(
+pub(crate) fn compare(
     field: &str,
     ours: Option<&serde_json::Value>,
     theirs: Option<&String>,
@@ -227,7 +269,13 @@ fn compare(
             .split(':')
             .filter(|p| !matches!(*p, "engineio" | "socketio"))
             .collect();
-        let tl: Vec<&str> = t.split(':').collect();
+        // The ASN.1 dissectors tshark calls on a TLS certificate are left out (netlab
+        // does not take certificates apart); TLS's name, which they split, joins again.
+        let mut tl: Vec<&str> = t
+            .split(':')
+            .filter(|p| !CERTIFICATE_ASN1.contains(p))
+            .collect();
+        tl.dedup();
         let ok = match ol.split_last() {
             // Above the transport netlab says "data"; tshark may name the application,
             // or name nothing when it keeps the bytes for reassembling a later PDU.
@@ -281,8 +329,17 @@ fn same(o: &serde_json::Value, t: &str) -> bool {
     use serde_json::Value as J;
     match o {
         J::Bool(b) => matches!((b, t), (true, "1" | "True") | (false, "0" | "False")),
+        // A time in seconds (dns.time): equal to the nanosecond.
+        J::Number(n) if n.is_f64() => t
+            .parse::<f64>()
+            .ok()
+            .zip(n.as_f64())
+            .is_some_and(|(a, b)| (a - b).abs() < 5e-10),
         J::Number(n) => n.as_i64().map(|n| n as i128) == int(t),
         // tshark writes a string's CR, LF and tab as escapes.
+        // An empty bytes field: tshark writes `<MISSING>` (a DNS cookie with no server
+        // part).
+        J::String(s) if s.is_empty() => t == "<MISSING>",
         J::String(s) => {
             s == t
                 || s.replace('\r', "\\r")

@@ -183,6 +183,13 @@ fn race() {
 }
 
 #[test]
+fn congestion_and_nagle() {
+    require!(Need::Root("two network namespaces and TUN devices"));
+    quiet_from_the_start(&["congestion", "--bytes", "200kB"], &[]);
+    quiet_from_the_start(&["nagle", "--rounds", "3"], &[]);
+}
+
+#[test]
 fn capture() {
     require!(Need::Root("a packet socket"));
     let target = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -49,10 +49,14 @@ fn within(r: &std::ops::Range<usize>, n: usize) -> bool {
 pub fn check_model(pkt: &Packet, input_len: usize) {
     let n = pkt.data.len();
     assert_eq!(pkt.caplen as usize, input_len, "caplen");
-    match &pkt.reassembled {
-        None => assert_eq!(n, input_len, "data length without reassembly"),
-        Some(r) => assert!(r.start == input_len && r.end == n, "reassembled {r:?}"),
+    // After the frame come its sources (a reassembled datagram or PDU, a de-chunked
+    // body…), back to back, up to the end of the data.
+    let mut at = input_len;
+    for s in &pkt.sources {
+        assert_eq!(s.range.start, at, "source {:?} at {:?}", s.label, s.range);
+        at = s.range.end;
     }
+    assert_eq!(at, n, "data length: frame and sources end at {at}, data has {n}");
     for l in &pkt.layers {
         assert!(
             within(&l.range, n),

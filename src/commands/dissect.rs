@@ -19,7 +19,11 @@ pub enum Outcome {
     CutShort,
 }
 
-pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
+/// A capture read from a file or standard input.
+type Capture = Reader<BufReader<Box<dyn Read>>>;
+
+/// The capture named on the command line (`-` for standard input), and its name.
+fn open(args: &DissectArgs) -> Result<(String, Capture)> {
     let name = args.file.display().to_string();
     let src: Box<dyn Read> = if name == "-" {
         Box::new(io::stdin().lock())
@@ -27,6 +31,17 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
         Box::new(File::open(&args.file).with_context(|| format!("cannot open {name}"))?)
     };
     let src = BufReader::with_capacity(1 << 20, src);
+    match Reader::new(src) {
+        Ok(r) => Ok((name, r)),
+        Err(ReadError::Io(e)) => Err(e).with_context(|| format!("cannot read {name}")),
+        Err(e) => bail!("{name} {e}"),
+    }
+}
+
+pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
+    if let Some(spec) = &args.follow {
+        return follow(args, spec, out);
+    }
     let view = View {
         verbose: args.verbose,
         hex: args.hex,
@@ -36,11 +51,7 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
     for rule in &args.decode_as {
         printer.decode_as(rule)?;
     }
-    let mut reader = match Reader::new(src) {
-        Ok(r) => r,
-        Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
-        Err(e) => bail!("{name} {e}"),
-    };
+    let (name, mut reader) = open(args)?;
     let mut stats = Stats::default();
     let mut number = 0u64;
     let mut shown = 0u64;
@@ -103,6 +114,115 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
         out.warn(format_args!(
             "{evicted} incomplete fragmented datagrams were dropped to bound memory"
         ));
+    }
+    Ok(outcome)
+}
+
+/// `--follow`: one stream's bytes, as each side sent them (see `render::follow`).
+fn follow(args: &DissectArgs, spec: &str, out: &Output) -> Result<Outcome> {
+    use crate::cli::{FollowFormat, FollowSide};
+    use crate::dissect::follow::{Event, Follow, Target};
+    use crate::render::follow::{self as show, Format};
+    let target = Target::parse(spec).map_err(|e| anyhow::anyhow!("--follow {spec}: {e}"))?;
+    let (name, mut reader) = open(args)?;
+    let mut d = crate::dissect::Dissector::new();
+    d.record = false;
+    d.detail = false;
+    for rule in &args.decode_as {
+        d.decode_as(rule)
+            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
+    }
+    d.follow = Some(Follow::new(target));
+    let format = match args.follow_format {
+        FollowFormat::Ascii => Some(Format::Ascii),
+        FollowFormat::Hex => Some(Format::Hex),
+        FollowFormat::Raw => None,
+    };
+    let raw_node = usize::from(args.follow_side == FollowSide::Server);
+    let style = out.style;
+    let mut buf = String::new();
+    let mut pkt = crate::dissect::Packet::default();
+    let mut offsets = [0u64; 2];
+    let mut headed = false;
+    let mut number = 0u64;
+    let mut outcome = Outcome::Complete;
+    // Writes the events collected so far.
+    let mut drain = |f: &mut Follow, buf: &mut String, headed: &mut bool| -> Result<()> {
+        let events = std::mem::take(&mut f.events);
+        match format {
+            Some(format) => {
+                if !*headed && f.nodes.is_some() {
+                    show::header(buf, f, format, style);
+                    *headed = true;
+                }
+                for e in &events {
+                    show::event(buf, f, e, format, &mut offsets, style);
+                }
+                out.bytes(buf.as_bytes())?;
+                buf.clear();
+            }
+            None => {
+                for e in &events {
+                    if let Event::Data { node, bytes, .. } = e
+                        && *node == raw_node
+                    {
+                        out.bytes(bytes)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    loop {
+        let rec = match reader.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
+            Err(e) => {
+                out.warn(format_args!(
+                    "{name}: {e}; {number} packets were read before it"
+                ));
+                outcome = Outcome::CutShort;
+                break;
+            }
+        };
+        number += 1;
+        let meta = Meta {
+            number,
+            ts_sec: rec.ts_sec,
+            ts_nsec: rec.ts_nsec,
+            len: rec.len,
+            interface: rec.interface,
+            linktype: rec.linktype,
+        };
+        d.dissect(meta, rec.data, &mut pkt);
+        let f = d.follow.as_mut().expect("set above");
+        if !f.events.is_empty() {
+            drain(f, &mut buf, &mut headed)?;
+        }
+    }
+    let mut f = d.follow.take().expect("set above");
+    f.finish();
+    drain(&mut f, &mut buf, &mut headed)?;
+    if f.frames == 0 {
+        let (kind, n) = match target {
+            Target::Tcp(n) => ("TCP", n),
+            Target::Udp(n) => ("UDP", n),
+        };
+        bail!(
+            "{name} has no {kind} stream {n} (streams are numbered from 0 in order of appearance; `netlab dissect --stats` lists them)"
+        );
+    }
+    let mut counts = String::new();
+    show::summary(&mut counts, &f);
+    if format.is_some() {
+        if !headed {
+            show::header(&mut counts, &f, Format::Ascii, style);
+        }
+        out.bytes(counts.as_bytes())?;
+    } else {
+        // Raw bytes go to standard output untouched; the counts to standard error.
+        out.status(counts.trim_end());
     }
     Ok(outcome)
 }

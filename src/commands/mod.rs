@@ -2,7 +2,10 @@
 //! `run` takes the [`Output`] made by [`output`] and returns its write errors.
 
 pub mod capture;
+pub mod congestion;
 pub mod dissect;
+pub mod lesson;
+pub mod nagle;
 pub mod ports;
 pub mod race;
 pub mod socketio;

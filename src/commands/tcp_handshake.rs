@@ -20,6 +20,7 @@ use crate::render::{Output, Paint};
 use crate::tcp::packet::{build_packet, parse_packet};
 use crate::tcp::{self as engine, Action, Endpoint, State};
 use crate::wire::tcp::flags;
+use crate::wiremodel::{self, Conditions, Fate, Link, Offer, Rule};
 
 /// Which way a packet travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,18 +78,43 @@ impl DropSpec {
     }
 }
 
-/// The impairments netlab applies as the wire.
-struct Impair {
-    drops: Vec<(DropSpec, bool)>,
-    reorder: bool,
-    reorder_done: bool,
-    delay: Duration,
-    count: u32,
+/// The wire netlab plays: netlab's one wire model ([`crate::wiremodel`]) with a rule
+/// per `--drop` (each hits once), `--reorder` (the first data segment waits for the next
+/// one, at most 500 ms) and `--delay` (plus 5 ms each way on the simulated clock, so that
+/// round trips are visible). Forward is netlab → peer.
+fn wire_model(drops: &[DropSpec], reorder: bool, delay: Duration) -> Link<Vec<u8>> {
+    let mut link = Link::new(
+        Conditions {
+            delay,
+            reorder_hold: Duration::from_millis(500),
+            ..Conditions::default()
+        },
+        0,
+    );
+    for &spec in drops {
+        link.add_rule(Rule::drop_first(move |o: &Offer<'_, Vec<u8>>| {
+            let (f, plen) =
+                parse_packet(o.packet).map_or((0, 0), |p| (p.repr.flags, p.payload.len()));
+            spec.matches(o.index as u32 + 1, f, plen)
+        }));
+    }
+    if reorder {
+        link.add_rule(Rule::reorder_first(|o: &Offer<'_, Vec<u8>>| {
+            parse_packet(o.packet).is_some_and(|p| !p.payload.is_empty())
+        }));
+    }
+    link
+}
+
+fn link_dir(d: Dir) -> wiremodel::Dir {
+    match d {
+        Dir::Out => wiremodel::Dir::Forward,
+        Dir::In => wiremodel::Dir::Backward,
+    }
 }
 
 /// A packet in flight on the wire.
 struct InFlight {
-    due: Duration,
     dir: Dir,
     bytes: Vec<u8>,
 }
@@ -121,6 +147,8 @@ struct Script {
     to_send: Vec<String>,
     sent: bool,
     expected: usize,
+    /// `--bulk`: bytes to send once established (the peer does not echo them).
+    bulk: usize,
     received: Vec<u8>,
     close: CloseHow,
     closing: bool,
@@ -139,9 +167,10 @@ struct Run<'a> {
     me: Endpoint,
     peer: Peer,
     ends: Ends,
-    impair: Impair,
-    held: Option<(Dir, Vec<u8>, Duration)>,
-    flight: Vec<InFlight>,
+    /// The wire between netlab's endpoint and the peer.
+    wire: Link<Vec<u8>>,
+    /// `--drop syn-ack` was asked for.
+    drop_syn_ack: bool,
     dissector: Dissector,
     pkt: Packet,
     pcap: Option<Writer<std::io::BufWriter<std::fs::File>>>,
@@ -154,6 +183,8 @@ struct Run<'a> {
     wire_bytes: u64,
     peer_retransmits: u64,
     last_seq: [Option<u32>; 2],
+    /// The congestion state of the segment being offered, for its trace line.
+    sending_cc: Option<engine::cc::Snapshot>,
 }
 
 impl Run<'_> {
@@ -203,20 +234,13 @@ impl Run<'_> {
     /// Offers a packet to the wire: it is shown, then dropped, held or scheduled.
     fn offer(&mut self, dir: Dir, bytes: Vec<u8>) {
         let now = self.clock();
-        self.impair.count += 1;
-        let index = self.impair.count;
+        let index = self.wire.offered() as u32 + 1;
         let (f, plen, seq) = match parse_packet(&bytes) {
             Some(p) => (p.repr.flags, p.payload.len(), Some(p.repr.seq_number)),
             None => (0, 0, None),
         };
-        let mut drop = false;
-        for (spec, used) in &mut self.impair.drops {
-            if !*used && spec.matches(index, f, plen) {
-                *used = true;
-                drop = true;
-                break;
-            }
-        }
+        let fate = self.wire.offer(now, link_dir(dir), bytes.clone());
+        let drop = matches!(fate, Fate::Lost(_));
         // A segment from the peer with a sequence number it already used is the peer's
         // retransmission (the kernel's RTO at work).
         let mut retx = false;
@@ -230,32 +254,11 @@ impl Run<'_> {
         self.show(now, index, dir, &bytes, drop, retx);
         if drop {
             self.dropped += 1;
-            return;
-        }
-        // The simulated wire takes 5 ms each way, so that round trips are visible.
-        let latency = if self.virtual_clock {
-            Duration::from_millis(5)
-        } else {
-            Duration::ZERO
-        };
-        let due = now + self.impair.delay + latency;
-        if self.impair.reorder && !self.impair.reorder_done && plen > 0 && self.held.is_none() {
-            self.impair.reorder_done = true;
+        } else if fate == Fate::Held {
             self.say(&format!(
                 "{}   ↺ netlab holds this segment back: it will arrive after the next one",
                 Self::ms(now)
             ));
-            self.held = Some((dir, bytes, now + Duration::from_millis(500)));
-            return;
-        }
-        self.flight.push(InFlight { due, dir, bytes });
-        if self.held.as_ref().is_some_and(|h| h.0 == dir) {
-            let (hdir, hb, _) = self.held.take().expect("held");
-            self.flight.push(InFlight {
-                due: due + Duration::from_micros(1),
-                dir: hdir,
-                bytes: hb,
-            });
         }
     }
 
@@ -301,6 +304,17 @@ impl Run<'_> {
             }
             if let (Some(s), Some(a)) = (seq_raw, ack_raw) {
                 j.push_str(&format!("\"seq_raw\":{s},\"ack_raw\":{a},"));
+            }
+            if dir == Dir::Out
+                && let Some(c) = self.sending_cc
+            {
+                j.push_str(&format!(
+                    "\"cwnd\":{},\"ssthresh\":{},\"in_flight\":{},",
+                    c.cwnd,
+                    c.ssthresh_known()
+                        .map_or("null".to_string(), |v| v.to_string()),
+                    c.in_flight
+                ));
             }
             j.push_str("\"summary\":");
             write_str(&mut j, &self.pkt.info);
@@ -470,7 +484,7 @@ impl Run<'_> {
                     let b = build_packet(self.ends.peer, self.ends.netlab, &seg.repr, &seg.payload);
                     self.offer(Dir::In, b);
                 }
-                Action::Deliver(data) => echo.extend_from_slice(&data),
+                Action::Deliver(data) if self.script.bulk == 0 => echo.extend_from_slice(&data),
                 Action::StateChange {
                     to: State::CloseWait,
                     ..
@@ -506,9 +520,15 @@ impl Run<'_> {
                     }
                     let why = seg.why.clone();
                     let b = build_packet(self.ends.netlab, self.ends.peer, &seg.repr, &seg.payload);
+                    self.sending_cc = seg.cc;
                     self.offer(Dir::Out, b);
+                    self.sending_cc = None;
                     if !why.is_empty() {
                         self.say(&format!("{:>12}        └ {why}", ""));
+                    }
+                    // Data leaves only as the congestion window allows: show it.
+                    if let Some(c) = seg.cc.filter(|_| !seg.payload.is_empty()) {
+                        self.say(&format!("{:>12}        └ {c}", ""));
                     }
                 }
                 Action::StateChange { from, to, why } => {
@@ -574,6 +594,40 @@ impl Run<'_> {
                     self.event(&j);
                 }
                 Action::TimerStopped { .. } => {}
+                Action::Congestion(c) => {
+                    let ss = |v: u32| {
+                        if v == engine::cc::INITIAL_SSTHRESH {
+                            "∞".to_string()
+                        } else {
+                            engine::cc::fmt_bytes(v)
+                        }
+                    };
+                    let line = format!(
+                        "{}   congestion control: {}{}, cwnd {}, ssthresh {} — {}",
+                        Self::ms(now),
+                        c.from.map_or(String::new(), |f| format!("{f} → ")),
+                        self.out.paint(Paint::HEADING, c.to.name()),
+                        engine::cc::fmt_bytes(c.cwnd),
+                        ss(c.ssthresh),
+                        c.why
+                    );
+                    self.say(&line);
+                    let mut j = format!(
+                        "{{\"event\":\"cc\",\"t_ms\":{:.3},\"phase\":\"{}\",\"cwnd\":{},\"ssthresh\":{},\"in_flight\":{},\"why\":",
+                        now.as_secs_f64() * 1000.0,
+                        c.to.name(),
+                        c.cwnd,
+                        if c.ssthresh == engine::cc::INITIAL_SSTHRESH {
+                            "null".to_string()
+                        } else {
+                            c.ssthresh.to_string()
+                        },
+                        c.in_flight
+                    );
+                    write_str(&mut j, &c.why);
+                    j.push('}');
+                    self.event(&j);
+                }
                 Action::Retransmit { seq, attempt, rto } => {
                     self.say(&format!(
                         "{}   ⟳ netlab's retransmission timer expired after {} (RFC 6298): resending seq {seq}, attempt {attempt}; the next timeout doubles",
@@ -636,9 +690,22 @@ impl Run<'_> {
                 self.say(&format!("{}   application → send({t:?})", Self::ms(now)));
                 acts.extend(self.me.send(now, t.as_bytes()));
             }
+            if self.script.bulk > 0 {
+                self.say(&format!(
+                    "{}   application → send({} bytes): they leave as the congestion window allows",
+                    Self::ms(now),
+                    self.script.bulk
+                ));
+                let data: Vec<u8> = (0..self.script.bulk)
+                    .map(|i| b'a' + (i % 26) as u8)
+                    .collect();
+                acts.extend(self.me.send(now, &data));
+            }
             self.my_actions(acts);
         }
-        let echoed = self.script.received.len() >= self.script.expected;
+        // Close once the echo is back and (with --bulk) every byte is acknowledged.
+        let echoed = self.script.received.len() >= self.script.expected
+            && (self.script.bulk == 0 || self.me.send_queue_len() == 0);
         if self.script.sent
             && echoed
             && !self.script.closing
@@ -666,20 +733,14 @@ impl Run<'_> {
     }
 
     fn finished(&self) -> bool {
-        self.used
-            && self.me.state() == State::Closed
-            && self.flight.is_empty()
-            && self.held.is_none()
+        self.used && self.me.state() == State::Closed && self.wire.is_idle()
     }
 
     fn next_deadline(&self) -> Option<Duration> {
         let mut d: Option<Duration> = self.me.poll_at();
         let mut min = |t: Duration| d = Some(d.map_or(t, |x| x.min(t)));
-        for f in &self.flight {
-            min(f.due);
-        }
-        if let Some((_, _, t)) = &self.held {
-            min(*t);
+        if let Some(t) = self.wire.next_due() {
+            min(t);
         }
         if let Peer::Sim(ep) = &self.peer
             && let Some(t) = ep.poll_at()
@@ -692,18 +753,16 @@ impl Run<'_> {
     fn step(&mut self) -> Result<()> {
         let now = self.clock();
         // Packets due for delivery, in order.
-        self.flight.sort_by_key(|f| f.due);
-        while self.flight.first().is_some_and(|f| f.due <= now) {
-            let f = self.flight.remove(0);
-            self.deliver(f)?;
-        }
-        if self.held.as_ref().is_some_and(|h| h.2 <= now) {
-            let (dir, bytes, _) = self.held.take().expect("held");
-            self.flight.push(InFlight {
-                due: now,
+        while let Some(d) = self.wire.pop_due(now) {
+            let dir = if d.dir == wiremodel::Dir::Forward {
+                Dir::Out
+            } else {
+                Dir::In
+            };
+            self.deliver(InFlight {
                 dir,
-                bytes,
-            });
+                bytes: d.packet,
+            })?;
         }
         if self.me.poll_at().is_some_and(|t| t <= now) {
             let acts = self.me.on_timer(now);
@@ -815,7 +874,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     let drops = args
         .drop
         .iter()
-        .map(|s| s.parse::<DropSpec>().map(|d| (d, false)))
+        .map(|s| s.parse::<DropSpec>())
         .collect::<Result<Vec<_>, String>>()
         .map_err(anyhow::Error::msg)?;
     let (kernel_ip, netlab_ip, prefix): (IpAddr, IpAddr, u8) = if args.ipv6 {
@@ -863,6 +922,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
 
     // The peer: the kernel in a sandbox, or a simulated netlab endpoint.
     let mut kernel_threads = Vec::new();
+    let bulk = args.bulk.is_some();
     let peer = if let Some(target) = args.target {
         if args.role == Role::Server {
             bail!("--target opens the connection: it works with --role client only");
@@ -916,7 +976,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
                     .with_context(|| format!("kernel listener on {kernel_ip}:{listen_port}"))?;
                 kernel_threads.push(std::thread::spawn(move || {
                     if let Ok((s, _)) = l.accept() {
-                        echo(s);
+                        echo(s, bulk);
                     }
                 }));
             }
@@ -927,7 +987,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
                     // Give netlab's endpoint a moment to be listening.
                     std::thread::sleep(Duration::from_millis(100));
                     if let Ok(s) = TcpStream::connect_timeout(&to, Duration::from_secs(20)) {
-                        echo(s);
+                        echo(s, bulk);
                     }
                 }));
             }
@@ -954,15 +1014,17 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         me,
         peer,
         ends,
-        impair: Impair {
-            drops,
-            reorder: args.reorder,
-            reorder_done: false,
-            delay: Duration::from_millis(args.delay.unwrap_or(0)),
-            count: 0,
-        },
-        held: None,
-        flight: Vec::new(),
+        wire: wire_model(
+            &drops,
+            args.reorder,
+            Duration::from_millis(args.delay.unwrap_or(0))
+                + if args.simulate {
+                    Duration::from_millis(5)
+                } else {
+                    Duration::ZERO
+                },
+        ),
+        drop_syn_ack: drops.contains(&DropSpec::SynAck),
         dissector: Dissector::new(),
         pkt: Packet::default(),
         pcap,
@@ -970,6 +1032,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
             to_send: args.send.clone(),
             sent: false,
             expected,
+            bulk: args.bulk.unwrap_or(0) as usize,
             received: Vec::new(),
             close: args.close,
             closing: false,
@@ -983,6 +1046,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         wire_bytes: 0,
         peer_retransmits: 0,
         last_seq: [None, None],
+        sending_cc: None,
     };
     run.dissector.detail = false;
     if !args.json {
@@ -1020,7 +1084,7 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
         Role::Client => {
             let mut cfg = engine::Config::client(my_port, target_port, my_isn);
             cfg.ts_clock_offset = ts_offset;
-            if run.impair.drops.iter().any(|(d, _)| *d == DropSpec::SynAck) {
+            if run.drop_syn_ack {
                 // Both sides start with a 1 s RTO; wait longer for the SYN-ACK (RFC 6298
                 // § 2.1 allowed 3 s), so it is the kernel's timer that fires first.
                 cfg.initial_rto = Duration::from_secs(3);
@@ -1099,13 +1163,14 @@ pub fn run(args: &HandshakeArgs, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// The kernel side's application: echo everything, close when the peer closes.
-fn echo(mut s: TcpStream) {
+/// The kernel side's application: echo everything (only read, with `--bulk`), close
+/// when the peer closes.
+fn echo(mut s: TcpStream, bulk: bool) {
     use std::io::Read;
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let mut buf = [0u8; 65_536];
     while let Ok(n) = s.read(&mut buf) {
-        if n == 0 || s.write_all(&buf[..n]).is_err() {
+        if n == 0 || (!bulk && s.write_all(&buf[..n]).is_err()) {
             break;
         }
     }

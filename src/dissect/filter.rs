@@ -99,6 +99,8 @@ enum Kind {
     Bytes,
     /// A heading that groups sub-fields: it can only be tested for presence.
     Group,
+    /// A time span, written in seconds (`tcp.analysis.ack_rtt > 0.1`).
+    Time,
     /// A protocol: presence, or `contains` over its bytes.
     Proto,
 }
@@ -113,6 +115,7 @@ impl Kind {
             Kind::Ipv6 => "an IPv6 address",
             Kind::Bytes => "a byte string",
             Kind::Group => "a heading without a value of its own",
+            Kind::Time => "a time in seconds",
             Kind::Proto => "a protocol",
         }
     }
@@ -125,6 +128,7 @@ impl Kind {
             Kind::Ipv4 => Some(2),
             Kind::Ipv6 => Some(3),
             Kind::Bytes => Some(4),
+            Kind::Time => Some(5),
             Kind::Group | Kind::Proto => None,
         }
     }
@@ -157,6 +161,7 @@ impl From<crate::wire::Kind> for Kind {
             W::Ipv6 => Kind::Ipv6,
             W::Bytes | W::Text => Kind::Bytes,
             W::Group => Kind::Group,
+            W::Time => Kind::Time,
         }
     }
 }
@@ -467,6 +472,7 @@ fn scalar<'a>(field: &'a Field, data: &'a [u8]) -> Option<Scalar<'a>> {
         Value::Text(t) => Scalar::Bytes(t.as_bytes()),
         Value::Bytes(r) => Scalar::Bytes(data.get(r.clone())?),
         Value::Group => Scalar::Bytes(data.get(field.range.clone())?),
+        Value::Time(ns) => Scalar::Num((*ns).max(0) as u64),
     })
 }
 
@@ -1208,9 +1214,34 @@ impl<'a> Parser<'a> {
             Kind::Bytes => parse_hex_bytes(w)
                 .map(Lit::Bytes)
                 .ok_or_else(|| bad("a byte string (such as aa:bb:cc or \"text\")")),
+            Kind::Time => parse_seconds(w)
+                .map(Lit::Num)
+                .ok_or_else(|| bad("a time in seconds (such as 0.1 or 2)")),
             Kind::Group | Kind::Proto => Err(bad("a value")),
         }
     }
+}
+
+/// `0.25` seconds in nanoseconds.
+fn parse_seconds(w: &str) -> Option<u64> {
+    let (int, frac) = w.split_once('.').unwrap_or((w, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 9
+    {
+        return None;
+    }
+    let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut f: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    for _ in frac.len()..9 {
+        f *= 10;
+    }
+    int.checked_mul(1_000_000_000)?.checked_add(f)
 }
 
 fn unknown_message(name: &str) -> String {

@@ -4,8 +4,11 @@
 //!
 //! Imports: `wire` (codecs and field knowledge). Never prints.
 
+mod analysis;
 pub mod app;
 pub mod filter;
+pub mod follow;
+pub mod fuzz;
 mod ip;
 mod link;
 pub mod model;
@@ -162,6 +165,11 @@ impl Out<'_> {
             ));
             return false;
         }
+        // The plain packet list keeps no fields: nothing to build (`last()` then
+        // answers with a spare field nobody reads).
+        if !self.record {
+            return true;
+        }
         let field = Field {
             def,
             value,
@@ -172,10 +180,6 @@ impl Out<'_> {
             generated: false,
             hidden: false,
         };
-        if !self.record {
-            self.spare = field;
-            return true;
-        }
         self.pkt.fields.push(field);
         let n = self.pkt.fields.len();
         self.pkt.layers[self.layer].fields.end = n;
@@ -315,8 +319,11 @@ pub(crate) fn padded<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
 /// The fields the dissector computes itself (next to the protocols' own lists in
 /// `wire::ALL`), for the display filter.
 pub(crate) const DISSECT_FIELDS: &[&[&FieldDef]] = &[
+    analysis::FIELDS,
     app::FIELDS,
     app::http::FIELDS,
+    app::dns::FIELDS,
+    app::ftp::FIELDS,
     app::engineio::FIELDS,
     transport::FIELDS,
 ];
@@ -335,6 +342,8 @@ pub struct Dissector {
     pub(crate) apps: app::Apps,
     /// Bytes the application stage makes (reassembled PDUs…), appended to the packet.
     extra: Vec<u8>,
+    /// `--follow`: the stream whose bytes are collected.
+    pub follow: Option<follow::Follow>,
     first_ts: Option<(i64, u32)>,
     /// Build the notes and headlines the tree (`-v`) shows.
     pub detail: bool,

@@ -40,6 +40,8 @@ pub enum Proto {
     Json,
     /// An HTTP body of a media type with no dissector of its own (Wireshark's `media`).
     Media,
+    /// An HTML form's fields (`application/x-www-form-urlencoded`).
+    UrlEncodedForm,
     /// Engine.IO packets (in WebSocket frames or HTTP long-polling bodies).
     EngineIo,
     /// Socket.IO packets, inside Engine.IO messages.
@@ -64,7 +66,7 @@ pub enum Proto {
 impl Proto {
     /// Every protocol, in the order of the enum (the display filter's protocol names come
     /// from here).
-    pub const ALL: [Proto; 29] = [
+    pub const ALL: [Proto; 30] = [
         Proto::Eth,
         Proto::Vlan,
         Proto::QinQ,
@@ -84,6 +86,7 @@ impl Proto {
         Proto::TextLines,
         Proto::Json,
         Proto::Media,
+        Proto::UrlEncodedForm,
         Proto::EngineIo,
         Proto::SocketIo,
         Proto::Dns,
@@ -120,16 +123,17 @@ impl Proto {
             Proto::TextLines => 16,
             Proto::Json => 17,
             Proto::Media => 18,
-            Proto::EngineIo => 19,
-            Proto::SocketIo => 20,
-            Proto::Dns => 21,
-            Proto::Tls => 22,
-            Proto::Ftp => 23,
-            Proto::FtpData => 24,
-            Proto::Smtp => 25,
-            Proto::Imf => 26,
-            Proto::Ssh => 27,
-            Proto::Data => 28,
+            Proto::UrlEncodedForm => 19,
+            Proto::EngineIo => 20,
+            Proto::SocketIo => 21,
+            Proto::Dns => 22,
+            Proto::Tls => 23,
+            Proto::Ftp => 24,
+            Proto::FtpData => 25,
+            Proto::Smtp => 26,
+            Proto::Imf => 27,
+            Proto::Ssh => 28,
+            Proto::Data => 29,
         }
     }
 
@@ -154,6 +158,7 @@ impl Proto {
             Proto::TextLines => "data-text-lines",
             Proto::Json => "json",
             Proto::Media => "media",
+            Proto::UrlEncodedForm => "urlencoded-form",
             // Wireshark has no Engine.IO or Socket.IO dissector: netlab's own names.
             Proto::EngineIo => "engineio",
             Proto::SocketIo => "socketio",
@@ -207,6 +212,7 @@ impl Proto {
             Proto::TextLines => "Line-based text data",
             Proto::Json => "JSON",
             Proto::Media => "Media type",
+            Proto::UrlEncodedForm => "HTML Form URL Encoded",
             Proto::EngineIo => "Engine.IO",
             Proto::SocketIo => "Socket.IO",
             Proto::Dns => "DNS",
@@ -231,7 +237,7 @@ impl Proto {
             Proto::Udp => "UDP",
             Proto::Http => "HTTP",
             Proto::WebSocket => "WebSocket",
-            Proto::TextLines | Proto::Json | Proto::Media => "HTTP",
+            Proto::TextLines | Proto::Json | Proto::Media | Proto::UrlEncodedForm => "HTTP",
             Proto::EngineIo => "Engine.IO",
             Proto::SocketIo => "Socket.IO",
             Proto::Dns => "DNS",
@@ -268,6 +274,8 @@ pub enum Value {
     Bytes(Range<usize>),
     /// A heading that groups the fields below it (e.g. "Options").
     Group,
+    /// A time span in nanoseconds, shown in seconds (`0.000123000`).
+    Time(i64),
 }
 
 /// How a layer's dissection ended when it did not end well (Wireshark's expert info).

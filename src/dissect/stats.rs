@@ -33,6 +33,48 @@ pub struct Stats {
     pub tcp: Vec<Conv>,
     pub udp: Vec<Conv>,
     index: HashMap<(bool, Endpoint, Endpoint), usize>,
+    /// Wireshark's expert summary for TCP: per stream, how often each analysis mark
+    /// (`tcp.analysis.retransmission`…) was set.
+    pub expert: BTreeMap<u32, Expert>,
+}
+
+/// One TCP stream's analysis marks.
+#[derive(Debug, Default, Clone)]
+pub struct Expert {
+    /// The endpoints, as first seen.
+    pub a: Option<Endpoint>,
+    pub b: Option<Endpoint>,
+    /// Mark name (without `tcp.analysis.`) and count, in the order of [`MARKS`].
+    pub counts: BTreeMap<usize, u64>,
+}
+
+/// The marks counted, in the order they are listed.
+pub const MARKS: [&str; 14] = [
+    "retransmission",
+    "fast_retransmission",
+    "spurious_retransmission",
+    "out_of_order",
+    "lost_segment",
+    "ack_lost_segment",
+    "duplicate_ack",
+    "zero_window",
+    "zero_window_probe",
+    "zero_window_probe_ack",
+    "window_full",
+    "window_update",
+    "keep_alive",
+    "keep_alive_ack",
+];
+
+/// The packet's source or destination endpoint (IP address and port).
+fn endpoint(pkt: &Packet, side: &str, port: &str) -> Option<Endpoint> {
+    let ip = pkt
+        .field(&format!("ip.{side}"))
+        .or_else(|| pkt.field(&format!("ipv6.{side}")))?;
+    let Some(Value::Uint(p)) = pkt.field(port).map(|f| &f.value) else {
+        return None;
+    };
+    Some((addr_key(&ip.value)?, *p as u16))
 }
 
 fn addr_key(v: &Value) -> Option<[u8; 16]> {
@@ -44,11 +86,40 @@ fn addr_key(v: &Value) -> Option<[u8; 16]> {
 }
 
 impl Stats {
+    /// Counts the TCP analysis marks of the packet's stream.
+    fn expert(&mut self, pkt: &Packet) {
+        let mut marks = pkt
+            .fields
+            .iter()
+            .filter(|f| !f.hidden)
+            .filter_map(|f| f.def.key.strip_prefix("tcp.analysis."))
+            .filter_map(|m| MARKS.iter().position(|k| *k == m))
+            .peekable();
+        if marks.peek().is_none() {
+            return;
+        }
+        let Some(Value::Uint(stream)) = pkt.field("tcp.stream").map(|f| &f.value) else {
+            return;
+        };
+        let e = self.expert.entry(*stream as u32).or_default();
+        for m in marks {
+            *e.counts.entry(m).or_default() += 1;
+        }
+        if e.a.is_none() {
+            e.a = endpoint(pkt, "src", "tcp.srcport");
+            e.b = endpoint(pkt, "dst", "tcp.dstport");
+        }
+    }
+
     pub fn add(&mut self, pkt: &Packet) {
         self.packets += 1;
         self.bytes += pkt.len as u64;
         let mut path = String::new();
         for l in &pkt.layers {
+            // Several messages of one application protocol in a frame count once.
+            if l.proto.is_application() && path.split(':').any(|t| t == l.proto.short()) {
+                continue;
+            }
             if !path.is_empty() {
                 path.push(':');
             }
@@ -60,6 +131,9 @@ impl Stats {
         let tcp = pkt.has(Proto::Tcp);
         if !tcp && !pkt.has(Proto::Udp) {
             return;
+        }
+        if tcp {
+            self.expert(pkt);
         }
         let (sk, dk) = if tcp {
             ("tcp.srcport", "tcp.dstport")

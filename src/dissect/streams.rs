@@ -6,8 +6,18 @@
 //! capture started mid-connection, or a RST from a closed port) takes `seq - 1`, so its
 //! first byte is numbered 1 too. An acknowledgment number is relative to the *other*
 //! direction's base; if that direction has not been seen yet, `ack - 1` becomes its base.
+//!
+//! Memory is bounded: at most [`MAX_STREAMS`] TCP streams and as many UDP conversations
+//! are remembered. Beyond that, the one unused for longest is forgotten (a second-chance
+//! queue: an entry used since it was queued goes to the back instead); if it ever speaks
+//! again, it gets a new stream number (and its analysis starts afresh). Wireshark
+//! remembers every conversation; the difference shows only in captures with more than
+//! that many conversations, and only for one that falls silent that long.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+
+/// TCP streams (and, separately, UDP conversations) remembered at once.
+pub const MAX_STREAMS: usize = 16_384;
 
 /// An endpoint: address (IPv4 mapped into 16 bytes) and port.
 pub type Endpoint = ([u8; 16], u16);
@@ -25,10 +35,37 @@ pub(crate) struct Stream {
     dirs: [Direction; 2],
     rst: bool,
     packets: u64,
-    bytes: u64,
-    /// The application protocol's state: its session and each direction's reassembly.
-    pub(crate) app: super::app::AppState,
+    /// The tracker's tick when the stream was last used (see [`MAX_STREAMS`]).
+    last: u64,
+    /// What the analysis and the application protocol keep while the connection lives
+    /// (see [`Live`]).
+    live: Option<Box<Live>>,
+    /// Listed among the connections over.
+    over: bool,
 }
+
+/// A connection's working state: Wireshark's sequence analysis (retransmissions,
+/// duplicate ACKs…) and the application protocol (its session, each direction's
+/// reassembly). Once the connection is over — a RST, or both FINs sent and then a final
+/// ACK — it is kept for the next [`MAX_CLOSED_KEPT`] connections to end, then freed, so
+/// memory follows the connections open, not all those ever seen. A segment after that
+/// starts a fresh one (its analysis then knows nothing before it).
+#[derive(Default)]
+pub(crate) struct Live {
+    pub app: super::app::AppState,
+    pub analysis: super::analysis::Analysis,
+}
+
+impl Stream {
+    /// The working state, created on first use.
+    pub(crate) fn live(&mut self) -> &mut Live {
+        self.live.get_or_insert_with(Box::default)
+    }
+}
+
+/// Connections over whose working state is still kept, for late segments (a FIN
+/// retransmitted because the final ACK was lost); beyond it the oldest is freed.
+pub const MAX_CLOSED_KEPT: usize = 4096;
 
 /// What the tracker says about one segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,26 +80,20 @@ pub struct Relative {
     pub window_shift: Option<u8>,
 }
 
-/// One row of `--stats` conversations.
-#[derive(Debug, Clone)]
-pub struct Conversation {
-    pub index: u32,
-    pub a: Endpoint,
-    pub b: Endpoint,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-/// Assigns stream indexes and relative numbers. Memory grows with the number of
-/// connections (a few dozen bytes each), not with the number of packets.
+/// Assigns stream indexes and relative numbers. Memory follows the streams remembered
+/// (at most [`MAX_STREAMS`], a few dozen bytes each while closed), not the packets.
 #[derive(Default)]
 pub struct TcpStreams {
     map: HashMap<(Endpoint, Endpoint), Stream>,
     next_index: u32,
-    /// Closed streams kept for `--stats` after a tuple was reused.
-    retired: Vec<Conversation>,
-    /// The application state of a stream just retired, for the caller to release.
-    pub(crate) dropped: Option<super::app::AppState>,
+    /// Counts the segments tracked: the streams' clock for eviction.
+    tick: u64,
+    /// Every stream remembered, oldest use first (second chance: see [`MAX_STREAMS`]).
+    order: VecDeque<((Endpoint, Endpoint), u32, u64)>,
+    /// Application state of streams retired or freed, for the caller to release.
+    pub(crate) dropped: Vec<super::app::AppState>,
+    /// Connections over, oldest first (see [`MAX_CLOSED_KEPT`]).
+    closed: VecDeque<((Endpoint, Endpoint), u32)>,
 }
 
 /// A segment's header values the tracker needs.
@@ -74,7 +105,8 @@ pub struct Segment {
     pub ack: u32,
     pub flags: u16,
     pub wscale: Option<u8>,
-    pub frame_len: u32,
+    /// Payload bytes.
+    pub len: usize,
 }
 
 const SYN: u16 = crate::wire::tcp::flags::SYN;
@@ -101,31 +133,31 @@ impl TcpStreams {
             let other_isn = old.dirs[dir].base.is_some_and(|b| b != s.seq);
             if syn_only && (ended || (other_isn && old.packets > 2)) {
                 let old = self.map.remove(&key).expect("present");
-                self.dropped = Some(old.app);
-                self.retired.push(Conversation {
-                    index: old.index,
-                    a: key.0,
-                    b: key.1,
-                    packets: old.packets,
-                    bytes: old.bytes,
-                });
+                self.dropped.extend(old.live.map(|l| l.app));
             }
         }
-        let next = &mut self.next_index;
-        let st = self.map.entry(key).or_insert_with(|| {
-            let index = *next;
-            *next += 1;
-            Stream {
-                index,
-                dirs: [Direction::default(); 2],
-                rst: false,
-                packets: 0,
-                bytes: 0,
-                app: Default::default(),
-            }
-        });
+        self.tick += 1;
+        if !self.map.contains_key(&key) {
+            self.make_room();
+            let index = self.next_index;
+            self.next_index += 1;
+            self.order.push_back((key, index, self.tick));
+            self.map.insert(
+                key,
+                Stream {
+                    index,
+                    dirs: [Direction::default(); 2],
+                    rst: false,
+                    packets: 0,
+                    last: 0,
+                    live: None,
+                    over: false,
+                },
+            );
+        }
+        let st = self.map.get_mut(&key).expect("present");
         st.packets += 1;
-        st.bytes += s.frame_len as u64;
+        st.last = self.tick;
         if s.flags & RST != 0 {
             st.rst = true;
         }
@@ -151,40 +183,57 @@ impl TcpStreams {
         } else {
             s.ack
         };
+        // Over: reset, or both FINs sent and this a final ACK (no FIN, no data).
+        let over = st.rst || (st.dirs[0].fin && st.dirs[1].fin && s.flags & FIN == 0 && s.len == 0);
         let window_shift = match (st.dirs[dir].wscale, st.dirs[1 - dir].wscale) {
             // Scaling applies only when both SYNs carried the option (RFC 7323 § 2.2),
             // and never to the SYNs themselves.
             (Some(w), Some(_)) if s.flags & SYN == 0 => Some(w.min(14)),
             _ => None,
         };
-        (
-            Relative {
-                stream: st.index,
-                dir,
-                seq,
-                ack,
-                window_shift,
-            },
-            st,
-        )
+        let rel = Relative {
+            stream: st.index,
+            dir,
+            seq,
+            ack,
+            window_shift,
+        };
+        if over && !st.over {
+            st.over = true;
+            let index = st.index;
+            self.closed.push_back((key, index));
+            while self.closed.len() > MAX_CLOSED_KEPT {
+                let Some((k, i)) = self.closed.pop_front() else {
+                    break;
+                };
+                if let Some(old) = self.map.get_mut(&k).filter(|o| o.index == i) {
+                    self.dropped.extend(old.live.take().map(|l| l.app));
+                }
+            }
+        }
+        let st = self.map.get_mut(&key).expect("tracked above");
+        (rel, st)
     }
 
-    /// Every conversation seen, by stream index.
-    pub fn conversations(&self) -> Vec<Conversation> {
-        let mut v: Vec<Conversation> = self
-            .map
-            .iter()
-            .map(|(k, s)| Conversation {
-                index: s.index,
-                a: k.0,
-                b: k.1,
-                packets: s.packets,
-                bytes: s.bytes,
-            })
-            .chain(self.retired.iter().cloned())
-            .collect();
-        v.sort_by_key(|c| c.index);
-        v
+    /// Forgets the stream unused for longest when the table is full.
+    fn make_room(&mut self) {
+        while self.map.len() >= MAX_STREAMS {
+            let Some((key, index, queued)) = self.order.pop_front() else {
+                return;
+            };
+            match self.map.get(&key) {
+                Some(st) if st.index == index && st.last > queued => {
+                    // Used since it was queued: a second chance.
+                    let last = st.last;
+                    self.order.push_back((key, index, last));
+                }
+                Some(st) if st.index == index => {
+                    let st = self.map.remove(&key).expect("present");
+                    self.dropped.extend(st.live.map(|l| l.app));
+                }
+                _ => {}
+            }
+        }
     }
 }
 
@@ -193,15 +242,42 @@ impl TcpStreams {
 /// number of conversations, not of datagrams.
 #[derive(Debug, Default)]
 pub struct UdpStreams {
-    map: HashMap<(Endpoint, Endpoint), u32>,
+    /// Conversation → (index, tick of its last datagram).
+    map: HashMap<(Endpoint, Endpoint), (u32, u64)>,
+    next_index: u32,
+    tick: u64,
+    order: VecDeque<((Endpoint, Endpoint), u32, u64)>,
 }
 
 impl UdpStreams {
     /// The conversation's index.
     pub fn track(&mut self, src: Endpoint, dst: Endpoint) -> u32 {
         let key = if src <= dst { (src, dst) } else { (dst, src) };
-        let next = self.map.len() as u32;
-        *self.map.entry(key).or_insert(next)
+        self.tick += 1;
+        if let Some(e) = self.map.get_mut(&key) {
+            e.1 = self.tick;
+            return e.0;
+        }
+        // Full: forget the conversation unused for longest (second chance).
+        while self.map.len() >= MAX_STREAMS {
+            let Some((k, index, queued)) = self.order.pop_front() else {
+                break;
+            };
+            match self.map.get(&k) {
+                Some(&(i, last)) if i == index && last > queued => {
+                    self.order.push_back((k, index, last));
+                }
+                Some(&(i, _)) if i == index => {
+                    self.map.remove(&k);
+                }
+                _ => {}
+            }
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        self.map.insert(key, (index, self.tick));
+        self.order.push_back((key, index, self.tick));
+        index
     }
 }
 
@@ -223,7 +299,7 @@ mod tests {
             ack,
             flags,
             wscale: None,
-            frame_len: 60,
+            len: 0,
         }
     }
 
@@ -258,6 +334,36 @@ mod tests {
         t.track(&seg(s, c, 0, 101, RST | ACK));
         let (r, _) = t.track(&seg(c, s, 5000, 0, SYN));
         assert_eq!(r.stream, 1);
-        assert_eq!(t.conversations().len(), 2);
+    }
+
+    #[test]
+    fn the_tables_are_bounded_and_keep_what_is_used() {
+        // A distinct address for each of many connections.
+        let host = |i: u32| {
+            let mut a = [0u8; 16];
+            a[12..].copy_from_slice(&i.to_be_bytes());
+            (a, 1024)
+        };
+        let mut t = TcpStreams::new();
+        let s = ep(2, 80);
+        let busy = ep(1, 1);
+        t.track(&seg(busy, s, 1, 0, SYN));
+        for i in 0..(MAX_STREAMS as u32 + 100) {
+            t.track(&seg(host(i + 10), s, 1, 0, SYN));
+            if i % 1000 == 0 {
+                // The busy connection keeps being used: it is never forgotten.
+                let (r, _) = t.track(&seg(busy, s, 2, 0, ACK));
+                assert_eq!(r.stream, 0);
+            }
+        }
+        assert!(t.map.len() <= MAX_STREAMS);
+        let mut u = UdpStreams::default();
+        let first = u.track(ep(1, 53), ep(2, 5353));
+        for i in 0..(MAX_STREAMS as u32 + 10) {
+            u.track(host(i + 10), ep(2, 53));
+        }
+        assert!(u.map.len() <= MAX_STREAMS);
+        // Forgotten, then seen again: a new number.
+        assert_ne!(u.track(ep(1, 53), ep(2, 5353)), first);
     }
 }

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::streams::Segment;
-use super::{Addr, Dissector, Next, Out, Proto, Value, app, headline, note, padded};
+use super::{
+    Addr, Dissector, Next, Out, Proto, Value, analysis, app, follow, headline, note, padded,
+};
 use crate::wire::tcp::{self, TcpOption, flags as tf};
 use crate::wire::{checksum, icmp, icmpv6, udp};
 
@@ -102,12 +104,30 @@ fn dissect_tcp(
             ack: ack_raw,
             flags,
             wscale,
-            frame_len: out.pkt.len,
+            len: seg_len,
         }))
     } else {
         None
     };
     let rel = tracked.as_ref().map(|t| t.0);
+    // Wireshark's analysis of the segment (before its fields: the Info column starts
+    // with its marks).
+    let marks = tracked.as_mut().and_then(|(rel, st)| {
+        let time = (out.pkt.ts_sec as i128 * 1_000_000_000 + out.pkt.ts_nsec as i128)
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        st.live().analysis.segment(&analysis::Seg {
+            dir: rel.dir,
+            frame: out.pkt.number,
+            time,
+            seq: seq_raw,
+            ack: ack_raw,
+            base: seq_raw.wrapping_sub(rel.seq),
+            len: seg_len as u32,
+            flags,
+            window: p.window_len(),
+            wscale,
+        })
+    });
     if let Some(rel) = rel {
         out.push_generated(0, &tcp::STREAM, Value::Uint(rel.stream as u64));
     }
@@ -194,11 +214,21 @@ fn dissect_tcp(
         r(F::URGENT),
         Value::Uint(p.urgent_at() as u64),
     );
-    // Summary line (Wireshark's Info column).
+    // Summary line (Wireshark's Info column): the analysis' marks first.
     if !out.quoted {
         out.pkt.protocol = "TCP";
         let info = &mut out.pkt.info;
         info.clear();
+        // Wireshark shows the analysis after the whole header: not when the capture
+        // cut the header short (the analysis still learns from the segment).
+        if let Some(m) = marks
+            .as_ref()
+            .filter(|_| data.len() >= at + hl.max(tcp::HEADER_LEN))
+        {
+            analysis::info_prefix(m, info);
+        }
+        out.info_fence = info.len();
+        let info = &mut out.pkt.info;
         ports_summary(info, sp, dp);
         let _ = write!(info, "[{fs}] Seq={seq}");
         if flags & tf::ACK != 0 {
@@ -248,7 +278,10 @@ fn dissect_tcp(
         let captured = data.len().saturating_sub(at).min(hl);
         // SACK edges are shown relative, like Wireshark: in the other side's numbering.
         let ack_base = ack_raw.wrapping_sub(ack);
-        options(out, &h[..captured], at, captured < hl, ack_base);
+        let sack = options(out, &h[..captured], at, captured < hl, ack_base);
+        if let (Some((rel, st)), false) = (tracked.as_mut(), sack.is_empty()) {
+            st.live().analysis.sack(rel.dir, &sack);
+        }
         if captured < hl {
             out.truncated(format!(
                 "options end at byte {}, the capture at {}",
@@ -257,15 +290,29 @@ fn dissect_tcp(
             ));
         }
     }
+    if let Some(m) = &marks
+        && out.record
+        && !out.is_truncated()
+    {
+        analysis_fields(out, m);
+    }
     out.end(at + hl);
     out.tcp_layer = Some(out.pkt.layers.len() - 1);
     let payload = (at + hl).min(data.len())..end.min(data.len());
+    if let (Some(f), Some((rel, _))) = (d.follow.as_mut(), tracked.as_ref())
+        && f.target == follow::Target::Tcp(rel.stream)
+    {
+        let bytes = &data[payload.clone()];
+        let (s, t) = ((src.key(), sp), (dst.key(), dp));
+        f.tcp(rel.dir, s, t, rel.seq, flags, bytes, out.pkt.number);
+    }
     // The application stage: the stream's protocol, its bytes in order, PDUs.
     // (A bare ACK matters too: it may acknowledge bytes the capture never saw.)
+    let mut claimed = false;
     if let Some((rel, st)) = tracked.as_mut()
         && (seg_len > 0
             || flags & (tf::SYN | tf::FIN | tf::RST) != 0
-            || matches!(st.app, app::AppState::App(_)))
+            || matches!(st.live().app, app::AppState::App(_)))
     {
         let seg = app::TcpSeg {
             dir: rel.dir,
@@ -280,19 +327,73 @@ fn dissect_tcp(
         let saved = out.avail();
         out.set_avail(usize::MAX);
         let mut env = app::Env::new(out, data, &mut d.extra);
-        let claimed = app::tcp(&mut env, &mut d.apps, &mut st.app, &seg);
+        claimed = app::tcp(&mut env, &mut d.apps, &mut st.live().app, &seg);
         out.set_avail(saved);
-        if let Some(old) = d.streams.dropped.take() {
-            app::release(&mut d.apps, old);
-        }
-        if claimed || seg_len == 0 {
-            return Next::Stop;
-        }
     }
-    if seg_len > 0 {
+    for old in d.streams.dropped.drain(..) {
+        app::release(&mut d.apps, old);
+    }
+    if seg_len > 0 && !claimed {
         return Next::Payload(at + hl, end);
     }
     Next::Stop
+}
+
+/// The "SEQ/ACK analysis" fields, as Wireshark lists them.
+fn analysis_fields(out: &mut Out, m: &analysis::Marks) {
+    use analysis::mark;
+    out.push_generated(0, &analysis::ANALYSIS, Value::Group);
+    if let Some(f) = m.acks_frame {
+        out.push_generated(1, &analysis::ACKS_FRAME, Value::Uint(f));
+        if m.ack_rtt != 0 {
+            out.push_generated(1, &analysis::ACK_RTT, Value::Time(m.ack_rtt));
+        }
+    }
+    if let Some(rtt) = m.first_rtt.filter(|&r| r != 0) {
+        out.push_generated(1, &analysis::INITIAL_RTT, Value::Time(rtt));
+    }
+    if let Some(b) = m.bytes_in_flight {
+        out.push_generated(1, &analysis::BYTES_IN_FLIGHT, Value::Uint(u64::from(b)));
+        if let Some(p) = m.push_bytes_sent {
+            out.push_generated(1, &analysis::PUSH_BYTES_SENT, Value::Uint(u64::from(p)));
+        }
+    }
+    if m.flags == 0 {
+        return;
+    }
+    out.push_generated(1, &analysis::FLAGS, Value::Group);
+    for (bit, _, def) in analysis::MARKS {
+        if m.flags & bit == 0 {
+            continue;
+        }
+        out.push_generated(2, def, Value::Group);
+        if bit == mark::RETRANSMISSION
+            && let Some((rto, frame)) = m.rto
+            && rto != 0
+        {
+            out.push_generated(2, &analysis::RTO, Value::Time(rto));
+            out.push_generated(2, &analysis::RTO_FRAME, Value::Uint(frame));
+        }
+        // A fast or spurious retransmission is a retransmission too.
+        if bit & (mark::FAST_RETRANSMISSION | mark::SPURIOUS_RETRANSMISSION) != 0 {
+            out.push_generated(2, &analysis::RETRANSMISSION_F, Value::Group);
+        }
+    }
+    if m.flags & mark::DUPLICATE_ACK != 0 {
+        out.push_generated(
+            1,
+            &analysis::DUPLICATE_ACK_NUM,
+            Value::Uint(u64::from(m.dupack_num)),
+        );
+        out.push_generated(
+            1,
+            &analysis::DUPLICATE_ACK_FRAME,
+            Value::Uint(m.dupack_frame),
+        );
+        // Wireshark's expert item of the same name, hidden: tshark lists the field twice.
+        out.push_generated(1, &analysis::DUPLICATE_ACK_F, Value::Group);
+        out.last().hidden = true;
+    }
 }
 
 /// Wireshark's flag list: `SYN, ACK`.
@@ -319,7 +420,9 @@ pub(crate) fn flag_string(flags: u16, s: &mut String) {
 
 /// Decodes the options in `hdr` (the header bytes captured); `cut` says the capture
 /// ended inside the options, so a last option that does not parse is cut, not malformed.
-fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool, ack_base: u32) {
+/// Returns the SACK blocks (relative edges) for the analysis.
+fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool, ack_base: u32) -> Vec<(u32, u32)> {
+    let mut sack = Vec::new();
     let start = tcp::HEADER_LEN;
     out.push(1, &tcp::OPTIONS, at + start..at + hdr.len(), Value::Group);
     let mut i = start;
@@ -368,6 +471,7 @@ fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool, ack_base: u32) {
                 out.push(2, &tcp::OPT_SACK, rg.clone(), Value::Group);
                 for (k, (l, r)) in edges.iter().flatten().enumerate() {
                     let (l, r) = (l.wrapping_sub(ack_base), r.wrapping_sub(ack_base));
+                    sack.push((l, r));
                     let b = rg.start + 2 + k * 8;
                     out.push(3, &tcp::OPT_SACK_LE, b..b + 4, Value::Uint(l as u64));
                     out.push(3, &tcp::OPT_SACK_RE, b + 4..b + 8, Value::Uint(r as u64));
@@ -402,6 +506,7 @@ fn options(out: &mut Out, hdr: &[u8], at: usize, cut: bool, ack_base: u32) {
     if !out.quoted {
         out.pkt.info.push_str(&summary);
     }
+    sack
 }
 
 fn dissect_udp(
@@ -462,6 +567,15 @@ fn dissect_udp(
         ));
     }
     let pend = dgram_end.min(end);
+    if let (Some(f), Some(s)) = (d.follow.as_mut(), stream)
+        && f.target == follow::Target::Udp(s)
+        && !out.quoted
+    {
+        let payload = (at + udp::HEADER_LEN).min(data.len())..pend.min(data.len());
+        let (a, b) = ((src.key(), sp), (dst.key(), dp));
+        let dir = usize::from(a > b);
+        f.udp(dir, a, b, &data[payload], out.pkt.number);
+    }
     if pend > at + udp::HEADER_LEN {
         let payload = at + udp::HEADER_LEN..pend.min(data.len());
         if let Some(s) = stream

@@ -4,6 +4,7 @@
 //!
 //! Imports: `std`, `libc`, `pnet_datalink` (live capture).
 
+pub mod bulk;
 pub mod conn_watch;
 pub mod event_loop;
 pub mod explain;
@@ -12,6 +13,8 @@ pub mod http;
 pub mod poll;
 pub mod ports;
 pub mod raw;
+pub mod relay;
+pub mod rounds;
 pub mod sandbox;
 pub mod sniff;
 pub mod sockio;

@@ -112,6 +112,9 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
         segs_in: has(end_of!(segs_in)).then_some(raw.segs_in),
         bytes_sent: has(end_of!(bytes_sent)).then_some(raw.bytes_sent),
         bytes_retrans: has(end_of!(bytes_retrans)).then_some(raw.bytes_retrans),
+        ca_state: crate::wire::procnet::ca_state_name(raw.ca_state),
+        min_rtt_us: has(end_of!(min_rtt)).then_some(raw.min_rtt),
+        delivery_rate: has(end_of!(delivery_rate)).then_some(raw.delivery_rate),
     })
 }
 

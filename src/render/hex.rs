@@ -34,6 +34,7 @@ fn initial(p: Proto) -> char {
         Proto::TextLines => 'L',
         Proto::Json => 'J',
         Proto::Media => 'M',
+        Proto::UrlEncodedForm => 'F',
         Proto::EngineIo => 'e',
         Proto::SocketIo => 's',
         Proto::Dns => 'd',

@@ -6,7 +6,7 @@
 //! has an array of its values in order (like `tshark -T fields -E occurrence=a`). Integers are JSON numbers, flag bits
 //! booleans, addresses strings in Wireshark's notation, bytes lowercase hex.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -74,9 +74,10 @@ impl std::hash::Hash for Key {
 /// Reused between packets so that no map is allocated per packet.
 #[derive(Default)]
 pub struct JsonWriter {
-    /// How often each name occurs in the packet.
-    counts: HashMap<Key, u32, BuildHasherDefault<NameHasher>>,
     seen: HashSet<Key, BuildHasherDefault<NameHasher>>,
+    /// Names that occur more than once in the packet, and those already written.
+    repeated: Vec<&'static str>,
+    done: Vec<&'static str>,
     scratch: String,
 }
 
@@ -100,28 +101,37 @@ impl JsonWriter {
             ",\"frame.number\":{},\"frame.len\":{},\"frame.cap_len\":{}",
             pkt.number, pkt.len, pkt.caplen
         );
-        self.counts.clear();
+        // First pass: the names that occur more than once (rare: a short list).
+        self.seen.clear();
+        self.repeated.clear();
         for f in &pkt.fields {
             for key in [f.def.key, f.def.alias] {
-                if !key.is_empty() {
-                    *self.counts.entry(Key(key)).or_default() += 1;
+                if !key.is_empty() && !self.seen.insert(Key(key)) && !self.repeated.contains(&key) {
+                    self.repeated.push(key);
                 }
             }
         }
-        self.seen.clear();
+        // Second pass: each name once, a repeated one as the array of its values.
+        self.done.clear();
         for (i, f) in pkt.fields.iter().enumerate() {
             for key in [f.def.key, f.def.alias] {
-                if key.is_empty() || !self.seen.insert(Key(key)) {
+                if key.is_empty() {
                     continue;
+                }
+                let repeated = !self.repeated.is_empty() && self.repeated.contains(&key);
+                if repeated {
+                    if self.done.contains(&key) {
+                        continue;
+                    }
+                    self.done.push(key);
                 }
                 out.push_str(",\"");
                 out.push_str(key);
                 out.push_str("\":");
-                if self.counts.get(&Key(key)).copied().unwrap_or(1) == 1 {
+                if !repeated {
                     self.value(out, pkt, f);
                     continue;
                 }
-                // A name that occurs several times: every value, in order.
                 out.push('[');
                 self.value(out, pkt, f);
                 for g in &pkt.fields[i + 1..] {
@@ -174,6 +184,9 @@ impl JsonWriter {
                 write_hex(out, pkt.data.get(r.clone()).unwrap_or(&[]), usize::MAX);
                 out.push('"');
             }
+            Value::Time(ns) => super::write_seconds(out, *ns),
+            // A mark with no bytes of its own (tcp.analysis.retransmission): present.
+            Value::Group if f.range.is_empty() => out.push_str("true"),
             Value::Group => {
                 out.push('"');
                 write_hex(

@@ -3,11 +3,15 @@
 //! `dissect` and `capture` share ([`printer`]); the system-call lines of `tcp` and
 //! `udp` ([`syscall`]).
 //!
-//! Imports: `dissect` (its model, and the dissector the printer drives), `wire`. A
-//! renderer never sees a socket or a file.
+//! Imports: `dissect` (its model, and the dissector the printer drives), `wire`; `course` (the
+//! lesson model) for `course` and `markdown`, lessons on the terminal. A renderer never sees a socket or a file.
 
+pub mod chart;
+pub mod course;
+pub mod follow;
 pub mod hex;
 pub mod json;
+pub mod markdown;
 pub mod onion;
 pub mod output;
 pub mod printer;
@@ -46,7 +50,9 @@ pub fn layer_color(proto: Proto) -> Paint {
         Proto::WebSocket => Paint::BRIGHT_BLUE,
         Proto::EngineIo => Paint::BRIGHT_GREEN,
         Proto::SocketIo => Paint::BRIGHT_MAGENTA,
-        Proto::TextLines | Proto::Json | Proto::Media | Proto::Imf => Paint::MAGENTA,
+        Proto::TextLines | Proto::Json | Proto::Media | Proto::UrlEncodedForm | Proto::Imf => {
+            Paint::MAGENTA
+        }
         Proto::Data => Paint::BLUE,
     }
 }
@@ -69,7 +75,15 @@ pub fn write_value(out: &mut String, v: &Value, data: &[u8]) {
         Value::Text(t) => write_text(out, t),
         Value::Bytes(r) => write_hex(out, data.get(r.clone()).unwrap_or(&[]), 32),
         Value::Group => {}
+        Value::Time(ns) => write_seconds(out, *ns),
     }
+}
+
+/// Nanoseconds as seconds with nine decimals, as Wireshark writes a relative time.
+pub fn write_seconds(out: &mut String, ns: i64) {
+    let sign = if ns < 0 { "-" } else { "" };
+    let n = ns.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
 }
 
 /// Text with its control characters written as escapes (`\r\n`), as tshark prints

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::dissect::stats::{Conv, Stats};
+use crate::dissect::stats::{Conv, MARKS, Stats};
 use crate::dissect::streams::Endpoint;
 
 fn endpoint(out: &mut String, e: &Endpoint) {
@@ -69,9 +69,41 @@ pub fn write(out: &mut String, s: &Stats) {
             c.bytes,
             pct,
             indent = depth * 2,
-            width = 20 - (depth * 2).min(18)
+            width = 24usize.saturating_sub(depth * 2).max(name.len())
         );
     }
     table(out, "TCP", &s.tcp);
     table(out, "UDP", &s.udp);
+    expert(out, s);
+}
+
+/// The TCP analysis marks per stream: Wireshark's expert information, for TCP.
+fn expert(out: &mut String, s: &Stats) {
+    let total: u64 = s.expert.values().flat_map(|e| e.counts.values()).sum();
+    let _ = writeln!(
+        out,
+        "TCP analysis marks ({total}: what TCP's reliability had to do, per stream):"
+    );
+    for (stream, e) in &s.expert {
+        let mut line = format!("  stream {stream}");
+        if let (Some(a), Some(b)) = (&e.a, &e.b) {
+            line.push_str(" (");
+            endpoint(&mut line, a);
+            line.push_str(" <-> ");
+            endpoint(&mut line, b);
+            line.push(')');
+        }
+        let _ = writeln!(out, "{line}:");
+        let mut row = String::from("   ");
+        for (m, n) in &e.counts {
+            let item = format!(" {n} {}", MARKS[*m]);
+            if row.len() + item.len() + 1 > 80 {
+                let _ = writeln!(out, "{row}");
+                row = String::from("   ");
+            }
+            row.push_str(&item);
+            row.push(',');
+        }
+        let _ = writeln!(out, "{}", row.trim_end_matches(','));
+    }
 }

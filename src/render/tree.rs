@@ -111,6 +111,9 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
             if !matches!(f.value, Value::Group) {
                 out.push_str(": ");
                 write_value(out, &f.value, &pkt.data);
+                if matches!(f.value, Value::Time(_)) {
+                    out.push_str(" seconds");
+                }
             }
             if let Some(n) = f.note.as_deref().filter(|n| !n.is_empty()) {
                 out.push(' ');

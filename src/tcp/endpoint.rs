@@ -10,7 +10,9 @@
 //! 2. the RST bit: a reset is believed only if its sequence number is exactly the next
 //!    one we expect (RFC 5961), otherwise we send a "challenge ACK";
 //! 3. the SYN bit: a SYN on a synchronized connection also earns a challenge ACK;
-//! 4. the ACK field: advance SND.UNA, take an RTT sample, update the send window;
+//! 4. the ACK field: advance SND.UNA, take an RTT sample, update the send window, and
+//!    let congestion control ([`super::cc`]) grow its window — or, on the third duplicate
+//!    ACK, halve it and resend;
 //! 5. the data: deliver it in order, or hold it if a hole precedes it;
 //! 6. the FIN bit: the peer will send no more.
 //!
@@ -21,6 +23,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::cc::{self, NewReno};
 use super::reassembly::Reassembly;
 use super::rtt::RttEstimator;
 use super::seq::{seq_diff, seq_ge, seq_gt, seq_in_window, seq_le, seq_lt};
@@ -140,10 +143,16 @@ pub struct Endpoint {
     retries: u32,
     /// The one segment being timed: (sequence number its ACK must reach, when it was sent).
     rtt_probe: Option<(u32, Duration)>,
-    /// NewReno's "recover" (RFC 6582): snd_nxt when loss recovery began.
-    recover: Option<u32>,
     dup_acks: u32,
     syn_retransmitted: bool,
+    /// How often our SYN or SYN-ACK was resent (RFC 6928 cuts the initial window after two).
+    syn_retransmissions: u32,
+    /// Congestion control ([`cc`]), from the moment the handshake completes.
+    cc: Option<NewReno>,
+    /// After a retransmission timeout: the next sequence number to resend. Everything
+    /// from SND.UNA up to SND.NXT is presumed lost and resent in order, as the congestion
+    /// window allows ("go-back-N", as BSD and Linux do without SACK); `None` otherwise.
+    rtx_next: Option<u32>,
     stats: Stats,
 }
 
@@ -185,9 +194,11 @@ impl Endpoint {
             rtt,
             retries: 0,
             rtt_probe: None,
-            recover: None,
             dup_acks: 0,
             syn_retransmitted: false,
+            syn_retransmissions: 0,
+            cc: None,
+            rtx_next: None,
             stats: Stats::default(),
             cfg,
         }
@@ -289,6 +300,11 @@ impl Endpoint {
     /// Bytes accepted by `send` and not yet acknowledged.
     pub fn send_queue_len(&self) -> usize {
         self.send_buf.len()
+    }
+
+    /// The congestion window, ssthresh and bytes in flight now (once the handshake is done).
+    pub fn congestion(&self) -> Option<cc::Snapshot> {
+        self.cc.as_ref().map(|c| c.snapshot(self.flight()))
     }
 
     /// What the handshake agreed (meaningful once synchronized).
@@ -475,19 +491,33 @@ impl Endpoint {
             return;
         }
         let expired = self.rtt.rto();
+        // RFC 5681 cuts ssthresh only for a segment "not yet resent by way of the
+        // retransmission timer".
+        let first_timeout = self.retries == 0;
         self.retries += 1;
         // Karn's algorithm: the ACK for this segment cannot be timed any more.
         self.rtt_probe = None;
-        if matches!(self.state, State::SynSent | State::SynReceived) {
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        if handshake {
             self.syn_retransmitted = true;
-        } else {
-            self.recover = Some(self.snd_nxt);
+            self.syn_retransmissions += 1;
         }
         out.push(Action::Retransmit {
             seq: self.snd_una,
             attempt: self.retries,
             rto: expired,
         });
+        if !handshake {
+            let flight = self.flight();
+            let highest_sent = self.snd_nxt.wrapping_sub(1);
+            if let Some(cc) = &mut self.cc {
+                let change = cc.on_rto(flight, highest_sent, first_timeout);
+                out.push(Action::Congestion(change));
+            }
+            // Everything outstanding is presumed lost: resend it from SND.UNA on, the
+            // first segment now and the rest as ACKs open the congestion window.
+            self.rtx_next = Some(self.snd_una);
+        }
         let next = self.rtt.back_off();
         let what = match self.state {
             State::SynSent => "our SYN: no SYN-ACK yet".to_string(),
@@ -637,6 +667,7 @@ impl Endpoint {
             },
             payload: Vec::new(),
             why,
+            cc: None,
         };
         self.emit(seg, out);
     }
@@ -770,7 +801,7 @@ impl Endpoint {
             "their SYN-ACK acknowledged our SYN: the handshake is complete on our side".into(),
             out,
         );
-        self.after_established();
+        self.after_established(out);
         let why = format!(
             "ACK = their ISN + 1 = {}: their SYN used one number; seq = our ISN + 1 = {}: \
              ours did too. The handshake's third segment",
@@ -817,6 +848,7 @@ impl Endpoint {
                 let again = self.syn_segment(now, true, why);
                 self.rtt_probe = None;
                 self.syn_retransmitted = true;
+                self.syn_retransmissions += 1;
                 self.stats.retransmissions += 1;
                 self.emit(again, out);
                 self.arm_rtx(now, out);
@@ -912,7 +944,7 @@ impl Endpoint {
                     "the ACK of our SYN-ACK arrived: the handshake is complete".into(),
                     out,
                 );
-                self.after_established();
+                self.after_established(out);
                 // The handshake's ACK carries the first scaled window (RFC 7323 § 2.2).
                 self.snd_wnd = self.scaled(seg.window_len);
                 self.snd_wl1 = seq;
@@ -984,19 +1016,11 @@ impl Endpoint {
         let wnd = self.scaled(seg.window_len);
         let una_before = self.snd_una;
         if seq_lt(self.snd_una, ack) {
-            self.on_new_ack(now, ack, out);
-            if let Some(r) = self.recover {
-                if seq_lt(ack, r) && self.snd_una != self.snd_nxt {
-                    let why = format!(
-                        "retransmission after a partial ACK: ACK ISN + {} covers the resent \
-                         segment but not all sent before the loss, so the next hole starts \
-                         here (NewReno, RFC 6582)",
-                        self.rs(ack)
-                    );
-                    self.retransmit_first(now, why, out);
-                } else {
-                    self.recover = None;
-                }
+            let acked = self.on_new_ack(now, ack, out);
+            let flight = self.flight();
+            if let Some(cc) = &mut self.cc {
+                let r = cc.on_ack(ack, u32::try_from(acked).unwrap_or(u32::MAX), flight);
+                self.apply_cc(now, r, out);
             }
         } else if ack == self.snd_una
             && self.snd_una != self.snd_nxt
@@ -1011,17 +1035,15 @@ impl Endpoint {
             out.push(Action::DuplicateAck {
                 count: self.dup_acks,
             });
-            if self.dup_acks == 3 {
-                self.stats.fast_retransmits += 1;
-                out.push(Action::FastRetransmit { seq: self.snd_una });
-                self.recover = Some(self.snd_nxt);
-                let why = format!(
-                    "fast retransmit: 3 duplicate ACKs for ISN + {} mean later segments \
-                     arrive but this one was lost; resend it now, without waiting for the \
-                     RTO (RFC 5681 § 3.2)",
-                    self.rs(self.snd_una)
-                );
-                self.retransmit_first(now, why, out);
+            let flight = self.flight();
+            let highest_sent = self.snd_nxt.wrapping_sub(1);
+            if let Some(cc) = &mut self.cc {
+                let r = cc.on_dup_ack(self.dup_acks, ack, flight, highest_sent);
+                if r.resend_first.is_some() {
+                    self.stats.fast_retransmits += 1;
+                    out.push(Action::FastRetransmit { seq: self.snd_una });
+                }
+                self.apply_cc(now, r, out);
             }
         }
         // Window update (SND.WL1/WL2 keep an old segment from undoing a newer window).
@@ -1069,14 +1091,33 @@ impl Endpoint {
         true
     }
 
+    /// What congestion control asked for: report its change, resend the first segment.
+    fn apply_cc(&mut self, now: Duration, r: cc::Response, out: &mut Vec<Action>) {
+        if let Some(c) = r.change {
+            out.push(Action::Congestion(c));
+        }
+        if let Some(n) = r.note {
+            out.push(Action::Note(n));
+        }
+        if let Some(why) = r.resend_first {
+            self.retransmit_first(now, why, out);
+        }
+    }
+
     /// SND.UNA moves forward to `ack`: free acknowledged bytes, time the RTT, and restart
-    /// or stop the retransmission timer (RFC 6298 § 5.2-5.3).
-    fn on_new_ack(&mut self, now: Duration, ack: u32, out: &mut Vec<Action>) {
+    /// or stop the retransmission timer (RFC 6298 § 5.2-5.3). Returns the data bytes
+    /// acknowledged (SYN and FIN not counted).
+    fn on_new_ack(&mut self, now: Duration, ack: u32, out: &mut Vec<Action>) -> usize {
         self.snd_una = ack;
         let acked = i64::from(seq_diff(ack, self.send_buf_seq)).clamp(0, self.send_buf.len() as i64)
             as usize;
         self.send_buf.drain(..acked);
         self.send_buf_seq = self.send_buf_seq.wrapping_add(acked as u32);
+        // Segments the peer acknowledges need no resending after a timeout.
+        if let Some(r) = self.rtx_next {
+            let r = if seq_lt(r, ack) { ack } else { r };
+            self.rtx_next = seq_lt(r, self.snd_nxt).then_some(r);
+        }
         if let Some((end, sent)) = self.rtt_probe
             && seq_ge(ack, end)
         {
@@ -1097,6 +1138,7 @@ impl Endpoint {
         } else {
             self.arm_rtx(now, out);
         }
+        acked
     }
 
     /// RFC 9293 § 3.10.7.4, "seventh, process the segment text" and "eighth, check the FIN
@@ -1244,21 +1286,67 @@ impl Endpoint {
         )
     }
 
-    /// Sends as much queued data as the peer's window and the MSS allow, then the FIN if
-    /// close() was called and all data is out. Returns the number of segments sent.
+    /// FlightSize (RFC 5681 § 2): "The amount of data that has been sent but not yet
+    /// cumulatively acknowledged." While resending after a timeout, only what was resent
+    /// since counts: the rest is presumed lost, no longer in the network.
+    fn flight(&self) -> u32 {
+        let end = self.rtx_next.unwrap_or(self.snd_nxt);
+        seq_diff(end, self.snd_una).max(0) as u32
+    }
+
+    /// Bytes the congestion window still allows: cwnd - FlightSize (no limit before the
+    /// handshake completed).
+    fn cwnd_room(&self) -> usize {
+        match &self.cc {
+            Some(c) => c.cwnd().saturating_sub(self.flight()) as usize,
+            None => usize::MAX,
+        }
+    }
+
+    /// Sends what the windows allow: first, after a timeout, the segments presumed lost;
+    /// then queued data; then the FIN if close() was called and all data is out. Returns
+    /// the number of segments sent.
+    ///
+    /// RFC 5681 § 3.1: "At any given time, a TCP MUST NOT send data with a sequence number
+    /// higher than the sum of the highest acknowledged sequence number and the minimum of
+    /// cwnd and rwnd." Both limits are applied below: `rwnd_room` from the peer's window,
+    /// `cwnd_room` from ours.
     fn flush(&mut self, now: Duration, out: &mut Vec<Action>) -> usize {
         if !self.can_send_data() {
             return 0;
         }
         let mss = self.send_mss();
         let mut sent = 0;
+        // After a timeout: go back to SND.UNA and resend, in slow start from one segment,
+        // what was outstanding (new data waits until that is done).
+        while let Some(r) = self.rtx_next {
+            let left = seq_diff(self.snd_nxt, r).max(0) as usize;
+            let rwnd_room = seq_diff(self.snd_una.wrapping_add(self.snd_wnd), r).max(0) as usize;
+            let room = self.cwnd_room().min(rwnd_room);
+            // A sender sends whole segments: with less room than one, wait for an ACK.
+            if room < left.min(mss) && self.flight() > 0 {
+                return sent;
+            }
+            let why = format!(
+                "loss recovery: resending ISN + {} — sent before the timeout and presumed \
+                 lost; after a timeout everything outstanding is resent in order, as fast \
+                 as the congestion window allows (go-back-N)",
+                self.rs(r)
+            );
+            if self.resend(now, r, room, why, out) == 0 {
+                self.rtx_next = None;
+                break;
+            }
+            sent += 1;
+        }
         loop {
             let offset = (i64::from(seq_diff(self.snd_nxt, self.send_buf_seq)).max(0) as usize)
                 .min(self.send_buf.len());
             let unsent = self.send_buf.len() - offset;
             let in_flight = self.snd_nxt.wrapping_sub(self.snd_una);
-            let usable = self.snd_wnd.saturating_sub(in_flight) as usize;
-            let n = unsent.min(mss).min(usable);
+            let rwnd_room = self.snd_wnd.saturating_sub(in_flight) as usize;
+            let cwnd_room = self.cwnd_room();
+            let n = unsent.min(mss).min(rwnd_room).min(cwnd_room);
             let fin_now = self.fin_queued && self.fin_seq.is_none() && n == unsent;
             if n == 0 && !fin_now {
                 if unsent > 0
@@ -1273,6 +1361,12 @@ impl Endpoint {
                 }
                 break;
             }
+            // cwnd counts bytes, but segments are sent whole (Linux counts cwnd in
+            // segments): when the congestion window leaves room for less than a full
+            // segment, wait for the next ACK instead of sending a small one.
+            if cwnd_room < unsent.min(mss).min(rwnd_room) && self.flight() > 0 && !fin_now {
+                break;
+            }
             let seq = self.snd_nxt;
             let payload: Vec<u8> = self.send_buf.range(offset..offset + n).copied().collect();
             let mut fl = flags::ACK;
@@ -1285,11 +1379,11 @@ impl Endpoint {
             let mut why = if n > 0 {
                 let limit = if n == unsent {
                     "the rest of the queued data".to_string()
-                } else if n == mss && mss <= usable {
+                } else if n == mss && mss <= rwnd_room {
                     format!("one full segment (MSS {mss})")
                 } else {
                     format!(
-                        "all their window allows ({usable} of {} bytes free)",
+                        "all their window allows ({rwnd_room} of {} bytes free)",
                         self.snd_wnd
                     )
                 };
@@ -1338,37 +1432,61 @@ impl Endpoint {
     /// Resends the oldest unacknowledged segment: the SYN, the SYN-ACK, data from SND.UNA
     /// (at most one MSS), or the FIN.
     fn retransmit_first(&mut self, now: Duration, why: String, out: &mut Vec<Action>) {
-        self.rtt_probe = None;
         let seg = match self.state {
             State::SynSent => self.syn_segment(now, false, why),
             State::SynReceived => self.syn_segment(now, true, why),
             _ => {
-                let off = (i64::from(seq_diff(self.snd_una, self.send_buf_seq)).max(0) as usize)
-                    .min(self.send_buf.len());
-                let sent_end = (i64::from(seq_diff(self.snd_nxt, self.send_buf_seq)).max(0)
-                    as usize)
-                    .min(self.send_buf.len());
-                let n = sent_end.saturating_sub(off).min(self.send_mss());
-                let end_seq = self.snd_una.wrapping_add(n as u32);
-                let fin = self.fin_seq == Some(end_seq);
-                if n == 0 && !fin {
-                    return;
-                }
-                let payload: Vec<u8> = self.send_buf.range(off..off + n).copied().collect();
-                let mut fl = flags::ACK;
-                if fin {
-                    fl |= flags::FIN;
-                }
-                if n > 0 && off + n == self.send_buf.len() {
-                    fl |= flags::PSH;
-                }
-                self.stats.bytes_retransmitted += n as u64;
-                let opts = self.options(now, false);
-                self.make(self.snd_una, fl, payload, opts, why)
+                self.resend(now, self.snd_una, usize::MAX, why, out);
+                return;
             }
         };
+        self.rtt_probe = None;
         self.stats.retransmissions += 1;
         self.emit(seg, out);
+    }
+
+    /// Resends sent data from `seq`: at most one MSS and at most `room` bytes, with the FIN
+    /// if it comes right after. Returns the sequence numbers covered (0: nothing to send).
+    fn resend(
+        &mut self,
+        now: Duration,
+        seq: u32,
+        room: usize,
+        why: String,
+        out: &mut Vec<Action>,
+    ) -> u32 {
+        let off =
+            (i64::from(seq_diff(seq, self.send_buf_seq)).max(0) as usize).min(self.send_buf.len());
+        let sent_end = (i64::from(seq_diff(self.snd_nxt, self.send_buf_seq)).max(0) as usize)
+            .min(self.send_buf.len());
+        let n = sent_end.saturating_sub(off).min(self.send_mss()).min(room);
+        let end_seq = seq.wrapping_add(n as u32);
+        let fin = self.fin_seq == Some(end_seq);
+        if n == 0 && !fin {
+            return 0;
+        }
+        // Karn's algorithm: an ACK may answer either copy, so it cannot be timed.
+        self.rtt_probe = None;
+        let payload: Vec<u8> = self.send_buf.range(off..off + n).copied().collect();
+        let mut fl = flags::ACK;
+        if fin {
+            fl |= flags::FIN;
+        }
+        if n > 0 && off + n == self.send_buf.len() {
+            fl |= flags::PSH;
+        }
+        let len = n as u32 + u32::from(fin);
+        if let Some(r) = self.rtx_next {
+            let next = end_seq.wrapping_add(u32::from(fin));
+            let next = if seq_lt(r, next) { next } else { r };
+            self.rtx_next = seq_lt(next, self.snd_nxt).then_some(next);
+        }
+        self.stats.bytes_retransmitted += n as u64;
+        self.stats.retransmissions += 1;
+        let opts = self.options(now, false);
+        let seg = self.make(seq, fl, payload, opts, why);
+        self.emit(seg, out);
+        len
     }
 
     fn send_ack(&mut self, now: Duration, why: String, out: &mut Vec<Action>) {
@@ -1407,6 +1525,7 @@ impl Endpoint {
             },
             payload,
             why,
+            cc: self.cc.as_ref().map(|c| c.snapshot(self.flight())),
         }
     }
 
@@ -1423,6 +1542,7 @@ impl Endpoint {
             },
             payload: Vec::new(),
             why,
+            cc: None,
         }
     }
 
@@ -1481,6 +1601,7 @@ impl Endpoint {
             },
             payload: Vec::new(),
             why,
+            cc: None,
         }
     }
 
@@ -1567,11 +1688,15 @@ impl Endpoint {
         )));
     }
 
-    /// RFC 6298 § 5.7, and the first data may now flow.
-    fn after_established(&mut self) {
+    /// RFC 6298 § 5.7, and the first data may now flow: congestion control starts.
+    fn after_established(&mut self, out: &mut Vec<Action>) {
         if self.syn_retransmitted && !self.rtt.has_sample() {
             self.rtt.raise_to(SYN_RTO_FLOOR);
         }
+        let (cc, change) =
+            NewReno::start(self.send_mss() as u32, self.iss, self.syn_retransmissions);
+        self.cc = Some(cc);
+        out.push(Action::Congestion(change));
     }
 
     fn back_to_listen(&mut self, out: &mut Vec<Action>) {

@@ -15,6 +15,10 @@
 //!   (RTO, learned from measured round-trip times) → send again, waiting twice as long each
 //!   time; three duplicate ACKs → a segment was lost while later ones arrived → resend at
 //!   once (fast retransmit).
+//! - **Congestion control** (RFC 5681, RFC 6582, RFC 6928, RFC 3465; see [`cc`]): the
+//!   receiver's window protects the receiver, the *congestion window* protects the network.
+//!   The sender starts with 10 segments, doubles every round trip (slow start), then adds
+//!   one segment per round trip (congestion avoidance), and halves at each loss.
 //! - **Teardown** (§ 3.6): each direction is closed by its own FIN; the side that closes
 //!   first waits in TIME-WAIT for two maximum segment lifetimes, so that stray old segments
 //!   cannot be mistaken for a new connection's.
@@ -34,10 +38,9 @@
 //! - Every segment carrying data or a FIN is acknowledged at once: no delayed ACK
 //!   (RFC 9293 § 3.8.6.3 allows up to 500 ms of delay; Linux usually waits a little).
 //!   One ACK per segment is easier to watch.
-//! - No congestion control (RFC 5681 slow start and congestion window): the sender is
-//!   limited by the peer's window only. netlab talks to one host over a virtual link.
-//!   Fast retransmit (the 3rd duplicate ACK) and NewReno-style partial ACKs (RFC 6582) are
-//!   kept, because they are about loss, not rate.
+//! - Congestion control is NewReno (RFC 5681 + RFC 6582), the standard every newer
+//!   algorithm is compared with; Linux's default CUBIC and its SACK-based recovery are
+//!   described, not implemented ([`cc`] lists what is left out).
 //! - No Nagle algorithm (like `TCP_NODELAY`): data goes out as soon as the window allows.
 //! - SACK (RFC 2018): netlab *sends* SACK blocks when it holds out-of-order data, but as a
 //!   sender it recovers with cumulative ACKs only.
@@ -46,8 +49,10 @@
 //! - The application reads instantly (`Deliver`), so the receive window never shrinks.
 //! - Urgent data, security/compartment checks and ECN are ignored.
 //!
-//! Contract: imports `std` and [`crate::wire`] only; never does I/O or prints.
+//! Contract: imports `std` and [`crate::wire`] only (the simulator [`sim`] also
+//! [`crate::wiremodel`]); never does I/O or prints.
 
+pub mod cc;
 mod endpoint;
 pub mod packet;
 pub mod reassembly;
@@ -231,6 +236,9 @@ pub struct Segment {
     pub payload: Vec<u8>,
     /// A short explanation for a learner: why these flags, this seq, this ack.
     pub why: String,
+    /// The sender's congestion window, threshold and bytes in flight as this segment left
+    /// (this segment included); `None` before the handshake completed.
+    pub cc: Option<cc::Snapshot>,
 }
 
 impl Segment {
@@ -309,6 +317,8 @@ pub enum Action {
     DuplicateAck { count: u32 },
     /// Three duplicate ACKs: the segment at `seq` is resent without waiting for the RTO.
     FastRetransmit { seq: u32 },
+    /// The congestion-control phase changed (or the window was cut), and why (see [`cc`]).
+    Congestion(cc::CcChange),
     /// A round-trip time was measured and the RTO recomputed (RFC 6298 § 2).
     RttSample {
         rtt: Duration,

@@ -1,24 +1,28 @@
 //! Two endpoints on an in-memory wire, with virtual time and a lossy network on demand.
 //!
 //! TCP's interesting behaviour appears when the network misbehaves: a lost SYN, a lost
-//! data segment, two segments swapped. On a real link that is hard to arrange and harder
-//! to repeat; here the network is a list of [`Impairment`]s ("drop segment 3", "delay
-//! the first SYN-ACK by 2 s", "swap segment 5 with the next one") and the clock is
-//! virtual: when nothing is in flight it jumps straight to the next timer, so a 60-second
-//! back-off runs in microseconds and every run is identical.
+//! data segment, two segments swapped, a queue that overflows. On a real link that is
+//! hard to arrange and harder to repeat; here the network is netlab's one wire model,
+//! [`crate::wiremodel::Link`], carrying [`Segment`]s: scripted rules ("drop segment 3",
+//! "delay the first SYN-ACK by 2 s", "swap segment 5 with the next one"), random loss and
+//! reordering from a seed, and a bottleneck with a queue. The clock is virtual: when
+//! nothing is due it jumps straight to the next event, so a 60-second back-off runs in
+//! microseconds and every run is identical.
 //!
-//! `netlab tcp-handshake --simulate` runs its demo here; the tests of [`super`] use it as
-//! their harness. A [`Sim`] returns a trace: for every event (an application call, a
+//! The tests of [`super`] use it as their harness. (`netlab tcp-handshake --simulate`
+//! drives its two endpoints in its own loop, printing as it goes, over the same wire
+//! model.) A [`Sim`] returns a trace: for every event (an application call, a
 //! segment arriving or lost, a timer) the time, the side, and the [`Action`]s the endpoint
 //! produced.
 //!
-//! Contract: no I/O, no real clock; imports only [`super`].
+//! Contract: no I/O, no real clock; imports only [`super`] and [`crate::wiremodel`].
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
 use super::{Action, Config, Endpoint, Segment, State};
+use crate::wiremodel::{Conditions, Dir, Fate, Link, Offer, Rule, WirePacket};
 
 /// One-way delay of the simulated link unless set otherwise: 10 ms (a 20 ms RTT).
 pub const DEFAULT_LATENCY: Duration = Duration::from_millis(10);
@@ -51,119 +55,50 @@ impl Side {
             Side::B => 1,
         }
     }
-}
 
-/// A segment as it is put on the wire, for impairment predicates.
-#[derive(Debug, Clone, Copy)]
-pub struct OnWire<'a> {
-    /// Counts every segment put on the wire, both directions, from 0.
-    pub index: usize,
-    pub from: Side,
-    pub at: Duration,
-    pub segment: &'a Segment,
-}
-
-type Predicate = Box<dyn FnMut(&OnWire<'_>) -> bool>;
-
-/// Which segments an impairment hits.
-pub enum Select {
-    /// The segment with this wire index.
-    Index(usize),
-    /// Every segment the predicate accepts (see [`Impairment::times`] to limit it).
-    Matching(Predicate),
-}
-
-/// What happens to a selected segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
-    /// Lost: it never arrives.
-    Drop,
-    /// Arrives this much later than the link's latency.
-    Delay(Duration),
-    /// Held back until the next segment in the same direction has arrived (or until
-    /// nothing else is in flight), so the two arrive swapped.
-    Reorder,
-}
-
-/// One rule of the misbehaving network. The first rule that selects a segment applies.
-pub struct Impairment {
-    select: Select,
-    effect: Effect,
-    /// How many more segments this rule may hit (`None`: unlimited).
-    remaining: Option<usize>,
-}
-
-impl fmt::Debug for Impairment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let select = match &self.select {
-            Select::Index(i) => format!("Index({i})"),
-            Select::Matching(_) => "Matching(..)".into(),
-        };
-        f.debug_struct("Impairment")
-            .field("select", &select)
-            .field("effect", &self.effect)
-            .field("remaining", &self.remaining)
-            .finish()
-    }
-}
-
-impl Impairment {
-    /// A rule; an index hits once, a predicate every time it matches.
-    pub fn new(select: Select, effect: Effect) -> Self {
-        let remaining = match select {
-            Select::Index(_) => Some(1),
-            Select::Matching(_) => None,
-        };
-        Impairment {
-            select,
-            effect,
-            remaining,
+    /// The way a segment from this side travels: A → B is the link's forward direction.
+    pub fn dir(self) -> Dir {
+        match self {
+            Side::A => Dir::Forward,
+            Side::B => Dir::Backward,
         }
     }
 
-    /// Limits the rule to the first `n` segments it selects.
-    pub fn times(mut self, n: usize) -> Self {
-        self.remaining = Some(n);
-        self
-    }
-
-    /// Lose the segment with wire index `i`.
-    pub fn drop_index(i: usize) -> Self {
-        Self::new(Select::Index(i), Effect::Drop)
-    }
-
-    /// Lose every segment `pred` accepts.
-    pub fn drop_matching(pred: impl FnMut(&OnWire<'_>) -> bool + 'static) -> Self {
-        Self::new(Select::Matching(Box::new(pred)), Effect::Drop)
-    }
-
-    /// Lose the first segment `pred` accepts.
-    pub fn drop_first(pred: impl FnMut(&OnWire<'_>) -> bool + 'static) -> Self {
-        Self::drop_matching(pred).times(1)
-    }
-
-    /// Delay the segment with wire index `i` by `by` (on top of the latency).
-    pub fn delay_index(i: usize, by: Duration) -> Self {
-        Self::new(Select::Index(i), Effect::Delay(by))
-    }
-
-    /// Swap the segment with wire index `i` and the next one in the same direction.
-    pub fn reorder_index(i: usize) -> Self {
-        Self::new(Select::Index(i), Effect::Reorder)
-    }
-
-    fn hits(&mut self, seg: &OnWire<'_>) -> bool {
-        if self.remaining == Some(0) {
-            return false;
+    /// The side that sends in direction `dir`.
+    pub fn sending(dir: Dir) -> Side {
+        match dir {
+            Dir::Forward => Side::A,
+            Dir::Backward => Side::B,
         }
-        let hit = match &mut self.select {
-            Select::Index(i) => *i == seg.index,
-            Select::Matching(p) => p(seg),
-        };
-        if hit && let Some(r) = &mut self.remaining {
-            *r -= 1;
-        }
-        hit
+    }
+}
+
+/// A segment's bytes on the wire: its TCP header and payload behind a 20-byte IPv4
+/// header (what a bottleneck's rate is spent on).
+impl WirePacket for Segment {
+    fn wire_len(&self) -> usize {
+        20 + self.repr.header_len() + self.payload.len()
+    }
+}
+
+/// A rule of the simulated wire: [`crate::wiremodel::Rule`] for segments.
+pub type Impairment = Rule<Segment>;
+
+/// What a rule's predicate sees of a segment: its side and the segment itself, besides
+/// the [`Offer`]'s `index` and `at`.
+pub trait OnWire {
+    /// The side that sent it.
+    fn from(&self) -> Side;
+    fn segment(&self) -> &Segment;
+}
+
+impl OnWire for Offer<'_, Segment> {
+    fn from(&self) -> Side {
+        Side::sending(self.dir)
+    }
+
+    fn segment(&self) -> &Segment {
+        self.packet
     }
 }
 
@@ -257,21 +192,11 @@ pub struct WireRecord {
     pub arrived_at: Option<Duration>,
 }
 
-#[derive(Debug)]
-struct Flight {
-    at: Duration,
-    index: usize,
-    from: Side,
-}
-
 /// Two endpoints, a wire between them, and a virtual clock.
 pub struct Sim {
     ends: [Endpoint; 2],
     now: Duration,
-    latency: Duration,
-    impairments: Vec<Impairment>,
-    flights: Vec<Flight>,
-    held: Vec<Flight>,
+    link: Link<Segment>,
     wire: Vec<WireRecord>,
     trace: Vec<TraceEntry>,
     hooks: Vec<Hook>,
@@ -287,22 +212,19 @@ impl fmt::Debug for Sim {
             .field("now", &self.now)
             .field("a", &self.ends[0].state())
             .field("b", &self.ends[1].state())
-            .field("in_flight", &self.flights.len())
-            .field("impairments", &self.impairments)
+            .field("link", &self.link)
             .finish_non_exhaustive()
     }
 }
 
 impl Sim {
-    /// Two endpoints at time zero, nothing in flight.
+    /// Two endpoints at time zero, nothing in flight, a perfect link of
+    /// [`DEFAULT_LATENCY`] each way.
     pub fn new(a: Endpoint, b: Endpoint) -> Sim {
         Sim {
             ends: [a, b],
             now: Duration::ZERO,
-            latency: DEFAULT_LATENCY,
-            impairments: Vec::new(),
-            flights: Vec::new(),
-            held: Vec::new(),
+            link: Link::new(Conditions::delay(DEFAULT_LATENCY), 0),
             wire: Vec::new(),
             trace: Vec::new(),
             hooks: Vec::new(),
@@ -327,9 +249,18 @@ impl Sim {
     /// [`Sim::connect`] with impairments in place before the SYN is sent.
     pub fn connect_with(client: Config, server: Config, impairments: Vec<Impairment>) -> Sim {
         let mut sim = Sim::client_server(client, server);
-        sim.impairments = impairments;
+        for i in impairments {
+            sim.impair(i);
+        }
         sim.open(Side::A);
         sim
+    }
+
+    /// Replaces the wire (before anything was sent on it): e.g. a link with a bottleneck
+    /// or random loss. A → B is its forward direction.
+    pub fn over(mut self, link: Link<Segment>) -> Self {
+        self.link = link;
+        self
     }
 
     /// Active open on `side`, now, with the configuration its endpoint was built with.
@@ -342,17 +273,23 @@ impl Sim {
 
     /// Sets the one-way latency of the link.
     pub fn with_latency(mut self, latency: Duration) -> Self {
-        self.latency = latency;
+        self.link.set_delay(latency);
         self
     }
 
+    /// Changes the one-way latency for segments sent from now on.
     pub fn set_latency(&mut self, latency: Duration) {
-        self.latency = latency;
+        self.link.set_delay(latency);
     }
 
     /// Adds a rule to the network (rules apply in the order added).
     pub fn impair(&mut self, imp: Impairment) {
-        self.impairments.push(imp);
+        self.link.add_rule(imp);
+    }
+
+    /// The wire: its conditions and what it did ([`Link::counts`]).
+    pub fn link(&self) -> &Link<Segment> {
+        &self.link
     }
 
     /// Adds an application hook (see [`echo`], [`close_on_fin`]).
@@ -446,14 +383,9 @@ impl Sim {
 
     /// When the next event happens, if any.
     pub fn next_event_time(&self) -> Option<Duration> {
-        let arrival = self.flights.iter().map(|f| f.at).min();
-        let held = if self.flights.is_empty() {
-            self.held.iter().map(|f| f.at.max(self.now)).min()
-        } else {
-            None
-        };
+        let arrival = self.link.next_due();
         let timers = self.ends.iter().filter_map(|e| e.poll_at()).min();
-        [arrival, held, timers].into_iter().flatten().min()
+        [arrival, timers].into_iter().flatten().min()
     }
 
     /// Processes the next event (arrivals before timers due at the same moment); the
@@ -462,56 +394,38 @@ impl Sim {
         if self.steps >= self.max_steps {
             return false;
         }
-        if self.flights.is_empty() && !self.held.is_empty() {
-            let now = self.now;
-            for mut f in self.held.drain(..) {
-                f.at = f.at.max(now);
-                self.flights.push(f);
-            }
-        }
-        let arrival = self
-            .flights
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, f)| (f.at, f.index))
-            .map(|(i, f)| (f.at, i));
+        let arrival = self.link.next_due();
         let timer = [Side::A, Side::B]
             .into_iter()
             .filter_map(|s| self.ends[s.index()].poll_at().map(|t| (t, s)))
             .min_by_key(|(t, _)| *t);
         let arrival_first = match (arrival, timer) {
-            (Some((ta, _)), Some((tt, _))) => ta <= tt,
+            (Some(ta), Some((tt, _))) => ta <= tt,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => return false,
         };
         self.steps += 1;
         if arrival_first {
-            let (at, i) = arrival.unwrap_or_default();
-            let flight = self.flights.remove(i);
-            self.now = self.now.max(at);
-            let to = flight.from.other();
-            let rec = &mut self.wire[flight.index];
-            rec.arrived_at = Some(self.now);
-            let segment = rec.segment.clone();
+            self.now = self.now.max(arrival.unwrap_or_default());
+            // Nothing arrives when the event was a held segment's hold running out: it is
+            // on its way now, and arrives at a later step.
+            let Some(d) = self.link.pop_due(self.now) else {
+                return true;
+            };
+            let to = Side::sending(d.dir).other();
             let now = self.now;
+            self.wire[d.index].arrived_at = Some(now);
+            let segment = d.packet;
             let actions = self.ends[to.index()].on_segment(now, &segment.repr, &segment.payload);
             self.apply(
                 to,
                 Event::Arrival {
-                    index: flight.index,
+                    index: d.index,
                     segment,
                 },
                 actions,
             );
-            // A held segment goes right after the next one in its direction.
-            let (release, keep): (Vec<Flight>, Vec<Flight>) =
-                self.held.drain(..).partition(|h| h.from == flight.from);
-            self.held = keep;
-            for mut h in release {
-                h.at = h.at.max(now);
-                self.flights.push(h);
-            }
         } else if let Some((at, side)) = timer {
             self.now = self.now.max(at);
             let now = self.now;
@@ -573,21 +487,11 @@ impl Sim {
 
     fn put_on_wire(&mut self, from: Side, segment: Segment) {
         let index = self.wire.len();
-        let view = OnWire {
-            index,
-            from,
-            at: self.now,
-            segment: &segment,
-        };
-        let effect = self
-            .impairments
-            .iter_mut()
-            .find_map(|imp| imp.hits(&view).then_some(imp.effect));
-        let arrive = self.now.saturating_add(self.latency);
-        let flight = |at| Flight { at, index, from };
-        let dropped = effect == Some(Effect::Drop);
-        match effect {
-            Some(Effect::Drop) => self.trace.push(TraceEntry {
+        debug_assert_eq!(index, self.link.offered());
+        let fate = self.link.offer(self.now, from.dir(), segment.clone());
+        let dropped = matches!(fate, Fate::Lost(_));
+        if dropped {
+            self.trace.push(TraceEntry {
                 at: self.now,
                 side: from,
                 event: Event::Lost {
@@ -595,10 +499,7 @@ impl Sim {
                     segment: segment.clone(),
                 },
                 actions: Vec::new(),
-            }),
-            Some(Effect::Delay(d)) => self.flights.push(flight(arrive.saturating_add(d))),
-            Some(Effect::Reorder) => self.held.push(flight(arrive)),
-            None => self.flights.push(flight(arrive)),
+            });
         }
         self.wire.push(WireRecord {
             index,
@@ -638,7 +539,7 @@ mod tests {
     #[test]
     fn drop_by_predicate_once() {
         let (c, s) = pair();
-        let imps = vec![Impairment::drop_first(|w| w.segment.has(flags::SYN))];
+        let imps = vec![Impairment::drop_first(|w| w.segment().has(flags::SYN))];
         let mut sim = Sim::connect_with(c, s, imps);
         sim.run();
         assert!(sim.wire()[0].dropped);

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::sim::{Impairment, Side, Sim, WireRecord, close_on_fin, echo};
+use super::sim::{Impairment, OnWire, Side, Sim, WireRecord, close_on_fin, echo};
 use super::*;
 use crate::wire::tcp::{Packet, Repr, TcpOption, flags, parse_option};
+use crate::wiremodel::{Bottleneck, Conditions, Dir, Link};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -301,14 +302,16 @@ fn window_scaling_lets_the_window_exceed_64k() {
     // The SYN-ACK's window is never scaled: 65535 rounded down to a multiple of 2^5.
     assert_eq!(sim.wire()[1].segment.repr.window_len, 65504);
     assert_eq!(sim.endpoint(Side::A).snd_wnd(), 65504);
-    sim.send(Side::A, &[0u8; 400_000]);
-    // The first burst fills the 64 KiB A knows of...
+    sim.send(Side::A, &[0u8; 1_000_000]);
+    // The first burst is the initial congestion window (10 segments), less than the
+    // 64 KiB B allows: the network's limit, not the receiver's (see `cc`)...
     let burst: usize = data_segments(&sim, Side::A)
         .iter()
         .map(|r| r.segment.payload.len())
         .sum();
-    assert_eq!(burst, 65504);
-    // ...then B's first ACK carries its scaled window, 32768 × 2^5 = 1 MiB.
+    assert_eq!(burst, 14_480);
+    // ...then B's first ACK carries its scaled window, 32768 × 2^5 = 1 MiB, and slow start
+    // doubles cwnd each round trip (10, 20, 40, 80, 160, 320 segments) far past 64 KiB.
     let mut most_in_flight = 0;
     while sim.step() {
         let a = sim.endpoint(Side::A);
@@ -316,7 +319,7 @@ fn window_scaling_lets_the_window_exceed_64k() {
     }
     assert_eq!(sim.endpoint(Side::A).snd_wnd(), 1 << 20);
     assert!(most_in_flight > 300_000, "{most_in_flight}");
-    assert_eq!(sim.received(Side::B).len(), 400_000);
+    assert_eq!(sim.received(Side::B).len(), 1_000_000);
 }
 
 #[test]
@@ -486,11 +489,11 @@ fn time_wait_reacks_a_retransmitted_fin() {
     // Lose A's ACK of B's FIN: B's FIN comes again, A must ACK it again from TIME-WAIT.
     let mut seen_fin = false;
     sim.impair(Impairment::drop_first(move |w| {
-        if w.from == Side::B && w.segment.has(flags::FIN) {
+        if w.from() == Side::B && w.segment().has(flags::FIN) {
             seen_fin = true;
             return false;
         }
-        seen_fin && w.from == Side::A
+        seen_fin && w.from() == Side::A
     }));
     sim.close(Side::A);
     assert!(sim.run());
@@ -688,7 +691,7 @@ fn dropped_syn_is_resent_after_the_initial_rto() {
 #[test]
 fn dropped_syn_ack_is_resent() {
     let imps = vec![Impairment::drop_first(|w| {
-        w.from == Side::B && w.segment.has(flags::SYN)
+        w.from() == Side::B && w.segment().has(flags::SYN)
     })];
     let mut sim = Sim::connect_with(client(), server(), imps);
     sim.run();
@@ -738,7 +741,8 @@ fn dropped_data_is_resent_on_timeout_with_back_off() {
     // After a 20 ms handshake RTT: RTO = 20 + 4·10 = 60 ms, raised to the 200 ms minimum.
     assert_eq!(sim.endpoint(Side::A).rto(), ms(200));
     sim.impair(
-        Impairment::drop_matching(|w| w.from == Side::A && !w.segment.payload.is_empty()).times(2),
+        Impairment::drop_matching(|w| w.from() == Side::A && !w.segment().payload.is_empty())
+            .times(2),
     );
     let t0 = sim.now();
     sim.send(Side::A, b"data");
@@ -791,7 +795,7 @@ fn dropped_data_is_resent_on_timeout_with_back_off() {
 fn three_duplicate_acks_trigger_fast_retransmit() {
     let mut sim = established();
     sim.impair(Impairment::drop_first(|w| {
-        w.from == Side::A && !w.segment.payload.is_empty()
+        w.from() == Side::A && !w.segment().payload.is_empty()
     }));
     let t0 = sim.now();
     let data: Vec<u8> = (0..5 * 1448).map(|i| i as u8).collect();
@@ -840,7 +844,7 @@ fn several_losses_are_repaired_by_partial_acks() {
     // Lose data segments 1 and 3 of 6.
     let mut n = 0;
     sim.impair(Impairment::drop_matching(move |w| {
-        if w.from == Side::A && !w.segment.payload.is_empty() {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
             n += 1;
             return n == 1 || n == 3;
         }
@@ -910,7 +914,7 @@ fn gives_up_after_max_retries() {
     c.max_retries = 3;
     let mut sim = Sim::connect(c, server());
     sim.run();
-    sim.impair(Impairment::drop_matching(|w| w.from == Side::A));
+    sim.impair(Impairment::drop_matching(|w| w.from() == Side::A));
     sim.send(Side::A, b"into the void");
     sim.run();
     assert_eq!(sim.state(Side::A), State::Closed);
@@ -938,7 +942,7 @@ fn gives_up_after_max_retries() {
     let mut sim = Sim::connect_with(
         c,
         server(),
-        vec![Impairment::drop_matching(|w| w.from == Side::A)],
+        vec![Impairment::drop_matching(|w| w.from() == Side::A)],
     );
     sim.run();
     assert_eq!(sim.state(Side::A), State::Closed);
@@ -995,6 +999,440 @@ fn rtt_estimator_follows_rfc6298_through_the_wire() {
         sim.endpoint(Side::A).rto(),
         Duration::from_nanos(249_687_500)
     );
+}
+
+// ----- congestion control (see `cc` for the rules and their arithmetic) -----
+//
+// MSS 1448 (1460 minus 12 bytes of timestamps); a 20 ms round trip; the simulated wire
+// delivers a whole burst at once, so each round trip's segments share one send time.
+
+const MSS: u32 = 1448;
+
+/// Established, with a receive window (4 MiB) that never limits the sender: what A may
+/// send is up to its congestion window.
+fn bulk_pair() -> Sim {
+    let mut s = server();
+    s.window = 1 << 22;
+    let mut sim = Sim::connect(client(), s);
+    sim.run();
+    // Until B's first ACK, A knows only the SYN-ACK's unscaled window (65,408 B): still
+    // more than the initial congestion window.
+    assert!(sim.endpoint(Side::A).snd_wnd() > 10 * MSS);
+    sim
+}
+
+/// `side`'s congestion-control changes, in order.
+fn cc_changes(sim: &Sim, side: Side) -> Vec<cc::CcChange> {
+    actions(sim, side)
+        .into_iter()
+        .filter_map(|(_, a)| match a {
+            Action::Congestion(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many data segments `side` sent at each distinct moment from `t0` on, in order.
+fn rounds(sim: &Sim, side: Side, t0: Duration) -> Vec<usize> {
+    let mut v: Vec<(Duration, usize)> = Vec::new();
+    for r in data_segments(sim, side) {
+        if r.sent_at < t0 {
+            continue;
+        }
+        match v.last_mut() {
+            Some((t, n)) if *t == r.sent_at => *n += 1,
+            _ => v.push((r.sent_at, 1)),
+        }
+    }
+    v.into_iter().map(|(_, n)| n).collect()
+}
+
+fn snapshot(r: &WireRecord) -> cc::Snapshot {
+    r.segment
+        .cc
+        .expect("a data segment carries the sender's congestion state")
+}
+
+#[test]
+fn slow_start_doubles_cwnd_every_round_trip() {
+    let mut sim = bulk_pair();
+    let t0 = sim.now();
+    let data = vec![7u8; 150 * MSS as usize];
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    // RFC 6928: 10 segments first; then each ACK for one segment adds one MSS to cwnd and
+    // lets two segments go: 10, 20, 40, 80 per round trip.
+    assert_eq!(rounds(&sim, Side::A, t0), [10, 20, 40, 80]);
+    let d = data_segments(&sim, Side::A);
+    // The last segment of each round leaves with cwnd = in flight = 10 × 2^k MSS.
+    for (last, segments) in [(9, 10), (29, 20), (69, 40), (149, 80)] {
+        let s = snapshot(d[last]);
+        assert_eq!(s.phase, cc::Phase::SlowStart);
+        assert_eq!((s.cwnd, s.in_flight), (segments * MSS, segments * MSS));
+        assert_eq!(s.ssthresh_known(), None, "no loss, no threshold");
+    }
+    assert_eq!(
+        d[0].segment.cc.unwrap().to_string(),
+        "cwnd 14,480 B (10 MSS) · ssthresh ∞ · in flight 1,448 B (1 MSS)"
+    );
+    // The only change of phase was the first: slow start, from the initial window.
+    let ch = cc_changes(&sim, Side::A);
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert_eq!(
+        (ch[0].from, ch[0].to, ch[0].cwnd),
+        (None, cc::Phase::SlowStart, 14_480)
+    );
+    // The SYN carries no congestion state: congestion control starts with the data.
+    assert!(sim.wire()[0].segment.cc.is_none());
+}
+
+#[test]
+fn three_duplicate_acks_halve_cwnd_then_it_grows_by_one_mss_per_round_trip() {
+    let mut sim = bulk_pair();
+    // Lose the first segment of the third round trip (10 + 20 segments went before it).
+    let mut n = 0;
+    sim.impair(Impairment::drop_matching(move |w| {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
+            n += 1;
+            return n == 31;
+        }
+        false
+    }));
+    let t0 = sim.now();
+    let data: Vec<u8> = (0..250_000u32).map(|i| (i % 253) as u8).collect();
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    let ch = cc_changes(&sim, Side::A);
+    assert_eq!(ch.len(), 3, "{ch:?}");
+    // The third round's 40 segments (57,920 B) are in flight when the 3rd duplicate ACK
+    // arrives: ssthresh = 57920 / 2 = 28960; cwnd = 28960 + 3 × 1448 = 33304.
+    let fr = &ch[1];
+    assert_eq!(
+        (fr.from, fr.to),
+        (Some(cc::Phase::SlowStart), cc::Phase::FastRecovery)
+    );
+    assert_eq!(
+        (fr.ssthresh, fr.cwnd, fr.in_flight),
+        (28_960, 33_304, 57_920)
+    );
+    assert!(
+        fr.why.starts_with(
+            "3 duplicate ACKs: fast retransmit, ssthresh = flight/2 = 57,920 B/2 = 28,960 B, \
+             cwnd = ssthresh + 3 MSS = 33,304 B"
+        ),
+        "{}",
+        fr.why
+    );
+    let d = data_segments(&sim, Side::A);
+    let resent = d[70];
+    assert_eq!(
+        resent.segment.repr.seq_number,
+        d[30].segment.repr.seq_number
+    );
+    assert!(resent.segment.why.contains("fast retransmit"));
+    assert_eq!(snapshot(resent).phase, cc::Phase::FastRecovery);
+    // B reports the 39 segments after the hole: 36 duplicates beyond the third inflate
+    // cwnd by 1 MSS each (RFC 5681 § 3.2 step 4). New data may go once cwnd exceeds the
+    // 57,920 B in flight by a segment: 33304 + k × 1448 ≥ 59368 from the 18th on (the
+    // 21st duplicate), so 19 new segments leave during recovery.
+    let new_in_recovery = d[71..]
+        .iter()
+        .take_while(|r| snapshot(r).phase == cc::Phase::FastRecovery)
+        .count();
+    assert_eq!(new_in_recovery, 19);
+    assert_eq!(snapshot(d[89]).cwnd, 33_304 + 36 * MSS);
+    // The ACK of the resent segment covers everything up to recover: the window deflates
+    // to min(ssthresh, max(flight, MSS) + MSS) = min(28960, 19 × 1448 + 1448) = 28960.
+    let exit = &ch[2];
+    assert_eq!(
+        (exit.from, exit.to, exit.cwnd),
+        (
+            Some(cc::Phase::FastRecovery),
+            cc::Phase::CongestionAvoidance,
+            28_960
+        )
+    );
+    // Congestion avoidance: 20, 21, 22 segments per round trip — one MSS more each time.
+    let t_exit = d[90].sent_at;
+    assert_eq!(&rounds(&sim, Side::A, t_exit)[..3], [20, 21, 22]);
+    assert_eq!(rounds(&sim, Side::A, t0)[..3], [10, 20, 40]);
+    let st = sim.endpoint(Side::A).stats();
+    assert_eq!((st.fast_retransmits, st.retransmissions), (1, 1));
+}
+
+#[test]
+fn a_timeout_restarts_from_one_segment() {
+    let mut sim = bulk_pair();
+    // Lose the whole second round trip (segments 11-30): no duplicate ACK can come back,
+    // only the retransmission timer notices.
+    let mut n = 0;
+    sim.impair(Impairment::drop_matching(move |w| {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
+            n += 1;
+            return (11..=30).contains(&n);
+        }
+        false
+    }));
+    let data = vec![1u8; 30 * MSS as usize];
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    let ch = cc_changes(&sim, Side::A);
+    assert_eq!(ch.len(), 3, "{ch:?}");
+    // 20 segments (28,960 B) in flight at the timeout: ssthresh = 14480, cwnd = 1 MSS.
+    let rto = &ch[1];
+    assert_eq!(
+        (rto.from, rto.to),
+        (Some(cc::Phase::SlowStart), cc::Phase::LossRecovery)
+    );
+    assert_eq!(
+        (rto.ssthresh, rto.cwnd, rto.in_flight),
+        (14_480, 1448, 28_960)
+    );
+    assert!(
+        rto.why
+            .contains("ssthresh = flight/2 = 28,960 B/2 = 14,480 B, cwnd = 1 MSS = 1,448 B"),
+        "{}",
+        rto.why
+    );
+    // Then slow start from one segment, resending everything from the hole on: 1, 2, 4,
+    // 8 segments; then cwnd reaches ssthresh (10 MSS) and the last 5 go.
+    let d = data_segments(&sim, Side::A);
+    let first_resend = d[30];
+    assert_eq!(
+        first_resend.segment.repr.seq_number,
+        d[10].segment.repr.seq_number
+    );
+    assert_eq!(
+        first_resend.sent_at - d[10].sent_at,
+        ms(200),
+        "RTO: the 200 ms minimum"
+    );
+    assert_eq!(rounds(&sim, Side::A, first_resend.sent_at), [1, 2, 4, 8, 5]);
+    let cwnds: Vec<u32> = d[30..].iter().map(|r| snapshot(r).cwnd / MSS).collect();
+    assert_eq!(&cwnds[..7], [1, 2, 2, 3, 3, 4, 4]);
+    assert!(
+        d[31].segment.why.contains("loss recovery"),
+        "{}",
+        d[31].segment.why
+    );
+    // cwnd reached ssthresh (10 MSS) with the 9th ACK after the timeout; congestion
+    // avoidance counted the next 10 ACKs' 14,480 B — one whole cwnd — and added one MSS.
+    // The ACK past everything sent before the timeout then ends loss recovery.
+    assert_eq!(
+        (ch[2].from, ch[2].to, ch[2].cwnd),
+        (
+            Some(cc::Phase::LossRecovery),
+            cc::Phase::CongestionAvoidance,
+            11 * MSS
+        )
+    );
+    assert_eq!(sim.endpoint(Side::A).stats().retransmissions, 20);
+}
+
+#[test]
+fn newreno_partial_ack_resends_the_next_hole() {
+    let mut sim = bulk_pair();
+    // Lose segments 3 and 7 of the initial window.
+    let mut n = 0;
+    sim.impair(Impairment::drop_matching(move |w| {
+        if w.from() == Side::A && !w.segment().payload.is_empty() {
+            n += 1;
+            return n == 3 || n == 7;
+        }
+        false
+    }));
+    let data = vec![2u8; 10 * MSS as usize];
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    let d = data_segments(&sim, Side::A);
+    assert_eq!(d.len(), 12);
+    // Segments 1 and 2 are acknowledged; 4, 5, 6 bring 3 duplicate ACKs with 8 segments
+    // (11,584 B) in flight: ssthresh = 11584 / 2 = 5792, cwnd = 5792 + 3 × 1448 = 10136;
+    // 8, 9, 10 inflate it to 14480. Segment 3 is resent.
+    assert_eq!(d[10].segment.repr.seq_number, d[2].segment.repr.seq_number);
+    assert_eq!(snapshot(d[10]).cwnd, 10_136);
+    // Its ACK stops at segment 7: a partial ACK of 4 segments (5792 B). cwnd = 14480 -
+    // 5792 + 1448 = 10136, segment 7 is resent at once, fast recovery goes on.
+    let partial = d[11];
+    assert_eq!(
+        partial.segment.repr.seq_number,
+        d[6].segment.repr.seq_number
+    );
+    assert!(
+        partial.segment.why.contains("partial ACK"),
+        "{}",
+        partial.segment.why
+    );
+    let s = snapshot(partial);
+    assert_eq!(
+        (s.phase, s.cwnd, s.in_flight),
+        (cc::Phase::FastRecovery, 10_136, 4 * MSS)
+    );
+    // The next ACK covers everything: nothing is left in flight, so the window deflates
+    // to min(5792, max(0, 1448) + 1448) = 2896 and slow start resumes below ssthresh.
+    let ch = cc_changes(&sim, Side::A);
+    assert_eq!(ch.len(), 3, "{ch:?}");
+    assert_eq!(
+        (ch[1].ssthresh, ch[1].cwnd, ch[1].in_flight),
+        (5792, 10_136, 8 * MSS)
+    );
+    assert_eq!(
+        (ch[2].from, ch[2].to, ch[2].cwnd),
+        (Some(cc::Phase::FastRecovery), cc::Phase::SlowStart, 2896)
+    );
+    // No timeout was needed.
+    assert!(
+        !actions(&sim, Side::A)
+            .iter()
+            .any(|(_, a)| matches!(a, Action::Retransmit { .. }))
+    );
+}
+
+#[test]
+fn byte_counting_keeps_doubling_when_every_other_ack_is_missing() {
+    // A receiver that acknowledges every second segment (as Linux's delayed ACKs do) —
+    // here, every other ACK of B's lost on the wire. Each ACK that arrives covers 2
+    // segments; RFC 3465 counts its bytes (up to L = 2 MSS), so cwnd still doubles per
+    // round trip: 4 segments leave per ACK. Counting ACKs instead would give 10, 15, 22.
+    let mut sim = bulk_pair();
+    let mut n = 0;
+    sim.impair(Impairment::drop_matching(move |w| {
+        if w.from() == Side::B
+            && w.segment().payload.is_empty()
+            && w.segment().flags_text() == "ACK"
+        {
+            n += 1;
+            return n % 2 == 1;
+        }
+        false
+    }));
+    let t0 = sim.now();
+    let data = vec![3u8; 150 * MSS as usize];
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    assert_eq!(rounds(&sim, Side::A, t0), [10, 20, 40, 80]);
+    let d = data_segments(&sim, Side::A);
+    // The first ACK that arrives (for segments 1-2) adds 2896 B: 17376 = 12 MSS.
+    assert_eq!(snapshot(d[10]).cwnd, 12 * MSS);
+    assert_eq!(snapshot(d[13]).cwnd, 12 * MSS, "4 segments per ACK");
+    assert_eq!(snapshot(d[14]).cwnd, 14 * MSS);
+}
+
+#[test]
+fn the_sender_respects_the_smaller_of_cwnd_and_rwnd() {
+    let mut s = server();
+    s.window = 20_000;
+    s.window_scale = None;
+    let mut sim = Sim::connect(client(), s);
+    sim.run();
+    sim.send(Side::A, &vec![4u8; 200_000]);
+    let mut most_in_flight = 0;
+    let mut largest_cwnd = 0;
+    while sim.step() {
+        let a = sim.endpoint(Side::A);
+        most_in_flight = most_in_flight.max(a.snd_nxt().wrapping_sub(a.snd_una()));
+        largest_cwnd = largest_cwnd.max(a.congestion().unwrap().cwnd);
+    }
+    assert_eq!(sim.received(Side::B).len(), 200_000);
+    // First the congestion window limits (14,480 B < 20,000); once slow start has grown it
+    // past 20,000, the receiver's window does.
+    assert_eq!(rounds(&sim, Side::A, Duration::ZERO)[0], 10);
+    assert!(largest_cwnd > 40_000, "{largest_cwnd}");
+    assert_eq!(most_in_flight, 20_000);
+    assert!(
+        data_segments(&sim, Side::A)
+            .iter()
+            .any(|r| r.segment.why.contains("all their window allows"))
+    );
+}
+
+#[test]
+fn through_a_bottleneck_the_window_saws() {
+    // 10 Mbit/s with a 20-packet drop-tail queue, 10 ms each way: the bandwidth-delay
+    // product is 25,000 B (about 17 segments), so the queue overflows once cwnd passes
+    // about 37 segments. Every overflow is a congestion loss: cwnd halves, then climbs.
+    let fwd = Conditions {
+        delay: ms(10),
+        bottleneck: Some(Bottleneck::new(10_000_000, 20)),
+        ..Conditions::default()
+    };
+    let link = Link::asymmetric([fwd, Conditions::delay(ms(10))], 1);
+    let mut s = server();
+    s.window = 1 << 22;
+    let mut sim = Sim::client_server(client(), s).over(link);
+    sim.open(Side::A);
+    sim.run();
+    let t0 = sim.now();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    sim.send(Side::A, &data);
+    sim.run();
+    assert_eq!(sim.received(Side::B), &data[..]);
+    let secs = (sim.now() - t0).as_secs_f64();
+    let goodput = data.len() as f64 * 8.0 / secs;
+    assert!(goodput <= 10_000_000.0, "{goodput}");
+    assert!(goodput > 6_000_000.0, "the link stays busy: {goodput}");
+    let drops = sim.link().counts(Dir::Forward, 0).queue_drops;
+    let ch = cc_changes(&sim, Side::A);
+    let cuts = ch
+        .iter()
+        .filter(|c| c.to == cc::Phase::FastRecovery)
+        .count();
+    assert!(drops > 0 && cuts >= 3, "{drops} drops, {cuts} cuts: {ch:?}");
+    // Each cut halves what was in flight, and cwnd then climbs again by 1 MSS per RTT.
+    for c in ch.iter().filter(|c| c.to == cc::Phase::FastRecovery) {
+        assert_eq!(c.ssthresh, cc::ssthresh_after_loss(c.in_flight, MSS));
+    }
+}
+
+#[test]
+fn random_loss_reordering_and_a_queue_never_lose_data_or_break_the_rules() {
+    // Many seeded runs of a lossy, reordering wire with a bottleneck, both directions
+    // impaired: every byte arrives intact, and every segment's congestion state obeys
+    // the rules (cwnd ≥ 1 MSS; after a loss ssthresh ≥ 2 MSS).
+    for seed in 0..24u64 {
+        let loss = [0.0, 0.01, 0.03, 0.08][seed as usize % 4];
+        let c = Conditions {
+            delay: ms(5 + seed % 20),
+            loss,
+            reorder: if seed % 3 == 0 { 0.05 } else { 0.0 },
+            reorder_hold: ms(30),
+            bottleneck: (seed % 2 == 0).then(|| Bottleneck::new(20_000_000, 10 + seed as usize)),
+        };
+        let back = Conditions {
+            bottleneck: None,
+            ..c.clone()
+        };
+        let link = Link::asymmetric([c, back], seed);
+        let mut s = server();
+        s.window = 1 << 21;
+        let mut sim = Sim::client_server(client(), s).over(link);
+        sim.hook(echo(Side::B));
+        sim.open(Side::A);
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(seed as u32 + 7) >> 3) as u8)
+            .collect();
+        sim.send(Side::A, &data);
+        sim.run_for(Duration::from_secs(600));
+        assert_eq!(sim.received(Side::B).len(), data.len(), "seed {seed}: to B");
+        assert!(
+            sim.received(Side::B) == &data[..],
+            "seed {seed}: bytes differ"
+        );
+        assert!(sim.received(Side::A) == &data[..], "seed {seed}: the echo");
+        for r in sim.wire() {
+            if let Some(cc) = r.segment.cc {
+                assert!(cc.cwnd >= cc.smss, "seed {seed}: {cc}");
+                if cc.ssthresh_known().is_some() {
+                    assert!(cc.ssthresh >= 2 * cc.smss, "seed {seed}: {cc}");
+                }
+            }
+        }
+    }
 }
 
 // ----- numbers -----

@@ -38,18 +38,25 @@ pub(crate) use fields;
 
 pub mod arp;
 pub mod checksum;
+pub mod dns;
 pub mod engineio;
 pub mod ethernet;
+pub mod ftp;
 pub mod http;
 pub mod icmp;
 pub mod icmpv6;
+pub mod imf;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
+pub mod md5;
 pub mod pcap;
 pub mod procnet;
+pub mod smtp;
 pub mod socketio;
+pub mod ssh;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod websocket;
 
@@ -79,7 +86,7 @@ pub struct FieldDef {
 /// The type of a field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// An integer (Wireshark's `FT_UINT*`, `FT_INT*`, `FT_FRAMENUM`, `FT_RELATIVE_TIME`).
+    /// An integer (Wireshark's `FT_UINT*`, `FT_INT*`, `FT_FRAMENUM`).
     Num,
     /// One bit or yes/no (`FT_BOOLEAN`).
     Bool,
@@ -93,6 +100,8 @@ pub enum Kind {
     Text,
     /// A heading that groups the fields below it (`FT_NONE`): present or not.
     Group,
+    /// A time span in seconds (`FT_RELATIVE_TIME`): a round-trip time.
+    Time,
 }
 
 impl FieldDef {
@@ -120,17 +129,23 @@ impl FieldDef {
 /// computed fields: see `dissect::filter`).
 pub const ALL: &[&[&FieldDef]] = &[
     arp::FIELDS,
+    dns::FIELDS,
     engineio::FIELDS,
     ethernet::FIELDS,
     ethernet::vlan::FIELDS,
+    ftp::FIELDS,
     http::FIELDS,
     icmp::FIELDS,
     icmpv6::FIELDS,
+    imf::FIELDS,
     ipv4::FIELDS,
     ipv6::FIELDS,
     link::FIELDS,
+    smtp::FIELDS,
     socketio::FIELDS,
+    ssh::FIELDS,
     tcp::FIELDS,
+    tls::FIELDS,
     udp::FIELDS,
     websocket::FIELDS,
 ];

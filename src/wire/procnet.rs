@@ -106,6 +106,27 @@ pub struct TcpInfo {
     pub bytes_sent: Option<u64>,
     /// Bytes retransmitted (Linux 4.19+).
     pub bytes_retrans: Option<u64>,
+    /// The congestion-control state machine's state (`tcpi_ca_state`, see
+    /// [`ca_state_name`]).
+    pub ca_state: &'static str,
+    /// The smallest RTT seen, µs (Linux 4.6+): the path's round trip without queueing.
+    pub min_rtt_us: Option<u32>,
+    /// The rate the connection recently delivered data at, bytes per second (Linux 4.9+).
+    pub delivery_rate: Option<u64>,
+}
+
+/// `tcpi_ca_state`'s names (`enum tcp_ca_state` in linux/include/uapi/linux/tcp.h):
+/// "open", "disorder" (duplicate ACKs seen), "cwr" (cut after an ECN mark or a local
+/// congestion), "recovery" (fast recovery) or "loss" (after a retransmission timeout).
+pub fn ca_state_name(v: u8) -> &'static str {
+    match v {
+        0 => "open",
+        1 => "disorder",
+        2 => "cwr",
+        3 => "recovery",
+        4 => "loss",
+        _ => "unknown",
+    }
 }
 
 /// Which table a line came from.

@@ -7,7 +7,7 @@
 //! A broken invariant panics (that is how libFuzzer and the test notice it). [`mutate`]
 //! is the mutation step the protocol layers above share.
 
-use crate::random::{Rng, XorShift};
+use crate::random::{Rng, SplitMix64};
 use crate::wire::http;
 use crate::wire::websocket::{self as wsw, Frame, Role};
 use crate::ws::{Action, Session};
@@ -83,7 +83,7 @@ fn verdicts(role: Role, reads: &[&[u8]]) -> Vec<Action> {
 /// One to four random edits of `b` (overwrite with one of `special`, insert, remove,
 /// truncate, flip a bit, duplicate a run): the mutation step of the in-process
 /// mutation tests.
-pub fn mutate(b: &mut Vec<u8>, rng: &mut XorShift, special: &[u8]) {
+pub fn mutate(b: &mut Vec<u8>, rng: &mut SplitMix64, special: &[u8]) {
     for _ in 0..=(rng.next_u64() % 4) {
         let r = rng.next_u64();
         let at = if b.is_empty() {
@@ -110,8 +110,8 @@ pub fn mutate(b: &mut Vec<u8>, rng: &mut XorShift, special: &[u8]) {
 }
 
 /// The seed of the in-process mutation tests: `NETLAB_MUTATION_SEED`, else a fixed one.
-pub fn mutation_seed() -> XorShift {
-    XorShift::new(
+pub fn mutation_seed() -> SplitMix64 {
+    SplitMix64::new(
         std::env::var("NETLAB_MUTATION_SEED")
             .ok()
             .and_then(|s| s.parse().ok())

@@ -211,8 +211,9 @@ fn socketio(cx: &mut Cx, st: &mut Eio, s: &str, at: usize) -> Option<(&'static s
         st.announced[d] = cx.frame;
     }
     fields(cx, &p, s, at, &[]);
-    cx.end(end);
     let mut line = summary(&p, &[]);
+    headline!(cx, "{}", line.trim_start_matches("Socket.IO "));
+    cx.end(end);
     if p.ptype.is_binary() {
         line.push_str(&format!(
             " (waiting for {} attachment{})",
@@ -335,7 +336,7 @@ fn fields(cx: &mut Cx, p: &sio::Packet, s: &str, at: usize, attachments: &[Vec<u
             i..b.len(),
             Value::Text(data.to_string().into()),
         );
-        if let Some((name, args)) = p.event_parts() {
+        if let Some((name, args)) = event(p) {
             cx.push_generated(1, &sio::EVENT, Value::Text(name.into()));
             cx.push_generated(
                 1,
@@ -354,10 +355,21 @@ fn fields(cx: &mut Cx, p: &sio::Packet, s: &str, at: usize, attachments: &[Vec<u
     }
 }
 
+/// An EVENT's (or BINARY_EVENT's) name and arguments; nothing for other types (an
+/// ACK's array is all arguments).
+fn event(p: &sio::Packet) -> Option<(String, &[serde_json::Value])> {
+    matches!(
+        p.ptype,
+        sio::PacketType::Event | sio::PacketType::BinaryEvent
+    )
+    .then(|| p.event_parts())
+    .flatten()
+}
+
 /// `Socket.IO EVENT "chat" ["hi"] ack=0 /chat`.
 fn summary(p: &sio::Packet, attachments: &[Vec<u8>]) -> String {
     let mut s = format!("Socket.IO {}", p.ptype.name());
-    if let Some((name, args)) = p.event_parts() {
+    if let Some((name, args)) = event(p) {
         s.push_str(&format!(
             " {} {}",
             serde_json::Value::String(name),

@@ -88,6 +88,8 @@ struct Waiting {
     head: bool,
     upgrade: bool,
     socketio: bool,
+    /// An Engine.IO long-polling GET: its response's body holds packets.
+    polls: bool,
     uri: String,
 }
 
@@ -495,11 +497,15 @@ impl Http {
         let line_text = String::from_utf8_lossy(&pdu[line.clone()]).into_owned();
         headline!(cx, "{line_text}");
         // Links and the upgrade.
-        let mut socketio = false;
+        // Engine.IO: a WebSocket upgraded from a /socket.io/ request; long-polling bodies
+        // in POST requests (client to server) and in the responses to GET (the other way;
+        // a POST is answered with a plain `ok`).
+        let mut eio_body = false;
         match &head {
             Head::Request(r) => {
                 let upgrade = r.headers.has_token(http::name::UPGRADE, "websocket");
-                socketio = r.target.starts_with("/socket.io/") || r.target.contains("EIO=");
+                let socketio = r.target.starts_with("/socket.io/") || r.target.contains("EIO=");
+                eio_body = socketio && r.method == "POST";
                 if upgrade {
                     self.asked_upgrade = true;
                 }
@@ -521,6 +527,7 @@ impl Http {
                     head: r.method == "HEAD",
                     upgrade,
                     socketio,
+                    polls: socketio && r.method == "GET",
                     uri: full,
                 });
             }
@@ -533,15 +540,15 @@ impl Http {
                     self.waiting.pop_front()
                 };
                 if let Some(w) = &req {
-                    socketio = w.socketio;
+                    eio_body = w.polls;
                     if cx.record {
                         cx.push_generated(0, &REQUEST_IN, Value::Uint(w.frame));
                         let dt = cx.rel_nsec().saturating_sub(w.rel_nsec);
-                        cx.push_generated(0, &TIME, Value::Text(seconds(dt).into()));
+                        cx.push_generated(0, &TIME, Value::Time(dt));
                         cx.push_generated(0, &RESPONSE_FOR_URI, Value::Text(w.uri.clone().into()));
                     }
                     if r.status == 101 && w.upgrade {
-                        self.ws = Some(Ws::new(socketio));
+                        self.ws = Some(Ws::new(w.socketio));
                         note!(cx, "(from here on the connection carries WebSocket frames)");
                     }
                 }
@@ -557,22 +564,20 @@ impl Http {
             match m.body {
                 Body::Chunked(_) => {
                     let body = dechunk(cx, pdu, head_len);
-                    if cx.record {
-                        cx.push_generated(0, &CONTENT_LENGTH, Value::Uint(body.len() as u64));
-                    }
                     cx.end(pdu.len());
                     cx.source("De-chunked entity body", &body, |sub| {
                         if sub.record {
                             sub.push(0, &FILE_DATA, 0..body.len(), Value::Bytes(0..body.len()));
                         }
                         info_media =
-                            media_body(sub, &body, media.as_deref(), socketio, &mut self.eio);
+                            media_body(sub, &body, media.as_deref(), eio_body, &mut self.eio);
                     });
                 }
                 _ => {
                     if cx.record {
-                        let n = body_range.len();
-                        cx.push_generated(0, &CONTENT_LENGTH, Value::Uint(n as u64));
+                        if let Body::Length(n) = m.body {
+                            cx.push_generated(0, &CONTENT_LENGTH, Value::Uint(n));
+                        }
                         cx.push(
                             0,
                             &FILE_DATA,
@@ -584,7 +589,7 @@ impl Http {
                     let body = &pdu[body_range.clone()];
                     cx.rebase(head_len, |sub| {
                         info_media =
-                            media_body(sub, body, media.as_deref(), socketio, &mut self.eio);
+                            media_body(sub, body, media.as_deref(), eio_body, &mut self.eio);
                     });
                 }
             }
@@ -678,6 +683,10 @@ fn media_body(
     });
     let looks_eio = socketio || engineio::looks_like_payload(body);
     match media {
+        Some("application/x-www-form-urlencoded") => {
+            form(cx, body);
+            None
+        }
         Some("application/json") => {
             cx.begin(Proto::Json, 0);
             if cx.record {
@@ -724,11 +733,56 @@ fn media_body(
     }
 }
 
-/// `0.003000000`: seconds with nanoseconds, as Wireshark writes a relative time.
-pub(super) fn seconds(ns: i64) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let ns = ns.unsigned_abs();
-    format!("{sign}{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+/// An HTML form (`name=netlab&text=hello+there`): each field's name and value, with
+/// `+` and `%XX` decoded, as Wireshark's "HTML Form URL Encoded".
+fn form(cx: &mut Cx, body: &[u8]) {
+    cx.begin(Proto::UrlEncodedForm, 0);
+    if cx.record {
+        let decode = |b: &[u8]| {
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'+' => out.push(b' '),
+                    b'%' if i + 2 < b.len() => {
+                        match std::str::from_utf8(&b[i + 1..i + 3])
+                            .ok()
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        {
+                            Some(v) => {
+                                out.push(v);
+                                i += 2;
+                            }
+                            None => out.push(b'%'),
+                        }
+                    }
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let mut at = 0;
+        for pair in body.split(|&b| b == b'&') {
+            let eq = pair.iter().position(|&b| b == b'=').unwrap_or(pair.len());
+            let (k, v) = (&pair[..eq], pair.get(eq + 1..).unwrap_or(&[]));
+            cx.push(
+                0,
+                &FORM_KEY,
+                at..at + k.len(),
+                Value::Text(decode(k).into()),
+            );
+            let vs = (at + eq + 1).min(at + pair.len());
+            cx.push(
+                1,
+                &FORM_VALUE,
+                vs..at + pair.len(),
+                Value::Text(decode(v).into()),
+            );
+            at += pair.len() + 1;
+        }
+    }
+    cx.end(body.len());
 }
 
 crate::wire::fields! {
@@ -742,7 +796,7 @@ crate::wire::fields! {
         "http.request_in",
         "the frame of the request this response answers (HTTP/1.1 answers requests in order)",
     );
-    TIME: Text(
+    TIME: Time(
         "Time since request",
         "http.time",
         "seconds from the request to this response: the server's thinking plus the network's round trip",
@@ -755,7 +809,7 @@ crate::wire::fields! {
     CONTENT_LENGTH: Num(
         "Content length",
         "http.content_length",
-        "the body's length in bytes (after de-chunking)",
+        "the body's length in bytes, as the Content-Length header announced it",
     );
     FILE_DATA: Bytes(
         "File Data",
@@ -776,6 +830,16 @@ crate::wire::fields! {
         "JSON",
         "",
         "a JSON document (the body's media type says application/json)",
+    );
+    FORM_KEY: Text(
+        "Form item",
+        "urlencoded-form.key",
+        "the name of a form field, as the browser sends a form: name=value pairs joined by &",
+    );
+    FORM_VALUE: Text(
+        "Value",
+        "urlencoded-form.value",
+        "what was entered in the field (spaces sent as +, other bytes as %XX)",
     );
     MEDIA_TYPE: Text(
         "Media type",

@@ -101,9 +101,14 @@
 //!
 //! Imports: `wire` (codecs and fields) and the dissection model. Never prints.
 
+pub(crate) mod dns;
 pub(crate) mod engineio;
 pub(crate) mod flow;
+pub(crate) mod ftp;
 pub(crate) mod http;
+pub(crate) mod smtp;
+pub(crate) mod ssh;
+pub(crate) mod tls;
 pub(crate) mod websocket;
 
 #[cfg(test)]
@@ -170,9 +175,16 @@ pub struct Start {
     /// The label of the expectation that announced this conversation (see
     /// [`Cx::expect`]), e.g. "PASV".
     pub label: Option<String>,
+    /// What the announcing conversation shares with this one (see
+    /// [`Cx::expect_shared`]): FTP's control connection tells its data connection which
+    /// command it carries the answer to.
+    pub shared: Option<Shared>,
     /// The frame the conversation's application data starts in.
     pub frame: u64,
 }
+
+/// State one conversation shares with a conversation it announced.
+pub type Shared = std::sync::Arc<dyn std::any::Any + Send + Sync>;
 
 /// The state of one application protocol in one conversation.
 pub trait Session {
@@ -183,6 +195,12 @@ pub trait Session {
     fn dissect(&mut self, cx: &mut Cx, pdu: &[u8]);
     /// Bytes of `dir` were lost (a hole in the capture): forget any partial state.
     fn lost(&mut self, _dir: Dir) {}
+    /// Wireshark's dissectors that reassemble on their own (TLS, SSH) are called on the
+    /// segment where a PDU starts even when it ends in a later one, so such a segment
+    /// lists them in `frame.protocols`: the protocol to show there as an empty layer.
+    fn layer_on_start(&self) -> Option<Proto> {
+        None
+    }
 }
 
 /// A content heuristic: given the first payload of a conversation, which way it was sent
@@ -230,7 +248,16 @@ pub(super) fn text_lines(cx: &mut Cx, text: &[u8]) {
 }
 
 /// Every application protocol, in the order heuristics are tried.
-pub static APPS: &[&AppDef] = &[&http::APP, &websocket::APP];
+pub static APPS: &[&AppDef] = &[
+    &http::APP,
+    &websocket::APP,
+    &dns::APP,
+    &tls::APP,
+    &ssh::APP,
+    &ftp::APP,
+    &ftp::DATA_APP,
+    &smtp::APP,
+];
 
 /// The names `--decode-as` accepts: every protocol's, and `data` (no dissector).
 pub fn decode_as_names() -> impl Iterator<Item = &'static str> {
@@ -326,11 +353,17 @@ pub const MAX_UDP_SESSIONS: usize = 4096;
 pub const MAX_EXPECTED: usize = 64;
 
 /// A connection another conversation announced.
-#[derive(Debug)]
 struct Expect {
     server: SocketAddr,
     app: &'static AppDef,
     label: String,
+    shared: Option<Shared>,
+}
+
+impl std::fmt::Debug for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Expect({} {:?} {})", self.server, self.app, self.label)
+    }
 }
 
 /// Per-capture application state: the rules, announcements, budget and UDP sessions.
@@ -499,6 +532,7 @@ pub(crate) fn tcp(env: &mut Env, apps: &mut Apps, state: &mut AppState, seg: &Tc
     if has_payload {
         let payload = &env.data[seg.payload.clone()];
         let before = env.pdus;
+        let fresh = conv.flows[d].pending() == 0;
         // Held segments a given-up hole left next in line come before this one.
         while let Some((frame, bytes)) = conv.flows[d].pop_held(&mut apps.budget) {
             feed(env, conv, apps, d, &bytes, None, frame);
@@ -547,6 +581,13 @@ pub(crate) fn tcp(env: &mut Env, apps: &mut Apps, state: &mut AppState, seg: &Tc
         let waiting = matches!(accept, Accept::Held | Accept::Dropped)
             || (conv.flows[d].pending() > 0 && accept != Accept::Old);
         if env.pdus == before && shown && waiting {
+            if fresh
+                && matches!(accept, Accept::New { .. })
+                && let Some(proto) = conv.session.layer_on_start()
+            {
+                env.out.begin(proto, seg.payload.start);
+                env.out.end(seg.payload.end);
+            }
             env.out
                 .pkt
                 .info
@@ -663,8 +704,8 @@ fn decide_tcp(
 ) -> Option<Box<Conv>> {
     let src = sock(seg.src.0, seg.src.1);
     let dst = sock(seg.dst.0, seg.dst.1);
-    // (app, the tracker direction that goes to the server, label)
-    let mut found: Option<(&'static AppDef, usize, Option<String>)> = None;
+    // (app, the tracker direction that goes to the server, label, shared state)
+    let mut found: Option<(&'static AppDef, usize, Option<String>, Option<Shared>)> = None;
     if let Some(i) = apps
         .expects
         .iter()
@@ -676,7 +717,7 @@ fn decide_tcp(
         } else {
             1 - seg.dir
         };
-        found = Some((e.app, to_server, Some(e.label)));
+        found = Some((e.app, to_server, Some(e.label), e.shared));
     }
     if found.is_none() {
         for rule in apps
@@ -692,7 +733,7 @@ fn decide_tcp(
                 continue;
             };
             match rule.app {
-                Some(app) => found = Some((app, to_server, None)),
+                Some(app) => found = Some((app, to_server, None, None)),
                 None => return None,
             }
             break;
@@ -712,7 +753,7 @@ fn decide_tcp(
                     } else {
                         1 - seg.dir
                     };
-                    found = Some((app, to_server, None));
+                    found = Some((app, to_server, None, None));
                     break 'ports;
                 }
             }
@@ -728,12 +769,12 @@ fn decide_tcp(
                 } else {
                     1 - seg.dir
                 };
-                found = Some((app, to_server, None));
+                found = Some((app, to_server, None, None));
                 break;
             }
         }
     }
-    let (app, to_server, label) = found?;
+    let (app, to_server, label, shared) = found?;
     let (client, server) = if to_server == seg.dir {
         (src, dst)
     } else {
@@ -744,6 +785,7 @@ fn decide_tcp(
         client,
         server,
         label,
+        shared,
         frame,
     };
     let mut flows = [Flow::default(), Flow::default()];
@@ -1059,10 +1101,12 @@ fn segments(out: &mut Out, from: &[(u64, usize)], len: usize) {
     };
     let mut group = generated(&SEGMENTS, 0, Value::Group);
     if out.detail {
-        let mut s = format!("{} Reassembled TCP Segments ({len} bytes):", from.len());
+        // Wireshark's `[2 Reassembled TCP Segments (194 bytes): #6(127), #8(67)]`.
+        let mut s = format!("({}, {len} bytes:", from.len());
         for (i, (f, n)) in from.iter().enumerate() {
             let _ = write!(s, "{} #{f}({n})", if i == 0 { "" } else { "," });
         }
+        s.push(')');
         group.note = Some(s.into());
     }
     fields.push(group);
@@ -1285,6 +1329,17 @@ impl<'a, 'p> Cx<'a, 'p> {
     /// Announces that a connection to `server` (e.g. the address FTP's PASV reply gave)
     /// carries `app`; its session is started with `label`.
     pub fn expect(&mut self, server: SocketAddr, app: &'static AppDef, label: impl Into<String>) {
+        self.expect_shared(server, app, label, None);
+    }
+
+    /// [`Cx::expect`], with state the two conversations share (`Start::shared`).
+    pub fn expect_shared(
+        &mut self,
+        server: SocketAddr,
+        app: &'static AppDef,
+        label: impl Into<String>,
+        shared: Option<Shared>,
+    ) {
         let Some(expects) = self.expects.as_deref_mut() else {
             return;
         };
@@ -1296,6 +1351,7 @@ impl<'a, 'p> Cx<'a, 'p> {
             server,
             app,
             label: label.into(),
+            shared,
         });
     }
 }
@@ -1324,6 +1380,7 @@ pub(crate) fn udp(
             client: sock(client.0, client.1),
             server: sock(server.0, server.1),
             label: None,
+            shared: None,
             frame: env.frame,
         };
         if apps.udp.len() >= MAX_UDP_SESSIONS

@@ -224,11 +224,15 @@ impl Ws {
             }),
             None => cx.rebase(hl, |sub| self.payload(sub, h.opcode, h.fin, data, whole)),
         };
+        // Engine.IO / Socket.IO inside: their summary is the packet's (the issue's
+        // `Socket.IO EVENT "chat" ["hi"] ack=0 /chat`), replacing WebSocket's words.
         if let Some((column, text)) = sio {
             cx.column(column);
             let info = cx.info();
-            if !info.is_empty() {
-                info.push_str(", ");
+            match info.find("WebSocket ") {
+                Some(at) => info.truncate(at),
+                None if !info.is_empty() => info.push_str(", "),
+                None => {}
             }
             info.push_str(&text);
         }
