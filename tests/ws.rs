@@ -48,7 +48,11 @@ impl Raw {
     }
 
     fn open_with(addr: &str, protocols: &[&str]) -> Raw {
-        let mut stream = TcpStream::connect(addr).unwrap();
+        Raw::handshake(TcpStream::connect(addr).unwrap(), addr, protocols)
+    }
+
+    /// The opening handshake on a connected `stream`.
+    fn handshake(mut stream: TcpStream, addr: &str, protocols: &[&str]) -> Raw {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let key = ws::client_key(*b"0123456789abcdef");
         let req = ws::client_request(addr, "/", &key, protocols);
@@ -434,4 +438,145 @@ fn a_full_server_answers_503_and_recovers() {
     drop(first);
     std::thread::sleep(Duration::from_millis(300));
     assert_still_up(&addr);
+}
+
+/// Many connections at once, beyond the cap: each extra one is answered 503 before
+/// any upgrade, the server says so, and the clients it serves keep being served.
+#[test]
+fn a_connection_flood_past_the_cap_gets_503s_and_the_served_keep_their_echoes() {
+    let (server, addr) = serve(&["--echo", "--quiet", "--max-connections", "4"]);
+    let mut served: Vec<Raw> = (0..4).map(|_| Raw::open(&addr)).collect();
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || raw_http(&addr, upgrade_request(&addr, "").as_bytes()))
+        })
+        .collect();
+    for (i, c) in served.iter_mut().enumerate() {
+        let text = format!("served {i}");
+        c.send(Frame::text(&text));
+        assert_eq!(c.frame().0.payload, text.as_bytes());
+    }
+    for t in flood {
+        let answer = t.join().unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+            "{answer}"
+        );
+    }
+    // Still served, after the flood.
+    for (i, c) in served.iter_mut().enumerate() {
+        let text = format!("still served {i}");
+        c.send(Frame::text(&text));
+        assert_eq!(c.frame().0.payload, text.as_bytes());
+    }
+    assert!(
+        server.wait_for("turned away", TIMEOUT),
+        "no line about the refused connections"
+    );
+    for c in &mut served {
+        c.send(Frame::close(Some(1000), ""));
+        c.expect_close(1000);
+    }
+    drop(served);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_still_up(&addr);
+    let out = server.output();
+    assert!(
+        out.contains("connections turned away: the server is full (--max-connections): answered 503 (at most 4 at once)"),
+        "{out}"
+    );
+}
+
+/// Chat: a member that never reads is cut off with close 1008 once its unsent output
+/// passes --max-backlog, while a member that reads gets every message, in order.
+#[test]
+fn a_slow_chat_reader_gets_1008_and_the_others_keep_receiving() {
+    let (server, addr) = serve(&["--chat", "--quiet", "--max-backlog", "65536"]);
+    // A small receive window, so that the kernel's buffers hold little of what the
+    // server sends it.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let to: std::net::SocketAddr = addr.parse().unwrap();
+    sock.connect(&to.into()).unwrap();
+    let mut slow = Raw::handshake(sock.into(), &addr, &[]);
+    let mut fast = Raw::open(&addr);
+    let payload = vec![b'x'; 16 * 1024];
+    let mut slowest = Duration::ZERO;
+    for i in 0..300u32 {
+        let mut msg = i.to_be_bytes().to_vec();
+        msg.extend_from_slice(&payload);
+        let started = std::time::Instant::now();
+        fast.send(Frame::binary(msg.clone()));
+        let (f, _) = fast.frame();
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(
+            (f.opcode, &f.payload[..4]),
+            (OpCode::Binary, &msg[..4]),
+            "message {i}"
+        );
+        assert_eq!(f.payload.len(), msg.len());
+    }
+    assert!(
+        server.wait_for("slow reader", TIMEOUT),
+        "the slow reader was not cut off"
+    );
+    // The slow reader, reading at last: messages in order, then the close.
+    let mut next = 0u32;
+    loop {
+        let (f, _) = slow.frame();
+        if f.opcode == OpCode::Close {
+            let (code, reason) = ws::parse_close(&f.payload).unwrap().unwrap();
+            assert_eq!(code, 1008, "{reason}");
+            assert!(reason.contains("slow reader"), "{reason}");
+            break;
+        }
+        assert_eq!(f.payload[..4], next.to_be_bytes());
+        next += 1;
+    }
+    assert!(
+        next < 300,
+        "the slow reader got everything: it was never cut off"
+    );
+    let out = server.output();
+    assert!(
+        out.contains("slow reader:") && out.contains("close 1008"),
+        "{out}"
+    );
+    // Generous on this shared machine; a blocked loop would show as seconds.
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest round trip {slowest:?}"
+    );
+}
+
+/// Thousands of idle connections are held by a few threads, each still answering.
+#[test]
+fn two_thousand_idle_connections_are_held_and_answer() {
+    const N: usize = 2000;
+    // This process holds N sockets too.
+    // SAFETY: getrlimit/setrlimit on valid rlimit structs.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    let (server, addr) = serve(&["--echo", "--quiet"]);
+    let mut held: Vec<Raw> = (0..N).map(|_| Raw::open(&addr)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for i in (0..N).step_by(N / 50).chain([N - 1]) {
+        let text = format!("idle {i}");
+        held[i].send(Frame::text(&text));
+        assert_eq!(held[i].frame().0.payload, text.as_bytes(), "connection {i}");
+    }
+    drop(held);
+    assert_still_up(&addr);
+    let out = server.output();
+    assert!(out.contains("event loop"), "{out}");
+    assert!(!out.contains("turned away"), "{out}");
 }
