@@ -74,6 +74,24 @@ impl Raw {
         Raw { stream, buf }
     }
 
+    /// A connection whose upgrade request went out; its 101 is skipped.
+    fn handshake_done(stream: TcpStream) -> Raw {
+        let mut raw = Raw {
+            stream,
+            buf: Vec::new(),
+        };
+        loop {
+            if let Some(end) = raw.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                raw.buf.drain(..end + 4);
+                return raw;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = raw.stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "EOF during the handshake");
+            raw.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }
@@ -579,4 +597,95 @@ fn two_thousand_idle_connections_are_held_and_answer() {
     let out = server.output();
     assert!(out.contains("event loop"), "{out}");
     assert!(!out.contains("turned away"), "{out}");
+}
+
+/// Out of file descriptors (a low open-file limit, --max-connections above it): the
+/// connection that does not fit is answered 503 and the server says why on standard
+/// error; it keeps serving the others, and takes new ones once some have gone.
+#[test]
+fn out_of_descriptors_refuses_one_connection_and_the_server_goes_on() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--echo", "--quiet", "--addr", "127.0.0.1:0"])
+        .args(["--max-connections", "1000"])
+        .stdout(Stdio::piped())
+        .stderr(err.reopen().unwrap());
+    // SAFETY: setrlimit is async-signal-safe; the struct is valid.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(lines.read_line(&mut line).unwrap() > 0, "{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.split("ws://").nth(1) {
+            break rest[..rest.find('/').unwrap()].to_string();
+        }
+    };
+    let _ = lines.read_line(&mut printed);
+    assert!(printed.contains("open-file limit 40"), "{printed}");
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let mut served = Vec::new();
+    let refused = loop {
+        assert!(
+            served.len() < 60,
+            "never refused: the limit was not reached"
+        );
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s.write_all(
+            upgrade_request(
+                &addr,
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        if head.starts_with(b"HTTP/1.1 503") {
+            break s;
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{:?}",
+            String::from_utf8_lossy(&head)
+        );
+        served.push(s);
+    };
+    drop(refused);
+    // The served still echo (their 101s are read as part of the first frame wait).
+    let n = served.len();
+    let mut first = Raw::handshake_done(served.remove(0));
+    first.send(Frame::text("still here"));
+    assert_eq!(first.frame().0.payload, b"still here");
+    drop(first);
+    drop(served);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_still_up(&addr);
+    // The refusals are reported at most once a second.
+    std::thread::sleep(Duration::from_millis(1200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(err.path()).unwrap();
+    assert!(
+        log.contains("turned away: out of file descriptors"),
+        "after {n} connections: {log}"
+    );
 }

@@ -185,14 +185,21 @@ fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
     ))?;
     out.line(format_args!(
-        "netlab ws serve: {loops} event loop{}, up to {max_connections} connections at once ({})",
+        "netlab ws serve: {loops} event loop{}, up to {max_connections} connections at once ({}open-file limit {files})",
         if loops == 1 { "" } else { "s" },
         if args.max_connections.is_some() {
-            "--max-connections".to_string()
+            "--max-connections; "
         } else {
-            format!("open-file limit {files}")
+            "from the "
         }
     ))?;
+    let fit = event_loop::connections_for(files);
+    if max_connections > fit {
+        out.warn(format_args!(
+            "--max-connections {max_connections} is above what the open-file limit ({files}) allows: \
+             beyond about {fit} connections new ones are refused (503) for want of descriptors"
+        ));
+    }
     if let Some(w) = &watched {
         out.line(w.banner())?;
     }
