@@ -33,6 +33,7 @@ const RULES: &[(&str, &[&str])] = &[
     // I/O-free protocol engines (their servers, on the event loop, may add `net`).
     ("tcp", &["wire", "random", "wiremodel"]),
     ("ws", &["wire", "random", "trace"]),
+    ("ws::server", &["ws", "wire", "random", "trace", "net"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
     (
         "socketio::server",
@@ -65,6 +66,7 @@ const RULES: &[(&str, &[&str])] = &[
             "dissect",
             "tcp",
             "ws",
+            "ws::server",
             "socketio",
             "socketio::server",
             "render",

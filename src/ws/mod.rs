@@ -23,6 +23,7 @@
 //! adds the event loop of `net` and the trace's hook).
 
 pub mod fuzz;
+pub mod server;
 
 use crate::random::Rng;
 use crate::wire::websocket::{
