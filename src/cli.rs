@@ -442,12 +442,15 @@ pub struct WsServeArgs {
     /// Do not print a line per message (connections, errors and --trace still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Most connections served at once; more are answered `503 Service Unavailable`.
-    /// Default 12,000 with --echo (event loops) and 6,000 with --chat (two threads per
-    /// connection: Linux's default of 65,530 memory maps per process allows about 16,000
-    /// threads).
-    #[arg(long)]
+    /// Most connections served at once; more are answered `503 Service Unavailable`
+    /// before the upgrade. Default: the open-file limit (raised to its hard value at
+    /// start) less 64 descriptors the server keeps; the start-up line says which.
+    #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Chat: bytes a client may leave unread before it is cut off with close 1008
+    /// (a slow reader must not hold the others up or grow the server's memory).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_backlog: usize,
 }
 
 #[derive(Debug, Args)]
@@ -1111,11 +1114,11 @@ pub struct SioServeArgs {
     /// No line per event (sessions, errors and --trace still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Most TCP connections served at once; more are answered `503 Service Unavailable`.
-    /// A WebSocket takes two threads: Linux's default of 65,530 memory maps per process
-    /// allows about 16,000 threads.
-    #[arg(long, value_name = "N", default_value_t = 6000)]
-    pub max_connections: usize,
+    /// Most TCP connections served at once; more are answered `503 Service Unavailable`
+    /// before any upgrade. Default: the open-file limit (its soft value raised to the
+    /// hard one at start) less 64 descriptors for the server itself.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Args)]
