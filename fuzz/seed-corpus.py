@@ -7,6 +7,8 @@
 - frame_dissector: every frame of every capture, prefixed with the two selector bytes
                    (little-endian u16) that choose its own link type.
 - display_filter:  a list of display filters.
+- dns, tls, ftp, smtp, ssh: each direction of each connection on the protocol's port
+                   (the payloads in capture order), and each DNS datagram.
 """
 
 import hashlib
@@ -119,8 +121,44 @@ def tcp_streams_seed(path):
     return bytes([sel]) + b"".join(ops)
 
 
+# The application protocols' fuzz targets, by well-known port (netlab's Protocol::port).
+APP_PORTS = {53: "dns", 443: "tls", 21: "ftp", 25: "smtp", 22: "ssh"}
+
+
+def app_seeds(path):
+    """Yields (target, bytes): each direction of each TCP connection on an application
+    port (its payloads in capture order), and each DNS datagram."""
+    streams = {}
+    for linktype, frame in frames(path):
+        ip = {1: frame[14:], 101: frame, 228: frame}.get(linktype)
+        if ip is None or len(ip) < 20 or ip[0] >> 4 != 4:
+            continue
+        hl, proto = (ip[0] & 15) * 4, ip[9]
+        seg = ip[hl:]
+        if proto not in (6, 17) or len(seg) < 8:
+            continue
+        sport, dport = struct.unpack("!HH", seg[:4])
+        port = sport if sport in APP_PORTS else dport if dport in APP_PORTS else None
+        if port is None:
+            continue
+        if proto == 17:
+            if seg[8:]:
+                yield APP_PORTS[port], seg[8:]
+            continue
+        if len(seg) < 20:
+            continue
+        payload = seg[(seg[12] >> 4) * 4:]
+        if payload:
+            key = (APP_PORTS[port], ip[12:16], sport, ip[16:20], dport)
+            streams.setdefault(key, bytearray()).extend(payload)
+    for key, data in streams.items():
+        yield key[0], bytes(data[:65536])
+
+
 def main():
     n = {"capture_reader": 0, "frame_dissector": 0, "display_filter": 0, "socketio_packets": 0, "tcp_streams": 0}
+    for t in APP_PORTS.values():
+        n[t] = 0
     for blob in SOCKETIO:
         put("socketio_packets", blob)
         n["socketio_packets"] += 1
@@ -130,6 +168,9 @@ def main():
         path = os.path.join(CAPTURES, name)
         put("capture_reader", open(path, "rb").read())
         n["capture_reader"] += 1
+        for target, blob in app_seeds(path):
+            put(target, blob)
+            n[target] += 1
         seed = tcp_streams_seed(path)
         if seed:
             put("tcp_streams", seed)

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::common::netlab;
+use crate::common::{self, netlab};
 
 /// The fields compared (and the Info column's marks).
 const FIELDS: &[&str] = &[
@@ -404,10 +404,7 @@ fn tcp_analysis_agrees_with_tshark_on_generated_conversations() {
             .output()
             .expect("netlab");
         assert!(out.status.success());
-        let ours: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON"))
-            .collect();
+        let ours = common::json_lines(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(ours.len(), theirs.len(), "seed {seed}: frame counts");
         for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
             frames += 1;

@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+use serde_json::Value;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,6 +24,25 @@ pub fn captures() -> Vec<PathBuf> {
     v.sort();
     assert!(!v.is_empty(), "no captures in captures/");
     v
+}
+
+/// NDJSON: one JSON value per line (a line that is not JSON fails the test, naming it).
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The NDJSON standard output of a run that must have succeeded (its stderr in the
+/// failure message otherwise).
+pub fn ndjson(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "netlab failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_lines(&String::from_utf8_lossy(&out.stdout))
 }
 
 pub fn netlab() -> Command {

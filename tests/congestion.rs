@@ -4,22 +4,12 @@
 
 use serde_json::Value;
 
-use crate::common::{Need, netlab, require};
+use crate::common::{self, Need, netlab, require};
 
 const ROOT: &str = "CAP_NET_ADMIN for two network namespaces and TUN devices";
 
 fn ndjson(args: &[&str]) -> Vec<Value> {
-    let out = netlab().args(args).output().expect("run netlab");
-    assert!(
-        out.status.success(),
-        "netlab {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    common::ndjson(&netlab().args(args).output().expect("run netlab"))
 }
 
 fn f(v: &Value, key: &str) -> f64 {

@@ -6,8 +6,17 @@
 //!   pcap record and pcapng block length fields, …) and read back through
 //!   `capture::Reader`, every record dissected.
 //! - Every real frame is mutated (header bits, truncation, extreme IPv4/IPv6/TCP/UDP/
-//!   ICMP/VLAN/link header values, long VLAN tag chains) and dissected under its own
+//!   ICMP/VLAN/link header values, long VLAN tag chains, and by well-known port the
+//!   application headers: DNS counts and name pointers, TLS record and handshake
+//!   lengths, SSH packet lengths up to 2^32 − 1, FTP/SMTP line bytes) and dissected under its own
 //!   link type and under each of the link types netlab knows (plus an unknown one).
+//! - Every capture's DNS, TLS, FTP, SMTP and SSH conversations are replayed whole with
+//!   their application payloads damaged in place (protocol header fields set to
+//!   extremes, bytes, payloads cut, shortened or lengthened, segments dropped, repeated
+//!   or swapped); and each direction of each of those connections, mutated, goes through
+//!   `netlab::dissect::app::fuzz::check` — the codecs, the DNS round trip, the
+//!   dissector with the stream cut into segments — as the cargo-fuzz targets do. Each
+//!   case must finish within seconds.
 //!
 //! Every packet is rendered by every renderer (packet list, tree, hex dump, JSON — the
 //! JSON line must parse), matched against display filters and counted by `Stats`. It
@@ -30,9 +39,10 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use netlab::capture::{ReadError, Reader};
+use netlab::dissect::app::fuzz::{self as app_fuzz, Protocol as AppProtocol};
 use netlab::dissect::filter::Filter;
 use netlab::dissect::stats::Stats;
-use netlab::dissect::{Dissector, Meta, Packet, Value};
+use netlab::dissect::{Dissector, Meta, Packet, Proto, Value};
 use netlab::render::json::JsonWriter;
 use netlab::render::{self, Style, hex, summary, tree};
 
@@ -78,6 +88,10 @@ struct Budget {
     frame_cases: usize,
     /// Mutated sequences of each capture's frames (fragment fields first).
     trains: usize,
+    /// Mutated application conversations per capture, and mutations of each
+    /// application stream through `dissect::app::fuzz`'s checks.
+    app_trains: usize,
+    app_streams: usize,
 }
 
 fn budget() -> Budget {
@@ -95,6 +109,8 @@ fn budget() -> Budget {
             frames: s(8),
             frame_cases: s(20),
             trains: s(10),
+            app_trains: s(25),
+            app_streams: s(15),
         }
     } else {
         Budget {
@@ -104,6 +120,8 @@ fn budget() -> Budget {
             frames: s(24),
             frame_cases: s(40),
             trains: s(40),
+            app_trains: s(200),
+            app_streams: s(120),
         }
     }
 }
@@ -1193,10 +1211,17 @@ fn spots(lt: u32, f: &[u8]) -> Vec<Spot> {
             spot(l4 + 20, Bits::Byte, "TCP option kind", TCP_OPT);
             spot(l4 + 21, Bits::Byte, "TCP option length", TCP_OPT);
             spot(l4 + 22, Bits::Byte, "TCP option value", BYTE);
+            if let (Some(sp), Some(dp), Some(&off)) = (be16(f, l4), be16(f, l4 + 2), f.get(l4 + 12))
+            {
+                app_spots(&mut spot, l4 + (off >> 4) as usize * 4, sp, dp, true);
+            }
         }
         Some(17) => {
             spot(l4 + 4, Bits::Be16, "UDP length", LEN16);
             spot(l4 + 6, Bits::Be16, "UDP checksum", U16S);
+            if let (Some(sp), Some(dp)) = (be16(f, l4), be16(f, l4 + 2)) {
+                app_spots(&mut spot, l4 + 8, sp, dp, false);
+            }
         }
         Some(1 | 58) => {
             spot(l4, Bits::Byte, "ICMP type", ICMP_TYPES);
@@ -1205,6 +1230,127 @@ fn spots(lt: u32, f: &[u8]) -> Vec<Spot> {
         _ => {}
     }
     v
+}
+
+const DNS_COUNTS: &[u64] = &[0, 1, 2, 0x7f, 0xff, 0x100, 0xfffe, 0xffff];
+/// A name's first byte: label lengths, the reserved types, compression pointers.
+const DNS_LABEL: &[u64] = &[0, 1, 0x3f, 0x40, 0x80, 0xbf, 0xc0, 0xc1, 0xff];
+/// A pointer's second byte: to the header, to the question's name, past the end.
+const DNS_POINTER: &[u64] = &[0, 11, 12, 13, 0xff];
+const TLS_CONTENT: &[u64] = &[0, 19, 20, 21, 22, 23, 24, 25, 0xff];
+const TLS_HANDSHAKE: &[u64] = &[0, 1, 2, 4, 8, 11, 12, 14, 16, 20, 0xff];
+const SSH_LEN: &[u64] = &[
+    0,
+    1,
+    4,
+    5,
+    12,
+    0x3_ffff,
+    0x4_0000,
+    0x4_0001,
+    0x7fff_ffff,
+    0xffff_ffff,
+];
+/// Bytes that matter in a line protocol's first bytes: digits, the separators, the line
+/// end, and bytes no line has.
+const LINE_BYTES: &[u64] = &[
+    b'0' as u64,
+    b'2' as u64,
+    b'9' as u64,
+    b' ' as u64,
+    b'-' as u64,
+    b'.' as u64,
+    b'\r' as u64,
+    b'\n' as u64,
+    0,
+    0xff,
+];
+
+/// The application headers of a TCP or UDP payload at `at`, by well-known port: DNS's
+/// counts and first name byte (over TCP after its length prefix), TLS's record and
+/// handshake lengths, SSH's packet length, FTP's and SMTP's first bytes and line end.
+fn app_spots(
+    spot: &mut impl FnMut(usize, Bits, &'static str, &'static [u64]),
+    at: usize,
+    sport: u16,
+    dport: u16,
+    tcp: bool,
+) {
+    let port = [53, 443, 22, 21, 25]
+        .into_iter()
+        .find(|p| *p == sport || *p == dport);
+    match port {
+        Some(53) => {
+            let m = if tcp {
+                spot(at, Bits::Be16, "DNS TCP length prefix", LEN16);
+                at + 2
+            } else {
+                at
+            };
+            spot(m + 2, Bits::Be16, "DNS flags", U16S);
+            spot(
+                m + 4,
+                Bits::Be16,
+                "DNS question count (length of the section)",
+                DNS_COUNTS,
+            );
+            spot(
+                m + 6,
+                Bits::Be16,
+                "DNS answer count (length of the section)",
+                DNS_COUNTS,
+            );
+            spot(
+                m + 10,
+                Bits::Be16,
+                "DNS additional count (length of the section)",
+                DNS_COUNTS,
+            );
+            spot(
+                m + 12,
+                Bits::Byte,
+                "DNS first name byte (label length or pointer)",
+                DNS_LABEL,
+            );
+            spot(m + 13, Bits::Byte, "DNS pointer target", DNS_POINTER);
+            spot(
+                m + 29,
+                Bits::Byte,
+                "DNS answer name byte (label length or pointer)",
+                DNS_LABEL,
+            );
+        }
+        Some(443) => {
+            spot(at, Bits::Byte, "TLS content type", TLS_CONTENT);
+            spot(at + 3, Bits::Be16, "TLS record length", LEN16);
+            spot(at + 5, Bits::Byte, "TLS handshake type", TLS_HANDSHAKE);
+            spot(at + 6, Bits::Byte, "TLS handshake length (top byte)", BYTE);
+            spot(
+                at + 7,
+                Bits::Be16,
+                "TLS handshake length (low bytes)",
+                LEN16,
+            );
+            spot(at + 43, Bits::Byte, "TLS session id length", BYTE);
+        }
+        Some(22) => {
+            spot(at, Bits::Be32, "SSH packet length", SSH_LEN);
+            spot(at + 4, Bits::Byte, "SSH padding length", BYTE);
+            spot(at + 5, Bits::Byte, "SSH message code", BYTE);
+            spot(at + 22, Bits::Be32, "SSH name-list length", SSH_LEN);
+        }
+        Some(21 | 25) => {
+            spot(at, Bits::Byte, "line's first byte", LINE_BYTES);
+            spot(
+                at + 3,
+                Bits::Byte,
+                "line's fourth byte (reply separator)",
+                LINE_BYTES,
+            );
+            spot(at + 4, Bits::Byte, "line's fifth byte", LINE_BYTES);
+        }
+        _ => {}
+    }
 }
 
 /// A new value for a frame field: one of its interesting values, or near the current one,
@@ -1794,6 +1940,342 @@ fn reassembler_survives_any_fragment_sequence() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Application conversations: real DNS, TLS, FTP, SMTP and SSH bytes, damaged in place
+// ---------------------------------------------------------------------------------------
+
+/// The well-known ports of the application protocols, as `app_spots` knows them.
+const APP_PORTS: [(u16, AppProtocol); 5] = [
+    (53, AppProtocol::Dns),
+    (443, AppProtocol::Tls),
+    (21, AppProtocol::Ftp),
+    (25, AppProtocol::Smtp),
+    (22, AppProtocol::Ssh),
+];
+
+/// Bytes that matter to the application codecs: line ends, separators, digits, TLS
+/// content types, DNS pointer and label bytes.
+const APP_BYTES: &[u8] =
+    b"\x00\x01\x03\x0a\x0d\x14\x15\x16\x17\x20\x2c\x2d\x2e\x30\x32\x35\x39\x3a\x3c\x3e\x3f\x40\x7f\x80\xc0\xff";
+
+/// Where a frame carries an application protocol's bytes.
+#[derive(Debug, Clone)]
+struct AppPayload {
+    /// The IP header's offset (its length field follows a resized payload).
+    ip: usize,
+    /// The TCP or UDP header's offset.
+    l4: usize,
+    tcp: bool,
+    /// The payload (an Ethernet frame's padding left out).
+    range: Range<usize>,
+    protocol: AppProtocol,
+}
+
+/// The application payload of a frame on a well-known port (`None`: none, or empty).
+fn app_payload(lt: u32, f: &[u8]) -> Option<AppPayload> {
+    let s = spots(lt, f);
+    let ip = s.iter().find(|s| s.what == "IP version")?.at;
+    let (l4, tcp) = s.iter().find_map(|s| match s.what {
+        "TCP data offset" => Some((s.at - 12, true)),
+        "UDP length" => Some((s.at - 4, false)),
+        _ => None,
+    })?;
+    let (sp, dp) = (be16(f, l4)?, be16(f, l4 + 2)?);
+    let &(_, protocol) = APP_PORTS.iter().find(|(p, _)| *p == sp || *p == dp)?;
+    let start = if tcp {
+        l4 + usize::from(f.get(l4 + 12)? >> 4) * 4
+    } else {
+        l4 + 8
+    };
+    let end = match f[ip] >> 4 {
+        4 => ip + usize::from(be16(f, ip + 2)?),
+        _ => ip + 40 + usize::from(be16(f, ip + 4)?),
+    }
+    .min(f.len());
+    (start < end).then_some(AppPayload {
+        ip,
+        l4,
+        tcp,
+        range: start..end,
+        protocol,
+    })
+}
+
+/// Replaces the payload `p` of frame `f` with `new`; with `fix`, the IP (and UDP) length
+/// fields then tell the new length, else they keep the old one (a capture cut short, or
+/// bytes the headers do not announce).
+fn set_payload(f: &mut Vec<u8>, p: &AppPayload, new: &[u8], fix: bool) {
+    let room = 65_535usize.saturating_sub(p.range.start - p.ip);
+    let new = &new[..new.len().min(room)];
+    f.splice(p.range.clone(), new.iter().copied());
+    if !fix {
+        return;
+    }
+    let end = p.range.start + new.len();
+    let set = |f: &mut Vec<u8>, at: usize, v: usize| {
+        f[at..at + 2].copy_from_slice(&(v.min(0xffff) as u16).to_be_bytes())
+    };
+    if f[p.ip] >> 4 == 4 {
+        set(f, p.ip + 2, end - p.ip);
+    } else {
+        set(f, p.ip + 4, end - p.ip - 40);
+    }
+    if !p.tcp {
+        set(f, p.l4 + 4, end - p.l4);
+    }
+}
+
+/// A capture's frames with one to three of its application payloads damaged — a header
+/// field of the protocol set to an extreme, bytes set to ones that matter, the payload
+/// cut (as a snaplen cuts it, or shorter in its headers too), bytes deleted or inserted
+/// (a segment's sequence numbers then leave holes and overlaps), a payload replaced by
+/// another's — and sometimes a segment dropped, repeated, or two swapped.
+fn mutate_app_train(
+    frames: &[(Vec<u8>, Meta)],
+    apps: &[usize],
+    rng: &mut Rng,
+    log: &mut Vec<String>,
+) -> Vec<(Vec<u8>, u32)> {
+    let mut v: Vec<(Vec<u8>, u32)> = frames
+        .iter()
+        .map(|(f, m)| (f.clone(), m.linktype))
+        .collect();
+    for _ in 0..1 + rng.below(3) {
+        let k = rng.pick(apps);
+        let other = rng.pick(apps);
+        let other_payload = app_payload(v[other].1, &v[other].0)
+            .map(|p| v[other].0[p.range].to_vec())
+            .unwrap_or_default();
+        let (f, lt) = &mut v[k];
+        // An earlier mutation of this frame may have taken its payload away.
+        let Some(p) = app_payload(*lt, f) else {
+            continue;
+        };
+        let what = format!("frame {} ({:?} payload {:?})", k + 1, p.protocol, p.range);
+        let mut payload = f[p.range.clone()].to_vec();
+        let len = payload.len();
+        match rng.below(9) {
+            0..=2 => {
+                let s: Vec<Spot> = spots(*lt, f)
+                    .into_iter()
+                    .filter(|s| s.at >= p.range.start && s.fits(f))
+                    .collect();
+                if s.is_empty() {
+                    continue;
+                }
+                let s = rng.pick(&s);
+                let cur = s.get(f);
+                let val = spot_value(rng, &s, cur);
+                s.set(f, val);
+                log.push(format!("{what}: set {} from {cur:#x} to {val:#x}", s.what));
+                continue;
+            }
+            3 => {
+                for _ in 0..1 + rng.below(4) {
+                    let i = rng.below(len);
+                    let b = if rng.one_in(4) {
+                        rng.byte()
+                    } else {
+                        rng.pick(APP_BYTES)
+                    };
+                    payload[i] = b;
+                    log.push(format!("{what}: set payload byte {i} to {b:#04x}"));
+                }
+                set_payload(f, &p, &payload, true);
+            }
+            4 => {
+                let at = rng.below(len);
+                let fix = !rng.one_in(3);
+                payload.truncate(at);
+                log.push(format!(
+                    "{what}: cut the payload to {at} bytes ({})",
+                    if fix {
+                        "IP length too"
+                    } else {
+                        "as a snaplen cuts it"
+                    }
+                ));
+                set_payload(f, &p, &payload, fix);
+            }
+            5 => {
+                let r = rng.span(len, 64);
+                payload.drain(r.clone());
+                log.push(format!("{what}: delete payload bytes {r:?}"));
+                set_payload(f, &p, &payload, true);
+            }
+            6 | 7 => {
+                let at = rng.below(len + 1);
+                let bytes: Vec<u8> = match rng.below(3) {
+                    0 => payload[rng.span(len, 64)].to_vec(),
+                    1 => {
+                        let n = if rng.one_in(8) {
+                            2000 + rng.below(8000)
+                        } else {
+                            1 + rng.below(16)
+                        };
+                        let b = rng.pick(APP_BYTES);
+                        vec![b; n]
+                    }
+                    _ => (0..1 + rng.below(32)).map(|_| rng.byte()).collect(),
+                };
+                log.push(format!(
+                    "{what}: insert {} bytes at {at} ({:02x?}…)",
+                    bytes.len(),
+                    &bytes[..bytes.len().min(8)]
+                ));
+                payload.splice(at..at, bytes);
+                set_payload(f, &p, &payload, !rng.one_in(5));
+            }
+            _ => {
+                log.push(format!(
+                    "{what}: replace the payload with frame {}'s ({} bytes)",
+                    other + 1,
+                    other_payload.len()
+                ));
+                set_payload(f, &p, &other_payload, true);
+            }
+        }
+    }
+    if v.len() > 1 && rng.one_in(5) {
+        let (a, c) = (rng.pick(apps), rng.pick(apps));
+        v.swap(a, c);
+        log.push(format!("swap frames {} and {}", a + 1, c + 1));
+    }
+    if rng.one_in(6) {
+        let a = rng.pick(apps);
+        let at = rng.below(v.len() + 1);
+        let dup = v[a].clone();
+        v.insert(at, dup);
+        log.push(format!("repeat frame {} at {}", a + 1, at + 1));
+    } else if v.len() > 1 && rng.one_in(6) {
+        let a = rng.pick(apps);
+        v.remove(a);
+        log.push(format!("drop frame {}", a + 1));
+    }
+    v
+}
+
+/// Dissects the frames in order and counts the packets with an application layer
+/// (DNS, TLS, FTP and its data, SMTP, IMF, SSH).
+fn app_layers(frames: &[(Vec<u8>, Meta)]) -> usize {
+    let mut d = Dissector::new();
+    let mut pkt = Packet::default();
+    let mut n = 0;
+    for (i, (f, m)) in frames.iter().enumerate() {
+        let m = Meta {
+            number: i as u64 + 1,
+            ..*m
+        };
+        d.dissect(m, f, &mut pkt);
+        n += usize::from(pkt.layers.iter().any(|l| {
+            matches!(
+                l.proto,
+                Proto::Dns
+                    | Proto::Tls
+                    | Proto::Ftp
+                    | Proto::FtpData
+                    | Proto::Smtp
+                    | Proto::Imf
+                    | Proto::Ssh
+            )
+        }));
+    }
+    n
+}
+
+/// Each direction of each application connection in the frames (the payloads in
+/// sequence order, retransmissions left out, at most `max` bytes), and each DNS
+/// datagram.
+fn app_streams(frames: &[(Vec<u8>, Meta)], max: usize) -> Vec<(AppProtocol, Vec<u8>)> {
+    let mut out: Vec<(AppProtocol, Vec<u8>)> = Vec::new();
+    // Per direction of a connection (addresses and ports): its entry in `out` and the
+    // next sequence number.
+    let mut open: Vec<(Vec<u8>, usize, u32)> = Vec::new();
+    for (f, m) in frames {
+        let Some(p) = app_payload(m.linktype, f) else {
+            continue;
+        };
+        let data = &f[p.range.clone()];
+        if !p.tcp {
+            out.push((p.protocol, data.to_vec()));
+            continue;
+        }
+        let addrs = if f[p.ip] >> 4 == 4 {
+            p.ip + 12..p.ip + 20
+        } else {
+            p.ip + 8..p.ip + 40
+        };
+        let mut key = f[addrs].to_vec();
+        key.extend_from_slice(&f[p.l4..p.l4 + 4]);
+        let Some(seq) = f
+            .get(p.l4 + 4..p.l4 + 8)
+            .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
+        else {
+            continue;
+        };
+        let next = seq.wrapping_add(data.len() as u32);
+        match open.iter_mut().find(|(k, ..)| *k == key) {
+            None => {
+                open.push((key, out.len(), next));
+                out.push((p.protocol, data.to_vec()));
+            }
+            Some((_, i, expect)) if *expect == seq => {
+                *expect = next;
+                let s = &mut out[*i].1;
+                s.extend_from_slice(&data[..data.len().min(max.saturating_sub(s.len()))]);
+            }
+            // A retransmission, or after a hole.
+            Some(_) => {}
+        }
+    }
+    for (_, s) in &mut out {
+        s.truncate(max);
+    }
+    out
+}
+
+/// Changes one to four places of an application stream: a byte set to one that
+/// matters or flipped, bytes inserted, deleted or repeated, the stream cut short.
+fn mutate_app_bytes(b: &mut Vec<u8>, rng: &mut Rng, log: &mut Vec<String>) {
+    for _ in 0..1 + rng.below(4) {
+        let len = b.len();
+        let at = rng.below(len + 1);
+        match rng.below(6) {
+            0 if at < len => {
+                let v = rng.pick(APP_BYTES);
+                b[at] = v;
+                log.push(format!("set byte {at} to {v:#04x}"));
+            }
+            1 if at < len => {
+                let bit = rng.below(8);
+                b[at] ^= 1 << bit;
+                log.push(format!("flip bit {bit} of byte {at}"));
+            }
+            2 => {
+                let v = rng.pick(APP_BYTES);
+                let n = 1 + rng.below(4);
+                b.splice(at..at, std::iter::repeat_n(v, n));
+                log.push(format!("insert {n} × {v:#04x} at {at}"));
+            }
+            3 if len > 0 => {
+                let r = rng.span(len, 32);
+                b.drain(r.clone());
+                log.push(format!("delete bytes {r:?}"));
+            }
+            4 if len > 0 => {
+                let r = rng.span(len, 64);
+                let copy = b[r.clone()].to_vec();
+                b.splice(at..at, copy);
+                log.push(format!("copy bytes {r:?} to {at}"));
+            }
+            _ => {
+                b.truncate(at);
+                log.push(format!("cut to {at} bytes"));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The tests
 // ---------------------------------------------------------------------------------------
 
@@ -1968,6 +2450,191 @@ fn mutated_frames_never_panic_under_any_link_type() {
         t0.elapsed()
     );
     failures.finish("mutated-frame");
+}
+
+/// Longest one application case may take (a whole conversation dissected and rendered
+/// every way, or one stream through the fuzz checks: milliseconds when all is well).
+fn app_case_limit() -> Duration {
+    Duration::from_secs(if cfg!(debug_assertions) { 30 } else { 5 })
+}
+
+/// Fails a case that returned in time but took longer than `limit`.
+fn in_time(r: Result<(), Bad>, took: Duration, limit: Duration) -> Result<(), Bad> {
+    r?;
+    if took > limit {
+        return Err(bad(
+            "slow",
+            format!("took {took:.1?}, more than {limit:.1?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The captures' DNS, TLS, FTP, SMTP and SSH conversations, their application payloads
+/// damaged in place (header fields, bytes, lengths, segments cut, dropped, repeated),
+/// each conversation read whole by one dissector: no panic, every range inside its
+/// packet, every output well-formed, and in bounded time.
+#[test]
+fn mutated_application_conversations_never_panic_or_hang() {
+    let seed = seed();
+    let b = budget();
+    let limit = app_case_limit();
+    println!("mutation seed {seed:#x} (set NETLAB_MUTATION_SEED to change it)");
+    let t0 = Instant::now();
+    let mut sink = Sink::new();
+    let mut failures = Failures::default();
+    let (mut cases, mut failed, mut slowest) = (0usize, 0usize, Duration::ZERO);
+    let mut seen: Vec<AppProtocol> = Vec::new();
+    for path in captures() {
+        let cap = name(&path);
+        let bytes = std::fs::read(&path).expect("read capture");
+        let mut frames = frames_of(&bytes);
+        frames.truncate(400);
+        let apps: Vec<usize> = (0..frames.len())
+            .filter(|&i| app_payload(frames[i].1.linktype, &frames[i].0).is_some())
+            .collect();
+        if apps.is_empty() {
+            continue;
+        }
+        for &i in &apps {
+            let p = app_payload(frames[i].1.linktype, &frames[i].0).unwrap();
+            if !seen.contains(&p.protocol) {
+                seen.push(p.protocol);
+            }
+        }
+        // Not vacuous: the capture as it is decodes its application layer.
+        assert!(
+            app_layers(&frames) > 0,
+            "{cap}: {} frames on application ports, no application layer",
+            apps.len()
+        );
+        for k in 0..b.app_trains {
+            let cs = case_seed(seed, &[fnv(cap.as_bytes()), 5, k as u64]);
+            let mut rng = Rng::new(cs);
+            let mut log = Vec::new();
+            let input = train_file(&mutate_app_train(&frames, &apps, &mut rng, &mut log));
+            let fast = rng.one_in(4);
+            let color = rng.one_in(2);
+            cases += 1;
+            let what = || {
+                format!(
+                    "capture {cap}, application case {k} (case seed {cs:#x}, record={}, colour={color}), its frames as pcapng",
+                    !fast
+                )
+            };
+            let mut run = |input: &[u8], backtrace: bool| {
+                sink.color = color;
+                let t = Instant::now();
+                let r = guarded(backtrace, || file_case(input, None, fast, &mut sink));
+                let took = t.elapsed();
+                slowest = slowest.max(took);
+                if r.is_err() {
+                    sink = Sink::new();
+                }
+                in_time(r, took, limit)
+            };
+            let tag = format!("{cap}-app-{k}");
+            if !run_case(&mut failures, &what, &tag, &input, &log, &records, &mut run) {
+                failed += 1;
+            }
+        }
+        if failures.full() {
+            break;
+        }
+    }
+    for p in AppProtocol::ALL {
+        assert!(seen.contains(&p), "no capture has {p:?} on its port");
+    }
+    println!(
+        "{cases} application conversations ({failed} failed) in {:.1?}, the slowest {slowest:.1?}",
+        t0.elapsed()
+    );
+    failures.finish("mutated-application");
+}
+
+/// Each direction of each application connection in the captures (and each DNS
+/// datagram), mutated, through `netlab::dissect::app::fuzz::check` — the checks the
+/// cargo-fuzz targets `dns`, `tls`, `ftp`, `smtp` and `ssh` run: the codecs (`wire::dns`,
+/// `tls`, `ftp`, `smtp`, `imf`, `ssh`) on the bytes, a DNS message that decodes encodes
+/// back to itself, and the dissector on the bytes sent by either side in one segment and
+/// cut into pieces (the fields of length-framed messages must not depend on the cuts);
+/// in bounded time.
+#[test]
+fn mutated_application_streams_pass_the_fuzz_checks() {
+    let seed = seed();
+    let b = budget();
+    let limit = app_case_limit();
+    println!("mutation seed {seed:#x} (set NETLAB_MUTATION_SEED to change it)");
+    let t0 = Instant::now();
+    let mut failures = Failures::default();
+    let (mut cases, mut failed, mut slowest) = (0usize, 0usize, Duration::ZERO);
+    let mut seen: Vec<AppProtocol> = Vec::new();
+    for path in captures() {
+        let cap = name(&path);
+        let bytes = std::fs::read(&path).expect("read capture");
+        let streams = app_streams(&frames_of(&bytes), 16 * 1024);
+        // Many DNS datagrams are alike: a few cases each.
+        let per = if streams.len() > 8 {
+            (b.app_streams / 4).max(1)
+        } else {
+            b.app_streams
+        };
+        for (si, (p, stream)) in streams.iter().enumerate() {
+            if !seen.contains(p) {
+                seen.push(*p);
+            }
+            for k in 0..=per {
+                let cs = case_seed(seed, &[fnv(cap.as_bytes()), 6, si as u64, k as u64]);
+                let mut rng = Rng::new(cs);
+                let mut log = Vec::new();
+                // Case 0 is the stream itself.
+                let mut input = stream.clone();
+                if k > 0 {
+                    mutate_app_bytes(&mut input, &mut rng, &mut log);
+                }
+                cases += 1;
+                let what = || {
+                    format!(
+                        "capture {cap}, {p:?} stream {si} ({} bytes), case {k} (case seed {cs:#x})",
+                        stream.len()
+                    )
+                };
+                let mut run = |input: &[u8], backtrace: bool| {
+                    let t = Instant::now();
+                    let r = guarded(backtrace, || {
+                        app_fuzz::check(*p, input);
+                        Ok(())
+                    });
+                    let took = t.elapsed();
+                    slowest = slowest.max(took);
+                    in_time(r, took, limit)
+                };
+                let tag = format!("{cap}-{p:?}-stream-{si}-{k}");
+                if !run_case(
+                    &mut failures,
+                    &what,
+                    &tag,
+                    &input,
+                    &log,
+                    &no_units,
+                    &mut run,
+                ) {
+                    failed += 1;
+                }
+            }
+            if failures.full() {
+                break;
+            }
+        }
+    }
+    for p in AppProtocol::ALL {
+        assert!(seen.contains(&p), "no capture has a {p:?} stream");
+    }
+    println!(
+        "{cases} application streams ({failed} failed) through the fuzz checks in {:.1?}, the slowest {slowest:.1?}",
+        t0.elapsed()
+    );
+    failures.finish("mutated-application-stream");
 }
 
 /// Timestamps at the ends of their range (a damaged pcapng `if_tsoffset` or timestamp

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::common::{captures, name, netlab};
+use crate::common::{self, captures, name, netlab};
 
 /// The fields compared: the list, and more that netlab decodes.
 const FIELDS: &[&str] = &[
@@ -236,11 +236,7 @@ fn netlab_json(file: &std::path::Path) -> Vec<serde_json::Value> {
         file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
+    common::json_lines(std::str::from_utf8(&out.stdout).expect("utf-8"))
 }
 
 /// Parses a tshark integer in decimal or `0x` hex.

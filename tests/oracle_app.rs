@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{captures, name, netlab};
+use crate::common::{self, captures, name, netlab};
 use crate::oracle::{AGG, compare};
 
 /// The protocols compared both ways, by field-name prefix.
@@ -187,11 +187,7 @@ fn netlab_values(file: &Path, rules: &[&str]) -> Vec<serde_json::Value> {
         file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
+    common::json_lines(std::str::from_utf8(&out.stdout).expect("utf-8"))
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Need, ipv6_loopback, netlab, require};
+use crate::common::{self, Need, ipv6_loopback, netlab, require};
 
 /// A netlab server (`tcp serve` / `udp serve`) as a child, killed when dropped.
 struct Server {
@@ -114,11 +114,7 @@ fn events(args: &[&str]) -> Vec<Value> {
 }
 
 fn parse(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    common::json_lines(&String::from_utf8_lossy(stdout))
 }
 
 fn of<'a>(ev: &'a [Value], who: &str, event: &str) -> Vec<&'a Value> {

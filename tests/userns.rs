@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Learner, Tun};
+use crate::common::{self, Learner, Tun};
 use crate::handshake::{ACK, SYN, assert_handshake, delivered_text, flags, packets, summary};
 
 /// Why these tests cannot run here, if they cannot.
@@ -284,10 +284,7 @@ fn ok(out: &Output) -> String {
 }
 
 fn ndjson(out: &Output) -> Vec<Value> {
-    ok(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    common::ndjson(out)
 }
 
 fn has_ns(seen: &BTreeSet<String>, kind: &str) -> usize {
@@ -537,10 +534,7 @@ fn capture_cmd_as_a_learner_explains_and_saves_its_packets() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("uid 65534 ifaces ['lo']"), "{err}");
     assert!(err.contains("`python3` exited with status 3"), "{err}");
-    let packets: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let packets = common::json_lines(&text(&out.stdout));
     // The handshake, both payloads and the teardown, each packet once.
     let f = |p: &Value, k: &str| p["fields"][k].clone();
     let syns = packets

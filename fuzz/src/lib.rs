@@ -1,6 +1,7 @@
 //! What the fuzz targets share: render a dissected packet every way netlab can, and
 //! check the model's invariants (a broken invariant is a crash, as a panic is).
 
+use netlab::dissect::app::fuzz::{self as app_fuzz, Protocol};
 use netlab::dissect::filter::Filter;
 use netlab::dissect::stats::Stats;
 use netlab::dissect::{Dissector, Meta, Packet, Value};
@@ -143,4 +144,25 @@ pub fn meta(linktype: u32, len: u32) -> Meta {
         interface: 0,
         linktype,
     }
+}
+
+/// An application protocol's bytes (see `netlab::dissect::app::fuzz`): the library's
+/// checks (codecs, model invariants, the same fields however TCP cut the stream), then
+/// every frame that carries the bytes rendered every way, in both dissector modes.
+pub fn app(p: Protocol, data: &[u8]) {
+    app_fuzz::check(p, data);
+    let mut sink = Sink::default();
+    let mut stats = Stats::default();
+    for fast in [false, true] {
+        let mut d = dissector(fast);
+        for (i, f) in app_fuzz::frames(p, data, 3).iter().enumerate() {
+            let m = Meta {
+                number: i as u64 + 1,
+                ..meta(101, f.len() as u32)
+            };
+            d.dissect(m, f, &mut sink.pkt);
+            sink.render(f.len(), fast, &mut stats);
+        }
+    }
+    sink.stats(&stats);
 }

@@ -1371,7 +1371,10 @@ fn labels(name: &str) -> Result<Vec<&[u8]>, EmitError> {
 struct Writer<'a> {
     buf: Option<&'a mut [u8]>,
     pos: usize,
-    /// Names (as lowercase suffixes) already written, and where: the compression table.
+    /// Names (as suffixes, exactly as written) already written, and where: the
+    /// compression table. Exactly: DNS compares names without case, but a pointer gives
+    /// the reader the bytes it points to, and a name's case is kept (RFC 4343 § 4) — a
+    /// `mail.netLab.test` compressed to an earlier `netlab.test` would read back changed.
     written: Vec<(String, u16)>,
 }
 
@@ -1394,7 +1397,7 @@ impl Writer<'_> {
         for i in 0..labels.len() {
             let suffix = labels[i..]
                 .iter()
-                .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+                .map(|l| String::from_utf8_lossy(l))
                 .collect::<Vec<_>>()
                 .join(".");
             if let Some(&(_, off)) = self.written.iter().find(|(s, _)| *s == suffix) {
@@ -1684,6 +1687,68 @@ mod tests {
         0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04, 0x0a, 0x63, 0x00, 0x02,
     ];
 
+    /// captures/dns-records.pcap, frame 19: dig's query with EDNS (DO bit, NSID, a client COOKIE).
+    const EDNS_QUERY: &str = concat!(
+        "200a01200001000000000001066e65746c61620474657374000001000100002904d000008000001000030000000a0008",
+        "0011223344556677",
+    );
+    /// captures/dns-records.pcap, frame 18: two SRV records, names compressed.
+    const SRV_ANSWER: &str = concat!(
+        "200985000001000200020000045f736970045f756470066e65746c616204746573740000210001c00c00210001000001",
+        "2c0017000a003c13c403736970066e65746c6162047465737400c00c002100010000012c00170014002813ce03736970",
+        "066e65746c6162047465737400066e65746c6162047465737400000200010000012c0011036e7331066e65746c616204",
+        "7465737400c06d000200010000012c0011036e7332066e65746c6162047465737400",
+    );
+
+    #[test]
+    fn an_edns_query_from_the_capture() {
+        let b = crate::wire::unhex(EDNS_QUERY);
+        let m = Message::parse(&b).unwrap();
+        assert_eq!(m.problem, None);
+        let opt = &m.additionals[0];
+        assert_eq!(opt.rtype, rtype::OPT);
+        assert!(opt.name.is_root());
+        assert_eq!(opt.class, 1232, "UDP payload size");
+        assert_eq!(opt.ttl & 0x8000, 0x8000, "DO bit");
+        let Rdata::Opt(options) = &opt.data else {
+            panic!("{:?}", opt.data)
+        };
+        let codes: Vec<u16> = options.iter().map(|o| o.code).collect();
+        assert_eq!(codes, [3, 10], "NSID, COOKIE");
+        assert!(options[0].data.is_empty());
+        assert_eq!(
+            &b[options[1].data.clone()],
+            &[0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]
+        );
+        assert_eq!(Repr::parse(&b).unwrap().to_bytes().unwrap(), b);
+    }
+
+    #[test]
+    fn srv_records_from_the_capture() {
+        let b = crate::wire::unhex(SRV_ANSWER);
+        let m = Message::parse(&b).unwrap();
+        assert_eq!(m.problem, None);
+        assert_eq!(m.questions[0].name.text, "_sip._udp.netlab.test");
+        let targets: Vec<(u16, u16, u16, &str)> = m
+            .answers
+            .iter()
+            .map(|r| match &r.data {
+                Rdata::Srv {
+                    priority,
+                    weight,
+                    port,
+                    target,
+                } => (*priority, *weight, *port, target.text.as_str()),
+                d => panic!("{d:?}"),
+            })
+            .collect();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[0].2, 5060);
+        assert!(targets.iter().all(|t| t.3.ends_with("netlab.test")));
+        // The answers' owner is the 2-byte pointer to the question's name.
+        assert_eq!(m.answers[0].name.span.len(), 2);
+    }
+
     #[test]
     fn reads_a_query() {
         let m = Message::parse(&QUERY).unwrap();
@@ -1816,6 +1881,29 @@ mod tests {
             Repr::query(0x1001, "netlab.test", rtype::A),
             Repr::parse(&QUERY).unwrap()
         );
+    }
+
+    /// Found by the mutation test (a case bit flipped in dns-records.pcap's MX answer):
+    /// names that differ only in case were compressed into one another, so
+    /// `mail.netLab.test` read back as `mail.netlab.test`.
+    #[test]
+    fn compression_keeps_the_case_of_names() {
+        let mut r = Repr::query(0x2006, "netlab.test", rtype::MX);
+        r.flags |= flags::QR;
+        r.answers.push(RecordRepr {
+            name: "netlab.test".into(),
+            class: 1,
+            ttl: 300,
+            data: RdataRepr::Mx {
+                preference: 10,
+                exchange: "mail.netLab.test".into(),
+            },
+        });
+        let b = r.to_bytes().unwrap();
+        assert_eq!(Repr::parse(&b).unwrap(), r);
+        // The answer's owner is still a pointer to the question's name.
+        assert!(b.windows(2).any(|w| w == [0xc0, 12]));
+        assert!(b.windows(7).any(|w| w == b"\x06netLab"));
     }
 
     #[test]

@@ -548,7 +548,24 @@ mod tests {
         assert_eq!(reply_len(&[b'2'; MAX_LINE]), Some(Err(())));
     }
 
-    /// captures/ftp.pcap-like: vsftpd's PASV and EPSV answers.
+    /// captures/ftp.pcap, frames 28 and 44: vsftpd's answers to PASV and EPSV.
+    #[test]
+    fn vsftpd_passive_replies_from_the_capture() {
+        let pasv = b"227 Entering Passive Mode (10,99,0,2,117,55).\r\n";
+        let r = parse_reply(pasv);
+        assert_eq!(r.code, Some(227));
+        let hp = parse_pasv(&pasv[r.arg.clone().unwrap()]).unwrap();
+        assert_eq!(
+            (hp.ip, hp.port),
+            (IpAddr::V4(Ipv4Addr::new(10, 99, 0, 2)), 30007)
+        );
+        let epsv = b"229 Entering Extended Passive Mode (|||30004|)\r\n";
+        let r = parse_reply(epsv);
+        assert_eq!(parse_epsv(&epsv[r.arg.unwrap()]).map(|p| p.0), Some(30004));
+        assert_eq!(complete_lines(epsv), Some(Ok(epsv.len())));
+    }
+
+    /// Made-up passive answers, valid and not.
     #[test]
     fn passive_addresses() {
         let t = b"Entering Passive Mode (10,98,0,2,117,109).";

@@ -259,8 +259,57 @@ fn address(msg: &[u8], text: Range<usize>, item: Range<usize>) -> Address {
 mod tests {
     use super::*;
 
-    /// captures/smtp.pcap, frame 22: the head of swaks's message.
+    /// After captures/smtp.pcap, frame 22: the head of swaks's message with its Subject
+    /// folded (the capture's is not) to test folding.
     const MSG: &[u8] = b"Date: Sat, 01 Jun 2024 12:00:00 +0000\r\nTo: bob@netlab.test,carol@netlab.test\r\nFrom: alice@netlab.test\r\nSubject: Hello from\r\n the SMTP lesson\r\n\r\nHi Bob and Carol,\r\n";
+
+    /// captures/smtp.pcap, frame 22: swaks's message as sent after DATA (without its
+    /// end-of-data line), read as tshark's `imf` reads it.
+    #[test]
+    fn swaks_message_from_the_capture() {
+        let data = crate::wire::smtp::tests::SWAKS_DATA;
+        let msg = &data[..data.len() - 3];
+        let m = parse(msg);
+        assert_eq!(m.bad_line, None);
+        let names: Vec<&[u8]> = m.headers.iter().map(|h| &msg[h.name.clone()]).collect();
+        assert_eq!(
+            names,
+            [
+                &b"Date"[..],
+                b"To",
+                b"From",
+                b"Subject",
+                b"Message-Id",
+                b"X-Mailer"
+            ]
+        );
+        let value = |i: usize| &msg[m.headers[i].value.clone()];
+        assert_eq!(value(3), b"Hello from the SMTP lesson");
+        assert_eq!(value(4), b"<lesson-smtp-1@client.netlab.test>");
+        assert_eq!(header_def("Message-Id").0.key, "imf.message_id");
+        assert!(msg[m.body.clone()].starts_with(b"Hi Bob and Carol,\r\n"));
+        assert!(msg[m.body.clone()].ends_with(b"Alice\r\n\r\n"));
+        // tshark: "To: bob@netlab.test,carol@netlab.test, 2 items", the last item to the
+        // line's end; "From: alice@netlab.test, 1 item".
+        let items = |i: usize| -> Vec<(&[u8], &[u8])> {
+            let h = &m.headers[i];
+            addresses(msg, h.value.clone(), h.span.end)
+                .into_iter()
+                .map(|a| (&msg[a.item], &msg[a.address]))
+                .collect()
+        };
+        assert_eq!(
+            items(1),
+            [
+                (&b"bob@netlab.test"[..], &b"bob@netlab.test"[..]),
+                (b"carol@netlab.test\r\n", b"carol@netlab.test\r\n")
+            ]
+        );
+        assert_eq!(
+            items(2),
+            [(&b"alice@netlab.test\r\n"[..], &b"alice@netlab.test\r\n"[..])]
+        );
+    }
 
     #[test]
     fn headers_folding_and_body() {

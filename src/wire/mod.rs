@@ -41,6 +41,8 @@ pub mod checksum;
 pub mod dns;
 pub mod engineio;
 pub mod ethernet;
+#[cfg(test)]
+pub(crate) mod examples;
 pub mod ftp;
 pub mod http;
 pub mod icmp;
@@ -204,4 +206,13 @@ pub(crate) fn set_be16(b: &mut [u8], at: usize, v: u16) {
 #[inline]
 pub(crate) fn set_be32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Bytes from hex (test constants cut from captures).
+#[cfg(test)]
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }

@@ -279,8 +279,106 @@ pub fn stuff(message: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// captures/smtp.pcap, frames 8, 9, 11 and 12: aiosmtpd's multi-line answer to EHLO,
+    /// one line per segment.
+    const EHLO_REPLY: [&[u8]; 4] = [
+        b"250-mail.netlab.test\r\n",
+        b"250-SIZE 33554432\r\n",
+        b"250-8BITMIME\r\n",
+        b"250 HELP\r\n",
+    ];
+
+    /// captures/smtp.pcap, frame 22: what swaks sent after DATA — the message and the
+    /// line with the lone dot that ends it (the TCP payload).
+    pub(crate) const SWAKS_DATA: &[u8] = b"Date: Sat, 01 Jun 2024 12:00:00 +0000\r\n\
+To: bob@netlab.test,carol@netlab.test\r\n\
+From: alice@netlab.test\r\n\
+Subject: Hello from the SMTP lesson\r\n\
+Message-Id: <lesson-smtp-1@client.netlab.test>\r\n\
+X-Mailer: swaks v20201014.0 jetmore.org/john/code/swaks/\r\n\
+\r\n\
+Hi Bob and Carol,\r\n\
+\r\n\
+This message crossed the wire as plain text:\r\n\
+every header and line is readable in the capture.\r\n\
+\r\n\
+-- \r\n\
+Alice\r\n\
+\r\n\
+.\r\n";
+
+    #[test]
+    fn aiosmtpd_ehlo_reply_from_the_capture() {
+        // Each segment is one complete line; together they are one reply.
+        for seg in EHLO_REPLY {
+            assert_eq!(complete_lines(seg), Some(Ok(seg.len())));
+        }
+        let b = EHLO_REPLY.concat();
+        let replies: Vec<ReplyLine> = lines(&b)
+            .map(|l| parse_reply_line(&b, l).unwrap())
+            .collect();
+        assert_eq!(replies.len(), 4);
+        assert!(replies.iter().all(|r| r.code == 250));
+        let more: Vec<bool> = replies.iter().map(|r| r.more).collect();
+        assert_eq!(more, [true, true, true, false]);
+        let texts: Vec<&[u8]> = replies
+            .iter()
+            .map(|r| &b[r.text.clone().unwrap()])
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                &b"mail.netlab.test"[..],
+                b"SIZE 33554432",
+                b"8BITMIME",
+                b"HELP"
+            ]
+        );
+    }
+
+    /// captures/smtp.pcap, frames 6, 14 and 16: swaks's commands.
+    #[test]
+    fn swaks_commands_from_the_capture() {
+        for (line, verb, param) in [
+            (
+                &b"EHLO client.netlab.test\r\n"[..],
+                &b"EHLO"[..],
+                &b"client.netlab.test"[..],
+            ),
+            (
+                b"MAIL FROM:<alice@netlab.test>\r\n",
+                b"MAIL",
+                b"FROM:<alice@netlab.test>",
+            ),
+            (
+                b"RCPT TO:<bob@netlab.test>\r\n",
+                b"RCPT",
+                b"TO:<bob@netlab.test>",
+            ),
+        ] {
+            let c = parse_command(line, 0..line.len());
+            assert_eq!(&line[c.verb], verb);
+            assert_eq!(&line[c.parameter.unwrap()], param);
+        }
+        // Frame 20: DATA has no parameter.
+        assert_eq!(parse_command(b"DATA\r\n", 0..6).parameter, None);
+    }
+
+    #[test]
+    fn swaks_message_data_from_the_capture() {
+        let (content, total) = data_end(SWAKS_DATA).unwrap();
+        assert_eq!(total, SWAKS_DATA.len());
+        assert!(SWAKS_DATA[..content].ends_with(b"Alice\r\n"));
+        // No line starts with a dot: nothing to unstuff, and stuffing gives the wire back.
+        let message = unstuff(&SWAKS_DATA[..content + 2]);
+        assert_eq!(message, &SWAKS_DATA[..content + 2]);
+        assert_eq!(stuff(&message), SWAKS_DATA);
+        // Cut anywhere before the dot line, the end has not arrived.
+        assert_eq!(data_end(&SWAKS_DATA[..SWAKS_DATA.len() - 1]), None);
+    }
 
     #[test]
     fn commands_and_replies() {

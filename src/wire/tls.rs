@@ -1463,6 +1463,58 @@ pub(crate) mod tests {
         }
     }
 
+    /// captures/tls13.pcap, frame 4: openssl s_client's ClientHello (the TCP payload).
+    const TLS13_CLIENT_HELLO: &str = concat!(
+        "1603010106010001020303ef0a4205317f31e0771e97ca194045b1f556ce2d782f4274a7773840e08a4b942087ca6c4e",
+        "82ae55b0be03ce000f1a8e99a62f0a2bcf532f320fdc507712861fba000813021303130100ff010000b1000000140012",
+        "00000f746c732e6e65746c61622e74657374000b000403000102000a00160014001d0017001e00190018010001010102",
+        "01030104002300000010000e000c02683208687474702f312e310016000000170000000d001e001c0403050306030807",
+        "08080809080a080b080408050806040105010601002b0003020304002d00020101003300260024001d002005dc669299",
+        "210d9dc26772f922bcc9d2d9fc4df9269c782728e7805632dc4e78",
+    );
+    /// captures/tls12.pcap, frame 6: the first record, openssl s_server's ServerHello.
+    const TLS12_SERVER_HELLO: &str = concat!(
+        "16030300500200004c03039a4e6649d6b16522fbb40956e619ef93722bcf6536855d59444f574e4752440100c0300000",
+        "24ff01000100000b000403000102002300000010000b000908687474702f312e3100170000",
+    );
+
+    #[test]
+    fn openssl_client_hello_from_the_capture() {
+        let rec = crate::wire::unhex(TLS13_CLIENT_HELLO);
+        let r = Record::new_checked(&rec[..]).unwrap();
+        assert_eq!(r.content_type(), content::HANDSHAKE);
+        let m = read_handshake(&rec, HEADER_LEN, rec.len()).unwrap();
+        assert_eq!(m.msg_type, handshake::CLIENT_HELLO);
+        let h = parse_hello(&rec, m.body, true).unwrap();
+        let sni = h.extension(ext::SERVER_NAME).unwrap();
+        assert!(rec[sni.data.clone()].ends_with(b"tls.netlab.test"));
+        let alpn = h.extension(ext::ALPN).unwrap();
+        assert!(rec[alpn.data.clone()].ends_with(b"\x02h2\x08http/1.1"));
+        let sv = h.extension(ext::SUPPORTED_VERSIONS).unwrap();
+        assert_eq!(&rec[sv.data.clone()], &[2, 3, 4]);
+        let ks = h.extension(ext::KEY_SHARE).unwrap();
+        assert_eq!(be16(&rec, ks.data.start + 2), 0x001d, "x25519");
+        assert_eq!(h.cipher_suites.len(), 4);
+        assert!(ja3_line(&rec, &h, true).starts_with("771,4866-4867-4865-255,0-"));
+    }
+
+    #[test]
+    fn openssl_server_hello_from_the_capture() {
+        let rec = crate::wire::unhex(TLS12_SERVER_HELLO);
+        let m = read_handshake(&rec, HEADER_LEN, rec.len()).unwrap();
+        let h = parse_hello(&rec, m.body, false).unwrap();
+        assert_eq!(h.version, version::TLS_1_2);
+        assert_eq!(h.cipher_suites[0].0, 0xc030);
+        assert_eq!(
+            cipher_suite_name(0xc030),
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+        );
+        assert_eq!(key_exchange(0xc030), KeyExchange::Ecdhe);
+        let alpn = h.extension(ext::ALPN).unwrap();
+        assert!(rec[alpn.data.clone()].ends_with(b"http/1.1"));
+        assert_eq!(ja3_line(&rec, &h, false), "771,49200,65281-11-35-16-23");
+    }
+
     #[test]
     fn a_record_view_checks_its_length() {
         let rec = client_hello().record();

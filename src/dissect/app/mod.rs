@@ -105,6 +105,7 @@ pub(crate) mod dns;
 pub(crate) mod engineio;
 pub(crate) mod flow;
 pub(crate) mod ftp;
+pub mod fuzz;
 pub(crate) mod http;
 pub(crate) mod smtp;
 pub(crate) mod ssh;

@@ -304,6 +304,19 @@ impl Ssh {
             self.broken[d] = true;
             return "[malformed padding length]".into();
         }
+        if pdu.len() < 4 + n as usize {
+            // Cut: the connection ended (or netlab's buffer filled) before the packet did.
+            if cx.record {
+                cx.push(0, &ssh::MESSAGE_CODE, 5..6, Value::Uint(code.into()));
+                note!(cx, "({})", ssh::message_name(code, self.kex));
+            }
+            cx.truncated(format!(
+                "the packet announces {} bytes, {} arrived",
+                4 + n as usize,
+                pdu.len()
+            ));
+            return ssh::message_name(code, self.kex).to_string();
+        }
         let p = ssh::Packet::new_unchecked(pdu);
         let payload = p.payload();
         let name = ssh::message_name(code, self.kex);
@@ -642,6 +655,43 @@ mod tests {
         assert_eq!(p.info, "Server: Encrypted packet (len=60)");
         assert!(p.field("ssh.encrypted_packet").is_some());
         assert_eq!(p.problems().count(), 0, "{:?}", p.layers);
+    }
+
+    /// Found by the app fuzz checks: a packet cut by the end of the connection was read
+    /// as if whole — its payload and padding fields pointed past the bytes that arrived
+    /// (the hex dump and JSON slice them), a cut KEXINIT was called malformed.
+    #[test]
+    fn a_packet_cut_by_the_connection_end_is_marked_truncated() {
+        let mut kex = ssh::packet(&kexinit().payload());
+        kex.truncate(40);
+        // SSH_MSG_CHANNEL_DATA: channel 0, a string of 60 bytes.
+        let mut payload = vec![94, 0, 0, 0, 0, 0, 0, 0, 60];
+        payload.extend_from_slice(&[0x61; 60]);
+        let mut data = ssh::packet(&payload);
+        data.truncate(30);
+        for (cut, code, name) in [(kex, 20, "Key Exchange Init"), (data, 94, "Channel Data")] {
+            let mut c = Conn::new(22);
+            c.handshake();
+            c.send(true, b"SSH-2.0-x\r\n");
+            let p = c.send(true, &cut);
+            assert!(p.field("ssh.packet_length").is_none(), "awaited");
+            let p = c.fin(true);
+            crate::dissect::app::fuzz::check_packet(&p);
+            assert_eq!(p.info, format!("Client: {name}"), "{:?}", p.layers);
+            assert_eq!(
+                p.field("ssh.message_code").unwrap().value,
+                Value::Uint(code)
+            );
+            let arrived = format!("{} arrived", cut.len());
+            assert!(
+                p.problems()
+                    .any(|x| matches!(x, Problem::Truncated(w) if w.contains(&arrived))),
+                "{:?}",
+                p.layers
+            );
+            assert!(p.field("ssh.kex_algorithms").is_none());
+            assert!(p.field("ssh.payload").is_none());
+        }
     }
 
     #[test]
