@@ -9,6 +9,7 @@
 - display_filter:  a list of display filters.
 - dns, tls, ftp, smtp, ssh: each direction of each connection on the protocol's port
                    (the payloads in capture order), and each DNS datagram.
+- procnet:         this machine's /proc/net/{tcp,tcp6,udp,udp6} and local port range.
 """
 
 import hashlib
@@ -155,6 +156,10 @@ def app_seeds(path):
         yield key[0], bytes(data[:65536])
 
 
+PROCNET = ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6",
+           "/proc/sys/net/ipv4/ip_local_port_range"]
+
+
 def main():
     n = {"capture_reader": 0, "frame_dissector": 0, "display_filter": 0, "socketio_packets": 0, "tcp_streams": 0}
     for t in APP_PORTS.values():
@@ -182,6 +187,14 @@ def main():
     for f in FILTERS:
         put("display_filter", f.encode())
         n["display_filter"] += 1
+    # procnet: this machine's socket tables and port range, as the kernel writes them.
+    n["procnet"] = 0
+    for path in PROCNET:
+        try:
+            put("procnet", open(path, "rb").read())
+            n["procnet"] += 1
+        except OSError:
+            pass
     for target, count in n.items():
         print("%-16s %4d seeds in %s" % (target, count, os.path.join(CORPUS, target)))
 

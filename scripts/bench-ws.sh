@@ -6,15 +6,21 @@
 # For each server, in the same run and with the same Rust load generator
 # (scripts/bench-ws/loadgen, tokio-tungstenite, its own cargo workspace):
 #   * echo round-trips per second and MB/s (10^6 bytes/s, payload counted both
-#     ways) for 16 B, 1 KiB and 64 KiB binary messages: BENCH_CONNS connections
-#     (8) each doing ping-pong for BENCH_SECS seconds (5); BENCH_ROUNDS (3) rounds
-#     with the servers interleaved, the median reported (the spread is printed too);
+#     ways) for 16 B, 1 KiB and 64 KiB binary messages, at each client count of
+#     BENCH_CONNS ("8 50 200 1000"): that many connections each doing ping-pong for
+#     BENCH_SECS seconds (3); BENCH_ROUNDS (3) rounds with the servers interleaved,
+#     the median reported (the spread is printed too); every echo is checked
+#     (a round trip ends only once all its bytes are back; errors are reported);
 #   * concurrent idle connections: up to BENCH_IDLE (10000) are opened (64
 #     handshakes in flight), held idle for 5 s, then the server's VmRSS is read
 #     and 100 of them, evenly spread, must still echo.
-# Servers (a row is skipped, with the reason, when one is unavailable):
+# Servers (BENCH_SERVERS, default "netlab tungstenite python websocat"; a row is
+# skipped, with the reason, when one is unavailable):
 #   netlab    target/release/netlab ws serve --echo --quiet (as websocat -q: no line per message;
 #             connection lines go to /dev/null)
+#   tungstenite  the reference: tokio-tungstenite's echo example on tokio's
+#             multi-thread runtime (scripts/bench-ws/loadgen/src/bin/tungstenite-echo.rs,
+#             built with the load generator); the ratios are netlab / tungstenite
 #   python    Python `websockets` asyncio echo (scripts/bench-ws/echo_server.py);
 #             the repo's .venv if it has websockets, else a venv in target/bench-ws/venv
 #   websocat  compiled (Rust, tokio): `websocat -b ws-l:ADDR mirror:`, installed once
@@ -24,21 +30,30 @@
 # Everything listens on 127.0.0.1 only, every wait is bounded, and every server
 # is stopped at the end. About 2 minutes once everything is built.
 #
-# Environment: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS, BENCH_IDLE, BENCH_PORT (first port, 18700).
+# The machine's load (uptime) is printed with the figures: on a shared machine they
+# are only comparable within one run.
+#
+# Environment: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS, BENCH_SIZES (bytes, "16 1024 65536"),
+# BENCH_SERVERS, BENCH_IDLE, BENCH_PORT (first port, 18700).
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 OUT=$ROOT/target/bench-ws
-SECS=${BENCH_SECS:-5}
+SECS=${BENCH_SECS:-3}
 ROUNDS=${BENCH_ROUNDS:-3}
-CONNS=${BENCH_CONNS:-8}
+read -r -a CONNS <<<"${BENCH_CONNS:-8 50 200 1000}"
+read -r -a WANT_SERVERS <<<"${BENCH_SERVERS:-netlab tungstenite python websocat}"
 IDLE=${BENCH_IDLE:-10000}
 HOLD=5
 SAMPLE=100
 PORT=${BENCH_PORT:-18700}
-SIZES=(16 1024 65536)
-SIZE_NAMES=("16 B" "1 KiB" "64 KiB")
+read -r -a SIZES <<<"${BENCH_SIZES:-16 1024 65536}"
+SIZE_NAMES=()
+for size in "${SIZES[@]}"; do
+    if [ $((size % 1024)) = 0 ]; then SIZE_NAMES+=("$((size / 1024)) KiB"); else SIZE_NAMES+=("$size B"); fi
+done
+wants() { [[ " ${WANT_SERVERS[*]} " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -69,15 +84,17 @@ if ! CARGO_TARGET_DIR=$OUT/loadgen-target cargo build --release --quiet \
     say "bench-ws: the load generator does not build"; exit 1
 fi
 LOADGEN=$OUT/loadgen-target/release/bench-ws-loadgen
+TUNGSTENITE=$OUT/loadgen-target/release/tungstenite-echo
 
 declare -A SKIP
 PY=
+wants python || SKIP[python]="not in BENCH_SERVERS"
 for cand in "$ROOT/.venv/bin/python" "$OUT/venv/bin/python"; do
     if [ -x "$cand" ] && "$cand" -c 'import websockets.asyncio.server' 2>/dev/null; then
         PY=$cand; break
     fi
 done
-if [ -z "$PY" ]; then
+if [ -z "$PY" ] && wants python; then
     say "bench-ws: installing Python websockets into $OUT/venv…"
     if python3 -m venv "$OUT/venv" >/dev/null 2>&1 &&
         timeout 300 "$OUT/venv/bin/pip" install -q websockets >/dev/null 2>&1 &&
@@ -90,7 +107,9 @@ fi
 
 COMPILED=websocat
 WEBSOCAT=$OUT/tools/bin/websocat
-if [ ! -x "$WEBSOCAT" ]; then
+if ! wants websocat; then
+    SKIP[websocat]="not in BENCH_SERVERS"
+elif [ ! -x "$WEBSOCAT" ]; then
     if command -v websocat >/dev/null; then
         WEBSOCAT=$(command -v websocat)
     else
@@ -100,14 +119,17 @@ if [ ! -x "$WEBSOCAT" ]; then
             say "bench-ws: websocat did not install (see $OUT/websocat-install.log)"
     fi
 fi
-if [ ! -x "$WEBSOCAT" ]; then
+if [ -z "${SKIP[websocat]:-}" ] && [ ! -x "$WEBSOCAT" ]; then
     if command -v websocketd >/dev/null; then
         COMPILED=websocketd
     else
         SKIP[websocat]="websocat did not install and no websocketd on PATH"
     fi
 fi
-SERVERS=(netlab python "$COMPILED")
+SERVERS=()
+for s in netlab tungstenite python "$COMPILED"; do
+    if wants "$s" || { [ "$s" = websocketd ] && wants websocat; }; then SERVERS+=("$s"); fi
+done
 
 # --- servers --------------------------------------------------------------------
 PID=
@@ -132,6 +154,7 @@ start_server() {
     case $1 in
     # stderr capped at 1 MB: a failing accept() may log in a tight loop
     netlab) "$NETLAB" ws serve --echo --quiet --addr "$ADDR" >/dev/null 2> >(head -c 1000000 >"$log") & ;;
+    tungstenite) "$TUNGSTENITE" "$ADDR" >"$log" 2>&1 & ;;
     python) "$PY" scripts/bench-ws/echo_server.py 127.0.0.1 "$PORT" >"$log" 2>&1 & ;;
     websocat) "$WEBSOCAT" -q -b ws-l:"$ADDR" mirror: >"$log" 2>&1 & ;;
     websocketd) websocketd --address=127.0.0.1 --port="$PORT" --binary=true \
@@ -149,6 +172,7 @@ start_server() {
 }
 
 # --- measure -------------------------------------------------------------------
+LOAD_BEFORE=$(uptime)
 declare -A RT MB HELD RSS NOTE RTS MBS
 # Echo rates: ROUNDS rounds, servers interleaved within each round, median reported
 # (this 2-core machine's figures drift by ±15 % from one minute to the next).
@@ -160,21 +184,23 @@ for round in $(seq "$ROUNDS"); do
             say "bench-ws: skipping $s: ${SKIP[$s]}"
             continue
         fi
-        for i in "${!SIZES[@]}"; do
-            size=${SIZES[$i]}
-            say "bench-ws: round $round/$ROUNDS: $s: ${SIZE_NAMES[$i]} echo, $CONNS connections, $SECS s…"
-            line=$(timeout $((SECS + 60)) "$LOADGEN" echo "ws://$ADDR/" "$CONNS" "$size" "$SECS" \
-                2>>"$OUT/loadgen.log" | tail -n 1)
-            rt=$(sed -n 's/.*rt_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-            mb=$(sed -n 's/.*mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-            errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
-            RTS[$s,$size]+=" ${rt:-}"
-            MBS[$s,$size]+=" ${mb:-}"
-            if [ -z "$line" ]; then
-                NOTE[$s]+=" ${SIZE_NAMES[$i]} echo failed (round $round);"
-            elif [ "${errors:-0}" != 0 ]; then
-                NOTE[$s]+=" ${SIZE_NAMES[$i]}: $errors connections failed (round $round);"
-            fi
+        for conns in "${CONNS[@]}"; do
+            for i in "${!SIZES[@]}"; do
+                size=${SIZES[$i]}
+                say "bench-ws: round $round/$ROUNDS: $s: ${SIZE_NAMES[$i]} echo, $conns connections, $SECS s…"
+                line=$(timeout $((SECS + 120)) "$LOADGEN" echo "ws://$ADDR/" "$conns" "$size" "$SECS" \
+                    2>>"$OUT/loadgen.log" | tail -n 1)
+                rt=$(sed -n 's/.*rt_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+                mb=$(sed -n 's/.*mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+                errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
+                RTS[$s,$conns,$size]+=" ${rt:-}"
+                MBS[$s,$conns,$size]+=" ${mb:-}"
+                if [ -z "$line" ]; then
+                    NOTE[$s]+=" $conns × ${SIZE_NAMES[$i]} echo failed (round $round);"
+                elif [ "${errors:-0}" != 0 ]; then
+                    NOTE[$s]+=" $conns × ${SIZE_NAMES[$i]}: $errors connections failed (round $round);"
+                fi
+            done
         done
         stop_server
     done
@@ -185,11 +211,14 @@ median() { # the median of the numbers in $1 ("-" if none)
               else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 for s in "${SERVERS[@]}"; do
-    for size in "${SIZES[@]}"; do
-        RT[$s,$size]=$(median "${RTS[$s,$size]:-}")
-        MB[$s,$size]=$(median "${MBS[$s,$size]:-}")
+    for conns in "${CONNS[@]}"; do
+        for size in "${SIZES[@]}"; do
+            RT[$s,$conns,$size]=$(median "${RTS[$s,$conns,$size]:-}")
+            MB[$s,$conns,$size]=$(median "${MBS[$s,$conns,$size]:-}")
+        done
     done
 done
+LOAD_AFTER_ECHO=$(uptime)
 
 for s in "${SERVERS[@]}"; do
     [ -n "${SKIP[$s]:-}" ] && continue
@@ -222,54 +251,76 @@ done
 pick() { local v=$1; [ -n "$v" ] && [ "$v" != - ] && echo "$v"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
-printf '\nWebSocket echo benchmark — %s, %s cores, %s connections × %s s per size, median of %s interleaved rounds, loopback\n' \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$CONNS" "$SECS" "$ROUNDS"
-printf '%-11s' server
-for n in "${SIZE_NAMES[@]}"; do printf ' %10s %9s' "$n rt/s" "MB/s"; done
-printf ' %8s %8s\n' idle "RSS MiB"
+printf '\nWebSocket echo benchmark — %s, %s cores, %s s per cell, median of %s interleaved rounds, loopback\n' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$SECS" "$ROUNDS"
+printf 'load: before %s\n      after the echo runs %s\n      at the end %s\n' \
+    "${LOAD_BEFORE##*load average: }" "${LOAD_AFTER_ECHO##*load average: }" "$(uptime | sed 's/.*load average: //')"
+printf '\nround trips per second (MB/s), by clients × message size:\n'
+printf '%-11s %7s' server clients
+for n in "${SIZE_NAMES[@]}"; do printf ' %20s' "$n"; done
+printf '\n'
 for s in "${SERVERS[@]}"; do
-    printf '%-11s' "$s"
-    if [ -n "${SKIP[$s]:-}" ]; then printf ' skipped: %s\n' "${SKIP[$s]}"; continue; fi
-    for size in "${SIZES[@]}"; do printf ' %10s %9s' "${RT[$s,$size]}" "${MB[$s,$size]}"; done
-    printf ' %8s %8s\n' "${HELD[$s]}" "${RSS[$s]}"
+    if [ -n "${SKIP[$s]:-}" ]; then printf '%-11s skipped: %s\n' "$s" "${SKIP[$s]}"; continue; fi
+    for conns in "${CONNS[@]}"; do
+        printf '%-11s %7s' "$s" "$conns"
+        for size in "${SIZES[@]}"; do
+            printf ' %20s' "${RT[$s,$conns,$size]} (${MB[$s,$conns,$size]})"
+        done
+        printf '\n'
+    done
 done
 
-# netlab / best peer (higher is better except RSS, where the ratio is netlab / lowest).
-best() { # $1 = array name, $2 = key suffix, $3 = max|min
+# netlab / a peer (or the best peer), rate by rate: above 1 is better.
+best() { # $1 = conns, $2 = size: the best peer rate
     local s v b=
-    local -n arr=$1
     for s in "${SERVERS[@]}"; do
         [ "$s" = netlab ] && continue
         [ -n "${SKIP[$s]:-}" ] && continue
-        v=$(pick "${arr[$s$2]:-}") || continue
-        if [ -z "$b" ] || awk -v v="$v" -v b="$b" -v m="$3" \
-            'BEGIN { exit !((m == "max" && v > b) || (m == "min" && v < b)) }'; then b=$v; fi
+        v=$(pick "${RT[$s,$1,$2]:-}") || continue
+        if [ -z "$b" ] || awk -v v="$v" -v b="$b" 'BEGIN { exit !(v > b) }'; then b=$v; fi
     done
     echo "${b:-}"
 }
+fails=0
+cells=0
 if [ -z "${SKIP[netlab]:-}" ]; then
-    printf '%-11s' "netlab/best"
-    verdict=()
-    for i in "${!SIZES[@]}"; do
-        size=${SIZES[$i]}
-        b=$(best RT ",$size" max)
-        r=$(ratio "${RT[netlab,$size]}" "$b")
-        m=$(ratio "${MB[netlab,$size]}" "$(best MB ",$size" max)")
-        printf ' %10s %9s' "$r" "$m"
-        verdict+=("${SIZE_NAMES[$i]} rt/s $r")
+    for peer in tungstenite best; do
+        if [ "$peer" = tungstenite ] &&
+            { [[ " ${SERVERS[*]} " != *" tungstenite "* ]] || [ -n "${SKIP[tungstenite]:-}" ]; }; then
+            continue
+        fi
+        printf '\nnetlab / %s (round trips per second):\n%-11s %7s' "$peer" '' clients
+        for n in "${SIZE_NAMES[@]}"; do printf ' %20s' "$n"; done
+        printf '\n'
+        for conns in "${CONNS[@]}"; do
+            printf '%-11s %7s' "" "$conns"
+            for size in "${SIZES[@]}"; do
+                if [ "$peer" = best ]; then b=$(best "$conns" "$size"); else b=${RT[tungstenite,$conns,$size]}; fi
+                r=$(ratio "${RT[netlab,$conns,$size]}" "$b")
+                printf ' %20s' "$r"
+                if [ "$peer" = tungstenite ]; then
+                    cells=$((cells + 1))
+                    if [ "$r" = - ] || awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then fails=$((fails + 1)); fi
+                fi
+            done
+            printf '\n'
+        done
     done
-    h=$(ratio "${HELD[netlab]}" "$(best HELD "" max)")
-    m=$(ratio "${RSS[netlab]}" "$(best RSS "" min)")
-    printf ' %8s %8s\n' "$h" "$m"
-    verdict+=("idle $h")
-    fails=0
-    for v in "${verdict[@]}"; do
-        r=${v##* }
-        if [ "$r" = - ] || awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then fails=$((fails + 1)); fi
-    done
-    printf '\ntarget (netlab ≥ best peer on every rate and on idle connections): %s\n' \
-        "$([ $fails = 0 ] && echo met || echo "NOT met ($fails of ${#verdict[@]} below 1.00)")"
-    printf '  (RSS ratio is netlab / lowest peer RSS: below 1 is better)\n'
+fi
+
+printf '\nidle connections (up to %s, held %s s, %s sampled must echo):\n' "$IDLE" "$HOLD" "$SAMPLE"
+for s in "${SERVERS[@]}"; do
+    [ -n "${SKIP[$s]:-}" ] && continue
+    printf '  %-11s held %6s   RSS %5s MiB\n' "$s" "${HELD[$s]:--}" "${RSS[$s]:--}"
+done
+if [ -z "${SKIP[netlab]:-}" ]; then
+    rss=${RSS[netlab]:--}
+    if [ "$cells" = 0 ]; then verdict="no tungstenite figures"
+    elif [ "$fails" = 0 ]; then verdict=met
+    else verdict="NOT met ($fails of $cells below 1.00)"; fi
+    printf '\ntarget: netlab ≥ 1.00× tokio-tungstenite on every echo rate: %s\n' "$verdict"
+    printf 'target: %s idle connections in < 100 MiB: %s\n' "$IDLE" \
+        "$([ "${HELD[netlab]:-0}" = "$IDLE" ] && [ "$rss" != - ] && [ "$rss" -lt 100 ] && echo "met (${rss} MiB)" || echo "NOT met (held ${HELD[netlab]:-0}, ${rss} MiB)")"
 fi
 [ "$COMPILED" = websocketd ] &&
     printf 'note: websocat was unavailable; websocketd (Go) spawns one `cat` per connection\n'
@@ -279,9 +330,11 @@ done
 printf 'rounds (round trips/s, in order):\n'
 for s in "${SERVERS[@]}"; do
     [ -n "${SKIP[$s]:-}" ] && continue
-    printf '  %-9s' "$s"
-    for i in "${!SIZES[@]}"; do printf ' %s:%s' "${SIZE_NAMES[$i]// /}" "$(tr -s ' ' <<<"${RTS[$s,${SIZES[$i]}]:-}" | tr ' ' ',' | sed 's/^,//')"; done
-    printf '\n'
+    for conns in "${CONNS[@]}"; do
+        printf '  %-11s %5s' "$s" "$conns"
+        for i in "${!SIZES[@]}"; do printf ' %s:%s' "${SIZE_NAMES[$i]// /}" "$(tr -s ' ' <<<"${RTS[$s,$conns,${SIZES[$i]}]:-}" | tr ' ' ',' | sed 's/^,//')"; done
+        printf '\n'
+    done
 done
 printf 'target idle connections: %s; logs in %s\n' "$IDLE" "${OUT#"$ROOT"/}"
 exit 0

@@ -236,6 +236,7 @@ Examples:
   netlab dissect -d tcp.port==8765,http chat.pcap      HTTP on a port Wireshark does not know
   netlab dissect --follow 0 captures/http.pcap         the conversation of TCP stream 0, as text
   netlab dissect --follow 0 --follow-format raw captures/http.pcap > body   the server's bytes
+  netlab dissect --onion 8 captures/http.pcap          packet 8 drawn as the onion of its layers
   tcpdump -i lo -w - | netlab dissect -                read a capture from standard input
 
 Exit status: 0 when every packet was read; 1 on an error, or when the capture is cut
@@ -441,12 +442,15 @@ pub struct WsServeArgs {
     /// Do not print a line per message (connections, errors and --trace still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Most connections served at once; more are answered `503 Service Unavailable`.
-    /// Default 12,000 with --echo (event loops) and 6,000 with --chat (two threads per
-    /// connection: Linux's default of 65,530 memory maps per process allows about 16,000
-    /// threads).
-    #[arg(long)]
+    /// Most connections served at once; more are answered `503 Service Unavailable`
+    /// before the upgrade. Default: the open-file limit (raised to its hard value at
+    /// start) less 64 descriptors the server keeps; the start-up line says which.
+    #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Chat: bytes a client may leave unread before it is cut off with close 1008
+    /// (a slow reader must not hold the others up or grow the server's memory).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_backlog: usize,
 }
 
 #[derive(Debug, Args)]
@@ -552,6 +556,17 @@ pub struct DissectArgs {
         requires = "follow"
     )]
     pub follow_side: FollowSide,
+
+    /// Instead of packets, draw packet N (numbered from 1, as in the packet list) as
+    /// the onion: nested layers from the link to the application's message, each with
+    /// its course name, header bytes and what it adds, then what each layer cost.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        conflicts_with_all = ["json", "stats", "verbose", "hex", "follow", "filter", "count"]
+    )]
+    pub onion: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -1099,11 +1114,11 @@ pub struct SioServeArgs {
     /// No line per event (sessions, errors and --trace still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Most TCP connections served at once; more are answered `503 Service Unavailable`.
-    /// A WebSocket takes two threads: Linux's default of 65,530 memory maps per process
-    /// allows about 16,000 threads.
-    #[arg(long, value_name = "N", default_value_t = 6000)]
-    pub max_connections: usize,
+    /// Most TCP connections served at once; more are answered `503 Service Unavailable`
+    /// before any upgrade. Default: the open-file limit (its soft value raised to the
+    /// hard one at start) less 64 descriptors for the server itself.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Args)]

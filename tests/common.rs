@@ -227,6 +227,19 @@ impl Listening {
         }
     }
 
+    /// Waits (at most `within`) until the server has printed `needle`; returns whether
+    /// it did.
+    pub fn wait_for(&self, needle: &str, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if self.printed.lock().unwrap().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Stops the server and returns everything it printed.
     pub fn output(mut self) -> String {
         self.stop();

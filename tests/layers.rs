@@ -33,7 +33,12 @@ const RULES: &[(&str, &[&str])] = &[
     // I/O-free protocol engines (their servers, on the event loop, may add `net`).
     ("tcp", &["wire", "random", "wiremodel"]),
     ("ws", &["wire", "random", "trace"]),
+    ("ws::server", &["ws", "wire", "random", "trace", "net"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
+    (
+        "socketio::server",
+        &["socketio", "wire", "random", "trace", "ws", "net"],
+    ),
     // The course: the lesson format, checks, progress, the step runner (it runs this
     // binary as a child process, so it needs no other netlab module).
     ("course", &[]),
@@ -61,7 +66,9 @@ const RULES: &[(&str, &[&str])] = &[
             "dissect",
             "tcp",
             "ws",
+            "ws::server",
             "socketio",
+            "socketio::server",
             "render",
             "net",
             "trace",

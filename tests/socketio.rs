@@ -891,3 +891,154 @@ fn a_full_server_answers_503_and_recovers() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// tests/node/many.js: `n` official clients held at once, each CONNECT answered and one
+/// ack back; returns its output (it fails the test unless every ack came).
+fn many_clients(addr: &str, n: usize, opts: &str) -> String {
+    let out = Command::new("node")
+        .arg(node_dir().join("many.js"))
+        .args([&format!("http://{addr}"), &n.to_string(), opts])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "many.js {n} {opts} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The issue's 10,000 clients in miniature: 2,000 official clients on WebSockets against
+/// the default options, all connected at once; every CONNECT is answered and every ack
+/// comes back, and the server serves on afterwards.
+#[test]
+fn two_thousand_official_clients_each_get_their_ack() {
+    require!(node());
+    let (server, addr) = serve(&["--quiet"]);
+    let out = many_clients(&addr, 2000, r#"{"timeout":120000}"#);
+    assert!(out.contains("acked 2000 of 2000"), "{out}");
+    let out = node_client(&addr, "emit", WS_ONLY);
+    assert!(out.contains(r#"ack ["world",{"n":1}]"#), "{out}");
+    assert!(!server.text().contains("slow reader"), "{}", server.text());
+}
+
+/// Long-polling at scale, and the upgrade: 200 official clients with the default
+/// transports open over polling, upgrade to WebSocket (probe, noop to the pending poll,
+/// `5`), and each gets its ack over the WebSocket.
+#[test]
+fn two_hundred_polling_clients_upgrade_and_get_their_acks() {
+    require!(node());
+    let (server, addr) = serve(&["--quiet"]);
+    let out = many_clients(
+        &addr,
+        200,
+        r#"{"transports":["polling","websocket"],"upgrade":true,"inFlight":50,"timeout":120000}"#,
+    );
+    assert!(out.contains("acked 200 of 200, upgraded 200"), "{out}");
+    assert_eq!(server.wait_for_count("upgraded to websocket", 200), 200);
+}
+
+/// A flood past `--max-connections`: every extra connection is answered 503 before any
+/// upgrade, the clients already in keep being served, and once they leave new ones get
+/// in.
+#[test]
+fn a_flood_past_the_cap_gets_503s_and_the_earlier_clients_are_still_served() {
+    const CAP: usize = 30;
+    let (_server, addr) = serve(&["--max-connections", &CAP.to_string()]);
+    let mut held: Vec<RawWs> = (0..CAP)
+        .map(|_| {
+            let mut w = RawWs::open(&addr);
+            assert!(w.text().starts_with("0{\"sid\":"));
+            w.send(Frame::text("40"));
+            assert!(w.text().starts_with("40{\"sid\":"));
+            w
+        })
+        .collect();
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    let flood: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                (0..40)
+                    .map(|_| request(&addr, "GET", polling, b"", "").0)
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    for t in flood {
+        let statuses = t.join().unwrap();
+        assert!(statuses.iter().all(|&s| s == 503), "{statuses:?}");
+    }
+    // A WebSocket upgrade past the cap: 503 too, never a 101.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let req = ws::client_request(
+        &addr,
+        "/socket.io/?EIO=4&transport=websocket",
+        &ws::client_key([9; 16]),
+        &[],
+    );
+    s.write_all(&req.to_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    // Everyone inside is still served.
+    for (k, w) in held.iter_mut().enumerate() {
+        w.send(Frame::text(&format!("42{k}[\"still\",{k}]")));
+        assert_eq!(w.text(), format!("43{k}[{k}]"));
+    }
+    held.clear();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (status, body) = request(&addr, "GET", polling, b"", "");
+        if status == 200 {
+            assert!(body.starts_with("0{\"sid\":\""), "{body}");
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            Instant::now() < deadline,
+            "still full after the clients left"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A client that never reads while it is sent a lot: its queue passes the cap and it
+/// is cut off (1008, "slow reader"), while the sender and another reader carry on.
+#[test]
+fn a_slow_reader_is_cut_off_and_the_others_keep_going() {
+    let (server, addr) = serve(&["--quiet", "--max-payload", "300000"]);
+    let join = || {
+        let mut w = RawWs::open(&addr);
+        w.text();
+        w.send(Frame::text("40"));
+        assert!(w.text().starts_with("40{\"sid\":"));
+        w
+    };
+    let _slow = join();
+    let mut reader = join();
+    let mut sender = join();
+    let text = "x".repeat(250_000);
+    let chat = format!("42[\"chat\",\"{text}\"]");
+    let mut k = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.text().contains("slow reader") {
+        assert!(
+            Instant::now() < deadline,
+            "never cut off:\n{}",
+            server.text()
+        );
+        // The sender's ack comes back and the reader gets every message at once.
+        sender.send(Frame::text(&format!("42{k}[\"ack-me\",{k}]")));
+        sender.send(Frame::text(&chat));
+        assert_eq!(sender.text(), format!("43{k}[{k}]"));
+        assert_eq!(reader.text(), chat);
+        k += 1;
+    }
+    assert!(k > 4, "cut off after {k} messages: too early");
+    // Still served after the cut.
+    sender.send(Frame::text("421[\"after\",1]"));
+    assert_eq!(sender.text(), "431[1]");
+}

@@ -21,6 +21,8 @@ mod cli;
 mod common;
 mod congestion;
 mod course;
+mod dissect_onion;
+mod dissect_reported;
 mod golden;
 mod handshake;
 mod layers;

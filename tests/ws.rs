@@ -48,7 +48,11 @@ impl Raw {
     }
 
     fn open_with(addr: &str, protocols: &[&str]) -> Raw {
-        let mut stream = TcpStream::connect(addr).unwrap();
+        Raw::handshake(TcpStream::connect(addr).unwrap(), addr, protocols)
+    }
+
+    /// The opening handshake on a connected `stream`.
+    fn handshake(mut stream: TcpStream, addr: &str, protocols: &[&str]) -> Raw {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let key = ws::client_key(*b"0123456789abcdef");
         let req = ws::client_request(addr, "/", &key, protocols);
@@ -68,6 +72,24 @@ impl Raw {
         ws::validate_server_response(&resp, &key, protocols, &[]).unwrap();
         buf.drain(..n);
         Raw { stream, buf }
+    }
+
+    /// A connection whose upgrade request went out; its 101 is skipped.
+    fn handshake_done(stream: TcpStream) -> Raw {
+        let mut raw = Raw {
+            stream,
+            buf: Vec::new(),
+        };
+        loop {
+            if let Some(end) = raw.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                raw.buf.drain(..end + 4);
+                return raw;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = raw.stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "EOF during the handshake");
+            raw.buf.extend_from_slice(&chunk[..n]);
+        }
     }
 
     fn send_raw(&mut self, bytes: &[u8]) {
@@ -434,4 +456,236 @@ fn a_full_server_answers_503_and_recovers() {
     drop(first);
     std::thread::sleep(Duration::from_millis(300));
     assert_still_up(&addr);
+}
+
+/// Many connections at once, beyond the cap: each extra one is answered 503 before
+/// any upgrade, the server says so, and the clients it serves keep being served.
+#[test]
+fn a_connection_flood_past_the_cap_gets_503s_and_the_served_keep_their_echoes() {
+    let (server, addr) = serve(&["--echo", "--quiet", "--max-connections", "4"]);
+    let mut served: Vec<Raw> = (0..4).map(|_| Raw::open(&addr)).collect();
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || raw_http(&addr, upgrade_request(&addr, "").as_bytes()))
+        })
+        .collect();
+    for (i, c) in served.iter_mut().enumerate() {
+        let text = format!("served {i}");
+        c.send(Frame::text(&text));
+        assert_eq!(c.frame().0.payload, text.as_bytes());
+    }
+    for t in flood {
+        let answer = t.join().unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+            "{answer}"
+        );
+    }
+    // Still served, after the flood.
+    for (i, c) in served.iter_mut().enumerate() {
+        let text = format!("still served {i}");
+        c.send(Frame::text(&text));
+        assert_eq!(c.frame().0.payload, text.as_bytes());
+    }
+    assert!(
+        server.wait_for("turned away", TIMEOUT),
+        "no line about the refused connections"
+    );
+    for c in &mut served {
+        c.send(Frame::close(Some(1000), ""));
+        c.expect_close(1000);
+    }
+    drop(served);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_still_up(&addr);
+    let out = server.output();
+    assert!(
+        out.contains("connections turned away: the server is full (--max-connections): answered 503 (at most 4 at once)"),
+        "{out}"
+    );
+}
+
+/// Chat: a member that never reads is cut off with close 1008 once its unsent output
+/// passes --max-backlog, while a member that reads gets every message, in order.
+#[test]
+fn a_slow_chat_reader_gets_1008_and_the_others_keep_receiving() {
+    let (server, addr) = serve(&["--chat", "--quiet", "--max-backlog", "65536"]);
+    // A small receive window, so that the kernel's buffers hold little of what the
+    // server sends it.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let to: std::net::SocketAddr = addr.parse().unwrap();
+    sock.connect(&to.into()).unwrap();
+    let mut slow = Raw::handshake(sock.into(), &addr, &[]);
+    let mut fast = Raw::open(&addr);
+    let payload = vec![b'x'; 16 * 1024];
+    let mut slowest = Duration::ZERO;
+    for i in 0..300u32 {
+        let mut msg = i.to_be_bytes().to_vec();
+        msg.extend_from_slice(&payload);
+        let started = std::time::Instant::now();
+        fast.send(Frame::binary(msg.clone()));
+        let (f, _) = fast.frame();
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(
+            (f.opcode, &f.payload[..4]),
+            (OpCode::Binary, &msg[..4]),
+            "message {i}"
+        );
+        assert_eq!(f.payload.len(), msg.len());
+    }
+    assert!(
+        server.wait_for("slow reader", TIMEOUT),
+        "the slow reader was not cut off"
+    );
+    // The slow reader, reading at last: messages in order, then the close.
+    let mut next = 0u32;
+    loop {
+        let (f, _) = slow.frame();
+        if f.opcode == OpCode::Close {
+            let (code, reason) = ws::parse_close(&f.payload).unwrap().unwrap();
+            assert_eq!(code, 1008, "{reason}");
+            assert!(reason.contains("slow reader"), "{reason}");
+            break;
+        }
+        assert_eq!(f.payload[..4], next.to_be_bytes());
+        next += 1;
+    }
+    assert!(
+        next < 300,
+        "the slow reader got everything: it was never cut off"
+    );
+    let out = server.output();
+    assert!(
+        out.contains("slow reader:") && out.contains("close 1008"),
+        "{out}"
+    );
+    // Generous on this shared machine; a blocked loop would show as seconds.
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest round trip {slowest:?}"
+    );
+}
+
+/// Thousands of idle connections are held by a few threads, each still answering.
+#[test]
+fn two_thousand_idle_connections_are_held_and_answer() {
+    const N: usize = 2000;
+    // This process holds N sockets too.
+    // SAFETY: getrlimit/setrlimit on valid rlimit structs.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    let (server, addr) = serve(&["--echo", "--quiet"]);
+    let mut held: Vec<Raw> = (0..N).map(|_| Raw::open(&addr)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for i in (0..N).step_by(N / 50).chain([N - 1]) {
+        let text = format!("idle {i}");
+        held[i].send(Frame::text(&text));
+        assert_eq!(held[i].frame().0.payload, text.as_bytes(), "connection {i}");
+    }
+    drop(held);
+    assert_still_up(&addr);
+    let out = server.output();
+    assert!(out.contains("event loop"), "{out}");
+    assert!(!out.contains("turned away"), "{out}");
+}
+
+/// Out of file descriptors (a low open-file limit, --max-connections above it): the
+/// connection that does not fit is answered 503 and the server says why on standard
+/// error; it keeps serving the others, and takes new ones once some have gone.
+#[test]
+fn out_of_descriptors_refuses_one_connection_and_the_server_goes_on() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = netlab();
+    cmd.args(["ws", "serve", "--echo", "--quiet", "--addr", "127.0.0.1:0"])
+        .args(["--max-connections", "1000"])
+        .stdout(Stdio::piped())
+        .stderr(err.reopen().unwrap());
+    // SAFETY: setrlimit is async-signal-safe; the struct is valid.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(lines.read_line(&mut line).unwrap() > 0, "{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.split("ws://").nth(1) {
+            break rest[..rest.find('/').unwrap()].to_string();
+        }
+    };
+    let _ = lines.read_line(&mut printed);
+    assert!(printed.contains("open-file limit 40"), "{printed}");
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let mut served = Vec::new();
+    let refused = loop {
+        assert!(
+            served.len() < 60,
+            "never refused: the limit was not reached"
+        );
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s.write_all(
+            upgrade_request(
+                &addr,
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        if head.starts_with(b"HTTP/1.1 503") {
+            break s;
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{:?}",
+            String::from_utf8_lossy(&head)
+        );
+        served.push(s);
+    };
+    drop(refused);
+    // The served still echo (their 101s are read as part of the first frame wait).
+    let n = served.len();
+    let mut first = Raw::handshake_done(served.remove(0));
+    first.send(Frame::text("still here"));
+    assert_eq!(first.frame().0.payload, b"still here");
+    drop(first);
+    drop(served);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_still_up(&addr);
+    // The refusals are reported at most once a second.
+    std::thread::sleep(Duration::from_millis(1200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(err.path()).unwrap();
+    assert!(
+        log.contains("turned away: out of file descriptors"),
+        "after {n} connections: {log}"
+    );
 }

@@ -1,7 +1,8 @@
 // The official Socket.IO v4 server with the chat semantics of `netlab socketio serve`'s
 // default demo, for scripts/bench-socketio.sh: every `chat` event is broadcast to the
 // other clients of its namespace; an event that asks for an acknowledgement gets its
-// own arguments back. Every namespace is accepted.
+// own arguments back (`chat`, and `hello`, which the hold test emits). Every namespace
+// is accepted.
 //
 //   node server.js PORT
 const { Server } = require("socket.io");
@@ -18,6 +19,10 @@ function chat(socket) {
   socket.on("chat", (...args) => {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     socket.broadcast.emit("chat", ...args);
+    if (ack) ack(...args);
+  });
+  socket.on("hello", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     if (ack) ack(...args);
   });
 }

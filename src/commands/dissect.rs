@@ -42,6 +42,9 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
     if let Some(spec) = &args.follow {
         return follow(args, spec, out);
     }
+    if let Some(n) = args.onion {
+        return onion(args, n, out);
+    }
     let view = View {
         verbose: args.verbose,
         hex: args.hex,
@@ -225,4 +228,51 @@ fn follow(args: &DissectArgs, spec: &str, out: &Output) -> Result<Outcome> {
         out.status(counts.trim_end());
     }
     Ok(outcome)
+}
+
+/// `--onion N`: packet N drawn as nested layers (see `render::packet_onion`). Every
+/// packet before it is dissected too (without fields), so that streams, reassembly and
+/// the analysis see what they would in the packet list.
+fn onion(args: &DissectArgs, n: u64, out: &Output) -> Result<Outcome> {
+    use crate::render::packet_onion;
+    let (name, mut reader) = open(args)?;
+    let mut d = crate::dissect::Dissector::new();
+    d.record = false;
+    d.detail = false;
+    for rule in &args.decode_as {
+        d.decode_as(rule)
+            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
+    }
+    let mut pkt = crate::dissect::Packet::default();
+    let mut number = 0u64;
+    loop {
+        let rec = match reader.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
+            Err(e) => bail!(
+                "{name}: {e}; {number} packets were read before it, packet {n} is not among them"
+            ),
+        };
+        number += 1;
+        let meta = Meta {
+            number,
+            ts_sec: rec.ts_sec,
+            ts_nsec: rec.ts_nsec,
+            len: rec.len,
+            interface: rec.interface,
+            linktype: rec.linktype,
+        };
+        if number < n {
+            d.dissect(meta, rec.data, &mut pkt);
+            continue;
+        }
+        d.record = true;
+        d.detail = true;
+        d.dissect(meta, rec.data, &mut pkt);
+        let text = packet_onion::render(&packet_onion::model(&pkt), out.style);
+        out.bytes(text.as_bytes())?;
+        return Ok(Outcome::Complete);
+    }
+    bail!("{name} has {number} packets: there is no packet {n} (packets are numbered from 1)")
 }

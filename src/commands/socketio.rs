@@ -1,22 +1,19 @@
-//! `netlab socketio serve` and `netlab socketio connect`: HTTP long-polling, the
-//! WebSocket and threads around the engines in [`crate::socketio`].
+//! `netlab socketio serve`, `connect` and `demo`: arguments and printing.
 //!
-//! Server: one thread per TCP connection (HTTP keep-alive: a connection may carry many
-//! polling requests, or turn into a WebSocket), one writer thread per WebSocket, and a
-//! ticker thread for the heartbeat. All Engine.IO/Socket.IO state is one
-//! [`Hub`] behind one mutex; after each change the sessions it names dirty are woken:
-//! a WebSocket's writer through its channel, a waiting polling GET through its condvar.
+//! The server is [`crate::socketio::server`] on the event loop; here it gets its settings
+//! (the connection limit from the open-file limit) and a [`Printer`] for what it
+//! reports. The client (`connect`, the demo's client) still runs on blocking sockets
+//! and threads around [`crate::socketio::client::Client`].
 //!
 //! `--trace` goes through [`Tracer`]; see its docs for where the TCP/IP/link layers plug in.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,23 +21,21 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use crate::cli::{SioConnectArgs, SioDemoArgs, SioServeArgs, SioTransport, SocketioCommand};
-use crate::net::http::{
-    ConnLimit, HEAD_TIMEOUT, Head, linger_close, read_body, read_head, read_response, refuse_busy,
-    spawn_small, text_response, websocket_upgrade, write_response,
-};
+use crate::net::event_loop::{self, Refusal};
+use crate::net::http::{HEAD_TIMEOUT, read_body, read_response, websocket_upgrade};
 use crate::net::sandbox::{self, Identity};
-use crate::net::sockio;
 use crate::random::Rng;
 use crate::render::{Output, Paint, onion as view};
 use crate::socketio::client::{Client, ClientEvent, State as ClientState};
+use crate::socketio::server::{self, Config as ServerConfig, Observer, PATH, Report};
 use crate::socketio::trace;
-use crate::socketio::{Config, Hub, Note, Transport};
+use crate::socketio::{Config, Note, Transport};
 use crate::trace::onion::{SocketOnly, Watched};
 use crate::trace::{ConnAddrs, Direction, Layer, LowerLayers, UnitInfo};
-use crate::wire::engineio::{self as eio, Data, ErrorCode, Query};
+use crate::wire::engineio::{self as eio, Data};
 use crate::wire::http::{self, Request, Response};
 use crate::wire::socketio as sio;
-use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, OpCode, Role};
+use crate::wire::websocket::{self as wsw, Frame, FrameHeader, Message, Role};
 use crate::ws::{Action, Session};
 
 /// A line on `out` ([`Output::line`]): its `io::Result` is the caller's to pass up.
@@ -49,17 +44,6 @@ macro_rules! say {
         $out.line(format_args!($($arg)*))
     };
 }
-
-/// The path the official client uses.
-pub const PATH: &str = "/socket.io/";
-/// During an upgrade, how long a polling GET waits before it is ended with a noop
-/// (engine.io's `upgrade` check interval).
-const UPGRADE_CHECK: Duration = Duration::from_millis(100);
-/// How long a keep-alive connection may stay idle between requests.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How often the accept loop looks up from waiting: has standard output been closed?
-const LOOK_UP: Duration = Duration::from_millis(200);
 
 pub fn run(cmd: &SocketioCommand, out: &Output) -> Result<()> {
     match cmd {
@@ -181,79 +165,8 @@ impl Tracer {
 }
 
 // ---------------------------------------------------------------------------------------
-// Server.
+// Server: `socketio::server` on the event loop; here only what it reports, printed.
 // ---------------------------------------------------------------------------------------
-
-/// How a session's packets reach its transport.
-#[derive(Default)]
-struct Link {
-    /// The WebSocket writer's queue (also during the upgrade probe), with the
-    /// connection's number.
-    ws: Option<(u64, Sender<WsOut>)>,
-    /// Woken when packets wait for a polling GET.
-    poll: Arc<Condvar>,
-}
-
-struct Shared {
-    hub: Hub,
-    links: HashMap<String, Link>,
-}
-
-struct Server {
-    out: Output,
-    shared: Mutex<Shared>,
-    tracer: Tracer,
-    quiet: bool,
-    /// No log lines (the demo's server: only the client's trace is shown).
-    silent: bool,
-    /// TCP connections being served, against `--max-connections`.
-    limit: Arc<ConnLimit>,
-}
-
-enum WsOut {
-    /// Packets wait in the hub.
-    Wake,
-    /// A WebSocket control frame (pong, close echo) from the session engine.
-    Frame(Frame),
-    /// The reader is done: stop.
-    Shutdown,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Server {
-    /// Wakes every session the hub marked and prints its notes. Called with the lock.
-    /// Every session is woken whatever happens to the printing; the error is the
-    /// output's (standard output closed), for a caller that can pass it up — the
-    /// heartbeat thread cannot, and leaves it to the accept loop ([`Output::check`]).
-    fn flush(&self, sh: &mut Shared) -> io::Result<()> {
-        let mut printed = Ok(());
-        for note in sh.hub.drain_notes() {
-            if !self.silent
-                && printed.is_ok()
-                && let Some(line) = note_line(&note, self.quiet)
-            {
-                printed = say!(self.out, "{line}");
-            }
-            if let Note::Closed { sid, .. } = &note
-                && let Some(link) = sh.links.get(sid)
-            {
-                link.poll.notify_all();
-            }
-        }
-        for sid in sh.hub.drain_dirty() {
-            if let Some(link) = sh.links.get(&sid) {
-                if let Some((_, tx)) = &link.ws {
-                    let _ = tx.send(WsOut::Wake);
-                }
-                link.poll.notify_all();
-            }
-        }
-        printed
-    }
-}
 
 fn short(sid: &str) -> &str {
     &sid[..sid.len().min(8)]
@@ -305,93 +218,141 @@ fn note_line(n: &Note, quiet: bool) -> Option<String> {
     })
 }
 
-fn serve(args: &SioServeArgs, out: &Output) -> Result<()> {
-    let listener =
-        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
-    let addr = listener.local_addr()?;
-    let server = start(args, addr, false, out)?;
-    say!(
-        out,
-        "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser"
-    )?;
-    accept_loop(&listener, &server)?;
-    Ok(())
+/// Prints what the server reports: a line per session event (`--quiet`: not per
+/// message), the `--trace` onion, refusals as warnings. `silent`: nothing but the trace
+/// (the demo's server).
+struct Printer {
+    out: Output,
+    tracer: Tracer,
+    quiet: bool,
+    silent: bool,
 }
 
-/// The server's state and its heartbeat thread. `silent`: no log lines at all.
-/// `addr`: where the listener is bound (the trace watches its port).
-fn start(args: &SioServeArgs, addr: SocketAddr, silent: bool, out: &Output) -> Result<Arc<Server>> {
+impl Observer for Printer {
+    fn tracing(&self) -> bool {
+        self.tracer.enabled()
+    }
+
+    fn report(&self, at: &server::At<'_>, report: Report<'_>) -> io::Result<()> {
+        let peer = at.peer;
+        match report {
+            Report::Upgrade {
+                target,
+                request_len,
+                response_len,
+            } => {
+                return self
+                    .tracer
+                    .upgrade(at.addrs, target, request_len, response_len);
+            }
+            Report::Carried {
+                dir,
+                packets,
+                carrier,
+                polling,
+            } => {
+                return self
+                    .tracer
+                    .carried(at.addrs, at.sock, dir, packets, carrier, polling);
+            }
+            Report::Gone => {
+                self.tracer.closed(at.addrs);
+                return Ok(());
+            }
+            _ => {}
+        }
+        if self.silent {
+            return Ok(());
+        }
+        match report {
+            Report::Note(n) => match note_line(n, self.quiet) {
+                Some(line) => say!(self.out, "{line}"),
+                None => Ok(()),
+            },
+            Report::BadHead { error, status } => {
+                say!(self.out, "[{peer}] bad request head: {error} → {status}")
+            }
+            Report::Refused {
+                method,
+                target,
+                code,
+            } => say!(
+                self.out,
+                "[{peer}] {method} {target} → {} {}",
+                code.status(),
+                code.json()
+            ),
+            Report::BadPayload { error } => say!(self.out, "[{peer}] bad polling payload: {error}"),
+            Report::BadPacket { sid, error } => {
+                say!(self.out, "[{}] bad Engine.IO packet: {error}", short(sid))
+            }
+            Report::SlowReader { sid, queued } => say!(
+                self.out,
+                "[{}] {}",
+                short(sid),
+                self.out.paint(
+                    Paint::ERROR,
+                    &format!("slow reader: {queued} bytes unsent, over the cap: closed (1008)")
+                )
+            ),
+            Report::Upgrade { .. } | Report::Carried { .. } | Report::Gone => Ok(()),
+        }
+    }
+
+    fn refused(&self, why: Refusal, count: u64) {
+        if !self.silent {
+            self.out.warn(format_args!(
+                "socketio serve: {count} connection(s): {}",
+                why.describe()
+            ));
+        }
+    }
+}
+
+/// The server's settings from the arguments; `max_connections`: the limit to use.
+fn server_config(args: &SioServeArgs, max_connections: usize) -> Result<ServerConfig> {
     if args.ping_interval == 0 || args.ping_timeout == 0 {
         bail!("--ping-interval and --ping-timeout must be at least 1 ms");
     }
-    let config = Config {
-        ping_interval: Duration::from_millis(args.ping_interval),
-        ping_timeout: Duration::from_millis(args.ping_timeout),
-        max_payload: args.max_payload.max(1),
-        auth_token: args.auth_token.clone(),
-    };
-    let server = Arc::new(Server {
-        out: out.clone(),
-        shared: Mutex::new(Shared {
-            hub: Hub::new(config, Rng::os()),
-            links: HashMap::new(),
-        }),
-        tracer: Tracer::new(args.trace, Some(addr), out)?,
-        quiet: args.quiet,
-        silent,
-        limit: ConnLimit::new(args.max_connections),
-    });
-    let ticker = Arc::clone(&server);
-    thread::Builder::new()
-        .name("heartbeat".into())
-        .spawn(move || heartbeat(&ticker))?;
-    Ok(server)
+    let max_payload = args.max_payload.max(1);
+    Ok(ServerConfig {
+        engine: Config {
+            ping_interval: Duration::from_millis(args.ping_interval),
+            ping_timeout: Duration::from_millis(args.ping_timeout),
+            max_payload,
+            auth_token: args.auth_token.clone(),
+            max_queue: crate::socketio::default_max_queue(max_payload),
+        },
+        max_connections,
+        loops: event_loop::default_loops(),
+        max_queue: crate::socketio::default_max_queue(max_payload),
+    })
 }
 
-/// Serves every connection, each in a thread of its own, until standard output is
-/// found closed (the error).
-fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
-    loop {
-        server.out.check()?;
-        if !sockio::wait_readable(listener, LOOK_UP)? {
-            continue;
-        }
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let Some(slot) = server.limit.try_take() else {
-                    refuse_busy(stream);
-                    continue;
-                };
-                let conn_server = Arc::clone(server);
-                let spawned = spawn_small(move || {
-                    let server = conn_server;
-                    let _slot = slot;
-                    let peer = stream
-                        .peer_addr()
-                        .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server)
-                        && !server.silent
-                        && !server.out.is_closed()
-                    {
-                        // If this fails too, the accept loop sees it.
-                        let error = server.out.paint(Paint::ERROR, &format!("error: {e:#}"));
-                        let _ = say!(server.out, "[{peer}] {error}");
-                    }
-                });
-                if let Err(e) = spawned {
-                    server
-                        .out
-                        .warn(format_args!("socketio serve: cannot start a thread: {e}"));
-                }
-            }
-            Err(e) => {
-                server
-                    .out
-                    .warn(format_args!("socketio serve: accept failed: {e}"));
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
+fn serve(args: &SioServeArgs, out: &Output) -> Result<()> {
+    // As servers do: the soft open-file limit up to the hard one; a connection is one
+    // descriptor.
+    let (files, _) = event_loop::raise_open_file_limit();
+    let max = args
+        .max_connections
+        .unwrap_or_else(|| event_loop::connections_for(files));
+    let cfg = server_config(args, max)?;
+    let listener =
+        TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let printer = Printer {
+        out: out.clone(),
+        tracer: Tracer::new(args.trace, Some(addr), out)?,
+        quiet: args.quiet,
+        silent: false,
+    };
+    say!(
+        out,
+        "netlab socketio serve: listening on http://{addr}{PATH} (Engine.IO 4, Socket.IO 5) — open http://{addr}/ in a browser; up to {max} connections (open-file limit {files}), {} event loops",
+        cfg.loops
+    )?;
+    server::serve(listener, cfg, Arc::new(printer))?;
+    Ok(())
 }
 
 /// `netlab socketio demo`: a server on 127.0.0.1 and a client in one process; the
@@ -419,12 +380,19 @@ fn demo(args: &SioDemoArgs, out: &Output) -> Result<()> {
         ping_timeout: eio::DEFAULT_PING_TIMEOUT,
         max_payload: eio::DEFAULT_MAX_PAYLOAD,
         quiet: true,
-        max_connections: 16,
+        max_connections: Some(16),
     };
-    let server = start(&serve_args, addr, true, out)?;
+    let mut cfg = server_config(&serve_args, 16)?;
+    cfg.loops = 1;
+    let printer = Printer {
+        out: out.clone(),
+        tracer: Tracer::new(false, None, out)?,
+        quiet: true,
+        silent: true,
+    };
     thread::Builder::new()
-        .name("accept".into())
-        .spawn(move || accept_loop(&listener, &server))?;
+        .name("server".into())
+        .spawn(move || server::serve(listener, cfg, Arc::new(printer)))?;
     say!(
         out,
         "netlab socketio demo: {}netlab's server listens on http://{addr}{PATH}; netlab's client connects over {} and emits {:?} with {}{}, asking for acknowledgements\n",
@@ -476,689 +444,6 @@ fn demo(args: &SioDemoArgs, out: &Output) -> Result<()> {
         out,
     )
 }
-
-/// Sends pings when due and closes sessions whose pong is late.
-fn heartbeat(server: &Server) {
-    let cap = {
-        let sh = lock(&server.shared);
-        let c = sh.hub.config();
-        (c.ping_interval.min(c.ping_timeout) / 4)
-            .clamp(Duration::from_millis(5), Duration::from_millis(500))
-    };
-    loop {
-        let now = Instant::now();
-        let next = {
-            let mut sh = lock(&server.shared);
-            let next = sh.hub.tick(now);
-            // A closed output is the accept loop's to see; the heartbeat goes on.
-            let _ = server.flush(&mut sh);
-            next
-        };
-        let wait = next.map_or(cap, |n| {
-            n.saturating_duration_since(Instant::now()).min(cap)
-        });
-        thread::sleep(wait.max(Duration::from_millis(1)));
-    }
-}
-
-/// Writes `resp` + `body`; keeps the connection unless the response closes it.
-fn error_response(code: ErrorCode) -> (Response, Vec<u8>) {
-    let body = code.json().into_bytes();
-    let resp = Response::new(code.status())
-        .with_header(http::name::CONTENT_TYPE, "application/json")
-        .with_header(http::name::CONTENT_LENGTH, body.len().to_string());
-    (resp, body)
-}
-
-/// One TCP connection: HTTP requests until it closes or becomes a WebSocket.
-fn handle(stream: TcpStream, server: &Arc<Server>) -> Result<()> {
-    let conn = ConnAddrs::of(&stream);
-    let r = serve_http(stream, server, conn);
-    server.tracer.closed(conn.as_ref());
-    r
-}
-
-/// HTTP requests on one keep-alive connection (see [`handle`]).
-fn serve_http(mut stream: TcpStream, server: &Arc<Server>, conn: Option<ConnAddrs>) -> Result<()> {
-    let _ = stream.set_nodelay(true);
-    let peer = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-    let mut leftover = Vec::new();
-    let mut first = true;
-    loop {
-        let timeout = if first { HEAD_TIMEOUT } else { IDLE_TIMEOUT };
-        first = false;
-        let (req, rest) = match read_head(&mut stream, std::mem::take(&mut leftover), timeout)? {
-            Head::Request(req, rest) => (req, rest),
-            Head::Bad(e) => {
-                say!(
-                    server.out,
-                    "[{peer}] bad request head: {e} → {}",
-                    e.status()
-                )?;
-                let resp = Response::new(e.status())
-                    .with_header(http::name::CONNECTION, "close")
-                    .with_header(http::name::CONTENT_LENGTH, "0");
-                write_response(&mut stream, &resp, b"")?;
-                linger_close(&mut stream);
-                return Ok(());
-            }
-            Head::TimedOut | Head::Closed => return Ok(()),
-        };
-        leftover = rest;
-        let close_after = req.headers.has_token(http::name::CONNECTION, "close");
-        let path = req.target.split('?').next().unwrap_or_default();
-        if path == PATH || path == PATH.trim_end_matches('/') {
-            match engine_request(&mut stream, server, &req, &mut leftover, conn.as_ref())? {
-                Next::KeepAlive if !close_after => continue,
-                Next::KeepAlive | Next::Close => {
-                    linger_close(&mut stream);
-                    return Ok(());
-                }
-                Next::Done => return Ok(()),
-            }
-        }
-        // Plain HTTP: the chat page, or 404.
-        let (resp, body) = if req.method == "GET" && path == "/" {
-            text_response(200, "text/html; charset=utf-8", PAGE)
-        } else {
-            text_response(
-                404,
-                "text/plain; charset=utf-8",
-                "not found: Socket.IO is at /socket.io/, the chat page at /\n",
-            )
-        };
-        // Skip a body we do not read.
-        if let Ok(Some(n)) = req.headers.content_length() {
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n > 1 << 20 || !read_body(&mut stream, &mut leftover, n, HEAD_TIMEOUT)? {
-                return Ok(());
-            }
-            leftover.drain(..n);
-        }
-        write_response(&mut stream, &resp, &body)?;
-        if close_after {
-            linger_close(&mut stream);
-            return Ok(());
-        }
-    }
-}
-
-/// What the connection does after an Engine.IO request.
-enum Next {
-    KeepAlive,
-    /// Close the connection (after an error that may leave unread bytes).
-    Close,
-    /// The connection was a WebSocket and is over.
-    Done,
-}
-
-/// The checks of the official server's `verify()` and `handshake()`, in its order.
-fn verify(req: &Request, q: &Query, hub: &Hub, upgrade: bool) -> Result<Transport, ErrorCode> {
-    let transport = q
-        .transport
-        .as_deref()
-        .and_then(Transport::from_query)
-        .ok_or(ErrorCode::UnknownTransport)?;
-    match &q.sid {
-        Some(sid) => {
-            let current = hub.transport(sid).ok_or(ErrorCode::UnknownSid)?;
-            if !upgrade && current != transport {
-                return Err(ErrorCode::BadRequest);
-            }
-            // One upgrade per session: a second WebSocket (while probing, or after the
-            // upgrade) is refused, as the official server does.
-            if upgrade && (current == Transport::WebSocket || hub.is_upgrading(sid)) {
-                return Err(ErrorCode::BadRequest);
-            }
-        }
-        None => {
-            if req.method != "GET" {
-                return Err(ErrorCode::BadHandshakeMethod);
-            }
-            if transport == Transport::WebSocket && !upgrade {
-                return Err(ErrorCode::BadRequest);
-            }
-            if q.eio.as_deref() != Some("4") {
-                return Err(ErrorCode::UnsupportedProtocolVersion);
-            }
-        }
-    }
-    Ok(transport)
-}
-
-fn engine_request(
-    stream: &mut TcpStream,
-    server: &Arc<Server>,
-    req: &Request,
-    leftover: &mut Vec<u8>,
-    conn: Option<&ConnAddrs>,
-) -> Result<Next> {
-    let q = Query::parse(&req.target);
-    let upgrade = req.headers.has_token(http::name::UPGRADE, "websocket");
-    let checked = {
-        let sh = lock(&server.shared);
-        verify(req, &q, &sh.hub, upgrade)
-    };
-    let transport = match checked {
-        Ok(t) => t,
-        Err(code) => {
-            let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-            say!(
-                server.out,
-                "[{who}] {} {} → {} {}",
-                req.method,
-                req.target,
-                code.status(),
-                code.json()
-            )?;
-            if upgrade {
-                // The official server answers a refused upgrade with a plain 400.
-                let msg = code.message();
-                let resp = Response::new(400)
-                    .with_header(http::name::CONNECTION, "close")
-                    .with_header(http::name::CONTENT_TYPE, "text/html")
-                    .with_header(http::name::CONTENT_LENGTH, msg.len().to_string());
-                write_response(stream, &resp, msg.as_bytes())?;
-                return Ok(Next::Close);
-            }
-            let (resp, body) = error_response(code);
-            write_response(stream, &resp, &body)?;
-            return Ok(if req.headers.contains(http::name::CONTENT_LENGTH) {
-                Next::Close
-            } else {
-                Next::KeepAlive
-            });
-        }
-    };
-    match (transport, q.sid) {
-        (Transport::WebSocket, sid) => {
-            websocket(stream, server, req, sid, std::mem::take(leftover), conn)?;
-            Ok(Next::Done)
-        }
-        (Transport::Polling, None) => {
-            let sid = {
-                let mut sh = lock(&server.shared);
-                let sid = sh.hub.open(Transport::Polling, Instant::now());
-                sh.links.insert(sid.clone(), Link::default());
-                server.flush(&mut sh)?;
-                sid
-            };
-            poll(stream, server, &sid, conn, req)
-        }
-        (Transport::Polling, Some(sid)) if req.method == "GET" => {
-            poll(stream, server, &sid, conn, req)
-        }
-        (Transport::Polling, Some(sid)) if req.method == "POST" => {
-            post(stream, server, &sid, req, leftover, conn)
-        }
-        (Transport::Polling, Some(_)) => {
-            let resp = Response::new(500).with_header(http::name::CONTENT_LENGTH, "0");
-            write_response(stream, &resp, b"")?;
-            Ok(Next::KeepAlive)
-        }
-    }
-}
-
-/// A polling GET: answers with the packets waiting, or waits for some.
-fn poll(
-    stream: &mut TcpStream,
-    server: &Server,
-    sid: &str,
-    conn: Option<&ConnAddrs>,
-    req: &Request,
-) -> Result<Next> {
-    let (packets, closed) = {
-        let mut sh = lock(&server.shared);
-        if !sh.hub.begin_poll(sid) {
-            // Two GETs at once: the official server answers 400 and closes the session.
-            server.flush(&mut sh)?;
-            drop(sh);
-            let resp = Response::new(400).with_header(http::name::CONTENT_LENGTH, "0");
-            write_response(stream, &resp, b"")?;
-            return Ok(Next::Close);
-        }
-        let (limit, cv) = {
-            let c = sh.hub.config();
-            let limit = c.ping_interval + c.ping_timeout + Duration::from_secs(5);
-            let cv = sh.links.entry(sid.to_string()).or_default().poll.clone();
-            (limit, cv)
-        };
-        let deadline = Instant::now() + limit;
-        // During an upgrade a poll is ended with a noop within 100 ms, as the official
-        // server's upgrade check does, so that the client can pause polling.
-        let entered = Instant::now();
-        while !sh.hub.has_output(sid, Transport::Polling)
-            && sh.hub.transport(sid) == Some(Transport::Polling)
-        {
-            let mut left = deadline.saturating_duration_since(Instant::now());
-            if sh.hub.is_upgrading(sid) {
-                left = left.min(UPGRADE_CHECK.saturating_sub(entered.elapsed()));
-            }
-            if left.is_zero() {
-                break;
-            }
-            sh = cv
-                .wait_timeout(sh, left)
-                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
-        }
-        sh.hub.end_poll(sid);
-        let taken = sh.hub.take(sid, Transport::Polling);
-        if taken.closed.is_some() {
-            sh.links.remove(sid);
-        }
-        (taken.packets, taken.closed)
-    };
-    let mut packets = packets;
-    if closed.is_some() {
-        // The official server ends a closing session's pending poll with a close packet.
-        packets.push(eio::Packet::new(eio::PacketType::Close, ""));
-    }
-    if packets.is_empty() {
-        packets.push(eio::Packet::new(eio::PacketType::Noop, ""));
-    }
-    let body = eio::encode_payload(&packets);
-    let (resp, body) = text_response(200, "text/plain; charset=UTF-8", &body);
-    write_response(stream, &resp, &body)?;
-    if server.tracer.enabled() {
-        let head_len = resp.to_bytes().len();
-        let carrier = trace::http_layer(
-            &format!("{} {} → 200 OK", req.method, req.target),
-            head_len,
-            body.len(),
-            packets.len(),
-        );
-        server.tracer.carried(
-            conn,
-            Some(stream.as_fd()),
-            Direction::Sent,
-            &packets,
-            carrier,
-            true,
-        )?;
-    }
-    Ok(Next::KeepAlive)
-}
-
-/// A polling POST: the client's packets.
-fn post(
-    stream: &mut TcpStream,
-    server: &Server,
-    sid: &str,
-    req: &Request,
-    leftover: &mut Vec<u8>,
-    conn: Option<&ConnAddrs>,
-) -> Result<Next> {
-    let max = lock(&server.shared).hub.config().max_payload;
-    let close = |reason: &str| {
-        let mut sh = lock(&server.shared);
-        sh.hub.close(sid, reason);
-        server.flush(&mut sh)
-    };
-    let len = match req.headers.content_length() {
-        Ok(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
-        _ => {
-            close("transport error")?;
-            let (resp, body) = text_response(411, "text/plain", "Length Required");
-            write_response(stream, &resp, &body)?;
-            return Ok(Next::Close);
-        }
-    };
-    if len > max {
-        // engine.io's polling transport: `res.writeHead(413).end()`.
-        close("transport error: payload too large")?;
-        let resp = Response::new(413)
-            .with_header(http::name::CONNECTION, "close")
-            .with_header(http::name::CONTENT_LENGTH, "0");
-        write_response(stream, &resp, b"")?;
-        return Ok(Next::Close);
-    }
-    if req
-        .headers
-        .get(http::name::CONTENT_TYPE)
-        .is_some_and(|t| t.eq_ignore_ascii_case("application/octet-stream"))
-    {
-        close("invalid content")?;
-        let resp = Response::new(400).with_header(http::name::CONTENT_LENGTH, "0");
-        write_response(stream, &resp, b"")?;
-        return Ok(Next::Close);
-    }
-    if !read_body(stream, leftover, len, HEAD_TIMEOUT)? {
-        close("data request connection closed prematurely")?;
-        return Ok(Next::Close);
-    }
-    let body: Vec<u8> = leftover.drain(..len).collect();
-    let decoded = std::str::from_utf8(&body)
-        .map_err(|_| eio::EioError::NotUtf8)
-        .and_then(eio::decode_payload);
-    match decoded {
-        Ok(packets) => {
-            if server.tracer.enabled() {
-                let head_len = req.to_bytes().len();
-                let carrier = trace::http_layer(
-                    &format!("POST {}", req.target),
-                    head_len,
-                    body.len(),
-                    packets.len(),
-                );
-                server.tracer.carried(
-                    conn,
-                    Some(stream.as_fd()),
-                    Direction::Received,
-                    &packets,
-                    carrier,
-                    true,
-                )?;
-            }
-            let mut sh = lock(&server.shared);
-            let now = Instant::now();
-            for p in packets {
-                sh.hub.receive(sid, Transport::Polling, p, now);
-            }
-            server.flush(&mut sh)?;
-        }
-        Err(e) => {
-            let who = conn.map_or_else(|| "?".to_string(), |c| c.peer.to_string());
-            say!(server.out, "[{who}] bad polling payload: {e}")?;
-            // The official server answers "ok" and closes the session ("parse error").
-            close("parse error")?;
-        }
-    }
-    let (resp, body) = text_response(200, "text/html", "ok");
-    write_response(stream, &resp, &body)?;
-    Ok(Next::KeepAlive)
-}
-
-/// The WebSocket transport: a new session, or the upgrade of a polling one.
-fn websocket(
-    stream: &mut TcpStream,
-    server: &Arc<Server>,
-    req: &Request,
-    sid: Option<String>,
-    leftover: Vec<u8>,
-    conn: Option<&ConnAddrs>,
-) -> Result<()> {
-    let hs = match wsw::validate_client_request(req) {
-        Ok(hs) => hs,
-        Err(e) => {
-            write_response(stream, &e.response(), b"")?;
-            linger_close(stream);
-            return Ok(());
-        }
-    };
-    let accept = hs.accept_response(None).to_bytes();
-    stream.write_all(&accept)?;
-    if server.tracer.enabled() {
-        server
-            .tracer
-            .upgrade(conn, &req.target, req.to_bytes().len(), accept.len())?;
-    }
-    stream.set_read_timeout(None)?;
-    let (tx, rx) = mpsc::channel::<WsOut>();
-    static NEXT_WS: AtomicU64 = AtomicU64::new(1);
-    let ws_id = NEXT_WS.fetch_add(1, Ordering::Relaxed);
-    let max = lock(&server.shared).hub.config().max_payload;
-    let sid = {
-        let mut sh = lock(&server.shared);
-        let sid = match sid {
-            Some(s) => s,
-            None => sh.hub.open(Transport::WebSocket, Instant::now()),
-        };
-        sh.links.entry(sid.clone()).or_default().ws = Some((ws_id, tx.clone()));
-        let _ = tx.send(WsOut::Wake);
-        server.flush(&mut sh)?;
-        sid
-    };
-    // Set once the session engine queued its own close frame (the peer broke the
-    // protocol, or closed): a wake-up still queued before it must not turn the hub's
-    // session end (which follows) into a second, earlier close frame.
-    let closing = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let wstream = stream.try_clone()?;
-        let wsid = sid.clone();
-        let conn = conn.copied();
-        let server = Arc::clone(server);
-        let closing = Arc::clone(&closing);
-        spawn_small(move || {
-            ws_writer(wstream, &server, &wsid, rx, conn.as_ref(), &closing);
-        })?
-    };
-    let mut session = Session::new(Role::Server, max, Rng::os());
-    let mut actions = session.receive(&leftover);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut last_header: Option<FrameHeader> = None;
-    // The output's error (standard output closed) ends the connection, after the
-    // clean-up below.
-    let mut printed: io::Result<()> = Ok(());
-    'outer: loop {
-        for a in actions.drain(..) {
-            match a {
-                Action::Send(f) => {
-                    if f.opcode == OpCode::Close {
-                        closing.store(true, Ordering::SeqCst);
-                    }
-                    let _ = tx.send(WsOut::Frame(f));
-                }
-                Action::Received { header, .. } => last_header = Some(header),
-                Action::Message(m) => {
-                    let packet = match &m {
-                        Message::Text(t) => eio::Packet::decode_text(t),
-                        Message::Binary(b) => Ok(eio::Packet::decode_binary(b)),
-                    };
-                    let mut sh = lock(&server.shared);
-                    match packet {
-                        Ok(p) => {
-                            if server.tracer.enabled()
-                                && let Some(h) = &last_header
-                            {
-                                let mut h = *h;
-                                h.payload_len = match &m {
-                                    Message::Text(t) => t.len() as u64,
-                                    Message::Binary(b) => b.len() as u64,
-                                };
-                                printed = server.tracer.carried(
-                                    conn,
-                                    Some(stream.as_fd()),
-                                    Direction::Received,
-                                    std::slice::from_ref(&p),
-                                    trace::ws_layer(&h),
-                                    false,
-                                );
-                            }
-                            sh.hub
-                                .receive(&sid, Transport::WebSocket, p, Instant::now());
-                        }
-                        Err(e) => {
-                            printed =
-                                say!(server.out, "[{}] bad Engine.IO packet: {e}", short(&sid));
-                            sh.hub.close(&sid, "parse error");
-                        }
-                    }
-                    let flushed = server.flush(&mut sh);
-                    if printed.is_ok() {
-                        printed = flushed;
-                    }
-                    if printed.is_err() {
-                        break 'outer;
-                    }
-                }
-                Action::Ping(_) | Action::Pong(_) => {}
-                Action::Closed { .. } | Action::Failed { .. } => break 'outer,
-            }
-        }
-        match (&*stream).read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => actions = session.receive(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    {
-        let mut sh = lock(&server.shared);
-        sh.hub.transport_closed(&sid, Transport::WebSocket);
-        if let Some(link) = sh.links.get_mut(&sid)
-            && link.ws.as_ref().is_some_and(|(id, _)| *id == ws_id)
-        {
-            link.ws = None;
-        }
-        if sh.hub.transport(&sid).is_none() {
-            // Let the hub forget it (and a pending poll return).
-            sh.hub.take(&sid, Transport::WebSocket);
-            sh.links.remove(&sid);
-        }
-        let flushed = server.flush(&mut sh);
-        if printed.is_ok() {
-            printed = flushed;
-        }
-    }
-    let _ = tx.send(WsOut::Shutdown);
-    let _ = writer.join();
-    let _ = stream.shutdown(Shutdown::Both);
-    Ok(printed?)
-}
-
-/// Owns the WebSocket's sending side: packets from the hub, control frames from the
-/// session engine.
-fn ws_writer(
-    mut stream: TcpStream,
-    server: &Server,
-    sid: &str,
-    rx: mpsc::Receiver<WsOut>,
-    conn: Option<&ConnAddrs>,
-    closing: &AtomicBool,
-) {
-    let mut done = false;
-    let mut out = Vec::new();
-    for msg in rx {
-        if done {
-            if matches!(msg, WsOut::Shutdown) {
-                break;
-            }
-            continue;
-        }
-        out.clear();
-        let mut close = false;
-        // Traced once written, so a tracer watching the wire sees them go.
-        let mut traced = Vec::new();
-        match msg {
-            WsOut::Shutdown => break,
-            WsOut::Frame(f) => {
-                f.encode_into(&mut out);
-                done = f.opcode == OpCode::Close;
-            }
-            // The engine's close frame is on its way: it is the last word.
-            WsOut::Wake if closing.load(Ordering::SeqCst) => {}
-            WsOut::Wake => {
-                let taken = lock(&server.shared).hub.take(sid, Transport::WebSocket);
-                for p in &taken.packets {
-                    let frame = match &p.data {
-                        Data::Text(_) => Frame::text(&p.encode_text().unwrap_or_default()),
-                        Data::Binary(b) => Frame::binary(b.clone()),
-                    };
-                    if server.tracer.enabled() {
-                        traced.push((p.clone(), frame.header()));
-                    }
-                    frame.encode_into(&mut out);
-                }
-                if taken.closed.is_some() {
-                    Frame::close(Some(wsw::close_code::NORMAL), "").encode_into(&mut out);
-                    close = true;
-                }
-            }
-        }
-        if !out.is_empty() && stream.write_all(&out).is_err() {
-            done = true;
-        }
-        for (p, header) in traced {
-            let printed = server.tracer.carried(
-                conn,
-                Some(stream.as_fd()),
-                Direction::Sent,
-                std::slice::from_ref(&p),
-                trace::ws_layer(&header),
-                false,
-            );
-            if printed.is_err() {
-                // Standard output is closed: the connection ends with the server.
-                done = true;
-                break;
-            }
-        }
-        if close {
-            done = true;
-            // The reader waits for the client's close frame, but not forever.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = stream.shutdown(Shutdown::Write);
-        }
-    }
-}
-
-/// The chat page: a minimal hand-written Engine.IO/Socket.IO client over the browser's
-/// WebSocket (no socket.io-client file to fetch: it works offline).
-const PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>netlab socketio chat</title>
-<style>
-body { font: 15px/1.4 system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; }
-#log { border: 1px solid #ccc; height: 22rem; overflow-y: auto; padding: .5rem; font-family: monospace; white-space: pre-wrap; }
-.sent { color: #0a5; } .recv { color: #05a; } .info { color: #777; }
-</style>
-</head>
-<body>
-<h1>netlab socketio chat</h1>
-<p>This page speaks Engine.IO 4 and Socket.IO 5 by hand over a WebSocket: every line
-below shows the text that crossed the wire. Open it in two tabs.</p>
-<div id="log"></div>
-<form id="form"><input id="text" autocomplete="off" placeholder="say something" size="40">
-<button>send</button></form>
-<script>
-const log = document.getElementById("log");
-function show(cls, line) {
-  const div = document.createElement("div");
-  div.className = cls;
-  div.textContent = line;
-  log.appendChild(div);
-  log.scrollTop = log.scrollHeight;
-}
-const ws = new WebSocket("ws://" + location.host + "/socket.io/?EIO=4&transport=websocket");
-let ackId = 0;
-// `/?selftest`: CONNECT, one emit with an ack, the verdict written into the page (the
-// test suite loads it in headless Chromium).
-const selftest = location.search.includes("selftest");
-function send(text) { ws.send(text); show("sent", "→ " + text); }
-ws.onmessage = (e) => {
-  if (typeof e.data !== "string") { show("recv", "← binary " + e.data.size + " bytes"); return; }
-  const t = e.data;
-  if (t[0] !== "2") show("recv", "← " + t);
-  if (t[0] === "0") send("40");                      // open → CONNECT to "/"
-  else if (t[0] === "2") ws.send("3");               // ping → pong (not shown)
-  else if (t.startsWith("40") && selftest) send("42" + (ackId++) + JSON.stringify(["selftest", "hi"]));
-  else if (t.startsWith("40")) show("info", "   connected to /");
-  else if (t.startsWith("43") && selftest) {
-    const pre = document.createElement("pre");
-    pre.id = "result";
-    pre.textContent = "selftest: " + (t === '430["hi"]' ? "ack ok" : "unexpected " + t);
-    document.body.appendChild(pre);
-    ws.close(1000);
-  } else if (t.startsWith("42")) {
-    const body = t.slice(2).replace(/^\d+/, "");     // drop an ack id
-    const [name, ...args] = JSON.parse(body);
-    show("info", "   event " + JSON.stringify(name) + " " + JSON.stringify(args));
-  } else if (t.startsWith("43")) show("info", "   acknowledged");
-};
-ws.onopen = () => show("info", "WebSocket open");
-ws.onclose = (e) => show("info", "closed (" + e.code + ")");
-document.getElementById("form").onsubmit = (e) => {
-  e.preventDefault();
-  const input = document.getElementById("text");
-  send("42" + (ackId++) + JSON.stringify(["chat", input.value]));
-  input.value = "";
-};
-</script>
-</body>
-</html>
-"#;
 
 // ---------------------------------------------------------------------------------------
 // Client.

@@ -10,14 +10,12 @@
 //! - chat mode keeps the thread, plus one writer thread fed by a channel, because
 //!   other connections' threads broadcast into it.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,12 +23,8 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{WsCommand, WsConnectArgs, WsServeArgs};
 use crate::net::conn_watch::WhyNot;
-use crate::net::http::{
-    ConnLimit, HEAD_TIMEOUT, Head, LINGER, Slot, Upgraded, linger_close, read_head, refuse_busy,
-    spawn_small, text_response, websocket_upgrade, write_response,
-};
-use crate::net::poll::{Event, Interest, Poller};
-use crate::net::sockio;
+use crate::net::event_loop::{self, Refusal};
+use crate::net::http::{Upgraded, websocket_upgrade};
 use crate::random::Rng;
 use crate::render::websocket::{
     describe, describe_close, describe_message, frame_line as frame_text, trace_line,
@@ -38,17 +32,15 @@ use crate::render::websocket::{
 use crate::render::{Output, Paint};
 use crate::trace::onion::Watched;
 use crate::trace::{ConnAddrs, Direction, LowerLayers, UnitInfo};
-use crate::wire::http::{self, Response};
+use crate::wire::http;
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, OpCode, Role};
+use crate::ws::server::{self, At, Config, Mode, Observer, Report};
 use crate::ws::{Action, Session};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest message `netlab ws connect` accepts.
 const CLIENT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
-
-/// How often the accept loop looks up from waiting: has standard output been closed?
-const LOOK_UP: Duration = Duration::from_millis(200);
 
 pub fn run(cmd: &WsCommand, out: &Output) -> Result<()> {
     match cmd {
@@ -161,38 +153,16 @@ fn who(out: &Output, peer: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Server.
+// Server: arguments in, lines out. The server itself is `ws::server`, on the event loop.
 // ---------------------------------------------------------------------------------------
 
-/// What a connection's writer thread is asked to do.
-enum Out {
-    Frame(Frame),
-    /// Send FIN (after everything queued before) and stop.
-    Shutdown,
-}
-
-struct Server {
-    out: Output,
-    echo: bool,
-    trace: bool,
-    origins: Vec<String>,
-    protocols: Vec<String>,
-    max_message: usize,
-    /// Chat mode: every open connection's writer queue, by connection id.
-    clients: Mutex<Vec<(u64, Sender<Out>)>>,
-    next_id: AtomicU64,
-    /// `--quiet`: no line per message.
-    quiet: bool,
-    /// Connections being served, against `--max-connections`.
-    limit: Arc<ConnLimit>,
-    /// Echo mode: the event loops open connections are handed to, round robin.
-    loops: OnceLock<Vec<Arc<EchoLoop>>>,
-    /// `--trace`: the layers below each frame, from a packet watch on lo started before
-    /// the first accept (or `TCP_INFO` without CAP_NET_RAW).
-    lower: Option<Arc<dyn LowerLayers>>,
-}
-
 fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
+    // As servers do: the soft open-file limit up to the hard one; a connection is one
+    // descriptor, so the default connection limit follows from it.
+    let (files, _) = event_loop::raise_open_file_limit();
+    let max_connections = args
+        .max_connections
+        .unwrap_or_else(|| event_loop::connections_for(files));
     let listener =
         TcpListener::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
@@ -200,769 +170,188 @@ fn serve(args: &WsServeArgs, out: &Output) -> Result<()> {
     let watched = args
         .trace
         .then(|| Arc::new(Watched::start(addr, out.style)));
-    let server = Arc::new(Server {
-        out: out.clone(),
-        echo: !args.chat,
-        trace: args.trace,
+    let loops = event_loop::default_loops();
+    let cfg = Config {
+        mode: if args.chat { Mode::Chat } else { Mode::Echo },
         origins: args.origin.clone(),
         protocols: args.protocol.clone(),
         max_message: args.max_message,
-        clients: Mutex::new(Vec::new()),
-        next_id: AtomicU64::new(1),
-        limit: ConnLimit::new(args.max_connections.unwrap_or(if args.chat {
-            6000
-        } else {
-            12_000
-        })),
-        quiet: args.quiet,
-        loops: OnceLock::new(),
-        lower: watched.clone().map(|w| -> Arc<dyn LowerLayers> { w }),
-    });
-    // `--trace` keeps a thread per connection: its lower layers follow each write.
-    if server.echo && !server.trace {
-        let cores = thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(8);
-        let mut loops = Vec::with_capacity(cores);
-        for _ in 0..cores {
-            let lp = Arc::new(EchoLoop {
-                poller: Poller::new().context("cannot create an epoll instance")?,
-                pending: Mutex::new(Vec::new()),
-            });
-            let (lp2, server2) = (Arc::clone(&lp), Arc::clone(&server));
-            thread::Builder::new()
-                .name("ws-echo-loop".into())
-                .spawn(move || run_echo_loop(&lp2, &server2))
-                .context("cannot start the event loop thread")?;
-            loops.push(lp);
-        }
-        let _ = server.loops.set(loops);
-    }
+        max_backlog: args.max_backlog,
+        max_connections,
+        loops,
+    };
     let mode = if args.chat { "chat" } else { "echo" };
     out.line(format_args!(
         "netlab ws serve: listening on ws://{addr}/ ({mode}) — open http://{addr}/ in a browser"
     ))?;
+    out.line(format_args!(
+        "netlab ws serve: {loops} event loop{}, up to {max_connections} connections at once ({}open-file limit {files})",
+        if loops == 1 { "" } else { "s" },
+        if args.max_connections.is_some() {
+            "--max-connections; "
+        } else {
+            "from the "
+        }
+    ))?;
+    let fit = event_loop::connections_for(files);
+    if max_connections > fit {
+        out.warn(format_args!(
+            "--max-connections {max_connections} is above what the open-file limit ({files}) allows: \
+             beyond about {fit} connections new ones are refused (503) for want of descriptors"
+        ));
+    }
     if let Some(w) = &watched {
         out.line(w.banner())?;
     }
-
-    loop {
-        // A connection's thread may have found standard output closed: stop then.
-        out.check()?;
-        if !sockio::wait_readable(&listener, LOOK_UP)? {
-            continue;
-        }
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let Some(guard) = server.limit.try_take() else {
-                    refuse_busy(stream);
-                    continue;
-                };
-                let server = Arc::clone(&server);
-                // One thread per connection: see the module docs.
-                let spawned = spawn_small(move || {
-                    let peer = stream
-                        .peer_addr()
-                        .map_or_else(|_| "?".to_string(), |a| a.to_string());
-                    if let Err(e) = handle(stream, &server, &peer, guard)
-                        && !server.out.is_closed()
-                    {
-                        // If this fails too, the accept loop sees it.
-                        let _ = server.out.line(format_args!(
-                            "{}{}",
-                            who(&server.out, &peer),
-                            server.out.paint(Paint::ERROR, &format!("error: {e:#}"))
-                        ));
-                    }
-                });
-                if let Err(e) = spawned {
-                    out.warn(format_args!(
-                        "ws serve: cannot start a thread, connection dropped: {e}"
-                    ));
-                }
-            }
-            Err(e) => {
-                // Out of file descriptors, say: wait a moment instead of spinning.
-                out.warn(format_args!("ws serve: accept failed: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Writes a response head (and body) and closes the connection.
-fn respond(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
-    write_response(stream, resp, body)?;
-    linger_close(stream);
+    let printer = Arc::new(Printer {
+        out: out.clone(),
+        quiet: args.quiet,
+        lower: watched.map(|w| -> Arc<dyn LowerLayers> { w }),
+        max_connections,
+    });
+    server::serve(listener, cfg, printer)?;
     Ok(())
 }
 
-fn plain(status: u16, body: &str) -> (Response, Vec<u8>) {
-    let (resp, body) = text_response(status, "text/plain; charset=utf-8", body);
-    (resp.with_header(http::name::CONNECTION, "close"), body)
+/// The server's observer: one line per connection event; with `--trace` each frame
+/// and, under it, the layers below (the trace's hook, lent the socket).
+struct Printer {
+    out: Output,
+    quiet: bool,
+    lower: Option<Arc<dyn LowerLayers>>,
+    max_connections: usize,
 }
 
-/// Serves one connection: the request head, the handshake, then the WebSocket (here,
-/// or in an [`EchoLoop`]). `guard` counts the connection while it lives.
-fn handle(mut stream: TcpStream, server: &Server, peer: &str, guard: Slot) -> Result<()> {
-    let _ = stream.set_nodelay(true);
-    let out = &server.out;
-    let at = who(out, peer);
-    let (req, leftover) = match read_head(&mut stream, Vec::new(), HEAD_TIMEOUT)? {
-        Head::Request(req, rest) => (req, rest),
-        Head::Bad(e) => {
-            out.line(format_args!("{at}bad request head: {e} → {}", e.status()))?;
-            let resp = Response::new(e.status())
-                .with_header(http::name::CONNECTION, "close")
-                .with_header(http::name::CONTENT_LENGTH, "0");
-            respond(&mut stream, &resp, b"")?;
+impl Printer {
+    fn below(&self, at: &At<'_>, prefix: &str, dir: Direction, h: &FrameHeader) -> io::Result<()> {
+        let (Some(lower), Some(conn)) = (&self.lower, &at.addrs) else {
             return Ok(());
-        }
-        Head::TimedOut => {
-            out.line(format_args!(
-                "{at}no complete request head within {} s: closing",
-                HEAD_TIMEOUT.as_secs()
-            ))?;
-            return Ok(());
-        }
-        Head::Closed => return Ok(()),
-    };
-    if !req.headers.has_token(http::name::UPGRADE, "websocket") {
-        let path = req.target.split('?').next().unwrap_or_default();
-        let (resp, body) = if req.method == "GET" && path == "/" {
-            let body = page().into_bytes();
-            let resp = Response::new(200)
-                .with_header(http::name::CONTENT_TYPE, "text/html; charset=utf-8")
-                .with_header(http::name::CONTENT_LENGTH, body.len().to_string())
-                .with_header(http::name::CONNECTION, "close");
-            (resp, body)
-        } else {
-            plain(
-                404,
-                "not found: the WebSocket is at / (with Upgrade: websocket)\n",
-            )
         };
-        out.line(format_args!(
-            "{at}{} {} (plain HTTP) → {}",
-            req.method, req.target, resp.status
-        ))?;
-        respond(&mut stream, &resp, &body)?;
-        return Ok(());
-    }
-    let hs = match wsw::validate_client_request(&req) {
-        Ok(hs) => hs,
-        Err(e) => {
-            out.line(format_args!("{at}bad handshake: {e} → {}", e.status()))?;
-            respond(&mut stream, &e.response(), b"")?;
-            return Ok(());
-        }
-    };
-    if !server.origins.is_empty()
-        && !hs
-            .origin
-            .as_ref()
-            .is_some_and(|o| server.origins.iter().any(|a| a == o))
-    {
-        out.line(format_args!(
-            "{at}Origin {:?} is not allowed → 403",
-            hs.origin.as_deref().unwrap_or("(none)")
-        ))?;
-        let (resp, body) = plain(403, "this Origin is not allowed\n");
-        respond(&mut stream, &resp, &body)?;
-        return Ok(());
-    }
-    let supported: Vec<&str> = server.protocols.iter().map(String::as_str).collect();
-    let protocol = wsw::select_subprotocol(&hs.protocols, &supported);
-    let accept = hs.accept_response(protocol).to_bytes();
-    stream.write_all(&accept)?;
-    let below = server
-        .lower
-        .as_ref()
-        .and_then(|l| Below::open(l, &stream, accept.len(), leftover.len()));
-    let declined: Vec<&str> = hs.extensions.iter().map(|e| e.name.as_str()).collect();
-    out.line(format_args!(
-        "{at}open: GET {} → 101 (subprotocol: {}{})",
-        hs.target,
-        protocol.unwrap_or("none"),
-        if declined.is_empty() {
-            String::new()
-        } else {
-            format!("; extensions declined: {}", declined.join(", "))
-        }
-    ))?;
-    stream.set_read_timeout(None)?;
-
-    let id = server.next_id.fetch_add(1, Ordering::Relaxed);
-    // Echo: only this thread writes to the socket, so it writes directly. Chat: other
-    // connections' threads broadcast too, so a writer thread owns the socket's sending
-    // side and everyone queues frames for it.
-    let mut outlet = if server.echo {
-        Outlet::Direct {
-            done: false,
-            below: below.clone(),
-        }
-    } else {
-        let (tx, rx) = mpsc::channel::<Out>();
-        let writer = start_writer(&stream, rx, server, peer, below.clone())?;
-        lock(&server.clients).push((id, tx.clone()));
-        Outlet::Queue {
-            tx,
-            writer,
-            below: below.clone(),
-        }
-    };
-
-    let mut session = Session::new(Role::Server, server.max_message, Rng::os());
-    let mut actions = session.receive(&leftover);
-    if let Some(loops) = server.loops.get() {
-        // Echo: answer what came with the head here, then let an event loop carry on.
-        let over = react(server, peer, &mut session, &stream, &mut outlet, actions)?
-            || matches!(outlet, Outlet::Direct { done: true, .. });
-        if !over && stream.set_nonblocking(true).is_ok() {
-            let token = server.next_id.fetch_add(1, Ordering::Relaxed);
-            let lp = &loops[token as usize % loops.len()];
-            let conn = LoopConn {
-                stream,
-                session,
-                peer: peer.to_string(),
-                outlet: Outlet::Buffered {
-                    out: Vec::new(),
-                    done: false,
-                },
-                interest: Interest::Read,
-                lingering: None,
-                _guard: guard,
-            };
-            let fd = conn.stream.as_raw_fd();
-            lock(&lp.pending).push((token, conn));
-            // Registered after it is queued, so that its first event finds it. Until
-            // then no event can make the loop close it: `fd` stays open meanwhile.
-            // SAFETY: see above; the descriptor outlives this borrow.
-            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-            if let Err(e) = lp.poller.add(&borrowed, token, Interest::Read) {
-                lock(&lp.pending).retain(|(t, _)| *t != token);
-                out.line(format_args!("{at}cannot watch the connection: {e}"))?;
-            }
-            return Ok(());
-        }
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.shutdown(Shutdown::Write);
-        linger_close(&mut stream);
-        return Ok(());
-    }
-    let mut buf = vec![0u8; 64 * 1024];
-    // The output's error ends the connection too (after the writer's clean-up below).
-    let ended: io::Result<()> = loop {
-        match react(server, peer, &mut session, &stream, &mut outlet, actions) {
-            Ok(false) => {}
-            Ok(true) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-        match (&stream).read(&mut buf) {
-            Ok(0) => {
-                break match session.eof() {
-                    Some(Action::Closed { code, reason, .. }) => out.line(format_args!(
-                        "{at}closed: {}",
-                        describe_close(code, &reason)
-                    )),
-                    _ => Ok(()),
-                };
-            }
-            Ok(n) => actions = session.receive(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => actions = Vec::new(),
-            Err(e) => break out.line(format_args!("{at}read failed: {e}")),
-        }
-    };
-    if let Outlet::Queue { tx, writer, .. } = outlet {
-        lock(&server.clients).retain(|(i, _)| *i != id);
-        let _ = tx.send(Out::Shutdown);
-        let _ = writer.join();
-    } else {
-        let _ = stream.shutdown(Shutdown::Write);
-    }
-    linger_close(&mut stream);
-    if let Some(b) = &below {
-        b.close();
-    }
-    Ok(ended?)
-}
-
-/// Where a connection's outgoing frames go.
-enum Outlet {
-    /// Written at once by the connection's own thread (echo mode).
-    Direct { done: bool, below: Option<Below> },
-    /// Queued for the connection's writer thread (chat mode).
-    Queue {
-        tx: Sender<Out>,
-        writer: thread::JoinHandle<()>,
-        below: Option<Below>,
-    },
-    /// Appended to a buffer that an event loop writes when the socket has room.
-    Buffered { out: Vec<u8>, done: bool },
-}
-
-impl Outlet {
-    /// The lower-layer tracer (`--trace`).
-    fn below(&self) -> Option<&Below> {
-        match self {
-            Outlet::Direct { below, .. } | Outlet::Queue { below, .. } => below.as_ref(),
-            Outlet::Buffered { .. } => None,
-        }
-    }
-
-    /// Sends `f` (with `--trace`, its line and lower layers); the error is the output's.
-    fn send(
-        &mut self,
-        stream: &TcpStream,
-        f: Frame,
-        server: &Server,
-        peer: &str,
-    ) -> io::Result<()> {
-        let out = &server.out;
-        match self {
-            Outlet::Direct { done, below } => {
-                if *done {
-                    return Ok(());
-                }
-                let at = who(out, peer);
-                if server.trace {
-                    out.line(format_args!(
-                        "{at}{}",
-                        frame_line(out, true, &frame_text("→", &f))
-                    ))?;
-                }
-                // RFC 6455 § 5.5.1: nothing may follow our close frame.
-                let written = (&*stream).write_all(&f.encode()).is_ok();
-                *done = !written || f.opcode == OpCode::Close;
-                if written && let Some(b) = below {
-                    b.sent(out, &at, stream, &f)?;
-                }
-            }
-            Outlet::Queue { tx, .. } => {
-                let _ = tx.send(Out::Frame(f));
-            }
-            Outlet::Buffered { out: buf, done } => {
-                if *done {
-                    return Ok(());
-                }
-                if server.trace {
-                    out.line(format_args!(
-                        "{}{}",
-                        who(out, peer),
-                        frame_line(out, true, &frame_text("→", &f))
-                    ))?;
-                }
-                f.encode_into(buf);
-                *done = f.opcode == OpCode::Close;
-            }
-        }
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Echo mode's event loops.
-// ---------------------------------------------------------------------------------------
-
-/// Bytes waiting to be written beyond which a connection is not read until the peer
-/// has taken some: a client that sends without reading cannot grow the server's memory.
-const BACKLOG_LIMIT: usize = 1 << 20;
-
-/// One `epoll` instance and the thread that waits on it.
-struct EchoLoop {
-    poller: Poller,
-    /// Connections handed over by handshake threads, taken in at the next wake-up.
-    pending: Mutex<Vec<(u64, LoopConn)>>,
-}
-
-/// An open WebSocket served by an event loop.
-struct LoopConn {
-    stream: TcpStream,
-    session: Session,
-    peer: String,
-    /// Always [`Outlet::Buffered`].
-    outlet: Outlet,
-    interest: Interest,
-    /// After our last byte and FIN: until when we read and discard (see [`LINGER`]).
-    lingering: Option<Instant>,
-    _guard: Slot,
-}
-
-/// What an event leaves a connection in.
-enum Next {
-    Open,
-    Lingering,
-    Done,
-}
-
-impl LoopConn {
-    fn backlog(&mut self) -> &mut Vec<u8> {
-        match &mut self.outlet {
-            Outlet::Buffered { out, .. } => out,
-            _ => unreachable!("event-loop connections buffer their output"),
-        }
-    }
-
-    /// Writes what the socket takes now; false if the connection broke.
-    fn flush(&mut self, poller: &Poller, token: u64) -> bool {
-        let stream = &self.stream;
-        let out = match &mut self.outlet {
-            Outlet::Buffered { out, .. } => out,
-            _ => return false,
+        let unit = UnitInfo {
+            name: "WebSocket frame",
+            len: h.header_len() + h.payload_len as usize,
+            header_len: h.header_len(),
         };
-        let mut written = 0;
-        while written < out.len() {
-            match (&*stream).write(&out[written..]) {
-                Ok(0) => return false,
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return false,
-            }
-        }
-        out.drain(..written);
-        let want = match out.len() {
-            0 => Interest::Read,
-            n if n > BACKLOG_LIMIT => Interest::Write,
-            _ => Interest::ReadWrite,
-        };
-        if want != self.interest {
-            if poller.modify(&self.stream, token, want).is_err() {
-                return false;
-            }
-            self.interest = want;
-        }
-        true
-    }
-
-    fn on_event(&mut self, ev: &Event, server: &Server, poller: &Poller, buf: &mut [u8]) -> Next {
-        if ev.writable && !self.flush(poller, ev.token) {
-            return Next::Done;
-        }
-        if ev.readable && self.interest != Interest::Write {
-            match (&self.stream).read(buf) {
-                Ok(0) => {
-                    if self.lingering.is_none()
-                        && let Some(Action::Closed { code, reason, .. }) = self.session.eof()
-                    {
-                        // Closing anyway: a closed output is the accept loop's to see.
-                        let _ = server.out.line(format_args!(
-                            "{}closed: {}",
-                            who(&server.out, &self.peer),
-                            describe_close(code, &reason)
-                        ));
-                    }
-                    return Next::Done;
-                }
-                Ok(_) if self.lingering.is_some() => return Next::Lingering,
-                Ok(n) => {
-                    let actions = self.session.receive(&buf[..n]);
-                    let Ok(over) = react(
-                        server,
-                        &self.peer,
-                        &mut self.session,
-                        &self.stream,
-                        &mut self.outlet,
-                        actions,
-                    ) else {
-                        // Standard output is closed: the server is ending.
-                        return Next::Done;
-                    };
-                    if !self.flush(poller, ev.token) {
-                        return Next::Done;
-                    }
-                    if over {
-                        // Whatever was still queued after a failure is not sent.
-                        if let Outlet::Buffered { done, .. } = &mut self.outlet {
-                            *done = true;
-                        }
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    if self.lingering.is_none() {
-                        // Closing anyway: a closed output is the accept loop's to see.
-                        let _ = server.out.line(format_args!(
-                            "{}read failed: {e}",
-                            who(&server.out, &self.peer)
-                        ));
-                    }
-                    return Next::Done;
-                }
-            }
-        }
-        if self.lingering.is_some() {
-            return Next::Lingering;
-        }
-        let finished = matches!(self.outlet, Outlet::Buffered { done: true, .. });
-        if finished && self.backlog().is_empty() {
-            // Our close frame (or the failure) is out: FIN, then read until theirs.
-            let _ = self.stream.shutdown(Shutdown::Write);
-            self.lingering = Some(Instant::now() + LINGER);
-            return Next::Lingering;
-        }
-        Next::Open
+        let text = lower.describe(conn, at.sock, dir, unit);
+        self.out.lines(prefix, &text)
     }
 }
 
-/// An event loop's thread: wait, serve every ready connection, repeat.
-fn run_echo_loop(lp: &EchoLoop, server: &Server) {
-    let mut conns: HashMap<u64, LoopConn> = HashMap::new();
-    let mut lingering: Vec<u64> = Vec::new();
-    let mut events = Vec::with_capacity(256);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        events.clear();
-        let timeout = (!lingering.is_empty()).then_some(Duration::from_millis(250));
-        if let Err(e) = lp.poller.wait(&mut events, timeout) {
-            server
-                .out
-                .warn(format_args!("ws serve: epoll_wait failed: {e}"));
-            thread::sleep(Duration::from_millis(100));
-            continue;
-        }
-        conns.extend(lock(&lp.pending).drain(..));
-        for ev in &events {
-            let Some(conn) = conns.get_mut(&ev.token) else {
-                continue;
-            };
-            let was_lingering = conn.lingering.is_some();
-            match conn.on_event(ev, server, &lp.poller, &mut buf) {
-                Next::Open => {}
-                Next::Lingering if !was_lingering => lingering.push(ev.token),
-                Next::Lingering => {}
-                // Dropping the socket closes it, which also removes it from epoll.
-                Next::Done => drop(conns.remove(&ev.token)),
-            }
-        }
-        if !lingering.is_empty() {
-            let now = Instant::now();
-            lingering.retain(|t| match conns.get(t).and_then(|c| c.lingering) {
-                Some(until) if until > now => true,
-                Some(_) => {
-                    conns.remove(t);
-                    false
-                }
-                None => false,
-            });
-        }
+impl Observer for Printer {
+    fn messages(&self) -> bool {
+        !self.quiet
     }
-}
 
-/// The chat mode's writer thread: it owns the socket's sending side.
-fn start_writer(
-    stream: &TcpStream,
-    rx: mpsc::Receiver<Out>,
-    server: &Server,
-    peer: &str,
-    below: Option<Below>,
-) -> io::Result<thread::JoinHandle<()>> {
-    let mut wstream = stream.try_clone()?;
-    let at = who(&server.out, peer);
-    let (trace, out) = (server.trace, server.out.clone());
-    spawn_small(move || {
-        let mut done = false;
-        for msg in rx {
-            match msg {
-                Out::Frame(f) if !done => {
-                    // A closed output stops the traces; the accept loop ends the server.
-                    if trace && !out.is_closed() {
-                        let _ = out.line(format_args!(
-                            "{at}{}",
-                            frame_line(&out, true, &frame_text("→", &f))
-                        ));
-                    }
-                    // RFC 6455 § 5.5.1: nothing may follow our close frame.
-                    let written = wstream.write_all(&f.encode()).is_ok();
-                    if written
-                        && !out.is_closed()
-                        && let Some(b) = &below
-                    {
-                        let _ = b.sent(&out, &at, &wstream, &f);
-                    }
-                    done = !written || f.opcode == OpCode::Close;
-                }
-                Out::Frame(_) => {}
-                Out::Shutdown => {
-                    let _ = wstream.shutdown(Shutdown::Write);
-                    break;
-                }
+    fn tracing(&self) -> bool {
+        self.lower.is_some()
+    }
+
+    fn report(&self, at: &At<'_>, report: Report<'_>) -> io::Result<()> {
+        let out = &self.out;
+        let who = who(out, &at.peer.to_string());
+        match report {
+            Report::BadHead { error, status } => {
+                out.line(format_args!("{who}bad request head: {error} → {status}"))
             }
-        }
-    })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Carries out a server session's actions; true when the connection is over. The
-/// error is the output's (standard output closed).
-fn react(
-    server: &Server,
-    peer: &str,
-    session: &mut Session,
-    stream: &TcpStream,
-    outlet: &mut Outlet,
-    actions: Vec<Action>,
-) -> io::Result<bool> {
-    let out = &server.out;
-    let at = who(out, peer);
-    let mut over = false;
-    for a in actions {
-        match a {
-            Action::Send(f) => outlet.send(stream, f, server, peer)?,
-            Action::Received { header, preview } => {
-                if server.trace {
-                    out.line(format_args!(
-                        "{at}{}",
-                        frame_line(out, false, &trace_line("←", &header, &preview))
-                    ))?;
-                    if let Some(b) = outlet.below() {
-                        b.received(out, &at, stream, &header)?;
-                    }
-                }
+            Report::HeadTimeout => out.line(format_args!(
+                "{who}no complete request head within {} s: closing",
+                server::HEAD_TIMEOUT.as_secs()
+            )),
+            Report::Plain {
+                method,
+                target,
+                status,
+            } => out.line(format_args!(
+                "{who}{method} {target} (plain HTTP) → {status}"
+            )),
+            Report::BadHandshake { error, status } => {
+                out.line(format_args!("{who}bad handshake: {error} → {status}"))
             }
-            Action::Message(m) => {
-                if !server.quiet {
-                    out.line(format_args!(
-                        "{at}{} {}",
-                        arrow(out, false),
-                        describe_message(&m)
-                    ))?;
-                }
-                if server.echo {
-                    if let Some(f) = session.send(m.to_frame()) {
-                        outlet.send(stream, f, server, peer)?;
-                    }
+            Report::OriginRefused { origin } => out.line(format_args!(
+                "{who}Origin {:?} is not allowed → 403",
+                origin.unwrap_or("(none)")
+            )),
+            Report::Open {
+                target,
+                protocol,
+                declined,
+            } => out.line(format_args!(
+                "{who}open: GET {target} → 101 (subprotocol: {}{})",
+                protocol.unwrap_or("none"),
+                if declined.is_empty() {
+                    String::new()
                 } else {
-                    // Server frames are never masked, so one frame serves every client.
-                    let f = m.to_frame();
-                    for (_, client) in lock(&server.clients).iter() {
-                        let _ = client.send(Out::Frame(f.clone()));
-                    }
+                    format!("; extensions declined: {}", declined.join(", "))
                 }
+            )),
+            Report::Traced { written, unparsed } => {
+                if let (Some(lower), Some(conn), Some(sock)) = (&self.lower, &at.addrs, at.sock) {
+                    lower.opened(conn, sock, written as u64, unparsed);
+                }
+                Ok(())
             }
-            Action::Ping(_) | Action::Pong(_) => {}
-            Action::Closed { code, reason, .. } => {
+            Report::FrameIn { header, preview } => {
                 out.line(format_args!(
-                    "{at}closed: {}",
-                    describe_close(code, &reason)
+                    "{who}{}",
+                    frame_line(out, false, &trace_line("←", header, preview))
                 ))?;
-                over = true;
+                self.below(at, &who, Direction::Received, header)
             }
-            Action::Failed { close_code, why } => {
+            Report::FrameOut { header, preview } => {
+                out.line(format_args!(
+                    "{who}{}",
+                    frame_line(out, true, &trace_line("→", header, preview))
+                ))?;
+                self.below(at, &who, Direction::Sent, header)
+            }
+            Report::Message { opcode, payload } => out.line(format_args!(
+                "{who}{} {}",
+                arrow(out, false),
+                describe(opcode, payload)
+            )),
+            Report::Closed { code, reason } => out.line(format_args!(
+                "{who}closed: {}",
+                describe_close(code, reason)
+            )),
+            Report::Failed { close_code, why } => {
                 let text = format!(
                     "protocol error: {why} → close {close_code} ({}), dropping the connection",
                     wsw::close_code_name(close_code)
                 );
-                out.line(format_args!("{at}{}", out.paint(Paint::ERROR, &text)))?;
-                over = true;
+                out.line(format_args!("{who}{}", out.paint(Paint::ERROR, &text)))
+            }
+            Report::SlowReader { backlog, cap } => {
+                let text = format!(
+                    "slow reader: {backlog} bytes still unread and more to send (cap {cap}, --max-backlog) → close 1008 (Policy Violation)"
+                );
+                out.line(format_args!("{who}{}", out.paint(Paint::ERROR, &text)))
+            }
+            Report::Broken { error } => out.line(format_args!("{who}connection failed: {error}")),
+            Report::Gone => {
+                if let (Some(lower), Some(conn)) = (&self.lower, &at.addrs) {
+                    lower.closed(conn);
+                }
+                Ok(())
             }
         }
     }
-    Ok(over)
-}
 
-/// The page served at `/`: the browser's own WebSocket API talking to this server.
-fn page() -> String {
-    r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>netlab ws</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; }
-#log { border: 1px solid #999; height: 22rem; overflow-y: auto; padding: .5rem;
-       font-family: ui-monospace, monospace; white-space: pre-wrap; }
-.sent { color: #05a; } .recv { color: #070; } .info { color: #777; }
-</style>
-</head>
-<body>
-<h1>netlab ws</h1>
-<p>This page opens <code>new WebSocket(...)</code> to the server that sent it.
-Open your browser's developer tools (Network → WS) to watch the frames too.</p>
-<form id="form">
-<input id="text" size="40" autocomplete="off" placeholder="a message">
-<button type="submit">Send</button>
-<button type="button" id="binary">Send 16 random bytes (binary)</button>
-</form>
-<div id="log"></div>
-<script>
-// /?selftest: send one text and one binary message, check both echoes, and write
-// the verdict into <pre id="result"> (a headless browser's test reads it).
-if (new URLSearchParams(location.search).has("selftest")) {
-  const ws = new WebSocket("ws://" + location.host + "/");
-  ws.binaryType = "arraybuffer";
-  const text = "hello from the browser selftest";
-  const bytes = new Uint8Array(300);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 3) & 255;
-  let textOk = null, binaryOk = null, done = false;
-  const finish = (verdict) => {
-    if (done) return;
-    done = true;
-    const pre = document.createElement("pre");
-    pre.id = "result";
-    pre.textContent = "selftest: " + verdict;
-    document.body.appendChild(pre);
-    ws.close(1000);
-  };
-  const verdict = () => "text " + (textOk ? "ok" : "FAILED") +
-                        ", binary " + (binaryOk ? "ok" : "FAILED");
-  ws.onopen = () => { ws.send(text); ws.send(bytes); };
-  ws.onmessage = (e) => {
-    if (typeof e.data === "string") {
-      textOk = e.data === text;
-    } else {
-      const got = new Uint8Array(e.data);
-      binaryOk = got.length === bytes.length && got.every((b, i) => b === bytes[i]);
+    fn refused(&self, why: Refusal, count: u64) {
+        let text = format!(
+            "netlab ws serve: {count} connection{} turned away: {}",
+            if count == 1 { "" } else { "s" },
+            why.describe()
+        );
+        if why == Refusal::Full {
+            // A closed output is seen by the next report.
+            let _ = self.out.line(format_args!(
+                "{text} (at most {} at once)",
+                self.max_connections
+            ));
+        } else {
+            self.out.warn(text);
+        }
     }
-    if (textOk !== null && binaryOk !== null) finish(verdict());
-  };
-  ws.onerror = () => finish("error before both echoes (" + verdict() + ")");
-  ws.onclose = (e) => finish("closed (code " + e.code + ") before both echoes (" + verdict() + ")");
-} else {
-  const log = document.getElementById("log");
-  function show(cls, line) {
-    const div = document.createElement("div");
-    div.className = cls;
-    div.textContent = line;
-    log.appendChild(div);
-    log.scrollTop = log.scrollHeight;
-  }
-  const url = "ws://" + location.host + "/";
-  const ws = new WebSocket(url);
-  ws.binaryType = "arraybuffer";
-  show("info", "connecting to " + url);
-  ws.onopen = () => show("info", "open");
-  ws.onmessage = (e) => {
-    if (typeof e.data === "string") show("recv", "← text " + JSON.stringify(e.data));
-    else show("recv", "← binary " + e.data.byteLength + " bytes");
-  };
-  ws.onclose = (e) => show("info", "closed: code " + e.code + (e.reason ? " " + e.reason : ""));
-  ws.onerror = () => show("info", "error");
-  document.getElementById("form").onsubmit = (e) => {
-    e.preventDefault();
-    const input = document.getElementById("text");
-    ws.send(input.value);
-    show("sent", "→ text " + JSON.stringify(input.value));
-    input.value = "";
-  };
-  document.getElementById("binary").onclick = () => {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    ws.send(bytes);
-    show("sent", "→ binary " + bytes.length + " bytes");
-  };
-}
-</script>
-</body>
-</html>
-"#
-    .to_string()
 }
 
 // ---------------------------------------------------------------------------------------

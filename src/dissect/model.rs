@@ -429,6 +429,23 @@ impl Packet {
         self.layers.iter().any(|l| l.proto == proto)
     }
 
+    /// Where `range` of [`Packet::data`] sits in its own buffer: `None` and the range
+    /// itself for the frame's bytes, or the [`Source`] holding it and the range counted
+    /// from that source's first byte (as Wireshark counts offsets in each data source).
+    pub fn locate(&self, range: &Range<usize>) -> (Option<&Source>, Range<usize>) {
+        let frame = (self.caplen as usize).min(self.data.len());
+        if range.start < frame {
+            return (None, range.clone());
+        }
+        match self.sources.iter().find(|s| s.range.contains(&range.start)) {
+            Some(s) => (
+                Some(s),
+                range.start - s.range.start..range.end - s.range.start,
+            ),
+            None => (None, range.clone()),
+        }
+    }
+
     pub fn layer_fields(&self, layer: &Layer) -> &[Field] {
         &self.fields[layer.fields.clone()]
     }

@@ -6,6 +6,7 @@
 
 pub mod bulk;
 pub mod conn_watch;
+pub mod event_loop;
 pub mod explain;
 pub mod guest;
 pub mod http;

@@ -14,6 +14,7 @@ pub mod json;
 pub mod markdown;
 pub mod onion;
 pub mod output;
+pub mod packet_onion;
 pub mod printer;
 pub mod stats;
 pub mod style;

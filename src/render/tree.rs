@@ -86,15 +86,15 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
             out.push_str(", ");
             out.push_str(&layer.headline);
         }
-        let r = &layer.range;
+        // Offsets count from the start of the buffer the bytes are in: the frame, or
+        // a source of netlab's (reassembled, unmasked…) that `-x` dumps on its own.
+        let (layer_src, r) = pkt.locate(&layer.range);
         if r.end > r.start {
-            let _ = write!(
-                out,
-                "  [bytes {}-{}, {} bytes]",
-                r.start,
-                r.end - 1,
-                r.len()
-            );
+            let _ = write!(out, "  [bytes {}-{}", r.start, r.end - 1);
+            if let Some(s) = layer_src {
+                let _ = write!(out, " of {}", s.label);
+            }
+            let _ = write!(out, ", {} bytes]", r.len());
         }
         out.push('\n');
         let bar = if last { "   " } else { "│  " };
@@ -125,7 +125,13 @@ pub fn write(out: &mut String, pkt: &Packet, style: Style) {
             style.start(out, Paint::NOTE);
             let _ = write!(out, " — {}", f.def.meaning);
             if !f.range.is_empty() && !f.generated {
-                let _ = write!(out, "  @{}+{}", f.range.start, f.range.len());
+                let (src, r) = pkt.locate(&f.range);
+                let _ = write!(out, "  @{}+{}", r.start, r.len());
+                if let Some(s) = src.filter(|s| Some(*s) != layer_src) {
+                    let _ = write!(out, " in {}", s.label);
+                } else if src.is_none() && layer_src.is_some() {
+                    out.push_str(" in the frame");
+                }
             }
             style.reset(out);
             out.push('\n');

@@ -46,6 +46,7 @@ pub fn check(data: &[u8]) {
         ping_timeout: Duration::from_millis(10),
         max_payload: 1000,
         auth_token: Some("t".into()),
+        max_queue: 1 << 20,
     };
     let mut hub = Hub::new(config, Rng::seeded(data.len() as u64 + 1));
     let a = hub.open(Transport::WebSocket, t0);

@@ -5,8 +5,9 @@
 //! rooms and the demo application (chat broadcast, acks that echo their arguments).
 //! Packets go in ([`Hub::receive`]); outgoing packets wait in per-session queues that
 //! the owner drains ([`Hub::take`]) when [`Hub::drain_dirty`] names the session; timers
-//! run when the owner calls [`Hub::tick`] with the current time. `commands::socketio`
-//! does the HTTP, the WebSocket and the threads; a test drives a hub directly.
+//! run when the owner calls [`Hub::tick`] with the current time (a heap of deadlines:
+//! a tick costs what is due). [`server`] does the HTTP, the WebSocket and the event
+//! loop around it; a test drives a hub directly.
 //!
 //! [`client::Client`] is the same for one client connection.
 //!
@@ -17,9 +18,11 @@
 pub mod client;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod server;
 pub mod trace;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -63,6 +66,16 @@ pub struct Config {
     pub max_payload: usize,
     /// When set, a CONNECT must carry `{"token": this}` or it gets CONNECT_ERROR.
     pub auth_token: Option<String>,
+    /// Bytes of packets that may wait for a session's transport (a long-polling client
+    /// that stops polling while it is sent a lot); beyond it the session is closed
+    /// ("slow reader") instead of its queue growing without bound.
+    pub max_queue: usize,
+}
+
+/// The default [`Config::max_queue`] for `max_payload`: room for a few of the largest
+/// messages, at least 4 MiB.
+pub fn default_max_queue(max_payload: usize) -> usize {
+    max_payload.saturating_mul(4).max(4 << 20)
 }
 
 impl Default for Config {
@@ -72,6 +85,7 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(eio::DEFAULT_PING_TIMEOUT),
             max_payload: eio::DEFAULT_MAX_PAYLOAD,
             auth_token: None,
+            max_queue: default_max_queue(eio::DEFAULT_MAX_PAYLOAD),
         }
     }
 }
@@ -129,6 +143,8 @@ struct Session {
     upgrading: bool,
     /// Packets for the current transport.
     queue: Vec<eio::Packet>,
+    /// Their payload bytes (against [`Config::max_queue`]).
+    queued: usize,
     /// Packets for the WebSocket being probed (only `3probe`).
     probe_queue: Vec<eio::Packet>,
     /// A polling GET is waiting for packets.
@@ -138,6 +154,8 @@ struct Session {
     decoder: Decoder,
     /// Namespace → socket id.
     sockets: BTreeMap<String, String>,
+    /// The rooms it is in, (namespace, room): leaving needs no search of every room.
+    joined: BTreeSet<(String, String)>,
     /// Why the session ended; the owner sees it in [`Taken::closed`], then it is removed.
     closed: Option<String>,
     dirty: bool,
@@ -162,6 +180,10 @@ pub struct Hub {
     rng: Rng,
     dirty: Vec<String>,
     notes: Vec<Note>,
+    /// Heartbeat deadlines (a ping due, a pong awaited), earliest first. An entry that
+    /// no longer matches its session's state is skipped when it comes up (lazy
+    /// cancellation): [`Hub::tick`] costs what is due, not one look at every session.
+    deadlines: BinaryHeap<Reverse<(Instant, String)>>,
 }
 
 impl Hub {
@@ -173,6 +195,7 @@ impl Hub {
             rng,
             dirty: Vec::new(),
             notes: Vec::new(),
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -225,16 +248,20 @@ impl Hub {
                 transport,
                 upgrading: false,
                 queue: vec![open],
+                queued: 0,
                 probe_queue: Vec::new(),
                 polling: false,
                 next_ping: now + self.config.ping_interval,
                 pong_deadline: None,
                 decoder: Decoder::new(),
                 sockets: BTreeMap::new(),
+                joined: BTreeSet::new(),
                 closed: None,
                 dirty: false,
             },
         );
+        self.deadlines
+            .push(Reverse((now + self.config.ping_interval, sid.clone())));
         self.notes.push(Note::Opened {
             sid: sid.clone(),
             transport,
@@ -249,6 +276,24 @@ impl Hub {
             .get(sid)
             .filter(|s| s.closed.is_none())
             .map(|s| s.transport)
+    }
+
+    /// Whether the hub still holds `sid` (open, or closed and not yet taken).
+    pub fn contains(&self, sid: &str) -> bool {
+        self.sessions.contains_key(sid)
+    }
+
+    /// Forgets `sid` if it is over (no transport is left to take its end). True when
+    /// it is gone.
+    pub fn reap(&mut self, sid: &str) -> bool {
+        match self.sessions.get(sid) {
+            Some(s) if s.closed.is_some() => {
+                self.sessions.remove(sid);
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
     }
 
     pub fn is_upgrading(&self, sid: &str) -> bool {
@@ -284,6 +329,15 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(sid)
             && s.closed.is_none()
         {
+            s.queued += p.data.len();
+            if s.queued > self.config.max_queue {
+                let why = format!(
+                    "slow reader: {} bytes wait for it, over the cap of {}",
+                    s.queued, self.config.max_queue
+                );
+                self.close(sid, &why);
+                return;
+            }
             s.queue.push(p);
             self.mark(sid);
         }
@@ -312,6 +366,7 @@ impl Hub {
             };
         }
         let packets = std::mem::take(&mut s.queue);
+        s.queued = 0;
         let closed = s.closed.clone();
         if closed.is_some() {
             self.sessions.remove(sid);
@@ -387,36 +442,33 @@ impl Hub {
     /// Sends pings that are due and closes sessions whose pong is late. Returns when
     /// it next needs to run.
     pub fn tick(&mut self, now: Instant) -> Option<Instant> {
-        let mut timed_out = Vec::new();
-        let mut ping = Vec::new();
-        let mut next: Option<Instant> = None;
-        for (sid, s) in &mut self.sessions {
+        while let Some(Reverse((at, _))) = self.deadlines.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, sid))) = self.deadlines.pop() else {
+                break;
+            };
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
             if s.closed.is_some() {
                 continue;
             }
-            if let Some(d) = s.pong_deadline {
-                if now >= d {
-                    timed_out.push(sid.clone());
-                    continue;
+            match s.pong_deadline {
+                Some(d) if d <= now => self.close(&sid, "ping timeout"),
+                // Waiting for a pong that is not late yet: a stale entry.
+                Some(_) => {}
+                None if s.next_ping <= now => {
+                    let d = now + self.config.ping_timeout;
+                    s.pong_deadline = Some(d);
+                    self.deadlines.push(Reverse((d, sid.clone())));
+                    self.push(&sid, eio::Packet::ping());
                 }
-                next = Some(next.map_or(d, |n| n.min(d)));
-            } else if now >= s.next_ping {
-                s.pong_deadline = Some(now + self.config.ping_timeout);
-                ping.push(sid.clone());
-                next = Some(next.map_or(now + self.config.ping_timeout, |n| {
-                    n.min(now + self.config.ping_timeout)
-                }));
-            } else {
-                next = Some(next.map_or(s.next_ping, |n| n.min(s.next_ping)));
+                None => {}
             }
         }
-        for sid in timed_out {
-            self.close(&sid, "ping timeout");
-        }
-        for sid in ping {
-            self.push(&sid, eio::Packet::ping());
-        }
-        next
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
     /// An Engine.IO packet from the client, over `via`.
@@ -458,6 +510,7 @@ impl Hub {
             EioType::Pong => {
                 s.pong_deadline = None;
                 s.next_ping = now + self.config.ping_interval;
+                self.deadlines.push(Reverse((s.next_ping, sid.to_string())));
             }
             EioType::Message => {
                 let decoded = match &packet.data {
@@ -489,22 +542,29 @@ impl Hub {
     }
 
     fn join(&mut self, sid: &str, nsp: &str, room: &str) {
-        self.rooms
-            .entry((nsp.to_string(), room.to_string()))
-            .or_default()
-            .insert(sid.to_string());
+        let key = (nsp.to_string(), room.to_string());
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.joined.insert(key.clone());
+        }
+        self.rooms.entry(key).or_default().insert(sid.to_string());
     }
 
     fn leave_all(&mut self, sid: &str, nsp: &str) {
-        if let Some(s) = self.sessions.get_mut(sid) {
-            s.sockets.remove(nsp);
-        }
-        self.rooms.retain(|(n, _), members| {
-            if n == nsp {
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        s.sockets.remove(nsp);
+        let rooms: Vec<(String, String)> =
+            s.joined.iter().filter(|(n, _)| n == nsp).cloned().collect();
+        for key in rooms {
+            s.joined.remove(&key);
+            if let Some(members) = self.rooms.get_mut(&key) {
                 members.remove(sid);
+                if members.is_empty() {
+                    self.rooms.remove(&key);
+                }
             }
-            !members.is_empty()
-        });
+        }
     }
 
     fn members(&self, nsp: &str, room: &str) -> Vec<String> {
@@ -839,6 +899,28 @@ mod tests {
         assert_eq!(h.transport(&a), Some(Transport::WebSocket));
         h.receive(&a, Transport::WebSocket, msg("0"), t);
         assert_eq!(h.take(&a, Transport::WebSocket).packets.len(), 1);
+    }
+
+    #[test]
+    fn a_polling_client_that_stops_polling_is_closed_past_the_queue_cap() {
+        let (mut h, t) = hub();
+        h.config.max_queue = 1000;
+        let a = h.open(Transport::Polling, t);
+        let b = h.open(Transport::WebSocket, t);
+        for (s, via) in [(&a, Transport::Polling), (&b, Transport::WebSocket)] {
+            h.receive(s, via, msg("0"), t);
+            h.take(s, via);
+        }
+        let chat = format!("2[\"chat\",\"{}\"]", "x".repeat(100));
+        for _ in 0..20 {
+            h.receive(&b, Transport::WebSocket, msg(&chat), t);
+        }
+        let taken = h.take(&a, Transport::Polling);
+        let why = taken.closed.unwrap_or_default();
+        assert!(why.starts_with("slow reader"), "{why}");
+        // What it was sent before the cap still goes out with the close.
+        assert!(!taken.packets.is_empty() && taken.packets.len() < 20);
+        assert_eq!(h.transport(&b), Some(Transport::WebSocket));
     }
 
     #[test]

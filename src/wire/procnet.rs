@@ -203,7 +203,7 @@ fn err(what: impl Into<String>) -> ParseError {
 /// One 32-bit word as the kernel printed it (`%08X` of a value in host byte order):
 /// its bytes in memory order, i.e. network order for an address.
 fn word(hex: &str) -> Result<[u8; 4], ParseError> {
-    if hex.len() != 8 {
+    if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(err(format!("address word {hex:?} is not 8 hex digits")));
     }
     let v = u32::from_str_radix(hex, 16).map_err(|_| err(format!("{hex:?} is not hex")))?;
@@ -216,6 +216,10 @@ pub fn parse_addr(field: &str) -> Result<SocketAddr, ParseError> {
         .split_once(':')
         .ok_or_else(|| err(format!("{field:?} has no ':' between address and port")))?;
     let port = u16::from_str_radix(port, 16).map_err(|_| err(format!("bad port {port:?}")))?;
+    if !addr.is_ascii() {
+        // The IPv6 words are cut by byte offset: text only.
+        return Err(err(format!("address {addr:?} is not hex digits")));
+    }
     let ip = match addr.len() {
         8 => IpAddr::V4(Ipv4Addr::from(word(addr)?)),
         32 => {
@@ -336,9 +340,45 @@ impl PortClass {
 /// How many ports a transport has: the port fields of TCP and UDP are 16 bits.
 pub const PORTS_PER_TRANSPORT: u32 = 1 << 16;
 
+/// What the `procnet` fuzz target checks on any text: no panic, and a line that parses
+/// gives the same socket inside a table.
+pub fn fuzz_check(text: &str) {
+    for t in [Transport::Tcp, Transport::Udp] {
+        let table = parse_table(t, text);
+        for line in text.lines() {
+            if let Some(Ok(s)) = parse_line(t, line) {
+                assert_eq!(s.transport, t);
+                let _ = (s.state_name(), s.is_listening());
+                if let Ok(all) = &table {
+                    assert!(all.contains(&s), "{line:?} parses alone, not in its table");
+                }
+            }
+        }
+    }
+    for w in text.split_whitespace() {
+        let _ = parse_addr(w);
+        let _ = socket_inode(w);
+    }
+    let _ = parse_port_range(text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found while writing the `procnet` fuzz target: a 32-byte address with a multi-byte character
+    /// was cut inside the character (a panic); `+` passed as a hex digit.
+    #[test]
+    fn addresses_that_are_not_hex_are_errors() {
+        // 32 bytes, the é across the first word's end.
+        assert!(parse_addr("0000000é00000000000000000000000:0016").is_err());
+        assert!(parse_addr("+100007F:0016").is_err());
+        assert_eq!(
+            parse_addr("0100007F:0016").unwrap(),
+            "127.0.0.1:22".parse().unwrap()
+        );
+        fuzz_check("  0: 0000000é00000000000000000000000:0016 00000000:0000 0A\n");
+    }
 
     // Real lines, read on an x86-64 (little-endian) Linux 6.x machine while a Python
     // script held: a TCP listener on [::1]:7000 with one connection from [::1]:35630, a

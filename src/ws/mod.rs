@@ -1,13 +1,16 @@
 //! The WebSocket session engine (RFC 6455 § 5–§ 7), without I/O: bytes from the peer
-//! go in ([`Session::receive`]), and [`Action`]s come out — frames to write, messages,
-//! pings, pongs and the end of the connection. `commands::ws` does the reading and
-//! writing; a test can drive two sessions against each other in memory.
+//! go in ([`Session::receive_with`]), and events come out in order — frames to write,
+//! messages, pings, pongs and the end of the connection. [`server`] runs sessions on
+//! the event loop (`netlab ws serve`); a test drives two sessions against each other
+//! in memory.
 //!
 //! What the engine does for its owner:
-//! - parses frame headers as bytes arrive ([`ws::parse_header`]) and streams payloads
-//!   through an [`Assembler`], unmasking them piece by piece ([`ws::apply_mask`]), so an
-//!   oversized message (1009) or a bad UTF-8 byte (1007) is refused before the rest
-//!   arrives;
+//! - parses frame headers as bytes arrive ([`ws::parse_header`]); a whole unfragmented
+//!   frame is unmasked where it lies and its payload lent to the owner (no copy, no
+//!   allocation: the common case); anything else streams through an [`Assembler`],
+//!   unmasked piece by piece ([`ws::apply_mask`]), so an oversized message (1009) or a
+//!   bad UTF-8 byte (1007) is refused before the rest arrives. Both ways reach the same
+//!   verdicts, whatever the reads (the fuzz checks assert it);
 //! - answers a ping with a pong carrying the same bytes (§ 5.5.2);
 //! - the closing handshake (§ 5.5.1, § 7): open → closing (we sent a close) → closed;
 //!   a close from the peer is answered with a close echoing its code;
@@ -16,13 +19,16 @@
 //! - masks every frame a client sends with a fresh key (§ 5.3), drawn from the
 //!   [`Rng`] it is given: the OS's CSPRNG in the commands, a seeded one in tests.
 //!
-//! Imports: `std`, [`crate::wire::websocket`] and [`crate::random`] only.
+//! Imports: `std`, [`crate::wire::websocket`] and [`crate::random`] only ([`server`]
+//! adds the event loop of `net` and the trace's hook).
 
 pub mod fuzz;
+pub mod server;
 
 use crate::random::Rng;
 use crate::wire::websocket::{
-    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, Role, Rules, close_code,
+    self as ws, Assembler, Event, Frame, FrameError, FrameHeader, Message, OpCode, Role, Rules,
+    close_code,
 };
 
 /// How much of each frame's payload [`Action::Received`] keeps for a trace line.
@@ -70,13 +76,45 @@ pub enum Action {
     },
 }
 
+/// What [`Session::receive_with`] reports, in order, borrowing the bytes it can from
+/// the input: a whole unfragmented frame is unmasked where it lies and its payload
+/// lent out, with no copy and no allocation — the path every small message takes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    /// A frame arrived (for a trace): its header and the first [`PREVIEW_LEN`] bytes of
+    /// its unmasked payload. Comes before the event the frame completes.
+    Frame {
+        header: FrameHeader,
+        preview: &'a [u8],
+    },
+    Text(&'a str),
+    Binary(&'a [u8]),
+    Ping(&'a [u8]),
+    Pong(&'a [u8]),
+    /// Write this control frame: a pong, the close echo, or the close a failure sends
+    /// (already masked for a client).
+    Reply(Frame),
+    /// See [`Action::Closed`].
+    Closed {
+        code: Option<u16>,
+        reason: &'a str,
+        by_peer: bool,
+    },
+    /// See [`Action::Failed`]; the close frame was the [`Incoming::Reply`] before.
+    Failed {
+        close_code: u16,
+        why: FrameError,
+    },
+}
+
 /// The frame whose payload is arriving.
 #[derive(Debug)]
-struct Incoming {
+struct Partial {
     header: FrameHeader,
     /// Payload bytes received so far.
     offset: u64,
-    preview: Vec<u8>,
+    preview: [u8; PREVIEW_LEN],
+    preview_len: usize,
 }
 
 /// One end of a WebSocket connection after the opening handshake.
@@ -84,10 +122,12 @@ struct Incoming {
 pub struct Session {
     role: Role,
     state: State,
+    rules: Rules,
+    max_message_len: u64,
     assembler: Assembler,
-    /// Received bytes not yet taken: part of a frame header.
+    /// Received bytes not yet taken: part of a frame header (at most 13 bytes).
     pending: Vec<u8>,
-    frame: Option<Incoming>,
+    frame: Option<Partial>,
     rng: Rng,
 }
 
@@ -102,6 +142,8 @@ impl Session {
         Session {
             role,
             state: State::Open,
+            rules,
+            max_message_len: max_message_len as u64,
             assembler: Assembler::new(rules, max_message_len),
             pending: Vec::new(),
             frame: None,
@@ -167,150 +209,260 @@ impl Session {
         })
     }
 
-    /// Takes bytes from the peer and returns what they amount to. Bytes after the
-    /// connection closed or failed are ignored (§ 7.1.1: after the closing handshake
-    /// the TCP connection ends; nothing more is read).
+    /// Takes bytes from the peer and returns what they amount to, owned (see
+    /// [`Session::receive_with`] for the same without copies).
     pub fn receive(&mut self, bytes: &[u8]) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.state == State::Closed {
-            return out;
-        }
-        let mut input = bytes;
-        while self.state != State::Closed {
-            if self.frame.is_none() {
-                // Header bytes are collected in `pending` until a whole header is in.
-                let had = self.pending.len();
-                self.pending
-                    .extend_from_slice(&input[..input.len().min(ws::MAX_HEADER_LEN)]);
-                match ws::parse_header(&self.pending) {
-                    Err(why) => {
-                        self.fail(why, &mut out);
-                        break;
-                    }
-                    Ok(None) => {
-                        input = &input[input.len().min(ws::MAX_HEADER_LEN)..];
-                        if input.is_empty() {
-                            break;
-                        }
-                        continue;
-                    }
-                    Ok(Some((header, len))) => {
-                        input = &input[len - had..];
-                        self.pending.clear();
-                        self.begin(header, &mut out);
-                    }
-                }
-            } else {
-                if input.is_empty() {
-                    break;
-                }
-                let n = self.payload(input, &mut out);
-                input = &input[n..];
-            }
-        }
+        let mut input = bytes.to_vec();
+        self.receive_with(&mut input, &mut |ev| out.push(Action::from(ev)));
         out
     }
 
-    fn begin(&mut self, header: FrameHeader, out: &mut Vec<Action>) {
+    /// Takes bytes from the peer and reports, in order, what they amount to. `input`
+    /// is unmasked in place. Bytes after the connection closed or failed are ignored
+    /// (§ 7.1.1: after the closing handshake the TCP connection ends; nothing more is
+    /// read).
+    pub fn receive_with(&mut self, input: &mut [u8], on: &mut impl FnMut(Incoming<'_>)) {
+        let mut input = input;
+        while self.state != State::Closed && !input.is_empty() {
+            if self.frame.is_some() {
+                let n = self.payload(input, on);
+                input = &mut input[n..];
+                continue;
+            }
+            if !self.pending.is_empty() {
+                // Header bytes are collected in `pending` until a whole header is in.
+                let had = self.pending.len();
+                let take = input.len().min(ws::MAX_HEADER_LEN);
+                self.pending.extend_from_slice(&input[..take]);
+                match ws::parse_header(&self.pending) {
+                    Err(why) => return self.fail(why, on),
+                    Ok(None) => {
+                        input = &mut input[take..];
+                    }
+                    Ok(Some((header, len))) => {
+                        input = &mut input[len - had..];
+                        self.pending.clear();
+                        self.begin(header, on);
+                    }
+                }
+                continue;
+            }
+            let (header, hl) = match ws::parse_header(input) {
+                Err(why) => return self.fail(why, on),
+                Ok(None) => {
+                    // Less than a header: at most 13 bytes to keep.
+                    self.pending.extend_from_slice(input);
+                    return;
+                }
+                Ok(Some(h)) => h,
+            };
+            let whole = hl as u64 + header.payload_len;
+            if self.fast(&header) && input.len() as u64 >= whole {
+                let (frame, rest) = std::mem::take(&mut input).split_at_mut(whole as usize);
+                input = rest;
+                self.whole_message(header, &mut frame[hl..], on);
+            } else {
+                input = &mut input[hl..];
+                self.begin(header, on);
+            }
+        }
+    }
+
+    /// Whether a frame with `h` may take the short way: a whole unfragmented text or
+    /// binary frame that breaks no rule — exactly the frames the [`Assembler`] would
+    /// take whole without a word.
+    fn fast(&self, h: &FrameHeader) -> bool {
+        h.fin
+            && matches!(h.opcode, OpCode::Text | OpCode::Binary)
+            && h.payload_len <= self.max_message_len
+            && !self.assembler.in_message()
+            && !self.assembler.in_frame()
+            && self.assembler.failure().is_none()
+            && h.validate(&self.rules).is_ok()
+    }
+
+    /// A whole message in one frame, still masked in `payload`.
+    fn whole_message(
+        &mut self,
+        header: FrameHeader,
+        payload: &mut [u8],
+        on: &mut impl FnMut(Incoming<'_>),
+    ) {
+        if let Some(key) = header.masking_key {
+            ws::apply_mask(payload, key, 0);
+        }
+        if header.opcode == OpCode::Text {
+            if let Ok(text) = std::str::from_utf8(payload) {
+                on(Incoming::Frame {
+                    header,
+                    preview: &payload[..payload.len().min(PREVIEW_LEN)],
+                });
+                on(Incoming::Text(text));
+                return;
+            }
+            // Not UTF-8: the assembler names the failure, as it would have byte by
+            // byte (same code, same position).
+            let ev = self
+                .assembler
+                .begin_frame(&header)
+                .or_else(|| self.assembler.payload(payload).1);
+            on(Incoming::Frame {
+                header,
+                preview: &payload[..payload.len().min(PREVIEW_LEN)],
+            });
+            if let Some(ev) = ev {
+                self.event(ev, on);
+            }
+            return;
+        }
+        on(Incoming::Frame {
+            header,
+            preview: &payload[..payload.len().min(PREVIEW_LEN)],
+        });
+        on(Incoming::Binary(payload));
+    }
+
+    fn begin(&mut self, header: FrameHeader, on: &mut impl FnMut(Incoming<'_>)) {
         match self.assembler.begin_frame(&header) {
             Some(ev) => {
-                out.push(Action::Received {
+                on(Incoming::Frame {
                     header,
-                    preview: Vec::new(),
+                    preview: &[],
                 });
-                self.event(ev, out);
+                self.event(ev, on);
             }
             None => {
-                self.frame = Some(Incoming {
+                self.frame = Some(Partial {
                     header,
                     offset: 0,
-                    preview: Vec::new(),
+                    preview: [0; PREVIEW_LEN],
+                    preview_len: 0,
                 });
             }
         }
     }
 
-    /// Feeds payload bytes of the current frame; returns how many were taken.
-    fn payload(&mut self, input: &[u8], out: &mut Vec<Action>) -> usize {
+    /// Feeds payload bytes of the current frame (unmasking them in place); returns how
+    /// many were taken.
+    fn payload(&mut self, input: &mut [u8], on: &mut impl FnMut(Incoming<'_>)) -> usize {
         let Some(cur) = &mut self.frame else {
             return 0;
         };
         let remaining = cur.header.payload_len - cur.offset;
         let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-        let mut chunk = input[..n].to_vec();
+        let chunk = &mut input[..n];
         if let Some(key) = cur.header.masking_key {
             // The offset keeps the key's phase across reads (§ 5.3: octet i with
             // key[i mod 4]).
-            apply_mask_at(&mut chunk, key, cur.offset);
+            apply_mask_at(chunk, key, cur.offset);
         }
-        let room = PREVIEW_LEN.saturating_sub(cur.preview.len());
-        cur.preview
-            .extend_from_slice(&chunk[..room.min(chunk.len())]);
+        let room = (PREVIEW_LEN - cur.preview_len).min(chunk.len());
+        cur.preview[cur.preview_len..cur.preview_len + room].copy_from_slice(&chunk[..room]);
+        cur.preview_len += room;
         cur.offset += n as u64;
         let done = cur.offset == cur.header.payload_len;
-        let (_, ev) = self.assembler.payload(&chunk);
+        let (_, ev) = self.assembler.payload(chunk);
         if done || ev.is_some() {
             if let Some(cur) = self.frame.take() {
-                out.push(Action::Received {
+                on(Incoming::Frame {
                     header: cur.header,
-                    preview: cur.preview,
+                    preview: &cur.preview[..cur.preview_len],
                 });
             }
             if let Some(ev) = ev {
-                self.event(ev, out);
+                self.event(ev, on);
             }
         }
         n
     }
 
-    fn event(&mut self, ev: Event, out: &mut Vec<Action>) {
+    fn event(&mut self, ev: Event, on: &mut impl FnMut(Incoming<'_>)) {
         match ev {
-            Event::Message(m) => out.push(Action::Message(m)),
+            Event::Message(Message::Text(t)) => on(Incoming::Text(&t)),
+            Event::Message(Message::Binary(b)) => on(Incoming::Binary(&b)),
             Event::Ping(data) => {
                 // § 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
                 // frame in response ... unless it already received a Close frame."
                 if let Some(pong) = self.send(Frame::pong(data.clone())) {
-                    out.push(Action::Send(pong));
+                    on(Incoming::Reply(pong));
                 }
-                out.push(Action::Ping(data));
+                on(Incoming::Ping(&data));
             }
-            Event::Pong(data) => out.push(Action::Pong(data)),
+            Event::Pong(data) => on(Incoming::Pong(&data)),
             Event::Close { code, reason } => {
                 let by_peer = self.state == State::Open;
                 if by_peer {
                     // § 5.5.1: "the endpoint typically echos the status code it
                     // received."
                     let echo = self.outgoing(Frame::close(code, ""));
-                    out.push(Action::Send(echo));
+                    on(Incoming::Reply(echo));
                 }
                 self.state = State::Closed;
                 self.frame = None;
-                out.push(Action::Closed {
+                on(Incoming::Closed {
                     code,
-                    reason,
+                    reason: &reason,
                     by_peer,
                 });
             }
-            Event::ProtocolError { why, .. } => self.fail(why, out),
+            Event::ProtocolError { why, .. } => self.fail(why, on),
         }
     }
 
     /// § 7.1.7 "Fail the WebSocket Connection": send a close with the code, if the
     /// closing handshake has not begun, and stop.
-    fn fail(&mut self, why: FrameError, out: &mut Vec<Action>) {
+    fn fail(&mut self, why: FrameError, on: &mut impl FnMut(Incoming<'_>)) {
         let code = why.close_code();
         if self.state == State::Open {
             let frame = self.outgoing(Frame::close(Some(code), &why.to_string()));
-            out.push(Action::Send(frame));
+            on(Incoming::Reply(frame));
         }
         self.state = State::Closed;
         self.frame = None;
         self.pending.clear();
-        out.push(Action::Failed {
+        on(Incoming::Failed {
             close_code: code,
             why,
         });
     }
+}
+
+impl From<Incoming<'_>> for Action {
+    fn from(ev: Incoming<'_>) -> Action {
+        match ev {
+            Incoming::Frame { header, preview } => Action::Received {
+                header,
+                preview: preview.to_vec(),
+            },
+            Incoming::Text(t) => Action::Message(Message::Text(t.to_string())),
+            Incoming::Binary(b) => Action::Message(Message::Binary(b.to_vec())),
+            Incoming::Ping(d) => Action::Ping(d.to_vec()),
+            Incoming::Pong(d) => Action::Pong(d.to_vec()),
+            Incoming::Reply(f) => Action::Send(f),
+            Incoming::Closed {
+                code,
+                reason,
+                by_peer,
+            } => Action::Closed {
+                code,
+                reason: reason.to_string(),
+                by_peer,
+            },
+            Incoming::Failed { close_code, why } => Action::Failed { close_code, why },
+        }
+    }
+}
+
+/// The header of a final, unmasked frame of `len` payload bytes — what a server
+/// writes before a message's payload (§ 5.2), so the payload need not be copied into
+/// a [`Frame`] first. Returns the buffer and the header's length in it.
+pub fn server_frame_head(opcode: OpCode, len: usize) -> ([u8; ws::MAX_HEADER_LEN], usize) {
+    let mut head = [0u8; ws::MAX_HEADER_LEN];
+    let h = FrameHeader::new(true, opcode, len as u64, None);
+    // A 14-byte buffer holds every header, so this cannot fail.
+    let n = ws::emit_header(&h, &mut head).unwrap_or(0);
+    (head, n)
 }
 
 /// [`ws::apply_mask`] with a payload offset that may exceed `usize` on a 32-bit host:
@@ -322,7 +474,6 @@ fn apply_mask_at(data: &mut [u8], key: [u8; 4], offset: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::websocket::OpCode;
 
     fn pair() -> (Session, Session) {
         (
@@ -481,5 +632,29 @@ mod tests {
             })
         ));
         assert_eq!(s.eof(), None);
+    }
+
+    #[test]
+    fn a_whole_frame_is_lent_from_the_input_not_copied() {
+        let (mut c, mut s) = pair();
+        let mut bytes = c.send_binary(vec![5u8; 300]).unwrap().encode();
+        bytes.extend(c.send_text("two").unwrap().encode());
+        let range = bytes.as_ptr_range();
+        let mut lent = Vec::new();
+        s.receive_with(&mut bytes, &mut |ev| match ev {
+            Incoming::Binary(b) => lent.push((range.contains(&b.as_ptr()), b.len())),
+            Incoming::Text(t) => lent.push((range.contains(&t.as_ptr()), t.len())),
+            _ => {}
+        });
+        assert_eq!(lent, vec![(true, 300), (true, 3)]);
+    }
+
+    #[test]
+    fn a_server_frame_head_is_what_encode_writes() {
+        for len in [0usize, 125, 126, 65535, 65536] {
+            let f = Frame::binary(vec![1u8; len]);
+            let (head, n) = server_frame_head(OpCode::Binary, len);
+            assert_eq!(&head[..n], &f.encode()[..n], "{len}");
+        }
     }
 }

@@ -18,6 +18,14 @@
 //!       which checks that nothing was lost. Prints `msgs_per_s=… deliveries_per_s=…
 //!       sent=… delivered=… expected=… errors=…`.
 //!
+//!   loadgen hold URL N SECS
+//!       The "10,000 clients" load: N clients open and CONNECT (64 handshakes
+//!       in flight), then every client emits `hello` asking for an acknowledgement, all
+//!       at once, and waits for it; then all are held for SECS s answering the server's
+//!       pings (with the default pingInterval of 25 s, SECS ≥ 30 sees one heartbeat
+//!       each). Prints `joined=… failed=… connect_ms=… acked=… ack_ms=… acks_per_s=…
+//!       pings=… alive=…` (alive: clients still connected at the end).
+//!
 //! URL is the server's base, e.g. `ws://127.0.0.1:3000`. Every wait is bounded.
 
 use std::sync::Arc;
@@ -112,7 +120,10 @@ async fn connect(base: String, n: usize) -> Res<()> {
     let (held, failed) = join_many(&base, n).await;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let per_s = held.len() as f64 / (ms / 1000.0);
-    println!("connect_ms={ms:.1} per_s={per_s:.0} joined={} failed={failed}", held.len());
+    println!(
+        "connect_ms={ms:.1} per_s={per_s:.0} joined={} failed={failed}",
+        held.len()
+    );
     close_all(held).await;
     Ok(())
 }
@@ -204,7 +215,9 @@ async fn broadcast(base: String, n: usize, senders: usize, secs: f64, window: u6
                 // Bounded window, counted in deliveries over all senders: never more
                 // than WINDOW messages per sender still on their way to a receiver.
                 let outstanding = sent.load(Ordering::Relaxed) * n64
-                    - delivered.load(Ordering::Relaxed).min(sent.load(Ordering::Relaxed) * n64);
+                    - delivered
+                        .load(Ordering::Relaxed)
+                        .min(sent.load(Ordering::Relaxed) * n64);
                 if outstanding >= total_window {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     continue;
@@ -259,6 +272,107 @@ async fn broadcast(base: String, n: usize, senders: usize, secs: f64, window: u6
     Ok(())
 }
 
+/// One held client: emits `hello` with an ack once `go` opens, then answers pings
+/// until `stop`. Counts its ack and pings; returns whether it is still connected.
+async fn held_client(
+    ws: Ws,
+    k: usize,
+    go: tokio::sync::watch::Receiver<bool>,
+    acked: Arc<AtomicUsize>,
+    pings: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) -> bool {
+    let (mut tx, mut rx) = ws.split();
+    let mut go = go;
+    if go.wait_for(|g| *g).await.is_err() {
+        return false;
+    }
+    if tx
+        .send(Message::text(format!("420[\"hello\",{k}]")))
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    while !stop.load(Ordering::Relaxed) {
+        let msg = match timeout(Duration::from_millis(200), rx.next()).await {
+            Err(_) => continue,
+            Ok(Some(Ok(m))) => m,
+            Ok(Some(Err(_))) | Ok(None) => return false,
+        };
+        let Message::Text(t) = msg else { continue };
+        let t = t.as_str();
+        if t.starts_with("430") {
+            if t == format!("430[{k}]") {
+                acked.fetch_add(1, Ordering::Relaxed);
+            } else {
+                eprintln!("loadgen: client {k}: unexpected ack {t}");
+            }
+        } else if t == "2" {
+            pings.fetch_add(1, Ordering::Relaxed);
+            if tx.send(Message::text("3")).await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+async fn hold(base: String, n: usize, secs: f64) -> Res<()> {
+    let start = Instant::now();
+    let (held, failed) = join_many(&base, n).await;
+    let connect_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let joined = held.len();
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let acked = Arc::new(AtomicUsize::new(0));
+    let pings = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = held
+        .into_iter()
+        .enumerate()
+        .map(|(k, ws)| {
+            tokio::spawn(held_client(
+                ws,
+                k,
+                go_rx.clone(),
+                Arc::clone(&acked),
+                Arc::clone(&pings),
+                Arc::clone(&stop),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    let _ = go_tx.send(true);
+    let ack_until = t0 + Duration::from_secs(60);
+    while acked.load(Ordering::Relaxed) < joined && Instant::now() < ack_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ack_s = t0.elapsed().as_secs_f64();
+    let got = acked.load(Ordering::Relaxed);
+    eprintln!(
+        "loadgen: {got} of {joined} acks in {:.0} ms; holding {secs} s",
+        ack_s * 1000.0
+    );
+    // Say so on stdout too, so that the caller can sample the server while held.
+    println!("held joined={joined}");
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut alive = 0;
+    for c in clients {
+        if let Ok(true) = c.await {
+            alive += 1;
+        }
+    }
+    println!(
+        "joined={joined} failed={failed} connect_ms={connect_ms:.0} acked={got} ack_ms={:.0} acks_per_s={:.0} pings={} alive={alive}",
+        ack_s * 1000.0,
+        got as f64 / ack_s,
+        pings.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -277,8 +391,9 @@ fn main() {
             num(5),
             num(6) as u64,
         )),
+        "hold" => rt.block_on(hold(arg(2), num(3) as usize, num(4))),
         _ => Err(
-            "usage: loadgen connect URL N | loadgen broadcast URL N SENDERS SECS WINDOW".into(),
+            "usage: loadgen connect URL N | loadgen broadcast URL N SENDERS SECS WINDOW | loadgen hold URL N SECS".into(),
         ),
     };
     rt.shutdown_timeout(Duration::from_secs(2));
