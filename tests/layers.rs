@@ -30,10 +30,12 @@ const RULES: &[(&str, &[&str])] = &[
     ("dissect", &["wire"]),
     // The trace's model: the lower onion as data, over the dissection model.
     ("trace::model", &["trace", "dissect"]),
-    // I/O-free protocol engines (their servers, on the event loop, may add `net`).
+    // I/O-free protocol engines (their servers, on the event loop, and the WebSocket
+    // client may add `net`).
     ("tcp", &["wire", "random", "wiremodel"]),
     ("ws", &["wire", "random", "trace"]),
     ("ws::server", &["ws", "wire", "random", "trace", "net"]),
+    ("ws::client", &["ws", "wire", "random", "trace", "net"]),
     ("socketio", &["wire", "random", "trace", "ws"]),
     (
         "socketio::server",
@@ -67,6 +69,7 @@ const RULES: &[(&str, &[&str])] = &[
             "tcp",
             "ws",
             "ws::server",
+            "ws::client",
             "socketio",
             "socketio::server",
             "render",

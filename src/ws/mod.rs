@@ -1,8 +1,8 @@
 //! The WebSocket session engine (RFC 6455 § 5–§ 7), without I/O: bytes from the peer
 //! go in ([`Session::receive_with`]), and events come out in order — frames to write,
 //! messages, pings, pongs and the end of the connection. [`server`] runs sessions on
-//! the event loop (`netlab ws serve`); a test drives two sessions against each other
-//! in memory.
+//! the event loop (`netlab ws serve`), [`client`] one over a blocking socket
+//! (`netlab ws connect`); a test drives two sessions against each other in memory.
 //!
 //! What the engine does for its owner:
 //! - parses frame headers as bytes arrive ([`ws::parse_header`]); a whole unfragmented
@@ -20,8 +20,10 @@
 //!   [`Rng`] it is given: the OS's CSPRNG in the commands, a seeded one in tests.
 //!
 //! Imports: `std`, [`crate::wire::websocket`] and [`crate::random`] only ([`server`]
-//! adds the event loop of `net` and the trace's hook).
+//! adds the event loop of `net` and the trace's hook, [`client`] `net`'s HTTP upgrade
+//! and the trace's hook).
 
+pub mod client;
 pub mod fuzz;
 pub mod server;
 
