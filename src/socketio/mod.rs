@@ -33,6 +33,9 @@ use crate::random::Rng;
 use crate::wire::engineio::{self as eio, Data, Handshake, PacketType as EioType};
 use crate::wire::socketio::{self as sio, Decoder, Message, PacketType as SioType};
 
+/// The path the official client and server use.
+pub const PATH: &str = "/socket.io/";
+
 /// How a session's packets travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
