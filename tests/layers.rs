@@ -39,6 +39,10 @@ const RULES: &[(&str, &[&str])] = &[
         "socketio::server",
         &["socketio", "wire", "random", "trace", "ws", "net"],
     ),
+    (
+        "socketio::connect",
+        &["socketio", "wire", "random", "trace", "ws", "net"],
+    ),
     // The course: the lesson format, checks, progress, the step runner (it runs this
     // binary as a child process, so it needs no other netlab module).
     ("course", &[]),
@@ -69,6 +73,7 @@ const RULES: &[(&str, &[&str])] = &[
             "ws::server",
             "socketio",
             "socketio::server",
+            "socketio::connect",
             "render",
             "net",
             "trace",

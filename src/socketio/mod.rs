@@ -9,13 +9,15 @@
 //! a tick costs what is due). [`server`] does the HTTP, the WebSocket and the event
 //! loop around it; a test drives a hub directly.
 //!
-//! [`client::Client`] is the same for one client connection.
+//! [`client::Client`] is the same for one client connection; [`connect`] carries it
+//! over a WebSocket or HTTP long-polling (blocking sockets, a reader thread).
 //!
 //! Imports: `std`, `serde_json`, [`crate::wire`] and [`crate::random`] (session ids
 //! from the [`Rng`] it is given: the OS's CSPRNG in the commands, so that no client can
 //! guess another's `sid`; a seeded one in tests).
 
 pub mod client;
+pub mod connect;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod server;
