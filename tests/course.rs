@@ -192,33 +192,37 @@ fn next_where_and_progress_that_survives_between_runs() {
         "{w}"
     );
 
-    let s = ok(lesson(dir.path(), &["run", "1", "--step", "8", "--yes"])
+    let s = ok(lesson(dir.path(), &["run", "1", "--step", "13", "--yes"])
         .output()
         .unwrap());
-    assert!(s.contains("✓ step 8 done"), "{s}");
+    assert!(s.contains("✓ step 13 done"), "{s}");
     assert!(s.contains("✓ found: Packets: 17"), "{s}");
-    assert!(!s.contains("step 7 done"), "--step 8 starts at step 8");
+    assert!(!s.contains("step 12 done"), "--step 13 starts at step 13");
     let rows = list_json(dir.path());
     assert_eq!(rows[0]["steps"]["done"], 1, "{}", rows[0]);
     // The run is kept for questions, in plain text.
-    let saved = std::fs::read_to_string(dir.path().join("runs/onion/step-8.out")).unwrap();
+    let saved = std::fs::read_to_string(dir.path().join("runs/onion/step-13.out")).unwrap();
     assert!(saved.contains("Packets: 17") && !saved.contains('\x1b'));
     // The workspace holds the captures.
     assert!(dir.path().join("work/captures/http.pcap").is_file());
     let s = ok(lesson(dir.path(), &["list"]).output().unwrap());
-    assert!(s.contains("◐  1  onion") && s.contains("1/8 steps"), "{s}");
+    assert!(s.contains("◐  1  onion") && s.contains("1/13 steps"), "{s}");
 
     let o = lesson(dir.path(), &["run", "1", "--step", "99", "--yes"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("has 8 steps, not 99"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has 13 steps, not 99"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn run_asks_before_each_step_and_offers_hints() {
     let dir = tempfile::tempdir().unwrap();
-    // h: a hint; Enter: run step 9; then q at step 10.
+    // h: a hint (step 7 has none); Enter: run step 7; then q at step 8.
     let o = feed(lesson(dir.path(), &["run", "1", "--step", "7"]), "h\n\nq\n");
     let s = ok(o);
     assert!(
@@ -231,7 +235,7 @@ fn run_asks_before_each_step_and_offers_hints() {
     );
     assert!(s.contains("✓ step 7 done"), "{s}");
     assert!(
-        s.contains("── Step 8 of 8") && s.contains("Stopped. Your progress is kept"),
+        s.contains("── Step 8 of 13") && s.contains("Stopped. Your progress is kept"),
         "{s}"
     );
     assert!(!s.contains("step 8 done"));
@@ -244,7 +248,7 @@ fn run_asks_before_each_step_and_offers_hints() {
 fn check_judges_answers_gives_hints_and_remembers() {
     let dir = tempfile::tempdir().unwrap();
     let answers = dir.path().join("answers.txt");
-    std::fs::write(&answers, "63\nb\nforty-two\n56\n").unwrap();
+    std::fs::write(&answers, "63\nb\n56\nforty-two\n").unwrap();
     let o = lesson(dir.path(), &["check", "1", "--answers"])
         .arg(&answers)
         .output()
@@ -273,7 +277,7 @@ fn check_judges_answers_gives_hints_and_remembers() {
 
     let o = feed(
         lesson(dir.path(), &["check", "1", "--answers", "-"]),
-        "64\nc\n42\n56\n",
+        "64\nc\n56\n194\n",
     );
     assert!(stdout(&o).contains("✓ 4 of 4 right."), "{}", stdout(&o));
     assert!(o.status.success());
@@ -285,9 +289,9 @@ fn reset_asks_first() {
     let dir = tempfile::tempdir().unwrap();
     ok(feed(
         lesson(dir.path(), &["check", "1", "--answers", "-"]),
-        "64\nc\n42\n56\n",
+        "64\nc\n56\n194\n",
     ));
-    ok(lesson(dir.path(), &["run", "1", "--step", "8", "--yes"])
+    ok(lesson(dir.path(), &["run", "1", "--step", "13", "--yes"])
         .output()
         .unwrap());
     let s = ok(feed(lesson(dir.path(), &["reset", "1"]), "n\n"));
@@ -558,7 +562,7 @@ fn under_sudo_progress_belongs_to_the_invoking_user() {
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let o = lesson(&state, &["run", "1", "--step", "8", "--yes"])
+    let o = lesson(&state, &["run", "1", "--step", "13", "--yes"])
         .env("SUDO_UID", "65534")
         .env("SUDO_GID", "65534")
         .output()
@@ -568,7 +572,7 @@ fn under_sudo_progress_belongs_to_the_invoking_user() {
         "",
         "progress.json",
         "runs",
-        "runs/onion/step-8.out",
+        "runs/onion/step-13.out",
         "work",
         "work/captures/http.pcap",
     ] {

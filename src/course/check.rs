@@ -254,12 +254,56 @@ fn loose(s: &str) -> String {
         .to_lowercase()
 }
 
-/// A number as typed: `1,460`, `65 536`, `1_000`, `0x1f`, `-3`, `0.25`.
+/// Units a learner may write after a number (`13,032 B`, `40 ms`, `10 segments`): the
+/// questions say which unit they ask for, so the unit itself is not judged.
+const UNITS: &[&str] = &[
+    "b",
+    "byte",
+    "bytes",
+    "kb",
+    "mb",
+    "bit",
+    "bits",
+    "ms",
+    "s",
+    "sec",
+    "seconds",
+    "second",
+    "segment",
+    "segments",
+    "mss",
+    "packet",
+    "packets",
+    "frame",
+    "frames",
+    "datagram",
+    "datagrams",
+    "message",
+    "messages",
+    "stream",
+    "streams",
+    "connection",
+    "connections",
+    "retransmission",
+    "retransmissions",
+    "time",
+    "times",
+    "%",
+];
+
+/// A number as typed: `1,460`, `65 536`, `1_000`, `0x1f`, `-3`, `0.25`, with or without
+/// a unit after it (`13,032 B`, `40ms`).
 fn number(s: &str) -> Option<f64> {
     let t = loose(s);
     if let Some(hex) = t.strip_prefix("0x") {
         return u64::from_str_radix(hex, 16).ok().map(|n| n as f64);
     }
+    let t = UNITS
+        .iter()
+        .filter_map(|u| t.strip_suffix(u))
+        .map(str::trim_end)
+        .find(|rest| rest.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(&t);
     let digits: String = t
         .chars()
         .filter(|c| !matches!(c, ',' | '_' | ' '))
@@ -479,6 +523,20 @@ mod tests {
         assert_eq!(judge(&n, "65 536", None), Verdict::Right);
         assert!(matches!(judge(&n, "many", None), Verdict::Wrong(r) if r.contains("not a number")));
         assert!(matches!(judge(&n, "65535", None), Verdict::Wrong(_)));
+        // A unit after the number is fine; a unit alone is not a number.
+        assert_eq!(judge(&n, "65,536 bytes", None), Verdict::Right);
+        assert_eq!(judge(&n, "65536B", None), Verdict::Right);
+        assert_eq!(judge(&n, "65536 datagrams", None), Verdict::Right);
+        let one = Expected::Value(Value::from(1));
+        assert_eq!(judge(&one, "1 retransmission", None), Verdict::Right);
+        assert!(matches!(judge(&one, "1 apples", None), Verdict::Wrong(_)));
+        assert!(matches!(judge(&n, "ms", None), Verdict::Wrong(r) if r.contains("not a number")));
+        let s = Expected::Value(Value::from("13,032"));
+        assert_eq!(judge(&s, "13032 B", None), Verdict::Right);
+        assert_eq!(
+            judge(&Expected::Value(Value::from(40)), "41 ms", Some(1.0)),
+            Verdict::Right
+        );
 
         let v = Expected::Value(Value::from(0.98));
         assert_eq!(judge(&v, "1", Some(0.05)), Verdict::Right);
