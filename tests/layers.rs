@@ -41,6 +41,10 @@ const RULES: &[(&str, &[&str])] = &[
         "socketio::server",
         &["socketio", "wire", "random", "trace", "ws", "net"],
     ),
+    (
+        "socketio::connect",
+        &["socketio", "wire", "random", "trace", "ws", "net"],
+    ),
     // The course: the lesson format, checks, progress, the step runner (it runs this
     // binary as a child process, so it needs no other netlab module).
     ("course", &[]),
@@ -72,6 +76,7 @@ const RULES: &[(&str, &[&str])] = &[
             "ws::client",
             "socketio",
             "socketio::server",
+            "socketio::connect",
             "render",
             "net",
             "trace",

@@ -9,13 +9,15 @@
 //! a tick costs what is due). [`server`] does the HTTP, the WebSocket and the event
 //! loop around it; a test drives a hub directly.
 //!
-//! [`client::Client`] is the same for one client connection.
+//! [`client::Client`] is the same for one client connection; [`connect`] carries it
+//! over a WebSocket or HTTP long-polling (blocking sockets, a reader thread).
 //!
 //! Imports: `std`, `serde_json`, [`crate::wire`] and [`crate::random`] (session ids
 //! from the [`Rng`] it is given: the OS's CSPRNG in the commands, so that no client can
 //! guess another's `sid`; a seeded one in tests).
 
 pub mod client;
+pub mod connect;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod server;
@@ -32,6 +34,9 @@ use serde_json::Value;
 use crate::random::Rng;
 use crate::wire::engineio::{self as eio, Data, Handshake, PacketType as EioType};
 use crate::wire::socketio::{self as sio, Decoder, Message, PacketType as SioType};
+
+/// The path the official client and server use.
+pub const PATH: &str = "/socket.io/";
 
 /// How a session's packets travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -44,8 +44,7 @@ use crate::wire::http::{self, HttpError, Request, Response};
 use crate::wire::websocket::{self as wsw, Frame, FrameHeader, OpCode, Role};
 use crate::ws::{Incoming, Session, server_frame_head};
 
-/// The path the official client uses.
-pub const PATH: &str = "/socket.io/";
+pub use super::PATH;
 /// During an upgrade, how long a polling GET waits before it is ended with a noop
 /// (engine.io's `upgrade` check interval).
 pub const UPGRADE_CHECK: Duration = Duration::from_millis(100);
