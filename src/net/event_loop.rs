@@ -1480,6 +1480,18 @@ mod tests {
     #[test]
     fn connections_are_spread_over_the_loops() {
         let (addr, handle, _) = start(100);
+        // A loop takes connections once its thread runs (on a busy machine the second
+        // may not have been scheduled yet when the first accepts).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !handle
+            .shared
+            .inboxes
+            .iter()
+            .all(|b| b.running.load(Ordering::Acquire))
+        {
+            assert!(Instant::now() < deadline, "the loops did not start");
+            thread::sleep(Duration::from_millis(5));
+        }
         // One after the other, as a quiet server sees them: EPOLLEXCLUSIVE alone
         // would give (nearly) all of them to one loop.
         let clients: Vec<TcpStream> = (0..10)
