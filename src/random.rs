@@ -129,6 +129,45 @@ impl SplitMix64 {
     }
 }
 
+/// One to four random edits of `b` (overwrite with one of `special`, insert, remove,
+/// truncate, flip a bit, duplicate a run): the mutation step of the in-process
+/// mutation tests.
+pub fn mutate(b: &mut Vec<u8>, rng: &mut SplitMix64, special: &[u8]) {
+    for _ in 0..=(rng.next_u64() % 4) {
+        let r = rng.next_u64();
+        let at = if b.is_empty() {
+            0
+        } else {
+            (r >> 8) as usize % b.len()
+        };
+        let byte = special[(r >> 24) as usize % special.len()];
+        match r % 6 {
+            0 if !b.is_empty() => b[at] = byte,
+            1 => b.insert(at, byte),
+            2 if !b.is_empty() => {
+                b.remove(at);
+            }
+            3 => b.truncate(at),
+            4 if !b.is_empty() => b[at] ^= 1 << ((r >> 32) % 8),
+            _ => {
+                let end = (at + 1 + (r >> 40) as usize % 8).min(b.len());
+                let dup = b[at..end].to_vec();
+                b.splice(at..at, dup);
+            }
+        }
+    }
+}
+
+/// The seed of the in-process mutation tests: `NETLAB_MUTATION_SEED`, else a fixed one.
+pub fn mutation_seed() -> SplitMix64 {
+    SplitMix64::new(
+        std::env::var("NETLAB_MUTATION_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x6e65_746c_6162_2121_u64),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,8 @@ const RULES: &[(&str, &[&str])] = &[
     // The trace's hook: what a traced server reports its units through.
     ("trace", &[]),
     ("capture", &["wire"]),
-    ("dissect", &["wire"]),
+    // (`random` for its mutation tests' seeded edits.)
+    ("dissect", &["wire", "random"]),
     // The trace's model: the lower onion as data, over the dissection model.
     ("trace::model", &["trace", "dissect"]),
     // I/O-free protocol engines (their servers, on the event loop, and the WebSocket

@@ -146,13 +146,13 @@ mod tests {
 
     #[test]
     fn mutated_packets_never_panic_and_round_trip() {
-        let mut rng = crate::ws::fuzz::mutation_seed();
+        let mut rng = crate::random::mutation_seed();
         let mut cases = 0;
         for s in SEEDS {
             check(s.as_bytes());
             for _ in 0..1500 {
                 let mut b = s.as_bytes().to_vec();
-                crate::ws::fuzz::mutate(&mut b, &mut rng, SPECIAL);
+                crate::random::mutate(&mut b, &mut rng, SPECIAL);
                 check(&b);
                 cases += 1;
             }

@@ -4,10 +4,10 @@
 //! encode back to the same thing; and a session must reach the same verdicts whether
 //! the bytes come in one read or in many (TCP keeps no boundaries).
 //!
-//! A broken invariant panics (that is how libFuzzer and the test notice it). [`mutate`]
+//! A broken invariant panics (that is how libFuzzer and the test notice it). [`crate::random::mutate`]
 //! is the mutation step the protocol layers above share.
 
-use crate::random::{Rng, SplitMix64};
+use crate::random::Rng;
 use crate::wire::http;
 use crate::wire::websocket::{self as wsw, Frame, Role};
 use crate::ws::{Action, Session};
@@ -80,45 +80,6 @@ fn verdicts(role: Role, reads: &[&[u8]]) -> Vec<Action> {
     out
 }
 
-/// One to four random edits of `b` (overwrite with one of `special`, insert, remove,
-/// truncate, flip a bit, duplicate a run): the mutation step of the in-process
-/// mutation tests.
-pub fn mutate(b: &mut Vec<u8>, rng: &mut SplitMix64, special: &[u8]) {
-    for _ in 0..=(rng.next_u64() % 4) {
-        let r = rng.next_u64();
-        let at = if b.is_empty() {
-            0
-        } else {
-            (r >> 8) as usize % b.len()
-        };
-        let byte = special[(r >> 24) as usize % special.len()];
-        match r % 6 {
-            0 if !b.is_empty() => b[at] = byte,
-            1 => b.insert(at, byte),
-            2 if !b.is_empty() => {
-                b.remove(at);
-            }
-            3 => b.truncate(at),
-            4 if !b.is_empty() => b[at] ^= 1 << ((r >> 32) % 8),
-            _ => {
-                let end = (at + 1 + (r >> 40) as usize % 8).min(b.len());
-                let dup = b[at..end].to_vec();
-                b.splice(at..at, dup);
-            }
-        }
-    }
-}
-
-/// The seed of the in-process mutation tests: `NETLAB_MUTATION_SEED`, else a fixed one.
-pub fn mutation_seed() -> SplitMix64 {
-    SplitMix64::new(
-        std::env::var("NETLAB_MUTATION_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x6e65_746c_6162_2121_u64),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,13 +103,13 @@ mod tests {
 
     #[test]
     fn mutated_heads_and_frames_never_panic_and_agree_with_themselves() {
-        let mut rng = mutation_seed();
+        let mut rng = crate::random::mutation_seed();
         let mut cases = 0;
         for seed in SEEDS {
             check(seed);
             for _ in 0..1500 {
                 let mut b = seed.to_vec();
-                mutate(&mut b, &mut rng, SPECIAL);
+                crate::random::mutate(&mut b, &mut rng, SPECIAL);
                 check(&b);
                 cases += 1;
             }

@@ -383,45 +383,6 @@ pub fn check(p: Protocol, data: &[u8]) {
 mod tests {
     use super::*;
 
-    /// xorshift64*, seeded as the other mutation tests (`NETLAB_MUTATION_SEED`).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
-
-    /// Changes 1-4 places: a byte set to a special value, inserted, removed, the bytes
-    /// cut short, a bit flipped, a range duplicated.
-    fn mutate(b: &mut Vec<u8>, rng: &mut Rng, special: &[u8]) {
-        for _ in 0..=(rng.next() % 4) {
-            let r = rng.next();
-            let at = if b.is_empty() {
-                0
-            } else {
-                (r >> 8) as usize % b.len()
-            };
-            let byte = special[(r >> 24) as usize % special.len()];
-            match r % 6 {
-                0 if !b.is_empty() => b[at] = byte,
-                1 => b.insert(at, byte),
-                2 if !b.is_empty() => {
-                    b.remove(at);
-                }
-                3 => b.truncate(at),
-                4 if !b.is_empty() => b[at] ^= 1 << ((r >> 32) % 8),
-                _ => {
-                    let end = (at + 1 + (r >> 40) as usize % 8).min(b.len());
-                    let dup = b[at..end].to_vec();
-                    b.splice(at..at, dup);
-                }
-            }
-        }
-    }
-
     /// Real messages of each protocol (built with the codecs, shaped like the captures').
     fn seeds(p: Protocol) -> Vec<Vec<u8>> {
         match p {
@@ -486,17 +447,14 @@ mod tests {
 
     #[test]
     fn mutated_messages_never_panic_and_keep_their_invariants() {
-        let mut rng = Rng(std::env::var("NETLAB_MUTATION_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x6e65_746c_6162_2121));
+        let mut rng = crate::random::mutation_seed();
         let mut cases = 0;
         for p in Protocol::ALL {
             for seed in seeds(p) {
                 check(p, &seed);
                 for _ in 0..150 {
                     let mut b = seed.clone();
-                    mutate(&mut b, &mut rng, SPECIAL);
+                    crate::random::mutate(&mut b, &mut rng, SPECIAL);
                     check(p, &b);
                     cases += 1;
                 }
