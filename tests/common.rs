@@ -308,14 +308,38 @@ pub struct Learner {
 }
 
 /// Runs in the new mount namespace: $1 the tmpfs mount point, $2 the node's mode,
-/// $3 "1" for a private /tmp; then the command.
+/// $3 "1" for a private /tmp, $4 a directory under /tmp that must stay visible through
+/// it (the build's target/ when the checkout lives in /tmp: the binary and the
+/// learner's out/ are there), or ""; then the command. The kept directory is opened
+/// before the tmpfs covers it and bound back through its descriptor.
 const LEARNER_SETUP: &str = r#"set -e
 mount -t tmpfs -o size=64k,mode=0755 netlab-learner "$1"
 mknod -m "$2" "$1/tun" c 10 200
 mount --bind "$1/tun" /dev/net/tun
-if [ "$3" = 1 ]; then mount -t tmpfs -o size=256m,mode=1777 netlab-tmp /tmp; fi
-shift 3
+if [ "$3" = 1 ]; then
+  if [ -n "$4" ]; then exec 9<"$4"; fi
+  mount -t tmpfs -o size=256m,mode=1777 netlab-tmp /tmp
+  if [ -n "$4" ]; then
+    mkdir -p "$4"
+    mount --no-canonicalize --bind /proc/self/fd/9 "$4"
+    exec 9<&-
+  fi
+fi
+shift 4
 exec "$@""#;
+
+/// The build's target/ directory when it lies under /tmp (a checkout there), which a
+/// private /tmp would hide; else "".
+fn kept_under_tmp() -> String {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside target/");
+    if target.starts_with("/tmp") {
+        target.to_string_lossy().into_owned()
+    } else {
+        String::new()
+    }
+}
 
 impl Learner {
     pub fn new(tun: Tun) -> Learner {
@@ -377,6 +401,7 @@ impl Learner {
                 .arg(self.dir.path().join("mnt"))
                 .arg(if self.tun == Tun::Open { "666" } else { "600" })
                 .arg(if self.private_tmp { "1" } else { "0" })
+                .arg(kept_under_tmp())
                 .args(setpriv);
                 c
             }
