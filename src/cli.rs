@@ -567,6 +567,12 @@ pub struct DissectArgs {
         conflicts_with_all = ["json", "stats", "verbose", "hex", "follow", "filter", "count"]
     )]
     pub onion: Option<u64>,
+
+    /// Read the capture twice, as tshark's `-2`: the first pass learns links forward in
+    /// time (an HTTP request's `http.response_in`), the second shows them. Files only,
+    /// not standard input.
+    #[arg(short = '2', long = "two-pass", conflicts_with_all = ["follow", "onion"])]
+    pub two_pass: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -23,6 +23,7 @@ mod congestion;
 mod course;
 mod dissect_onion;
 mod dissect_reported;
+mod dissect_two_pass;
 mod golden;
 mod handshake;
 mod layers;

@@ -54,6 +54,10 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
     for rule in &args.decode_as {
         printer.decode_as(rule)?;
     }
+    if args.two_pass {
+        let links = first_pass(args)?;
+        printer.links(links);
+    }
     let (name, mut reader) = open(args)?;
     let mut stats = Stats::default();
     let mut number = 0u64;
@@ -119,6 +123,52 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
         ));
     }
     Ok(outcome)
+}
+
+/// `-2`, the first pass: the whole capture dissected without fields, to learn the links
+/// the second pass shows (see `dissect::Links`). A capture cut short is read up to the
+/// cut; the second pass reports it.
+fn first_pass(args: &DissectArgs) -> Result<crate::dissect::Links> {
+    if args.file.as_os_str() == "-" {
+        bail!(
+            "-2 reads the capture twice, so it needs a file: standard input can be read only once (save it with `tcpdump -w FILE` first)"
+        );
+    }
+    let (name, mut reader) = open(args)?;
+    let mut d = crate::dissect::Dissector::new();
+    d.record = false;
+    d.detail = false;
+    for rule in &args.decode_as {
+        d.decode_as(rule)
+            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
+    }
+    d.links = Some(crate::dissect::Links {
+        learning: true,
+        ..Default::default()
+    });
+    let mut pkt = crate::dissect::Packet::default();
+    let mut number = 0u64;
+    loop {
+        let rec = match reader.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
+            Err(_) => break,
+        };
+        number += 1;
+        let meta = Meta {
+            number,
+            ts_sec: rec.ts_sec,
+            ts_nsec: rec.ts_nsec,
+            len: rec.len,
+            interface: rec.interface,
+            linktype: rec.linktype,
+        };
+        d.dissect(meta, rec.data, &mut pkt);
+    }
+    let mut links = d.links.take().expect("set above");
+    links.learning = false;
+    Ok(links)
 }
 
 /// `--follow`: one stream's bytes, as each side sent them (see `render::follow`).

@@ -18,6 +18,7 @@ pub mod streams;
 mod transport;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::wire::FieldDef;
@@ -117,6 +118,20 @@ pub(crate) struct Out<'p> {
     pub info_fence: usize,
     /// The TCP layer's index, for fields added after it closed (reassembly notes).
     pub tcp_layer: Option<usize>,
+    /// `-2`: links a second pass shows (see [`Links`]).
+    pub links: Option<&'p mut Links>,
+}
+
+/// `-2` (`--two-pass`, as tshark's): links forward in time, which one pass cannot know
+/// when it shows a frame. The first pass (fields off) learns them, the second shows
+/// them. Only frame numbers are kept: one entry per HTTP request answered.
+#[derive(Debug, Default)]
+pub struct Links {
+    /// HTTP: a request's frame → the frame of its response (`http.response_in`), the
+    /// inverse of the links that give `http.request_in`.
+    pub response_in: HashMap<u64, u64>,
+    /// The first pass: links are recorded, not shown.
+    pub learning: bool,
 }
 
 impl Out<'_> {
@@ -351,6 +366,8 @@ pub struct Dissector {
     /// packet list alone does not). Checksums are verified only when recording, since
     /// only the tree and JSON report them.
     pub record: bool,
+    /// `-2`: the links the first pass learns and the second shows.
+    pub links: Option<Links>,
 }
 
 /// One frame's capture metadata.
@@ -390,7 +407,9 @@ impl Dissector {
         pkt.rel_nsec = rel.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
         let mut data = std::mem::take(&mut pkt.data);
         data.extend_from_slice(bytes);
+        let mut links = self.links.take();
         let mut out = Out {
+            links: links.as_mut(),
             avail: data.len(),
             pkt,
             layer: 0,
@@ -471,6 +490,7 @@ impl Dissector {
                 .unwrap_or("?");
         }
         pkt.data = data;
+        self.links = links;
     }
 
     /// Fragments dropped because reassembly reached its memory bound.

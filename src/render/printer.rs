@@ -96,6 +96,11 @@ impl Printer {
         Ok(())
     }
 
+    /// `-2`: the links a first pass learned, shown from now on.
+    pub fn links(&mut self, links: crate::dissect::Links) {
+        self.dissector.links = Some(links);
+    }
+
     /// Adds a `--decode-as` rule (Wireshark's `tcp.port==8765,http`).
     pub fn decode_as(&mut self, rule: &str) -> Result<()> {
         self.dissector

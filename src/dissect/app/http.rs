@@ -7,8 +7,9 @@
 //! a response with neither — everything until the server closes. Several messages per
 //! connection are read one after the other; each response is linked to its request
 //! (`http.request_in`, `http.time`, `http.response_for.uri`) by order, as HTTP/1.1 answers
-//! requests in the order they came (§ 9.3.2). (`http.response_in`, the link forward, needs
-//! a second pass over the capture, like `tshark -2`: netlab reads once.)
+//! requests in the order they came (§ 9.3.2). `http.response_in`, the link forward, needs
+//! a second pass over the capture, as with `tshark -2`: `netlab dissect -2` (see
+//! `dissect::Links`).
 //!
 //! Bodies go to the dissector their media type names, as in Wireshark: text to "Line-based
 //! text data", JSON to `json`, other types to `media`, and no type at all to `data`; an
@@ -517,6 +518,9 @@ impl Http {
                 };
                 if cx.record {
                     cx.push_generated(0, &FULL_URI, Value::Text(full.clone().into()));
+                    if let Some(frame) = cx.response_in() {
+                        cx.push_generated(0, &RESPONSE_IN, Value::Uint(frame));
+                    }
                 }
                 if self.waiting.len() >= MAX_WAITING {
                     self.waiting.pop_front();
@@ -541,6 +545,7 @@ impl Http {
                 };
                 if let Some(w) = &req {
                     eio_body = w.polls;
+                    cx.answers(w.frame);
                     if cx.record {
                         cx.push_generated(0, &REQUEST_IN, Value::Uint(w.frame));
                         let dt = cx.rel_nsec().saturating_sub(w.rel_nsec);
@@ -795,6 +800,11 @@ crate::wire::fields! {
         "Request in frame",
         "http.request_in",
         "the frame of the request this response answers (HTTP/1.1 answers requests in order)",
+    );
+    RESPONSE_IN: Num(
+        "Response in frame",
+        "http.response_in",
+        "the frame of the response that answers this request: known only by reading the capture twice (`-2`), since it comes later",
     );
     TIME: Time(
         "Time since request",

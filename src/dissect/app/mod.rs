@@ -1155,6 +1155,25 @@ impl<'a, 'p> Cx<'a, 'p> {
         self.out.pkt.rel_nsec
     }
 
+    /// `-2`, first pass: this PDU (a response) answers the request in frame `request`.
+    /// The last answer wins (a final response after `100 Continue`).
+    pub fn answers(&mut self, request: u64) {
+        if let Some(links) = self.out.links.as_deref_mut()
+            && links.learning
+        {
+            links.response_in.insert(request, self.frame);
+        }
+    }
+
+    /// `-2`, second pass: the frame of the response to the request in this frame.
+    pub fn response_in(&self) -> Option<u64> {
+        let links = self.out.links.as_deref()?;
+        if links.learning {
+            return None;
+        }
+        links.response_in.get(&self.frame).copied()
+    }
+
     /// Runs `f` with offsets counted from `at` in this PDU (a body after its head).
     pub fn rebase<R>(&mut self, at: usize, f: impl FnOnce(&mut Cx) -> R) -> R {
         let mut sub = Cx {
