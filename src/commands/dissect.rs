@@ -5,10 +5,10 @@ use std::io::{self, BufReader, Read};
 
 use anyhow::{Context, Result, bail};
 
-use crate::capture::{ReadError, Reader};
+use crate::capture::{ReadError, Reader, Record};
 use crate::cli::DissectArgs;
-use crate::dissect::Meta;
 use crate::dissect::stats::Stats;
+use crate::dissect::{Dissector, Meta};
 use crate::render::printer::{Printer, View};
 use crate::render::{self, Output};
 
@@ -36,6 +36,32 @@ fn open(args: &DissectArgs) -> Result<(String, Capture)> {
         Err(ReadError::Io(e)) => Err(e).with_context(|| format!("cannot read {name}")),
         Err(e) => bail!("{name} {e}"),
     }
+}
+
+/// Packet `number` (counted from 1, as Wireshark does) and what the dissector needs to
+/// know of its record.
+fn meta(number: u64, rec: &Record) -> Meta {
+    Meta {
+        number,
+        ts_sec: rec.ts_sec,
+        ts_nsec: rec.ts_nsec,
+        len: rec.len,
+        interface: rec.interface,
+        linktype: rec.linktype,
+    }
+}
+
+/// A dissector that builds no fields (for `-2`'s first pass, `--follow` and the packets
+/// before `--onion`'s), with the command's `--decode-as` rules.
+fn quiet_dissector(args: &DissectArgs) -> Result<Dissector> {
+    let mut d = Dissector::new();
+    d.record = false;
+    d.detail = false;
+    for rule in &args.decode_as {
+        d.decode_as(rule)
+            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
+    }
+    Ok(d)
 }
 
 pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
@@ -87,14 +113,7 @@ pub fn run(args: &DissectArgs, out: &Output) -> Result<Outcome> {
             }
         };
         number += 1;
-        let meta = Meta {
-            number,
-            ts_sec: rec.ts_sec,
-            ts_nsec: rec.ts_nsec,
-            len: rec.len,
-            interface: rec.interface,
-            linktype: rec.linktype,
-        };
+        let meta = meta(number, &rec);
         if !printer.dissect(meta, rec.data) {
             continue;
         }
@@ -135,13 +154,7 @@ fn first_pass(args: &DissectArgs) -> Result<crate::dissect::Links> {
         );
     }
     let (name, mut reader) = open(args)?;
-    let mut d = crate::dissect::Dissector::new();
-    d.record = false;
-    d.detail = false;
-    for rule in &args.decode_as {
-        d.decode_as(rule)
-            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
-    }
+    let mut d = quiet_dissector(args)?;
     d.links = Some(crate::dissect::Links {
         learning: true,
         ..Default::default()
@@ -156,14 +169,7 @@ fn first_pass(args: &DissectArgs) -> Result<crate::dissect::Links> {
             Err(_) => break,
         };
         number += 1;
-        let meta = Meta {
-            number,
-            ts_sec: rec.ts_sec,
-            ts_nsec: rec.ts_nsec,
-            len: rec.len,
-            interface: rec.interface,
-            linktype: rec.linktype,
-        };
+        let meta = meta(number, &rec);
         d.dissect(meta, rec.data, &mut pkt);
     }
     let mut links = d.links.take().expect("set above");
@@ -178,13 +184,7 @@ fn follow(args: &DissectArgs, spec: &str, out: &Output) -> Result<Outcome> {
     use crate::render::follow::{self as show, Format};
     let target = Target::parse(spec).map_err(|e| anyhow::anyhow!("--follow {spec}: {e}"))?;
     let (name, mut reader) = open(args)?;
-    let mut d = crate::dissect::Dissector::new();
-    d.record = false;
-    d.detail = false;
-    for rule in &args.decode_as {
-        d.decode_as(rule)
-            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
-    }
+    let mut d = quiet_dissector(args)?;
     d.follow = Some(Follow::new(target));
     let format = match args.follow_format {
         FollowFormat::Ascii => Some(Format::Ascii),
@@ -240,14 +240,7 @@ fn follow(args: &DissectArgs, spec: &str, out: &Output) -> Result<Outcome> {
             }
         };
         number += 1;
-        let meta = Meta {
-            number,
-            ts_sec: rec.ts_sec,
-            ts_nsec: rec.ts_nsec,
-            len: rec.len,
-            interface: rec.interface,
-            linktype: rec.linktype,
-        };
+        let meta = meta(number, &rec);
         d.dissect(meta, rec.data, &mut pkt);
         let f = d.follow.as_mut().expect("set above");
         if !f.events.is_empty() {
@@ -286,13 +279,7 @@ fn follow(args: &DissectArgs, spec: &str, out: &Output) -> Result<Outcome> {
 fn onion(args: &DissectArgs, n: u64, out: &Output) -> Result<Outcome> {
     use crate::render::packet_onion;
     let (name, mut reader) = open(args)?;
-    let mut d = crate::dissect::Dissector::new();
-    d.record = false;
-    d.detail = false;
-    for rule in &args.decode_as {
-        d.decode_as(rule)
-            .map_err(|e| anyhow::anyhow!("--decode-as {rule}: {e}"))?;
-    }
+    let mut d = quiet_dissector(args)?;
     let mut pkt = crate::dissect::Packet::default();
     let mut number = 0u64;
     loop {
@@ -305,14 +292,7 @@ fn onion(args: &DissectArgs, n: u64, out: &Output) -> Result<Outcome> {
             ),
         };
         number += 1;
-        let meta = Meta {
-            number,
-            ts_sec: rec.ts_sec,
-            ts_nsec: rec.ts_nsec,
-            len: rec.len,
-            interface: rec.interface,
-            linktype: rec.linktype,
-        };
+        let meta = meta(number, &rec);
         if number < n {
             d.dissect(meta, rec.data, &mut pkt);
             continue;
