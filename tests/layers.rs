@@ -55,7 +55,7 @@ const RULES: &[(&str, &[&str])] = &[
         &["dissect", "wire", "trace", "trace::model", "course"],
     ),
     // The I/O.
-    ("net", &["wire", "random", "trace", "wiremodel"]),
+    ("net", &["wire", "random", "trace", "wiremodel", "capture"]),
     // The trace's implementation: a watch on lo and TCP_INFO, rendered.
     (
         "trace::onion",

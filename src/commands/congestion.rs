@@ -5,35 +5,28 @@
 //! sampling live there), the samples become [`chart::Panel`]s, and this file prints them
 //! with a summary — or NDJSON.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::capture::Writer;
 use crate::cli::CongestionArgs;
 use crate::net::bulk::{self, BulkError, BulkPlan, BulkRun, Summary};
+use crate::net::relay::PcapFile;
 use crate::net::sandbox::SandboxError;
 use crate::render::chart::{self, Panel, Series};
 use crate::render::{Output, Paint};
 use crate::wiremodel::{Bottleneck, Conditions, fmt_rate};
-
-type Pcap = Arc<Mutex<Writer<std::io::BufWriter<std::fs::File>>>>;
 
 pub fn run(args: &CongestionArgs, out: &Output) -> Result<()> {
     let seed = args
         .seed
         .unwrap_or_else(|| crate::random::os_u64() % 1_000_000);
     // The file first: a bad path is reported before any namespace is made.
-    let pcap: Option<Pcap> = match &args.write {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            // LINKTYPE_RAW: the TUN devices carry bare IP packets.
-            let w = Writer::new(std::io::BufWriter::new(f), 101)?;
-            Some(Arc::new(Mutex::new(w)))
-        }
+    let pcap = match &args.write {
+        Some(path) => Some(
+            PcapFile::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ),
         None => None,
     };
     let cc = match &args.cc {
@@ -46,15 +39,7 @@ pub fn run(args: &CongestionArgs, out: &Output) -> Result<()> {
         bottleneck: Some(Bottleneck::new(args.rate, args.queue as usize)),
         ..Conditions::default()
     };
-    let tap = pcap.clone().map(|w| -> crate::net::relay::Tap {
-        Box::new(move |_, packet: &[u8]| {
-            let t = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
-            w.write_packet(t.as_secs() as u32, t.subsec_micros(), packet)
-        })
-    });
+    let tap = pcap.as_ref().map(PcapFile::tap);
     let flows = args.flows as usize;
     if !args.json {
         let head = chart::wrap(
@@ -101,10 +86,7 @@ pub fn run(args: &CongestionArgs, out: &Output) -> Result<()> {
         Err(e) => return Err(anyhow::Error::new(e).context("running the transfer")),
     };
     if let Some(w) = &pcap {
-        w.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush()
-            .context("writing the pcap file")?;
+        w.flush().context("writing the pcap file")?;
     }
     let sum = bulk::summarize(&run);
     let panels = panels(args, &run, &sum);

@@ -5,20 +5,17 @@
 //! and the rounds live there); this file prints the table, the annotated rounds and the
 //! chart, or one JSON object.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use crate::capture::Writer;
 use crate::cli::NagleArgs;
+use crate::net::relay::PcapFile;
 use crate::net::rounds::{self, RoundsError, RoundsPlan, RoundsRun, Series, Variant};
 use crate::net::sandbox::SandboxError;
 use crate::render::chart::{self, Panel};
 use crate::render::{Output, Paint};
-
-type Pcap = Arc<Mutex<Writer<std::io::BufWriter<std::fs::File>>>>;
 
 /// What each variant is called in the table.
 fn title(v: Variant) -> &'static str {
@@ -31,24 +28,13 @@ fn title(v: Variant) -> &'static str {
 }
 
 pub fn run(args: &NagleArgs, out: &Output) -> Result<()> {
-    let pcap: Option<Pcap> = match &args.write {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let w = Writer::new(std::io::BufWriter::new(f), 101)?;
-            Some(Arc::new(Mutex::new(w)))
-        }
+    let pcap = match &args.write {
+        Some(path) => Some(
+            PcapFile::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ),
         None => None,
     };
-    let tap = pcap.clone().map(|w| -> crate::net::relay::Tap {
-        Box::new(move |_, packet: &[u8]| {
-            let t = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
-            w.write_packet(t.as_secs() as u32, t.subsec_micros(), packet)
-        })
-    });
+    let tap = pcap.as_ref().map(PcapFile::tap);
     let mut variants = vec![Variant::Nagle, Variant::NoDelay];
     if args.quickack {
         variants.push(Variant::QuickAck);
@@ -91,10 +77,7 @@ pub fn run(args: &NagleArgs, out: &Output) -> Result<()> {
         Err(e) => return Err(anyhow::Error::new(e).context("running the rounds")),
     };
     if let Some(w) = &pcap {
-        w.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush()
-            .context("writing the pcap file")?;
+        w.flush().context("writing the pcap file")?;
     }
     let panel = Panel {
         title: "latency of each round".into(),

@@ -23,17 +23,16 @@
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::capture::Writer;
 use crate::cli::RaceArgs;
-use crate::net::relay::{Relay, Tap};
+use crate::net::relay::{PcapFile, Relay};
 use crate::net::sandbox::{Plan, SandboxError};
 use crate::net::tcp_info::{TcpInfo, tcp_info};
 use crate::net::wire_pair::{Side, WirePair};
@@ -492,12 +491,9 @@ pub fn run(args: &RaceArgs, out: &Output) -> Result<()> {
     };
     // The file first: a bad path is reported before any namespace is made.
     let pcap = match &args.write {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            // LINKTYPE_RAW: the TUN devices carry bare IP packets.
-            Some(Writer::new(std::io::BufWriter::new(f), 101)?)
-        }
+        Some(path) => Some(
+            PcapFile::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ),
         None => None,
     };
     let udp_to = SocketAddr::new(ip_a, UDP_PORT);
@@ -530,18 +526,7 @@ pub fn run(args: &RaceArgs, out: &Output) -> Result<()> {
         Err(e @ SandboxError::Closed(_)) => bail!("{}", e.explain("race", false)),
         Err(e) => return Err(anyhow::Error::new(e).context("building the race's wire")),
     };
-    // Every packet the wire delivers is saved as it is delivered (the dropped ones are
-    // not: Wireshark then marks the gaps they leave).
-    let pcap = pcap.map(|w| Arc::new(Mutex::new(w)));
-    let tap = pcap.clone().map(|w| -> Tap {
-        Box::new(move |_, packet: &[u8]| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
-            w.write_packet(t.as_secs() as u32, t.subsec_micros(), packet)
-        })
-    });
+    let tap = pcap.as_ref().map(PcapFile::tap);
     let relay = Relay::spawn(pair, wire(settings), SENDER, Instant::now(), false, tap);
     let human = !args.json;
     if human {
@@ -582,10 +567,7 @@ pub fn run(args: &RaceArgs, out: &Output) -> Result<()> {
     let tcp = race_tcp(m, tcp_listener, tcp_to, limit)?;
     let report = relay.finish().context("writing the pcap file")?;
     if let Some(w) = &pcap {
-        w.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush()
-            .context("writing the pcap file")?;
+        w.flush().context("writing the pcap file")?;
     }
     let counts = counts(&report.link);
     let retrans = |i: &Option<TcpInfo>| i.as_ref().map_or(0, |i| u64::from(i.total_retrans));

@@ -8,17 +8,52 @@
 //!
 //! Contract: I/O (the TUN devices) and a clock; the decisions are [`crate::wiremodel`]'s.
 
-use std::io;
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::capture::Writer;
 use crate::net::wire_pair::{Side, WirePair};
 use crate::wiremodel::{Dir, Fate, Link};
 
 /// Called with every packet the wire delivers, and when: e.g. to save a pcap file.
 pub type Tap = Box<dyn FnMut(Duration, &[u8]) -> io::Result<()> + Send>;
+
+/// The `-w FILE.pcap` of the commands that run their wire here: every packet the wire
+/// delivers, stamped with the wall clock, as LINKTYPE_RAW (the TUN devices carry bare IP
+/// packets). Dropped packets are not in it: Wireshark then marks the gaps they leave.
+#[derive(Clone)]
+pub struct PcapFile(Arc<Mutex<Writer<BufWriter<File>>>>);
+
+impl PcapFile {
+    /// Creates the file and writes its header (before any namespace is made, so that a
+    /// bad path is reported first).
+    pub fn create(path: &Path) -> io::Result<PcapFile> {
+        let w = Writer::new(BufWriter::new(File::create(path)?), 101)?;
+        Ok(PcapFile(Arc::new(Mutex::new(w))))
+    }
+
+    /// The relay's tap that writes into this file.
+    pub fn tap(&self) -> Tap {
+        let w = Arc::clone(&self.0);
+        Box::new(move |_, packet: &[u8]| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
+            w.write_packet(t.as_secs() as u32, t.subsec_micros(), packet)
+        })
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&self) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
 
 /// One packet as the wire saw it, when [`Relay::spawn`] was asked to keep a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
