@@ -460,11 +460,6 @@ impl<C, M: Send + 'static> Cx<'_, C, M> {
         self.core.entry(id).map(|e| e.stream.as_fd())
     }
 
-    /// Whether `id` is open (not closing, not gone).
-    pub fn is_open(&self, id: ConnId) -> bool {
-        self.core.entry(id).is_some_and(|e| e.phase == Phase::Open)
-    }
-
     /// Output queued for `id` and not yet written (0 for a connection that is gone).
     pub fn pending(&self, id: ConnId) -> usize {
         self.core.entry(id).map_or(0, Entry::pending)

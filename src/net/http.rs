@@ -1,57 +1,17 @@
-//! HTTP/1.1 over `std::net` sockets, shared by `ws serve`/`ws connect` and `socketio`:
-//! reading a request or response head with a deadline, reading a body, closing politely,
-//! and small-stack connection threads. The parsing itself is [`crate::wire::http`].
+//! HTTP/1.1 over `std::net` sockets for the clients (`ws connect`, `socketio connect`):
+//! the WebSocket opening handshake, reading a response head and a body with a deadline;
+//! and for the servers on [`super::event_loop`], the connection limit and small
+//! responses. The parsing itself is [`crate::wire::http`].
 
 use std::io::{self, Read};
-use std::net::{Shutdown, TcpStream};
-use std::thread;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::net::sockio::is_timeout;
-use crate::wire::http::{self, HttpError, Request, Response};
+use crate::wire::http::{self, Response};
 
 /// How long a peer may take to send a whole head (slowloris defence).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// After a server's last bytes, how long it reads and discards what the client still
-/// sends, so the kernel does not answer unread data with a RST that would destroy the
-/// response in flight (RFC 9112 § 9.6 "tear-down").
-pub const LINGER: Duration = Duration::from_secs(1);
-
-/// What reading a request head gave.
-pub enum Head {
-    /// The request and the bytes that followed its head.
-    Request(Request, Vec<u8>),
-    Bad(HttpError),
-    TimedOut,
-    /// The peer closed before a byte of a new head arrived (or in the middle of one).
-    Closed,
-}
-
-/// Reads a request head within `timeout` and [`http::MAX_HEAD_LEN`]; `buf` holds bytes
-/// already read (a keep-alive connection's leftovers).
-pub fn read_head(stream: &mut TcpStream, mut buf: Vec<u8>, timeout: Duration) -> io::Result<Head> {
-    let deadline = Instant::now() + timeout;
-    let mut chunk = [0u8; 4096];
-    loop {
-        match http::parse_request(&buf) {
-            Ok(Some((req, n))) => return Ok(Head::Request(req, buf[n..].to_vec())),
-            Ok(None) => {}
-            Err(e) => return Ok(Head::Bad(e)),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(Head::TimedOut);
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(Head::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if is_timeout(&e) => return Ok(Head::TimedOut),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
 
 /// Reads until `buf` holds `len` bytes (a body after its head), within `timeout`.
 /// Returns false when the peer closed or was too slow.
@@ -112,29 +72,6 @@ pub fn read_response(
     }
 }
 
-/// Sends FIN, then reads and discards for up to [`LINGER`] until the peer closes too.
-pub fn linger_close(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + LINGER;
-    let mut sink = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// Starts a connection thread with a 128 KiB stack instead of the default 2 MiB:
-/// 10,000 connections are 20,000 threads.
-pub fn spawn_small(f: impl FnOnce() + Send + 'static) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new().stack_size(128 * 1024).spawn(f)
-}
-
 /// How many connections a server serves at once. A slot is taken when a connection is
 /// accepted and given back when its [`Slot`] is dropped, whichever thread holds it then.
 pub struct ConnLimit {
@@ -169,26 +106,6 @@ impl ConnLimit {
             return None;
         }
         Some(Slot(std::sync::Arc::clone(self)))
-    }
-}
-
-/// Turns a connection away when the server is full: `503 Service Unavailable`, rather
-/// than running out of threads or memory maps. What the client already sent is read
-/// first (briefly), or the kernel would answer the unread bytes with a reset that may
-/// destroy the 503.
-pub fn refuse_busy(mut stream: TcpStream) {
-    use std::io::Write;
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let _ = stream.write_all(
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    );
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut sink = [0u8; 4096];
-    for _ in 0..16 {
-        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
-            break;
-        }
     }
 }
 
@@ -228,14 +145,6 @@ pub fn websocket_upgrade(
         leftover,
         request_len: req.len(),
     })
-}
-
-/// Writes a response head and its body in one write.
-pub fn write_response(stream: &mut TcpStream, resp: &Response, body: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let mut out = resp.to_bytes();
-    out.extend_from_slice(body);
-    stream.write_all(&out)
 }
 
 /// A response carrying `body` as `content_type`, with its `Content-Length`.
