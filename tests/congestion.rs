@@ -165,6 +165,27 @@ fn bad_settings_are_usage_errors() {
     }
 }
 
+/// The `-w` file is made before any namespace (net::relay::PcapFile, shared by race,
+/// congestion and nagle): a bad path is one error line, exit 1, and nothing runs.
+#[test]
+fn a_pcap_path_that_cannot_be_made_is_an_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("missing").join("x.pcap");
+    for cmd in ["race", "congestion", "nagle"] {
+        let out = netlab()
+            .args([cmd, "-w", bad.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
+        assert!(
+            err.starts_with("netlab: error: cannot create ") && err.lines().count() == 1,
+            "{cmd}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{cmd}");
+    }
+}
+
 #[test]
 fn nagle_and_the_delayed_ack_cost_at_least_a_round_trip() {
     require!(Need::Root(ROOT));
